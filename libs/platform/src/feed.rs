@@ -1,0 +1,148 @@
+//! Consuming another service's event feed into this service's schema, exactly once.
+//!
+//! Each event is applied in one transaction together with the consumer's cursor, so a crash between
+//! receiving and applying only means the event is received again, and then skipped or applied, never
+//! applied twice. One replica applies a feed at a time (a session advisory lock); the others wait
+//! and take over when the leader's connection goes away.
+use anyhow::Context;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use loyalty_api::events::v1::Event;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Where events come from: usually a `WatchEvents` call on another service, or an [`crate::outbox::Outbox`]
+/// in the same process.
+pub trait EventSource: Send + Sync + 'static {
+    /// Events with sequence greater than `after`, in order, following live.
+    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>>;
+}
+
+impl EventSource for crate::outbox::Outbox {
+    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
+        let request = loyalty_api::events::v1::WatchEventsRequest { after_sequence: after, ..Default::default() };
+        let stream = crate::outbox::Outbox::watch(self, None, request);
+        Box::pin(async move { Ok(stream.map(|r| r.map_err(anyhow::Error::from)).boxed()) })
+    }
+}
+
+/// What a consumer does with one event, inside the transaction that also moves its cursor.
+pub trait ApplyEvent: Send + Sync + 'static {
+    fn apply<'a>(&'a self, tx: &'a tokio_postgres::Transaction<'a>, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// Reads the feed of `source` and applies it with `handler`; its cursor is the row `name` of this
+/// service's `feed_cursors`.
+pub struct FeedConsumer {
+    pub name: String,
+    pub pool: deadpool_postgres::Pool,
+    pub source: Arc<dyn EventSource>,
+    pub handler: Arc<dyn ApplyEvent>,
+    /// How long to wait before retrying after a failure.
+    pub retry_after: Duration,
+}
+
+impl FeedConsumer {
+    pub fn new(name: &str, pool: deadpool_postgres::Pool, source: Arc<dyn EventSource>, handler: Arc<dyn ApplyEvent>) -> Self {
+        Self { name: name.to_string(), pool, source, handler, retry_after: Duration::from_millis(500) }
+    }
+
+    /// Runs until `stop` is cancelled: waits to lead, then applies events as they come.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            let outcome = tokio::select! {
+                _ = stop.cancelled() => return,
+                outcome = self.lead_and_apply(&stop) => outcome,
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(consumer = self.name, error = format!("{error:#}"), "feed consumer failed; retrying");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(self.retry_after) => {}
+            }
+        }
+    }
+
+    async fn lead_and_apply(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        // The lock lives as long as this connection, which is held until we stop leading.
+        let leader = self.pool.get().await.context("taking the leader connection")?;
+        let lock_key = format!("loyalty.feed.{}", self.name);
+        loop {
+            let won: bool = leader
+                .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))", &[&lock_key])
+                .await
+                .context("trying the consumer lock")?
+                .get(0);
+            if won {
+                break;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+        let result = self.apply_from_cursor(stop).await;
+        let _ = leader
+            .execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.' || $1))", &[&lock_key])
+            .await;
+        result
+    }
+
+    async fn apply_from_cursor(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let cursor = self.cursor().await?;
+        let mut events = self.source.watch(cursor).await?;
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                next = events.next() => next,
+            };
+            match next {
+                Some(event) => self.apply_one(&event?).await?,
+                None => anyhow::bail!("the feed ended"),
+            }
+        }
+    }
+
+    /// The last sequence this consumer applied.
+    pub async fn cursor(&self) -> anyhow::Result<i64> {
+        let conn = self.pool.get().await.context("taking a database connection")?;
+        conn.execute("INSERT INTO feed_cursors (consumer) VALUES ($1) ON CONFLICT DO NOTHING", &[&self.name])
+            .await
+            .context("creating the cursor")?;
+        let row = conn
+            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1", &[&self.name])
+            .await
+            .context("reading the cursor")?;
+        Ok(row.get(0))
+    }
+
+    async fn apply_one(&self, event: &Event) -> anyhow::Result<()> {
+        let mut conn = self.pool.get().await.context("taking a database connection")?;
+        let tx = conn.transaction().await?;
+        // The row lock makes the position check and the apply atomic even if two replicas ever ran.
+        let position: i64 = tx
+            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
+            .await
+            .context("locking the cursor")?
+            .get(0);
+        if event.sequence <= position {
+            return Ok(()); // delivered again after a reconnect: already applied
+        }
+        self.handler
+            .apply(&tx, event)
+            .await
+            .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))?;
+        tx.execute(
+            "UPDATE feed_cursors SET position = $2, updated_at = now() WHERE consumer = $1",
+            &[&self.name, &event.sequence],
+        )
+        .await
+        .context("moving the cursor")?;
+        tx.commit().await.context("committing the applied event")?;
+        metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(event.sequence as f64);
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! The transactional outbox and the `WatchEvents` feed it serves.
+//!
+//! Writers call [`publish`] inside the transaction of their change, as its last step. Readers only
+//! see events that have a `sequence`, which the sequencer gives after commit: it takes an exclusive
+//! advisory lock that every publishing transaction holds in shared mode until it ends, so when the
+//! sequencer runs no publisher is in flight and every unsequenced row is committed. Rows are
+//! numbered in the order they were written (`id`), which keeps causal order for one client: a
+//! change that waited for another's row lock writes its event after the other committed.
+//! Rolled-back events never get a number; a number once shown is never followed by a smaller one.
+use crate::auth::{Principal, principal};
+use crate::config::DatabaseSettings;
+use anyhow::Context;
+use futures::{Stream, StreamExt};
+use loyalty_api::common::v1::Actor;
+use loyalty_api::events::v1::{Event, WatchEventsRequest, event::Payload};
+use prost::Message;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tonic::Status;
+
+/// Right to read a service's feed for the caller's own tenant.
+pub const READ_EVENTS: &str = "events.read";
+/// Right of service accounts (read models) to read the feed of every tenant.
+pub const READ_ALL_TENANTS: &str = "events.read_all_tenants";
+
+const BATCH: i64 = 500;
+
+/// Builds an event for the caller's tenant. `sequence` is given later by the sequencer.
+pub fn event(tenant: &str, actor: Actor, subject_id: &str, payload: Payload) -> Event {
+    Event {
+        sequence: 0,
+        event_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.to_string(),
+        occurred_at: Some(crate::convert::to_timestamp(time::OffsetDateTime::now_utc())),
+        actor: Some(actor),
+        subject_id: subject_id.to_string(),
+        traceparent: current_traceparent(),
+        source: String::new(),
+        payload: Some(payload),
+    }
+}
+
+fn current_traceparent() -> String {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let mut carrier = std::collections::HashMap::new();
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent").unwrap_or_default()
+}
+
+/// Writes `event` into the outbox of the transaction's schema. Call it last in the transaction:
+/// from here to commit, the feed's sequencer waits for this transaction.
+pub async fn publish(tx: &tokio_postgres::Transaction<'_>, event: &Event) -> anyhow::Result<()> {
+    let payload = event.payload.as_ref().context("an event needs a payload")?;
+    let occurred_at = event
+        .occurred_at
+        .as_ref()
+        .and_then(crate::convert::from_timestamp)
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    tx.execute(
+        "INSERT INTO outbox (tenant_id, kind, subject_id, occurred_at, payload)
+         SELECT $1, $2, $3, $4, $5
+         FROM (SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '.outbox'))) AS publishing",
+        &[&event.tenant_id, &payload.kind(), &event.subject_id, &occurred_at, &event.encode_to_vec()],
+    )
+    .await
+    .context("writing an event to the outbox")?;
+    Ok(())
+}
+
+/// What one sequencer pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequencerPass {
+    pub numbered: u64,
+    /// Rows are still waiting (the lock was busy); try again shortly.
+    pub still_pending: bool,
+}
+
+/// Serves one service's feed: shared by every `WatchEvents` stream of the process.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: deadpool_postgres::Pool,
+    source: String,
+    wake: watch::Sender<u64>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<Event, Status>> + Send>>;
+
+impl Outbox {
+    /// `source` names the service in events ("client", "ledger"); `schema` is where its outbox is.
+    pub fn new(pool: deadpool_postgres::Pool, db: &DatabaseSettings, schema: &str, source: &str) -> anyhow::Result<Self> {
+        let config = crate::db::pg_config(db, schema)?;
+        let (wake, _) = watch::channel(0u64);
+        let listener = tokio::spawn(listen_forever(config, format!("{schema}_outbox"), wake.clone()));
+        Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener }) })
+    }
+
+    /// The `WatchEvents` handler: the caller's tenant, or every tenant for holders of
+    /// `events.read_all_tenants`.
+    pub fn serve(&self, request: tonic::Request<WatchEventsRequest>) -> Result<tonic::Response<EventStream>, Status> {
+        let principal: &Principal = principal(&request)?;
+        let tenant = if principal.has_right(READ_ALL_TENANTS) { None } else { Some(principal.tenant.clone()) };
+        let req = request.into_inner();
+        if req.after_sequence < 0 {
+            return Err(crate::error::invalid_field("after_sequence", "must be 0 or more"));
+        }
+        Ok(tonic::Response::new(self.watch(tenant, req)))
+    }
+
+    /// Events after `req.after_sequence`, then live ones as they commit (unless `replay_only`).
+    pub fn watch(&self, tenant: Option<String>, req: WatchEventsRequest) -> EventStream {
+        let this = self.clone();
+        Box::pin(async_stream::try_stream! {
+            let mut wake = this.inner.wake.subscribe();
+            let mut cursor = req.after_sequence;
+            loop {
+                wake.borrow_and_update();
+                let batch = this.read_after(tenant.as_deref(), cursor, &req.kinds).await.map_err(|e| crate::error::from_infrastructure(&e))?;
+                if let Some(last) = batch.last() {
+                    cursor = last.sequence;
+                    for event in batch {
+                        yield event;
+                    }
+                    continue;
+                }
+                let pass = this.sequence_pending().await.map_err(|e| crate::error::from_infrastructure(&e))?;
+                if pass.numbered > 0 {
+                    continue;
+                }
+                if pass.still_pending {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                } else if req.replay_only {
+                    break;
+                } else {
+                    // A notification arrives on every commit; the timeout only covers a lost one.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), wake.changed()).await;
+                }
+            }
+        })
+    }
+
+    async fn read_after(&self, tenant: Option<&str>, after: i64, kinds: &[String]) -> anyhow::Result<Vec<Event>> {
+        let conn = self.inner.pool.get().await.context("taking a database connection")?;
+        let rows = conn
+            .query(
+                "SELECT sequence, payload FROM outbox
+                 WHERE sequence > $1 AND ($2::text IS NULL OR tenant_id = $2)
+                   AND (cardinality($3::text[]) = 0 OR kind = ANY($3))
+                 ORDER BY sequence LIMIT $4",
+                &[&after, &tenant, &kinds, &BATCH],
+            )
+            .await
+            .context("reading the outbox")?;
+        rows.iter()
+            .map(|row| {
+                let mut event = Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
+                event.sequence = row.get(0);
+                event.source = self.inner.source.clone();
+                Ok(event)
+            })
+            .collect()
+    }
+
+    /// Numbers every committed, unnumbered event. Cheap when there is nothing to do.
+    pub async fn sequence_pending(&self) -> anyhow::Result<SequencerPass> {
+        let mut conn = self.inner.pool.get().await.context("taking a database connection")?;
+        let pending: bool = conn
+            .query_one("SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)", &[])
+            .await
+            .context("looking for unnumbered events")?
+            .get(0);
+        if !pending {
+            return Ok(SequencerPass { numbered: 0, still_pending: false });
+        }
+        let tx = conn.transaction().await.context("beginning the sequencer transaction")?;
+        // Waiting for the lock holds back new publishers, so wait only briefly.
+        tx.batch_execute("SET LOCAL lock_timeout = '200ms'").await?;
+        match tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.outbox'))", &[]).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                return Ok(SequencerPass { numbered: 0, still_pending: true });
+            }
+            Err(e) => return Err(e).context("taking the sequencer lock"),
+        }
+        let numbered = tx
+            .execute(
+                "WITH pending AS (
+                     SELECT id, row_number() OVER (ORDER BY id) AS n FROM outbox WHERE sequence IS NULL
+                 ), top AS (SELECT coalesce(max(sequence), 0) AS top FROM outbox)
+                 UPDATE outbox o SET sequence = top.top + pending.n
+                 FROM pending, top WHERE o.id = pending.id",
+                &[],
+            )
+            .await
+            .context("numbering events")?;
+        tx.commit().await.context("committing the sequencer pass")?;
+        if numbered > 0 {
+            self.inner.wake.send_modify(|n| *n += 1);
+        }
+        Ok(SequencerPass { numbered, still_pending: false })
+    }
+}
+
+/// Keeps one LISTEN connection open and turns notifications into wake-ups of the feed readers.
+async fn listen_forever(config: tokio_postgres::Config, channel: String, wake: watch::Sender<u64>) {
+    loop {
+        if let Err(error) = listen_once(&config, &channel, &wake).await {
+            tracing::warn!(error = format!("{error:#}"), channel, "outbox listener lost; reconnecting");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn listen_once(config: &tokio_postgres::Config, channel: &str, wake: &watch::Sender<u64>) -> anyhow::Result<()> {
+    let (client, mut connection) = config.connect(NoTls).await.context("connecting the outbox listener")?;
+    let notify = wake.clone();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            if let AsyncMessage::Notification(_) = message? {
+                notify.send_modify(|n| *n += 1);
+            }
+        }
+        Ok::<_, tokio_postgres::Error>(())
+    });
+    client.batch_execute(&format!("LISTEN \"{channel}\"")).await.context("LISTEN")?;
+    // Anything committed while we were not listening is found by the readers' next pass.
+    wake.send_modify(|n| *n += 1);
+    driver.await.context("listener task")?.context("listener connection")?;
+    drop(client);
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The server bootstrap every service uses: health, reflection, per-RPC telemetry, a global
+//! concurrency limit, request timeouts, auth, and a graceful drain on SIGTERM.
+//!
+//! [`start`] binds (port 0 works) and returns the bound address at once, so tests and
+//! `loyalty dev up` start servers in-process and read the port back.
+use crate::auth::{AuthLayer, RightsTable, TokenKeys};
+use crate::config::{AuthSettings, ServerSettings};
+use crate::metrics::ObserveLayer;
+use anyhow::Context;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic_health::ServingStatus;
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+/// The gRPC services one server hosts (one in a pod, all six under `loyalty dev up`), with the right
+/// each method needs.
+#[derive(Default)]
+pub struct Services {
+    routes: tonic::service::RoutesBuilder,
+    rights: RightsTable,
+    names: Vec<&'static str>,
+}
+
+impl Services {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tonic service; `rights` lists every method of it with the right it needs.
+    pub fn add<S>(&mut self, service: S, rights: &[(&str, &'static str)]) -> &mut Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes.add_service(service);
+        self.rights = std::mem::take(&mut self.rights).service(S::NAME, rights);
+        self.names.push(S::NAME);
+        self
+    }
+
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+}
+
+/// A server that is accepting calls.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    drain: std::time::Duration,
+}
+
+impl RunningServer {
+    /// Reports NOT_SERVING, stops accepting, lets in-flight calls finish (up to the drain timeout).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(self.drain, &mut self.task).await {
+            Ok(joined) => joined.context("server task")?.context("server"),
+            Err(_) => {
+                tracing::warn!("drain timeout reached; abandoning in-flight calls");
+                self.task.abort();
+                Ok(())
+            }
+        }
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains.
+    pub async fn serve_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        self.stop().await
+    }
+}
+
+/// Binds `settings.listen` and starts serving `services`.
+pub async fn start(settings: &ServerSettings, auth: &AuthSettings, services: Services) -> anyhow::Result<RunningServer> {
+    if auth.jwt_secret.expose() == crate::config::DEV_JWT_SECRET {
+        tracing::warn!("auth.jwt_secret is the development default: set LOYALTY__AUTH__JWT_SECRET in production");
+    }
+    crate::metrics::install_exporter(&settings.metrics_listen)?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot bind {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for name in services.names() {
+        health_reporter.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(loyalty_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // grpcurl 1.8 and many tools still speak v1alpha.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(loyalty_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let layers = tower::ServiceBuilder::new()
+        .layer(ObserveLayer)
+        .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests.max(1)))
+        .layer(AuthLayer::new(TokenKeys::new(auth), services.rights));
+    let names: Vec<&'static str> = services.names.clone();
+    let router = tonic::transport::Server::builder()
+        .timeout(settings.request_timeout())
+        .layer(layers)
+        .add_routes(services.routes.routes())
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let signal = async move {
+        let _ = stop_rx.await;
+        // Probes see NOT_SERVING first, so the load balancer stops sending new calls.
+        for name in names {
+            health_reporter.set_service_status(name, ServingStatus::NotServing).await;
+        }
+        health_reporter.set_service_status("", ServingStatus::NotServing).await;
+    };
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+    tracing::info!(%addr, "serving gRPC");
+    Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout() })
+}
+
+/// Completes on SIGTERM (Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

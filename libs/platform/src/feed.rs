@@ -67,8 +67,10 @@ impl FeedConsumer {
     }
 
     async fn lead_and_apply(&self, stop: &CancellationToken) -> anyhow::Result<()> {
-        // The lock lives as long as this connection, which is held until we stop leading.
-        let leader = self.pool.get().await.context("taking the leader connection")?;
+        // The lock lives as long as this connection. It is taken out of the pool, so however this
+        // future ends (even dropped mid-way) the connection closes and the lock goes with it,
+        // instead of returning to the pool still holding it.
+        let leader = deadpool_postgres::Object::take(self.pool.get().await.context("taking the leader connection")?);
         let lock_key = format!("loyalty.feed.{}", self.name);
         loop {
             let won: bool = leader
@@ -85,9 +87,7 @@ impl FeedConsumer {
             }
         }
         let result = self.apply_from_cursor(stop).await;
-        let _ = leader
-            .execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.' || $1))", &[&lock_key])
-            .await;
+        drop(leader);
         result
     }
 

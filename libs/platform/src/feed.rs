@@ -5,9 +5,9 @@
 //! applied twice. One replica applies a feed at a time (a session advisory lock); the others wait
 //! and take over when the leader's connection goes away.
 use anyhow::Context;
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::StreamExt;
 use loyalty_api::events::v1::Event;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +17,21 @@ use tokio_util::sync::CancellationToken;
 /// in the same process.
 pub trait EventSource: Send + Sync + 'static {
     /// Events with sequence greater than `after`, in order, following live.
-    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>>;
+    fn watch(
+        &self,
+        after: i64,
+    ) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>>;
 }
 
 impl EventSource for crate::outbox::Outbox {
-    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
-        let request = loyalty_api::events::v1::WatchEventsRequest { after_sequence: after, ..Default::default() };
+    fn watch(
+        &self,
+        after: i64,
+    ) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
+        let request = loyalty_api::events::v1::WatchEventsRequest {
+            after_sequence: after,
+            ..Default::default()
+        };
         let stream = crate::outbox::Outbox::watch(self, None, request);
         Box::pin(async move { Ok(stream.map(|r| r.map_err(anyhow::Error::from)).boxed()) })
     }
@@ -30,7 +39,11 @@ impl EventSource for crate::outbox::Outbox {
 
 /// What a consumer does with one event, inside the transaction that also moves its cursor.
 pub trait ApplyEvent: Send + Sync + 'static {
-    fn apply<'a>(&'a self, tx: &'a tokio_postgres::Transaction<'a>, event: &'a Event) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn apply<'a>(
+        &'a self,
+        tx: &'a tokio_postgres::Transaction<'a>,
+        event: &'a Event,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// Reads the feed of `source` and applies it with `handler`; its cursor is the row `name` of this
@@ -45,8 +58,19 @@ pub struct FeedConsumer {
 }
 
 impl FeedConsumer {
-    pub fn new(name: &str, pool: deadpool_postgres::Pool, source: Arc<dyn EventSource>, handler: Arc<dyn ApplyEvent>) -> Self {
-        Self { name: name.to_string(), pool, source, handler, retry_after: Duration::from_millis(500) }
+    pub fn new(
+        name: &str,
+        pool: deadpool_postgres::Pool,
+        source: Arc<dyn EventSource>,
+        handler: Arc<dyn ApplyEvent>,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            pool,
+            source,
+            handler,
+            retry_after: Duration::from_millis(500),
+        }
     }
 
     /// Runs until `stop` is cancelled: waits to lead, then applies events as they come.
@@ -57,7 +81,11 @@ impl FeedConsumer {
                 outcome = self.lead_and_apply(&stop) => outcome,
             };
             if let Err(error) = outcome {
-                tracing::warn!(consumer = self.name, error = format!("{error:#}"), "feed consumer failed; retrying");
+                tracing::warn!(
+                    consumer = self.name,
+                    error = format!("{error:#}"),
+                    "feed consumer failed; retrying"
+                );
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -70,11 +98,19 @@ impl FeedConsumer {
         // The lock lives as long as this connection. It is taken out of the pool, so however this
         // future ends (even dropped mid-way) the connection closes and the lock goes with it,
         // instead of returning to the pool still holding it.
-        let leader = deadpool_postgres::Object::take(self.pool.get().await.context("taking the leader connection")?);
+        let leader = deadpool_postgres::Object::take(
+            self.pool
+                .get()
+                .await
+                .context("taking the leader connection")?,
+        );
         let lock_key = format!("loyalty.feed.{}", self.name);
         loop {
             let won: bool = leader
-                .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))", &[&lock_key])
+                .query_one(
+                    "SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))",
+                    &[&lock_key],
+                )
                 .await
                 .context("trying the consumer lock")?
                 .get(0);
@@ -108,23 +144,40 @@ impl FeedConsumer {
 
     /// The last sequence this consumer applied.
     pub async fn cursor(&self) -> anyhow::Result<i64> {
-        let conn = self.pool.get().await.context("taking a database connection")?;
-        conn.execute("INSERT INTO feed_cursors (consumer) VALUES ($1) ON CONFLICT DO NOTHING", &[&self.name])
+        let conn = self
+            .pool
+            .get()
             .await
-            .context("creating the cursor")?;
+            .context("taking a database connection")?;
+        conn.execute(
+            "INSERT INTO feed_cursors (consumer) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&self.name],
+        )
+        .await
+        .context("creating the cursor")?;
         let row = conn
-            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1", &[&self.name])
+            .query_one(
+                "SELECT position FROM feed_cursors WHERE consumer = $1",
+                &[&self.name],
+            )
             .await
             .context("reading the cursor")?;
         Ok(row.get(0))
     }
 
     async fn apply_one(&self, event: &Event) -> anyhow::Result<()> {
-        let mut conn = self.pool.get().await.context("taking a database connection")?;
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .context("taking a database connection")?;
         let tx = conn.transaction().await?;
         // The row lock makes the position check and the apply atomic even if two replicas ever ran.
         let position: i64 = tx
-            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
+            .query_one(
+                "SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE",
+                &[&self.name],
+            )
             .await
             .context("locking the cursor")?
             .get(0);
@@ -142,7 +195,8 @@ impl FeedConsumer {
         .await
         .context("moving the cursor")?;
         tx.commit().await.context("committing the applied event")?;
-        metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(event.sequence as f64);
+        metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone())
+            .set(event.sequence as f64);
         Ok(())
     }
 }

@@ -1,1 +1,8 @@
+//! What tests (and `loyalty dev up --demo`, and the benchmarks) share: a real Postgres per test,
+//! services started in-process on an ephemeral port with authenticated clients, and deterministic
+//! demo data.
+mod app;
+pub mod demo;
 
+pub use app::{TestApp, test_settings};
+pub use loyalty_localpg::{TestDatabase, test_database};

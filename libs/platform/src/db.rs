@@ -83,7 +83,7 @@ pub async fn connect(
 /// uses this, publishing its events inside `work` with [`crate::outbox::publish`], so a change and
 /// its event commit together or not at all.
 ///
-/// ```ignore
+/// ```text
 /// in_tx(&pool, |tx| Box::pin(async move { store::insert(tx, &client).await?; publish(tx, ev).await }))
 /// ```
 pub async fn in_tx<T, E, F>(pool: &Pool, work: F) -> Result<T, E>

@@ -9,10 +9,12 @@ pub mod convert;
 pub mod db;
 pub mod error;
 pub mod feed;
+pub mod idempotency;
 pub mod metrics;
 pub mod outbox;
 pub mod secret;
 pub mod server;
+pub mod service_main;
 pub mod telemetry;
 
 pub use auth::Principal;

@@ -73,6 +73,80 @@ pub async fn publish(tx: &tokio_postgres::Transaction<'_>, event: &Event) -> any
     Ok(())
 }
 
+/// Writes many events in one statement (bulk edits), in the order given.
+pub async fn publish_many(
+    tx: &tokio_postgres::Transaction<'_>,
+    events: &[Event],
+) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tenants = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut subjects = Vec::with_capacity(events.len());
+    let mut times = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for event in events {
+        kinds.push(
+            event
+                .payload
+                .as_ref()
+                .context("an event needs a payload")?
+                .kind(),
+        );
+        tenants.push(event.tenant_id.as_str());
+        subjects.push(event.subject_id.as_str());
+        times.push(
+            event
+                .occurred_at
+                .as_ref()
+                .and_then(crate::convert::from_timestamp)
+                .unwrap_or_else(time::OffsetDateTime::now_utc),
+        );
+        payloads.push(event.encode_to_vec());
+    }
+    tx.execute(
+        "INSERT INTO outbox (tenant_id, kind, subject_id, occurred_at, payload)
+         SELECT t, k, s, o, p
+         FROM (SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '.outbox'))) AS publishing,
+              unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[]) WITH ORDINALITY AS e(t, k, s, o, p, n)
+         ORDER BY n",
+        &[&tenants, &kinds, &subjects, &times, &payloads],
+    )
+    .await
+    .context("writing events to the outbox")?;
+    Ok(())
+}
+
+/// Rewrites the stored events about `subject` with `scrub` (a GDPR erase removes the personal data
+/// they carry). Sequences stay; readers that replay later see the scrubbed events.
+pub async fn rewrite_subject(
+    tx: &tokio_postgres::Transaction<'_>,
+    tenant: &str,
+    subject: &str,
+    mut scrub: impl FnMut(&mut Event),
+) -> anyhow::Result<u64> {
+    let rows = tx
+        .query(
+            "SELECT id, payload FROM outbox WHERE tenant_id = $1 AND subject_id = $2 FOR UPDATE",
+            &[&tenant, &subject],
+        )
+        .await
+        .context("reading events to rewrite")?;
+    for row in &rows {
+        let mut event =
+            Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
+        scrub(&mut event);
+        tx.execute(
+            "UPDATE outbox SET payload = $2 WHERE id = $1",
+            &[&row.get::<_, i64>(0), &event.encode_to_vec()],
+        )
+        .await
+        .context("rewriting an event")?;
+    }
+    Ok(rows.len() as u64)
+}
+
 /// What one sequencer pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SequencerPass {

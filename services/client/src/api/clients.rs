@@ -1,0 +1,499 @@
+//! Create, read, update, delete and list clients (CL-1, CL-2, CL-7, CL-8, CL-11).
+use super::context::{Ctx, client_id};
+use super::{ClientApi, convert};
+use crate::domain::profile::Rules;
+use crate::domain::search::{self, PageToken};
+use crate::domain::{ClientRecord, Profile, Status};
+use crate::error::{ClientError, Result};
+use crate::events;
+use crate::store::{self, history::Change};
+use loyalty_api::client::v1 as pb;
+use loyalty_api::events::v1::{ClientDeleted, event::Payload};
+use loyalty_platform::error::Violations;
+use loyalty_platform::idempotency::{self, Claim};
+use loyalty_platform::outbox::publish;
+use prost::Message;
+use serde_json::json;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+const MAX_PAGE: i32 = 1000;
+const DEFAULT_PAGE: i32 = 50;
+
+/// Checks that need the database, adding to `v`: phone present (CL-2), the store exists and is in
+/// the caller's scope, the email is free.
+async fn check_profile(
+    db: &impl GenericClient,
+    ctx: &Ctx,
+    p: &Profile,
+    me: Uuid,
+    v: &mut Violations,
+) -> Result<()> {
+    if p.phone.is_none() {
+        v.add(
+            "client.phone",
+            "is required: a client needs a phone (or a card number, once the card service is deployed)",
+        );
+    }
+    if !p.registration_store_id.is_empty()
+        && !store::settings::store_exists(db, &ctx.tenant, &p.registration_store_id).await?
+    {
+        v.add(
+            "client.registration_store_id",
+            "is not a store of this tenant",
+        );
+    }
+    if let Some(scope) = ctx.principal.store_scope()
+        && !scope.contains(&p.registration_store_id)
+    {
+        v.add(
+            "client.registration_store_id",
+            "must be one of the stores your token is limited to",
+        );
+    }
+    if let Some(email) = &p.email
+        && store::clients::email_taken(db, &ctx.tenant, &email.key, me).await?
+    {
+        v.add(
+            "client.email",
+            "is already used by another client of this tenant",
+        );
+    }
+    Ok(())
+}
+
+pub async fn create(
+    api: &ClientApi,
+    request: tonic::Request<pb::CreateClientRequest>,
+) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let hash_input = body.encode_to_vec();
+    if let Claim::Replay(answer) = idempotency::claim(
+        &tx,
+        &ctx.tenant,
+        &ctx.idempotency_key,
+        "CreateClient",
+        &hash_input,
+    )
+    .await?
+    {
+        return pb::Client::decode(answer.as_slice()).map_err(|e| ClientError::Internal(e.into()));
+    }
+    let settings = store::settings::get(&*tx, &ctx.tenant).await?;
+    let mut input = body.client.unwrap_or_default();
+    if input.registration_store_id.is_empty()
+        && let Some(first) = ctx.principal.store_scope().and_then(|s| s.first())
+    {
+        input.registration_store_id = first.clone();
+    }
+    let rules = Rules {
+        phone_region: &settings.default_phone_region,
+        latest_date: ctx.latest_date(),
+    };
+    let mut v = Violations::new();
+    let profile = Profile::parse(&input, "client.", &rules)
+        .map_err(|e| v.extend(e))
+        .ok();
+    if let Some(p) = &profile {
+        check_profile(&*tx, &ctx, p, Uuid::nil(), &mut v).await?;
+    }
+    let status = match loyalty_api::events::v1::ClientStatus::try_from(body.status) {
+        Ok(
+            loyalty_api::events::v1::ClientStatus::Unspecified
+            | loyalty_api::events::v1::ClientStatus::Member,
+        ) => Status::Member,
+        Ok(loyalty_api::events::v1::ClientStatus::Subscriber) => Status::Subscriber,
+        _ => {
+            v.add(
+                "status",
+                "must be member or subscriber (block with BlockClient)",
+            );
+            Status::Member
+        }
+    };
+    if !body.card_number.is_empty() {
+        v.add(
+            "card_number",
+            "cannot be checked yet: the card service is not deployed; give a phone",
+        );
+    }
+    let Some(profile) = profile.filter(|_| v.is_empty()) else {
+        return Err(ClientError::InvalidArgument(v));
+    };
+    let record = ClientRecord {
+        id: Uuid::now_v7(),
+        profile,
+        status,
+        block: None,
+        registered_at: ctx.now,
+        updated_at: ctx.now,
+        version: 1,
+        merged_client_ids: vec![],
+        erased: false,
+        tag_ids: vec![],
+        consents: vec![],
+        personal_data_consent: None,
+        third_party_consent: None,
+    };
+    if let Err(e) = store::clients::insert(&*tx, &ctx.tenant, &record).await {
+        if store::clients::is_email_conflict(&e) {
+            return Err(ClientError::field(
+                "client.email",
+                "is already used by another client of this tenant",
+            ));
+        }
+        return Err(e.into());
+    }
+    let answer = convert::client(&record);
+    let after = convert::subset(
+        &convert::serde_like(&answer),
+        &convert::changed_fields(&pb::Client::default(), &answer),
+    );
+    let change = Change {
+        client_id: record.id,
+        kind: "created",
+        at: ctx.now,
+        actor: &ctx.actor,
+        before: json!({}),
+        after,
+        comment: "",
+    };
+    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    publish(
+        &tx,
+        &ctx.event(
+            &answer.id,
+            Payload::ClientUpserted(events::upserted(&record, vec![])),
+        ),
+    )
+    .await?;
+    idempotency::remember(
+        &tx,
+        &ctx.tenant,
+        &ctx.idempotency_key,
+        &answer.id,
+        &answer.encode_to_vec(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// Loads the live client `id` answers for (following merges), if the caller may see it.
+pub async fn load_visible(
+    db: &impl GenericClient,
+    ctx: &Ctx,
+    id: Uuid,
+    lock: bool,
+) -> Result<ClientRecord> {
+    let Some(live) = store::clients::resolve(db, &ctx.tenant, id).await? else {
+        return Err(ClientError::NotFound("client"));
+    };
+    ctx.visible(store::clients::load(db, &ctx.tenant, live, lock).await?)
+}
+
+pub async fn get(
+    api: &ClientApi,
+    request: tonic::Request<pb::GetClientRequest>,
+) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, None, api.clock())?;
+    let id = client_id("client_id", &request.get_ref().client_id)?;
+    let conn = api.conn().await?;
+    Ok(convert::client(
+        &load_visible(&**conn, &ctx, id, false).await?,
+    ))
+}
+
+pub async fn batch_get(
+    api: &ClientApi,
+    request: tonic::Request<pb::BatchGetClientsRequest>,
+) -> Result<pb::BatchGetClientsResponse> {
+    let ctx = Ctx::new(&request, None, api.clock())?;
+    let ids = &request.get_ref().client_ids;
+    if ids.len() > 1000 {
+        return Err(ClientError::field(
+            "client_ids",
+            "at most 1000 ids per call",
+        ));
+    }
+    let conn = api.conn().await?;
+    let mut clients = Vec::new();
+    for (i, text) in ids.iter().enumerate() {
+        let id = client_id(&format!("client_ids[{i}]"), text)?;
+        if let Ok(r) = load_visible(&**conn, &ctx, id, false).await {
+            clients.push(convert::client(&r));
+        }
+    }
+    Ok(pb::BatchGetClientsResponse { clients })
+}
+
+pub async fn update(
+    api: &ClientApi,
+    request: tonic::Request<pb::UpdateClientRequest>,
+) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let incoming = body.client.unwrap_or_default();
+    let id = client_id("client.id", &incoming.id)?;
+    let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    if record.erased {
+        return Err(ClientError::FailedPrecondition(
+            "the client was erased (GDPR); it cannot be edited".into(),
+        ));
+    }
+    if !body.etag.is_empty() && body.etag != record.etag() {
+        return Err(ClientError::Aborted(
+            "the client changed since it was read (etag mismatch); read it again".into(),
+        ));
+    }
+    let before = convert::client(&record);
+    let mut merged = before.clone();
+    let mut v = convert::apply_mask(&mut merged, &incoming, &paths);
+    let settings = store::settings::get(&*tx, &ctx.tenant).await?;
+    let rules = Rules {
+        phone_region: &settings.default_phone_region,
+        latest_date: ctx.latest_date(),
+    };
+    let profile = Profile::parse(&merged, "client.", &rules)
+        .map_err(|e| v.extend(e))
+        .ok();
+    if let Some(p) = &profile {
+        check_profile(&*tx, &ctx, p, record.id, &mut v).await?;
+    }
+    let Some(mut profile) = profile.filter(|_| v.is_empty()) else {
+        return Err(ClientError::InvalidArgument(v));
+    };
+    // A phone written the same way again keeps its original spelling.
+    if profile.phone == record.profile.phone && !paths.iter().any(|p| p == "phone") {
+        profile.phone_original = record.profile.phone_original.clone();
+    }
+    record.profile = profile;
+    record.updated_at = ctx.now;
+    if let Err(e) = store::clients::update_profile(&*tx, &ctx.tenant, &record).await {
+        if store::clients::is_email_conflict(&e) {
+            return Err(ClientError::field(
+                "client.email",
+                "is already used by another client of this tenant",
+            ));
+        }
+        return Err(e.into());
+    }
+    record.version += 1;
+    let after = convert::client(&record);
+    let changed = convert::changed_fields(&before, &after);
+    if !changed.is_empty() {
+        let change = Change {
+            client_id: record.id,
+            kind: "updated",
+            at: ctx.now,
+            actor: &ctx.actor,
+            before: convert::subset(&convert::serde_like(&before), &changed),
+            after: convert::subset(&convert::serde_like(&after), &changed),
+            comment: "",
+        };
+        store::history::record(&*tx, &ctx.tenant, &change).await?;
+        publish(
+            &tx,
+            &ctx.event(
+                &after.id,
+                Payload::ClientUpserted(events::upserted(&record, changed)),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn delete(
+    api: &ClientApi,
+    request: tonic::Request<pb::DeleteClientRequest>,
+) -> Result<pb::DeleteClientResponse> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let id = client_id("client_id", &request.get_ref().client_id)?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let record = load_visible(&*tx, &ctx, id, true).await?;
+    store::clients::delete(&*tx, &ctx.tenant, record.id).await?;
+    let change = Change {
+        client_id: record.id,
+        kind: "deleted",
+        at: ctx.now,
+        actor: &ctx.actor,
+        before: json!({}),
+        after: json!({}),
+        comment: "",
+    };
+    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    let id = record.id.to_string();
+    publish(
+        &tx,
+        &ctx.event(
+            &id,
+            Payload::ClientDeleted(ClientDeleted {
+                client_id: id.clone(),
+            }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(pb::DeleteClientResponse {})
+}
+
+/// The filter of a list request, with the caller's store scope applied.
+pub struct ListFilter {
+    pub terms: Vec<search::Term>,
+    pub statuses: Vec<String>,
+    pub tag_ids: Vec<Uuid>,
+    pub stores: Option<Vec<String>>,
+    pub only_ids: Option<Vec<Uuid>>,
+}
+
+impl ListFilter {
+    pub fn as_store_filter(&self) -> store::list::Filter<'_> {
+        store::list::Filter {
+            terms: &self.terms,
+            statuses: &self.statuses,
+            tag_ids: &self.tag_ids,
+            stores: self.stores.as_deref(),
+            only_ids: self.only_ids.as_deref(),
+        }
+    }
+}
+
+/// Reads the query, statuses, tags and stores of a list request.
+pub fn list_filter(
+    ctx: &Ctx,
+    region: &str,
+    query: &str,
+    statuses: &[i32],
+    tags: &[String],
+    stores: &[String],
+) -> Result<ListFilter> {
+    let mut v = Violations::new();
+    let statuses = statuses
+        .iter()
+        .filter_map(
+            |s| match loyalty_api::events::v1::ClientStatus::try_from(*s) {
+                Ok(loyalty_api::events::v1::ClientStatus::Member) => Some("member".to_string()),
+                Ok(loyalty_api::events::v1::ClientStatus::Subscriber) => {
+                    Some("subscriber".to_string())
+                }
+                Ok(loyalty_api::events::v1::ClientStatus::Blocked) => Some("blocked".to_string()),
+                _ => {
+                    v.add("statuses", "holds an unknown status");
+                    None
+                }
+            },
+        )
+        .collect();
+    let tag_ids = tags
+        .iter()
+        .filter_map(|t| v.take("tag_ids", Uuid::parse_str(t)))
+        .collect();
+    let stores = match (ctx.principal.store_scope(), stores.is_empty()) {
+        (None, true) => None,
+        (None, false) => Some(stores.to_vec()),
+        (Some(scope), true) => Some(scope.to_vec()),
+        (Some(scope), false) => Some(
+            stores
+                .iter()
+                .filter(|s| scope.contains(s))
+                .cloned()
+                .collect(),
+        ),
+    };
+    v.into_result()?;
+    Ok(ListFilter {
+        terms: search::parse_query(query, region),
+        statuses,
+        tag_ids,
+        stores,
+        only_ids: None,
+    })
+}
+
+pub async fn list(
+    api: &ClientApi,
+    request: tonic::Request<pb::ListClientsRequest>,
+) -> Result<pb::ListClientsResponse> {
+    let ctx = Ctx::new(&request, None, api.clock())?;
+    let body = request.into_inner();
+    let page = body.page.unwrap_or_default();
+    let size = match page.page_size {
+        n if n < 0 => return Err(ClientError::field("page.page_size", "must not be negative")),
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    };
+    let keys =
+        search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
+    let conn = api.conn().await?;
+    let settings = store::settings::get(&**conn, &ctx.tenant).await?;
+    let filter = list_filter(
+        &ctx,
+        &settings.default_phone_region,
+        &body.query,
+        &body.statuses,
+        &body.tag_ids,
+        &body.store_ids,
+    )?;
+    let stores_text = filter
+        .stores
+        .as_ref()
+        .map(|s| s.join(","))
+        .unwrap_or_else(|| "*".into());
+    let fingerprint = search::fingerprint(&[
+        &body.query,
+        &format!("{:?}", filter.statuses),
+        &body.tag_ids.join(","),
+        &stores_text,
+        &search::order_text(&keys),
+    ]);
+    let after = if page.page_token.is_empty() {
+        None
+    } else {
+        Some(
+            PageToken::decode(&page.page_token, &fingerprint)
+                .map_err(|e| ClientError::field("page.page_token", e))?,
+        )
+    };
+    let (rows, total) = store::list::page(
+        &**conn,
+        &ctx.tenant,
+        &filter.as_store_filter(),
+        &keys,
+        after.as_ref(),
+        i64::from(size) + 1,
+    )
+    .await?;
+    let has_more = rows.len() > size as usize;
+    let mut rows: Vec<_> = rows.into_iter().take(size as usize).collect();
+    let next_page_token = match (has_more, rows.last()) {
+        (true, Some((last, values))) => PageToken {
+            list: fingerprint,
+            values: values.clone(),
+            id: last.id,
+        }
+        .encode(),
+        _ => String::new(),
+    };
+    let mut records: Vec<ClientRecord> = rows.drain(..).map(|(r, _)| r).collect();
+    store::clients::fill_related(&**conn, &ctx.tenant, &mut records).await?;
+    let mask = body.read_mask.map(|m| m.paths).unwrap_or_default();
+    Ok(pb::ListClientsResponse {
+        clients: records
+            .iter()
+            .map(|r| convert::read_masked(convert::client(r), &mask))
+            .collect(),
+        page: Some(loyalty_api::common::v1::PageInfo {
+            next_page_token,
+            total_size: total,
+        }),
+    })
+}

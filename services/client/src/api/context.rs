@@ -1,0 +1,79 @@
+//! Who is calling and when: built once per request from the token and the request context.
+use crate::domain::ClientRecord;
+use crate::error::{ClientError, Result};
+use loyalty_api::common::v1::{Actor, Channel, RequestContext, actor};
+use loyalty_api::events::v1::{Event, event::Payload};
+use loyalty_platform::Principal;
+use loyalty_platform::clock::Clock;
+use time::OffsetDateTime;
+
+pub struct Ctx {
+    pub tenant: String,
+    pub principal: Principal,
+    pub actor: Actor,
+    pub now: OffsetDateTime,
+    pub idempotency_key: String,
+}
+
+impl Ctx {
+    pub fn new<T>(
+        request: &tonic::Request<T>,
+        context: Option<&RequestContext>,
+        clock: &dyn Clock,
+    ) -> Result<Ctx> {
+        let principal = loyalty_platform::auth::principal(request)?.clone();
+        let context = context.cloned().unwrap_or_default();
+        let mut channel = Channel::try_from(context.channel).unwrap_or(Channel::Unspecified);
+        if channel == Channel::Unspecified {
+            channel = if principal.kind == actor::Kind::User {
+                Channel::Console
+            } else {
+                Channel::Api
+            };
+        }
+        let actor = principal.actor(channel, &context.store_id);
+        Ok(Ctx {
+            tenant: principal.tenant.clone(),
+            principal,
+            actor,
+            now: clock.now(),
+            idempotency_key: context.idempotency_key,
+        })
+    }
+
+    /// CL-11: a store-scoped caller sees only clients registered in its stores.
+    pub fn sees(&self, r: &ClientRecord) -> bool {
+        match self.principal.store_scope() {
+            None => true,
+            Some(stores) => stores.contains(&r.profile.registration_store_id),
+        }
+    }
+
+    /// `r` if the caller may see it, else NOT_FOUND (never a hint that it exists).
+    pub fn visible(&self, r: Option<ClientRecord>) -> Result<ClientRecord> {
+        match r {
+            Some(r) if self.sees(&r) => Ok(r),
+            _ => Err(ClientError::NotFound("client")),
+        }
+    }
+
+    pub fn event(&self, subject: &str, payload: Payload) -> Event {
+        let mut e =
+            loyalty_platform::outbox::event(&self.tenant, self.actor.clone(), subject, payload);
+        e.occurred_at = Some(loyalty_platform::convert::to_timestamp(self.now));
+        e
+    }
+
+    /// The latest date that is not in the future anywhere on Earth (UTC+14).
+    pub fn latest_date(&self) -> time::Date {
+        (self.now + time::Duration::hours(14)).date()
+    }
+}
+
+/// A client id from the wire.
+pub fn client_id(field: &str, text: &str) -> Result<uuid::Uuid> {
+    if text.is_empty() {
+        return Err(ClientError::field(field, "is required"));
+    }
+    uuid::Uuid::parse_str(text).map_err(|_| ClientError::field(field, "is not a client id (UUID)"))
+}

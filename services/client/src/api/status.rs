@@ -1,0 +1,322 @@
+//! Blocking (CL-4), consents and the marketing permission question (CL-5).
+use super::clients::load_visible;
+use super::context::{Ctx, client_id};
+use super::{ClientApi, convert};
+use crate::domain::{Agreement, Block, Consent, Status};
+use crate::error::{ClientError, Result};
+use crate::events;
+use crate::store::{self, history::Change};
+use loyalty_api::client::v1 as pb;
+use loyalty_api::client::v1::check_marketing_permission_response::Reason;
+use loyalty_api::events::v1::{ClientBlocked, ClientUnblocked, ConsentChanged, event::Payload};
+use loyalty_platform::error::Violations;
+use loyalty_platform::outbox::publish;
+use serde_json::json;
+
+const MAX_COMMENT: usize = 1000;
+
+fn comment(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ClientError::field("comment", "is required: say why"));
+    }
+    if text.chars().count() > MAX_COMMENT {
+        return Err(ClientError::field(
+            "comment",
+            "is longer than 1000 characters",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+pub async fn block(
+    api: &ClientApi,
+    request: tonic::Request<pb::BlockClientRequest>,
+) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let id = client_id("client_id", &request.get_ref().client_id)?;
+    let comment = comment(&request.get_ref().comment)?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    if record.status == Status::Blocked {
+        return Err(ClientError::FailedPrecondition(
+            "the client is already blocked".into(),
+        ));
+    }
+    let block = Block {
+        comment: comment.clone(),
+        at: ctx.now,
+        by_id: ctx.actor.id.clone(),
+        by_name: ctx.actor.name.clone(),
+        previous_status: record.status,
+    };
+    store::clients::set_status(
+        &*tx,
+        &ctx.tenant,
+        record.id,
+        Status::Blocked,
+        Some(&block),
+        ctx.now,
+    )
+    .await?;
+    let change = Change {
+        client_id: record.id,
+        kind: "blocked",
+        at: ctx.now,
+        actor: &ctx.actor,
+        before: json!({ "status": record.status.as_str() }),
+        after: json!({ "status": "blocked" }),
+        comment: &comment,
+    };
+    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    let subject = record.id.to_string();
+    publish(
+        &tx,
+        &ctx.event(
+            &subject,
+            Payload::ClientBlocked(ClientBlocked {
+                client_id: subject.clone(),
+                comment,
+            }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    record.status = Status::Blocked;
+    record.block = Some(block);
+    record.version += 1;
+    record.updated_at = ctx.now;
+    Ok(convert::client(&record))
+}
+
+pub async fn unblock(
+    api: &ClientApi,
+    request: tonic::Request<pb::UnblockClientRequest>,
+) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let id = client_id("client_id", &request.get_ref().client_id)?;
+    let comment = comment(&request.get_ref().comment)?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    let Some(block) = record
+        .block
+        .take()
+        .filter(|_| record.status == Status::Blocked)
+    else {
+        return Err(ClientError::FailedPrecondition(
+            "the client is not blocked".into(),
+        ));
+    };
+    let restored = block.previous_status;
+    store::clients::set_status(&*tx, &ctx.tenant, record.id, restored, None, ctx.now).await?;
+    let change = Change {
+        client_id: record.id,
+        kind: "unblocked",
+        at: ctx.now,
+        actor: &ctx.actor,
+        before: json!({ "status": "blocked", "block_comment": block.comment }),
+        after: json!({ "status": restored.as_str() }),
+        comment: &comment,
+    };
+    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    let subject = record.id.to_string();
+    let event = ClientUnblocked {
+        client_id: subject.clone(),
+        comment,
+        restored_status: events::status(restored) as i32,
+    };
+    publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
+    tx.commit().await?;
+    record.status = restored;
+    record.version += 1;
+    record.updated_at = ctx.now;
+    Ok(convert::client(&record))
+}
+
+fn agreement(a: &pb::Agreement, source: &str, now: time::OffsetDateTime) -> Agreement {
+    Agreement {
+        granted: a.granted,
+        changed_at: now,
+        source: if a.source.is_empty() {
+            source.to_string()
+        } else {
+            a.source.clone()
+        },
+    }
+}
+
+pub async fn set_consent(
+    api: &ClientApi,
+    request: tonic::Request<pb::SetConsentRequest>,
+) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let id = client_id("client_id", &body.client_id)?;
+    let source = if body.source.trim().is_empty() {
+        "api".to_string()
+    } else {
+        body.source.trim().to_string()
+    };
+    let mut v = Violations::new();
+    let mut changes = Vec::new();
+    for (i, c) in body.consents.iter().enumerate() {
+        let channel = convert::channel_name(c.channel);
+        let status = convert::consent_name(c.status);
+        if channel.is_none() {
+            v.add(
+                format!("consents[{i}].channel"),
+                "must be email, sms, push or telegram",
+            );
+        }
+        if status.is_none() {
+            v.add(
+                format!("consents[{i}].status"),
+                "must be subscribed, unsubscribed or unknown",
+            );
+        }
+        if let (Some(channel), Some(status)) = (channel, status) {
+            if changes.iter().any(|x: &Consent| x.channel == channel) {
+                v.add(format!("consents[{i}].channel"), "is listed twice");
+            }
+            let source = if c.source.is_empty() {
+                source.clone()
+            } else {
+                c.source.clone()
+            };
+            changes.push(Consent {
+                channel: channel.into(),
+                status: status.into(),
+                changed_at: ctx.now,
+                source,
+                address: c.address.clone(),
+            });
+        }
+    }
+    if changes.is_empty()
+        && body.personal_data_consent.is_none()
+        && body.third_party_transfer_consent.is_none()
+    {
+        v.add("consents", "names nothing to change");
+    }
+    v.into_result()?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    if record.erased {
+        return Err(ClientError::FailedPrecondition(
+            "the client was erased (GDPR)".into(),
+        ));
+    }
+    let before = json!(
+        record
+            .consents
+            .iter()
+            .map(|c| (c.channel.clone(), c.status.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    );
+    let subject = record.id.to_string();
+    for change in &changes {
+        store::consents::upsert(&*tx, &ctx.tenant, record.id, change).await?;
+        let address = match change.channel.as_str() {
+            "email" => record
+                .profile
+                .email
+                .as_ref()
+                .map(|e| e.address.clone())
+                .unwrap_or_default(),
+            "sms" => record
+                .profile
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            _ => change.address.clone(),
+        };
+        let event = ConsentChanged {
+            client_id: subject.clone(),
+            channel: convert::channel_value(&change.channel) as i32,
+            status: convert::consent_value(&change.status) as i32,
+            source: change.source.clone(),
+            address,
+        };
+        publish(&tx, &ctx.event(&subject, Payload::ConsentChanged(event))).await?;
+        record.consents.retain(|c| c.channel != change.channel);
+        record.consents.push(change.clone());
+    }
+    record.consents.sort_by(|a, b| a.channel.cmp(&b.channel));
+    if let Some(a) = &body.personal_data_consent {
+        record.personal_data_consent = Some(agreement(a, &source, ctx.now));
+    }
+    if let Some(a) = &body.third_party_transfer_consent {
+        record.third_party_consent = Some(agreement(a, &source, ctx.now));
+    }
+    record.updated_at = ctx.now;
+    store::clients::update_profile(&*tx, &ctx.tenant, &record).await?;
+    record.version += 1;
+    let after = json!({
+        "channels": record.consents.iter().map(|c| (c.channel.clone(), c.status.clone())).collect::<std::collections::BTreeMap<_, _>>(),
+        "personal_data": record.personal_data_consent.as_ref().map(|a| a.granted),
+        "third_party_transfer": record.third_party_consent.as_ref().map(|a| a.granted),
+    });
+    let change = Change {
+        client_id: record.id,
+        kind: "consent",
+        at: ctx.now,
+        actor: &ctx.actor,
+        before: json!({ "channels": before }),
+        after,
+        comment: &source,
+    };
+    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    tx.commit().await?;
+    Ok(convert::client(&record))
+}
+
+/// The answer of CheckMarketingPermission for a loaded client.
+pub fn permission(record: &crate::domain::ClientRecord, channel: &str) -> (Reason, String) {
+    if record.erased {
+        return (Reason::Erased, String::new());
+    }
+    if record.status == Status::Blocked {
+        return (Reason::Blocked, String::new());
+    }
+    let consent = record.consents.iter().find(|c| c.channel == channel);
+    match consent.map(|c| c.status.as_str()) {
+        Some("subscribed") => {}
+        Some("unsubscribed") => return (Reason::Unsubscribed, String::new()),
+        _ => return (Reason::ConsentUnknown, String::new()),
+    }
+    let address = match channel {
+        "email" => record.profile.email.as_ref().map(|e| e.address.clone()),
+        "sms" => record
+            .profile
+            .phone
+            .as_ref()
+            .map(|p| p.as_str().to_string()),
+        _ => consent.map(|c| c.address.clone()).filter(|a| !a.is_empty()),
+    };
+    match address {
+        Some(a) if !a.is_empty() => (Reason::Subscribed, a),
+        _ => (Reason::NoAddress, String::new()),
+    }
+}
+
+pub async fn check_permission(
+    api: &ClientApi,
+    request: tonic::Request<pb::CheckMarketingPermissionRequest>,
+) -> Result<pb::CheckMarketingPermissionResponse> {
+    let ctx = Ctx::new(&request, None, api.clock())?;
+    let id = client_id("client_id", &request.get_ref().client_id)?;
+    let channel = convert::channel_name(request.get_ref().channel)
+        .ok_or_else(|| ClientError::field("channel", "must be email, sms, push or telegram"))?;
+    let conn = api.conn().await?;
+    let record = load_visible(&**conn, &ctx, id, false).await?;
+    let (reason, address) = permission(&record, channel);
+    Ok(pb::CheckMarketingPermissionResponse {
+        allowed: reason == Reason::Subscribed,
+        reason: reason as i32,
+        address,
+    })
+}

@@ -1,0 +1,99 @@
+//! The client service's rules as plain types and functions, tested without a database.
+pub mod email;
+pub mod merge;
+pub mod phone;
+pub mod profile;
+pub mod search;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use profile::Profile;
+
+/// Participation status (CL-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Member,
+    Subscriber,
+    Blocked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Member => "member",
+            Status::Subscriber => "subscriber",
+            Status::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Status {
+        match s {
+            "subscriber" => Status::Subscriber,
+            "blocked" => Status::Blocked,
+            _ => Status::Member,
+        }
+    }
+}
+
+/// Why and by whom a client is blocked (CL-4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub comment: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub by_id: String,
+    pub by_name: String,
+    pub previous_status: Status,
+}
+
+/// A yes/no agreement with its record (personal-data processing, third-party transfer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub granted: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub changed_at: OffsetDateTime,
+    pub source: String,
+}
+
+/// One channel's consent (CL-5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    /// "email", "sms", "push", "telegram".
+    pub channel: String,
+    /// "subscribed", "unsubscribed", "unknown".
+    pub status: String,
+    pub changed_at: OffsetDateTime,
+    pub source: String,
+    pub address: String,
+}
+
+/// A client as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientRecord {
+    pub id: Uuid,
+    pub profile: Profile,
+    pub status: Status,
+    pub block: Option<Block>,
+    pub registered_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: i64,
+    pub merged_client_ids: Vec<Uuid>,
+    pub erased: bool,
+    pub tag_ids: Vec<Uuid>,
+    pub consents: Vec<Consent>,
+    pub personal_data_consent: Option<Agreement>,
+    pub third_party_consent: Option<Agreement>,
+}
+
+impl ClientRecord {
+    /// The etag of this version (AIP-154).
+    pub fn etag(&self) -> String {
+        format!("v{}", self.version)
+    }
+}
+
+pub const CHANNELS: [&str; 4] = ["email", "sms", "push", "telegram"];

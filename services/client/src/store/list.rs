@@ -1,0 +1,234 @@
+//! The quick-search list (CL-7): one SQL statement built from the terms, filters and ordering,
+//! with keyset paging so that rows added meanwhile neither repeat nor shift a page.
+use super::clients::{SELECT_COLUMNS, from_row};
+use crate::domain::ClientRecord;
+use crate::domain::search::{PageToken, SortKey, SqlType, Term};
+use anyhow::Context;
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+/// What to list.
+pub struct Filter<'a> {
+    pub terms: &'a [Term],
+    pub statuses: &'a [String],
+    pub tag_ids: &'a [Uuid],
+    /// Only clients registered in these stores; `None` means every store.
+    pub stores: Option<&'a [String]>,
+    /// Only these clients (bulk edits of a list).
+    pub only_ids: Option<&'a [Uuid]>,
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+struct Sql {
+    params: Vec<Param>,
+}
+
+impl Sql {
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len())
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn term_sql(sql: &mut Sql, term: &Term) -> String {
+    match term {
+        Term::Id(id) => format!("c.id = {}", sql.bind(*id)),
+        Term::Email(email) => {
+            let exact = sql.bind(email.clone());
+            let partial = sql.bind(like_pattern(email));
+            format!("(c.email_key = {exact} OR c.email_key LIKE {partial})")
+        }
+        Term::Digits { e164, digits } => {
+            let partial = sql.bind(like_pattern(digits));
+            match e164 {
+                Some(phone) => format!(
+                    "(c.phone = {} OR c.phone LIKE {partial})",
+                    sql.bind(phone.clone())
+                ),
+                None => format!("c.phone LIKE {partial}"),
+            }
+        }
+        Term::Words(words) => {
+            let names: Vec<String> = words
+                .iter()
+                .map(|w| format!("c.name_search LIKE {}", sql.bind(like_pattern(w))))
+                .collect();
+            let mut clause = format!("({})", names.join(" AND "));
+            if words.len() == 1 {
+                clause = format!(
+                    "({clause} OR c.email_key LIKE {})",
+                    sql.bind(like_pattern(&words[0]))
+                );
+            }
+            clause
+        }
+    }
+}
+
+fn where_sql(sql: &mut Sql, tenant: &str, f: &Filter) -> String {
+    let mut clauses = vec![
+        format!("c.tenant_id = {}", sql.bind(tenant.to_string())),
+        "c.merged_into IS NULL AND NOT c.erased".to_string(),
+    ];
+    if !f.terms.is_empty() {
+        let any: Vec<String> = f.terms.iter().map(|t| term_sql(sql, t)).collect();
+        clauses.push(format!("({})", any.join(" OR ")));
+    }
+    if !f.statuses.is_empty() {
+        clauses.push(format!("c.status = ANY({})", sql.bind(f.statuses.to_vec())));
+    }
+    if !f.tag_ids.is_empty() {
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM client_tags t WHERE t.tenant_id = c.tenant_id AND t.client_id = c.id AND t.tag_id = ANY({}))",
+            sql.bind(f.tag_ids.to_vec())
+        ));
+    }
+    if let Some(ids) = f.only_ids {
+        clauses.push(format!("c.id = ANY({})", sql.bind(ids.to_vec())));
+    }
+    if let Some(stores) = f.stores {
+        clauses.push(format!(
+            "c.registration_store_id = ANY({})",
+            sql.bind(stores.to_vec())
+        ));
+    }
+    clauses.join(" AND ")
+}
+
+fn cast(t: SqlType) -> &'static str {
+    match t {
+        SqlType::Text => "text",
+        SqlType::Timestamp => "timestamptz",
+        SqlType::Date => "date",
+    }
+}
+
+/// Rows after the token's row in the ordering `keys` (then id).
+fn keyset_sql(sql: &mut Sql, keys: &[SortKey], token: &PageToken) -> String {
+    let id_desc = keys.first().is_some_and(|k| k.descending);
+    let mut equal_so_far: Vec<String> = Vec::new();
+    let mut alternatives = Vec::new();
+    for (key, value) in keys.iter().zip(&token.values) {
+        let v = format!(
+            "{}::{}",
+            sql.bind(value.clone()),
+            cast(key.column.sql_type())
+        );
+        let op = if key.descending { "<" } else { ">" };
+        let mut alt = equal_so_far.clone();
+        alt.push(format!("{} {op} {v}", key.column.sql()));
+        alternatives.push(format!("({})", alt.join(" AND ")));
+        equal_so_far.push(format!("{} = {v}", key.column.sql()));
+    }
+    let mut last = equal_so_far;
+    last.push(format!(
+        "c.id {} {}",
+        if id_desc { "<" } else { ">" },
+        sql.bind(token.id)
+    ));
+    alternatives.push(format!("({})", last.join(" AND ")));
+    format!("({})", alternatives.join(" OR "))
+}
+
+/// One page of clients and, for each, the sort values a next-page token needs; plus the total.
+pub async fn page(
+    db: &impl GenericClient,
+    tenant: &str,
+    filter: &Filter<'_>,
+    keys: &[SortKey],
+    after: Option<&PageToken>,
+    limit: i64,
+) -> anyhow::Result<(Vec<(ClientRecord, Vec<String>)>, i64)> {
+    let mut sql = Sql { params: Vec::new() };
+    let base = where_sql(&mut sql, tenant, filter);
+    let total: i64 = db
+        .query_one(
+            &format!("SELECT count(*) FROM clients c WHERE {base}"),
+            &sql.refs(),
+        )
+        .await
+        .context("counting matches")?
+        .get(0);
+    let mut condition = base;
+    if let Some(token) = after {
+        condition = format!("{condition} AND {}", keyset_sql(&mut sql, keys, token));
+    }
+    let id_dir = if keys.first().is_some_and(|k| k.descending) {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    let order: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {}",
+                k.column.sql(),
+                if k.descending { "DESC" } else { "ASC" }
+            )
+        })
+        .chain(std::iter::once(format!("c.id {id_dir}")))
+        .collect();
+    let sort_values: Vec<String> = keys
+        .iter()
+        .map(|k| format!("({})::text", k.column.sql()))
+        .collect();
+    let limit_param = sql.bind(limit);
+    let query = format!(
+        "SELECT {SELECT_COLUMNS}, {} FROM clients c WHERE {condition} ORDER BY {} LIMIT {limit_param}",
+        sort_values.join(", "),
+        order.join(", ")
+    );
+    let rows = db
+        .query(&query, &sql.refs())
+        .await
+        .context("listing clients")?;
+    let first_sort = SELECT_COLUMNS.split(',').count();
+    let page = rows
+        .iter()
+        .map(|row| {
+            let values = (0..keys.len())
+                .map(|i| row.get::<_, String>(first_sort + i))
+                .collect();
+            (from_row(row), values)
+        })
+        .collect();
+    Ok((page, total))
+}
+
+/// Every client id matching `filter` (bulk edits by query), in id order.
+pub async fn ids(
+    db: &impl GenericClient,
+    tenant: &str,
+    filter: &Filter<'_>,
+    max: i64,
+) -> anyhow::Result<Vec<Uuid>> {
+    let mut sql = Sql { params: Vec::new() };
+    let condition = where_sql(&mut sql, tenant, filter);
+    let limit = sql.bind(max);
+    let rows = db
+        .query(
+            &format!("SELECT c.id FROM clients c WHERE {condition} ORDER BY c.id LIMIT {limit}"),
+            &sql.refs(),
+        )
+        .await
+        .context("selecting matching clients")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

@@ -54,14 +54,7 @@ pub async fn run(command: DevCommand) -> anyhow::Result<()> {
         DevCommand::Up(args) => up(args).await,
         DevCommand::Down(args) => {
             let stopped = Cluster::stop(&args.data_dir.join("postgres"))?;
-            println!(
-                "{}",
-                if stopped {
-                    "postgres stopped"
-                } else {
-                    "postgres was not running"
-                }
-            );
+            println!("{}", if stopped { "postgres stopped" } else { "postgres was not running" });
             Ok(())
         }
         DevCommand::Reset(args) => reset(&args.data_dir),
@@ -75,19 +68,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir.data_dir)?;
     if std::env::var_os("LOYALTY__DATABASE__URL").is_none() {
         let dir = args.dir.data_dir.join("postgres");
-        let options = ClusterOptions {
-            port: args.pg_port,
-            ..ClusterOptions::default()
-        };
-        let cluster =
-            tokio::task::spawn_blocking(move || Cluster::ensure_started(&dir, &options)).await??;
+        let options = ClusterOptions { port: args.pg_port, ..ClusterOptions::default() };
+        let cluster = tokio::task::spawn_blocking(move || Cluster::ensure_started(&dir, &options)).await??;
         create_database(&cluster.url("postgres"), "loyalty").await?;
         settings.database.url = Secret::new(cluster.url("loyalty"));
-        println!(
-            "postgres: 127.0.0.1:{} (data in {})",
-            cluster.port,
-            cluster.dir.display()
-        );
+        println!("postgres: 127.0.0.1:{} (data in {})", cluster.port, cluster.dir.display());
     }
     settings.server.listen = args.listen.clone();
     settings.server.metrics_listen = args.metrics_listen.clone();
@@ -96,8 +81,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut services = Services::new();
     suite::register_all(&settings, &mut services).await?;
     let names = services.names().to_vec();
-    let server =
-        loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
+    let server = loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
     let endpoint = format!("http://{}", server.addr);
 
     let token_path = args.dir.data_dir.join("dev-token");
@@ -107,20 +91,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         ttl: Duration::from_secs(30 * 86_400),
         ..Grant::new(&args.tenant, &[ALL_RIGHTS])
     })?;
-    std::fs::write(&token_path, format!("{token}\n"))
-        .with_context(|| format!("writing {}", token_path.display()))?;
+    std::fs::write(&token_path, format!("{token}\n")).with_context(|| format!("writing {}", token_path.display()))?;
 
     if args.demo {
         load_demo_once(&args.dir.data_dir, &endpoint, &token).await?;
     }
-    println!(
-        "services: {}",
-        if names.is_empty() {
-            "(none implemented yet)".to_string()
-        } else {
-            names.join(", ")
-        }
-    );
+    println!("services: {}", if names.is_empty() { "(none implemented yet)".to_string() } else { names.join(", ") });
     println!("endpoint: {endpoint}");
     println!("token: {}", token_path.display());
     println!("ready");
@@ -150,15 +126,9 @@ async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
         .await
         .context("connecting to the private Postgres")?;
     tokio::spawn(connection);
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some();
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
     if !exists {
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .context("creating the database")?;
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.context("creating the database")?;
     }
     Ok(())
 }
@@ -169,12 +139,10 @@ fn reset(data_dir: &Path) -> anyhow::Result<()> {
     // The cluster's data may live elsewhere behind a link (see loyalty-localpg).
     let link = pg.join("data");
     if let Ok(target) = std::fs::read_link(&link) {
-        std::fs::remove_dir_all(&target)
-            .with_context(|| format!("removing {}", target.display()))?;
+        std::fs::remove_dir_all(&target).with_context(|| format!("removing {}", target.display()))?;
     }
     if data_dir.exists() {
-        std::fs::remove_dir_all(data_dir)
-            .with_context(|| format!("removing {}", data_dir.display()))?;
+        std::fs::remove_dir_all(data_dir).with_context(|| format!("removing {}", data_dir.display()))?;
     }
     println!("removed {}", data_dir.display());
     Ok(())

@@ -10,10 +10,7 @@ pub async fn migrate_all(settings: &PlatformSettings) -> anyhow::Result<()> {
 }
 
 /// Registers every implemented service on one server.
-pub async fn register_all(
-    settings: &PlatformSettings,
-    services: &mut Services,
-) -> anyhow::Result<()> {
+pub async fn register_all(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
     let _ = (settings, services);
     Ok(())
 }

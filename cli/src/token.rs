@@ -31,13 +31,9 @@ pub struct TokenArgs {
 
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 1h"))?;
+    let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 1h"))?;
     let seconds = match unit {
         "s" | "" => n,
         "m" => n * 60,
@@ -64,9 +60,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
         kind: &args.kind,
         ttl: args.ttl,
     };
-    let token = TokenKeys::new(&settings.auth)
-        .mint(&grant)
-        .context("minting the token")?;
+    let token = TokenKeys::new(&settings.auth).mint(&grant).context("minting the token")?;
     println!("{token}");
     Ok(())
 }

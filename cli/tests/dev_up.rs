@@ -8,11 +8,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 const BIN: &str = env!("CARGO_BIN_EXE_loyalty");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 #[tokio::test]
@@ -20,15 +16,7 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let data_dir = std::env::temp_dir().join(format!("loyalty-devup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let mut child = Command::new(BIN)
-        .args([
-            "dev",
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "",
-            "--demo",
-        ])
+        .args(["dev", "up", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--demo"])
         .arg("--pg-port")
         .arg(free_port().to_string())
         .arg("--data-dir")
@@ -51,65 +39,28 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         }
         seen
     });
-    let lines = tokio::time::timeout(Duration::from_secs(120), lines)
-        .await
-        .expect("ready within two minutes")
-        .expect("reader");
-    assert_eq!(
-        lines.last().map(String::as_str),
-        Some("ready"),
-        "output: {lines:?}"
-    );
-    let endpoint = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("endpoint: "))
-        .expect("the endpoint is printed")
-        .to_string();
-    let token_path = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("token: "))
-        .expect("the token path is printed");
+    let lines =
+        tokio::time::timeout(Duration::from_secs(120), lines).await.expect("ready within two minutes").expect("reader");
+    assert_eq!(lines.last().map(String::as_str), Some("ready"), "output: {lines:?}");
+    let endpoint =
+        lines.iter().find_map(|l| l.strip_prefix("endpoint: ")).expect("the endpoint is printed").to_string();
+    let token_path = lines.iter().find_map(|l| l.strip_prefix("token: ")).expect("the token path is printed");
     let token = std::fs::read_to_string(token_path).expect("token file");
     assert_eq!(token.trim().split('.').count(), 3, "the dev token is a JWT");
 
-    let channel = tonic::transport::Channel::from_shared(endpoint)
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connects");
+    let channel = tonic::transport::Channel::from_shared(endpoint).expect("uri").connect().await.expect("connects");
     let mut health = HealthClient::new(channel);
-    let status = health
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .expect("health answers")
-        .into_inner()
-        .status;
+    let status =
+        health.check(HealthCheckRequest { service: String::new() }).await.expect("health answers").into_inner().status;
     assert_eq!(status, ServingStatus::Serving as i32);
 
     // SIGTERM drains and exits cleanly.
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
+    let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
     assert!(killed.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
     assert!(exit.success(), "dev up exits cleanly after SIGTERM: {exit}");
 
-    let down = Command::new(BIN)
-        .args(["dev", "reset", "--data-dir"])
-        .arg(&data_dir)
-        .output()
-        .expect("reset");
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    let down = Command::new(BIN).args(["dev", "reset", "--data-dir"]).arg(&data_dir).output().expect("reset");
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
     assert!(!data_dir.exists());
 }

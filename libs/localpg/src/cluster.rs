@@ -56,11 +56,7 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        Self {
-            port: 54329,
-            fast_unsafe: false,
-            max_connections: 200,
-        }
+        Self { port: 54329, fast_unsafe: false, max_connections: 200 }
     }
 }
 
@@ -73,11 +69,7 @@ pub struct Cluster {
 
 /// Postgres refuses to run as root; then we run it as the `postgres` OS user.
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
 /// Runs a Postgres binary, as the `postgres` OS user when we are root.
@@ -92,10 +84,7 @@ fn pg_command(bin: &Path, tool: &str, as_postgres: bool) -> Command {
 }
 
 fn run(mut command: Command, what: &str) -> anyhow::Result<String> {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {what}"))?;
+    let out = command.stdin(Stdio::null()).output().with_context(|| format!("running {what}"))?;
     if !out.status.success() {
         bail!(
             "{what} failed ({}): {}{}",
@@ -132,25 +121,13 @@ impl Cluster {
                 run(chown, "chown of the cluster directory")?;
             }
             let mut initdb = pg_command(&bin, "initdb", as_postgres);
-            initdb.arg("-D").arg(&data).args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ]);
+            initdb.arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
             run(initdb, "initdb")?;
             std::fs::write(&port_file, options.port.to_string())?;
         }
-        let port: u16 = std::fs::read_to_string(&port_file)
-            .ok()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or(options.port);
-        let cluster = Cluster {
-            dir: dir.to_path_buf(),
-            port,
-        };
+        let port: u16 =
+            std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse().ok()).unwrap_or(options.port);
+        let cluster = Cluster { dir: dir.to_path_buf(), port };
         if cluster.is_ready(&bin) {
             return Ok(cluster);
         }
@@ -170,28 +147,15 @@ impl Cluster {
             .arg(data.join("server.log"))
             .args(["-o", &settings, "-w", "-t", "60", "start"]);
         // pg_ctl's child keeps stdout open; send it to the log instead of a pipe we would wait on.
-        start
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null());
+        start.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
         let status = start.status().context("running pg_ctl start")?;
         let deadline = Instant::now() + Duration::from_secs(60);
         while !cluster.is_ready(&bin) {
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(data.join("server.log")).unwrap_or_default();
-                let tail: String = log
-                    .lines()
-                    .rev()
-                    .take(20)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                bail!(
-                    "Postgres in {} did not start (pg_ctl: {status}); its log ends:\n{tail}",
-                    data.display()
-                );
+                let tail: String =
+                    log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+                bail!("Postgres in {} did not start (pg_ctl: {status}); its log ends:\n{tail}", data.display());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -200,15 +164,7 @@ impl Cluster {
 
     fn is_ready(&self, bin: &Path) -> bool {
         Command::new(bin.join("pg_isready"))
-            .args([
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
+            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -250,13 +206,9 @@ fn data_dir(dir: &Path, as_postgres: bool) -> anyhow::Result<PathBuf> {
     }
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&dir, &mut hasher);
-    let real = PathBuf::from(format!(
-        "/var/tmp/loyalty-pg-{:016x}",
-        std::hash::Hasher::finish(&hasher)
-    ));
+    let real = PathBuf::from(format!("/var/tmp/loyalty-pg-{:016x}", std::hash::Hasher::finish(&hasher)));
     std::fs::create_dir_all(&real)?;
-    std::os::unix::fs::symlink(&real, &link)
-        .with_context(|| format!("linking {}", link.display()))?;
+    std::os::unix::fs::symlink(&real, &link).with_context(|| format!("linking {}", link.display()))?;
     Ok(real)
 }
 

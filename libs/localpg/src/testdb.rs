@@ -30,13 +30,8 @@ fn find_server() -> anyhow::Result<String> {
         return Ok(url);
     }
     let dir = std::env::temp_dir().join(format!("loyalty-test-pg-{}", scratch_owner()));
-    let options = ClusterOptions {
-        port: 54331,
-        fast_unsafe: true,
-        max_connections: 500,
-    };
-    let cluster =
-        Cluster::ensure_started(&dir, &options).context("starting the scratch test cluster")?;
+    let options = ClusterOptions { port: 54331, fast_unsafe: true, max_connections: 500 };
+    let cluster = Cluster::ensure_started(&dir, &options).context("starting the scratch test cluster")?;
     Ok(cluster.url("postgres"))
 }
 
@@ -53,16 +48,10 @@ pub async fn test_database() -> anyhow::Result<TestDatabase> {
         .await
         .with_context(|| format!("connecting to the test server {}", redact(&admin_url)))?;
     let driver = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .context("creating the test database")?;
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.context("creating the test database")?;
     drop(client);
     let _ = driver.await;
-    Ok(TestDatabase {
-        url: with_database(&admin_url, &name),
-        name,
-    })
+    Ok(TestDatabase { url: with_database(&admin_url, &name), name })
 }
 
 /// `url` with its database replaced by `database`.
@@ -72,10 +61,7 @@ fn with_database(url: &str, database: &str) -> String {
         None => (url, String::new()),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
     format!("{}/{database}{query}", &base[..path_start])
 }
 
@@ -108,16 +94,12 @@ mod docker {
         if !engine_answers() {
             return Ok(None);
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let url = runtime.block_on(async {
             let container = Postgres::default().start().await?;
             let port = container.get_host_port_ipv4(5432).await?;
             let _ = CONTAINER.set(container);
-            Ok::<_, anyhow::Error>(format!(
-                "postgres://postgres:postgres@127.0.0.1:{port}/postgres"
-            ))
+            Ok::<_, anyhow::Error>(format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres"))
         })?;
         // The runtime that started the container must outlive it; tests run to process exit.
         std::mem::forget(runtime);
@@ -131,14 +113,8 @@ mod tests {
 
     #[test]
     fn database_names_are_swapped_in_urls() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5/postgres", "t1"),
-            "postgres://u:p@h:5/t1"
-        );
-        assert_eq!(
-            with_database("postgres://h:5/postgres?sslmode=disable", "t1"),
-            "postgres://h:5/t1?sslmode=disable"
-        );
+        assert_eq!(with_database("postgres://u:p@h:5/postgres", "t1"), "postgres://u:p@h:5/t1");
+        assert_eq!(with_database("postgres://h:5/postgres?sslmode=disable", "t1"), "postgres://h:5/t1?sslmode=disable");
         assert_eq!(with_database("postgres://h:5", "t1"), "postgres://h:5/t1");
     }
 

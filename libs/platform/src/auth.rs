@@ -61,14 +61,7 @@ impl Principal {
             "system" => actor::Kind::System,
             _ => actor::Kind::User,
         };
-        Self {
-            subject: c.sub,
-            tenant: c.tenant,
-            name: c.name,
-            kind,
-            rights: c.rights,
-            stores: c.stores,
-        }
+        Self { subject: c.sub, tenant: c.tenant, name: c.name, kind, rights: c.rights, stores: c.stores }
     }
 
     pub fn has_right(&self, right: &str) -> bool {
@@ -78,22 +71,12 @@ impl Principal {
     /// PERMISSION_DENIED unless the principal has `right` (for checks inside a handler, e.g. a
     /// field only some roles may set).
     pub fn require(&self, right: &str) -> Result<(), Status> {
-        if self.has_right(right) {
-            Ok(())
-        } else {
-            Err(Status::permission_denied(format!(
-                "needs the right {right}"
-            )))
-        }
+        if self.has_right(right) { Ok(()) } else { Err(Status::permission_denied(format!("needs the right {right}"))) }
     }
 
     /// The stores the principal is limited to; `None` means all stores of the tenant.
     pub fn store_scope(&self) -> Option<&[String]> {
-        if self.stores.is_empty() {
-            None
-        } else {
-            Some(&self.stores)
-        }
+        if self.stores.is_empty() { None } else { Some(&self.stores) }
     }
 
     /// The actor recorded in history and events.
@@ -156,24 +139,19 @@ impl TokenKeys {
             iat: now,
             exp: now + grant.ttl.as_secs() as i64,
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, Status> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| {
-                Status::unauthenticated(match e.kind() {
-                    ErrorKind::ExpiredSignature => "token expired",
-                    ErrorKind::InvalidSignature => "token signature is not valid",
-                    ErrorKind::InvalidIssuer => "token issuer is not accepted",
-                    _ => "token is malformed",
-                })
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            Status::unauthenticated(match e.kind() {
+                ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::InvalidSignature => "token signature is not valid",
+                ErrorKind::InvalidIssuer => "token issuer is not accepted",
+                _ => "token is malformed",
+            })
+        })?;
         if data.claims.tenant.is_empty() {
             return Err(Status::unauthenticated("token names no tenant"));
         }
@@ -248,10 +226,7 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     pub fn new(keys: TokenKeys, rights: RightsTable) -> Self {
-        Self {
-            keys: Arc::new(keys),
-            rights: Arc::new(rights),
-        }
+        Self { keys: Arc::new(keys), rights: Arc::new(rights) }
     }
 
     fn authorize(&self, req: &http::Request<Body>) -> Result<Option<Principal>, Status> {
@@ -266,10 +241,7 @@ impl AuthLayer {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .ok_or_else(|| Status::unauthenticated("authorization is not a bearer token"))?;
         let principal = self.keys.verify(token.trim())?;
         let right = self
@@ -285,10 +257,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            layer: self.clone(),
-        }
+        AuthService { inner, layer: self.clone() }
     }
 }
 
@@ -300,10 +269,7 @@ pub struct AuthService<S> {
 
 impl<S> tower::Service<http::Request<Body>> for AuthService<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -343,9 +309,7 @@ impl BearerToken {
 
 impl tonic::service::Interceptor for BearerToken {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
+        request.metadata_mut().insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -356,10 +320,7 @@ mod tests {
     use crate::Secret;
 
     fn keys(secret: &str) -> TokenKeys {
-        TokenKeys::new(&AuthSettings {
-            jwt_secret: Secret::new(secret.into()),
-            issuer: String::new(),
-        })
+        TokenKeys::new(&AuthSettings { jwt_secret: Secret::new(secret.into()), issuer: String::new() })
     }
 
     #[test]
@@ -379,9 +340,7 @@ mod tests {
         let stores = ["VLN-01"];
         let mut grant = Grant::new("acme", &rights);
         grant.stores = &stores;
-        let p = keys("k")
-            .verify(&keys("k").mint(&grant).expect("mint"))
-            .expect("valid");
+        let p = keys("k").verify(&keys("k").mint(&grant).expect("mint")).expect("valid");
         assert!(p.has_right("ledger.manual"));
         assert_eq!(p.store_scope(), Some(&["VLN-01".to_string()][..]));
     }

@@ -95,10 +95,7 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self {
-            jwt_secret: Secret::new(DEV_JWT_SECRET.into()),
-            issuer: String::new(),
-        }
+        Self { jwt_secret: Secret::new(DEV_JWT_SECRET.into()), issuer: String::new() }
     }
 }
 
@@ -115,11 +112,7 @@ pub struct TelemetrySettings {
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self {
-            log_filter: "info".into(),
-            log_format: "json".into(),
-            otlp_endpoint: String::new(),
-        }
+        Self { log_filter: "info".into(), log_format: "json".into(), otlp_endpoint: String::new() }
     }
 }
 
@@ -127,27 +120,18 @@ impl Default for TelemetrySettings {
 /// with the key's path and the reason.
 pub fn load<T: DeserializeOwned>(service: &str, file: Option<&Path>) -> anyhow::Result<T> {
     let mut builder = config::Config::builder();
-    let file = file
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("LOYALTY_CONFIG").map(Into::into));
+    let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os("LOYALTY_CONFIG").map(Into::into));
     if let Some(path) = &file {
-        builder =
-            builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+        builder = builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
     }
     let service_prefix = format!("LOYALTY_{}", service.to_uppercase().replace('-', "_"));
     for prefix in ["LOYALTY", service_prefix.as_str()] {
         builder = builder.add_source(
-            config::Environment::with_prefix(prefix)
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+            config::Environment::with_prefix(prefix).prefix_separator("__").separator("__").try_parsing(true),
         );
     }
-    let raw = builder
-        .build()
-        .with_context(|| format!("reading settings of the {service} service"))?;
-    raw.try_deserialize()
-        .map_err(|e| anyhow::anyhow!("settings of the {service} service: {e}"))
+    let raw = builder.build().with_context(|| format!("reading settings of the {service} service"))?;
+    raw.try_deserialize().map_err(|e| anyhow::anyhow!("settings of the {service} service: {e}"))
 }
 
 #[cfg(test)]
@@ -159,27 +143,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("loyalty-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let good = dir.join("good.toml");
-        std::fs::write(
-            &good,
-            "[database]\nmax_size = 4\n[server]\nlisten = \"127.0.0.1:6000\"\n",
-        )
-        .expect("write");
+        std::fs::write(&good, "[database]\nmax_size = 4\n[server]\nlisten = \"127.0.0.1:6000\"\n").expect("write");
         let s: PlatformSettings = load("configtest", Some(&good)).expect("loads");
         assert_eq!(s.database.max_size, 4);
         assert_eq!(s.server.listen, "127.0.0.1:6000");
-        assert_eq!(
-            s.server.request_timeout_ms, 30_000,
-            "unset keys keep their defaults"
-        );
+        assert_eq!(s.server.request_timeout_ms, 30_000, "unset keys keep their defaults");
 
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[database]\nmax_size = \"many\"\n").expect("write");
-        let err = load::<PlatformSettings>("configtest", Some(&bad))
-            .expect_err("refused")
-            .to_string();
-        assert!(
-            err.contains("database.max_size"),
-            "error names the key: {err}"
-        );
+        let err = load::<PlatformSettings>("configtest", Some(&bad)).expect_err("refused").to_string();
+        assert!(err.contains("database.max_size"), "error names the key: {err}");
     }
 }

@@ -27,10 +27,7 @@ mod tests {
 
     #[test]
     fn absurd_timestamps_are_refused() {
-        let ts = prost_types::Timestamp {
-            seconds: i64::MAX,
-            nanos: 0,
-        };
+        let ts = prost_types::Timestamp { seconds: i64::MAX, nanos: 0 };
         assert_eq!(from_timestamp(&ts), None);
     }
 }

@@ -17,13 +17,8 @@ pub fn check_schema_name(schema: &str) -> anyhow::Result<()> {
     let ok = !schema.is_empty()
         && schema.len() <= 48
         && schema.starts_with(|c: char| c.is_ascii_lowercase())
-        && schema
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    anyhow::ensure!(
-        ok,
-        "database.schema: {schema:?} is not a plain lower-case identifier"
-    );
+        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    anyhow::ensure!(ok, "database.schema: {schema:?} is not a plain lower-case identifier");
     Ok(())
 }
 
@@ -31,11 +26,8 @@ pub fn check_schema_name(schema: &str) -> anyhow::Result<()> {
 /// own tables without a prefix.
 pub fn pg_config(db: &DatabaseSettings, schema: &str) -> anyhow::Result<tokio_postgres::Config> {
     check_schema_name(schema)?;
-    let mut config: tokio_postgres::Config = db
-        .url
-        .expose()
-        .parse()
-        .context("database.url: not a valid Postgres URL")?;
+    let mut config: tokio_postgres::Config =
+        db.url.expose().parse().context("database.url: not a valid Postgres URL")?;
     config.options(format!("-c search_path={schema}"));
     if config.get_application_name().is_none() {
         config.application_name(format!("loyalty-{schema}"));
@@ -46,13 +38,8 @@ pub fn pg_config(db: &DatabaseSettings, schema: &str) -> anyhow::Result<tokio_po
 
 /// A pool of connections whose search path is `schema`.
 pub fn pool(db: &DatabaseSettings, schema: &str) -> anyhow::Result<Pool> {
-    let manager = Manager::from_config(
-        pg_config(db, schema)?,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager =
+        Manager::from_config(pg_config(db, schema)?, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
         .max_size(db.max_size.max(1))
         .runtime(Runtime::Tokio1)
@@ -63,14 +50,8 @@ pub fn pool(db: &DatabaseSettings, schema: &str) -> anyhow::Result<Pool> {
 }
 
 /// Opens a connection outside the pool (LISTEN, session advisory locks, migrations).
-pub async fn connect(
-    db: &DatabaseSettings,
-    schema: &str,
-) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = pg_config(db, schema)?
-        .connect(NoTls)
-        .await
-        .context("connecting to the database")?;
+pub async fn connect(db: &DatabaseSettings, schema: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = pg_config(db, schema)?.connect(NoTls).await.context("connecting to the database")?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "database connection ended");
@@ -91,16 +72,8 @@ where
     F: for<'t> FnOnce(&'t Transaction<'t>) -> BoxFuture<'t, Result<T, E>>,
     E: From<anyhow::Error>,
 {
-    let mut conn = pool
-        .get()
-        .await
-        .context("taking a database connection")
-        .map_err(E::from)?;
-    let tx = conn
-        .transaction()
-        .await
-        .context("beginning a transaction")
-        .map_err(E::from)?;
+    let mut conn = pool.get().await.context("taking a database connection").map_err(E::from)?;
+    let tx = conn.transaction().await.context("beginning a transaction").map_err(E::from)?;
     let value = work(&tx).await?;
     tx.commit().await.context("committing").map_err(E::from)?;
     Ok(value)
@@ -109,22 +82,13 @@ where
 /// Applies the platform tables, then the service's own migrations, into `schema`, under an
 /// advisory lock so that replicas starting together migrate one at a time. Running it again is a
 /// no-op.
-pub async fn migrate(
-    db: &DatabaseSettings,
-    schema: &str,
-    service: Option<refinery::Runner>,
-) -> anyhow::Result<()> {
+pub async fn migrate(db: &DatabaseSettings, schema: &str, service: Option<refinery::Runner>) -> anyhow::Result<()> {
     let mut client = connect(db, schema).await?;
     let lock_key = format!("loyalty.migrate.{schema}");
-    client
-        .execute("SELECT pg_advisory_lock(hashtext($1))", &[&lock_key])
-        .await
-        .context("taking the migration lock")?;
+    client.execute("SELECT pg_advisory_lock(hashtext($1))", &[&lock_key]).await.context("taking the migration lock")?;
     let result = apply_migrations(&mut client, schema, service).await;
     // The lock also goes with the connection; unlocking keeps the session reusable if it ever is.
-    let _ = client
-        .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock_key])
-        .await;
+    let _ = client.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock_key]).await;
     result
 }
 
@@ -139,16 +103,10 @@ async fn apply_migrations(
         .with_context(|| format!("creating schema {schema}"))?;
     let mut platform = embedded::migrations::runner();
     platform.set_migration_table_name("platform_migrations");
-    platform
-        .run_async(client)
-        .await
-        .with_context(|| format!("platform migrations in {schema}"))?;
+    platform.run_async(client).await.with_context(|| format!("platform migrations in {schema}"))?;
     if let Some(mut runner) = service {
         runner.set_migration_table_name("service_migrations");
-        runner
-            .run_async(client)
-            .await
-            .with_context(|| format!("service migrations in {schema}"))?;
+        runner.run_async(client).await.with_context(|| format!("service migrations in {schema}"))?;
     }
     Ok(())
 }

@@ -29,11 +29,7 @@ impl Violations {
     }
 
     /// Keeps the value of a parse, recording its error under `field`.
-    pub fn take<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        parsed: Result<T, E>,
-    ) -> Option<T> {
+    pub fn take<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(error) => {
@@ -58,21 +54,13 @@ impl Violations {
 
     /// `Ok` when nothing was recorded, else the INVALID_ARGUMENT status listing everything.
     pub fn into_result(self) -> Result<(), Status> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(invalid_argument(&self))
-        }
+        if self.is_empty() { Ok(()) } else { Err(invalid_argument(&self)) }
     }
 }
 
 /// INVALID_ARGUMENT whose message lists the fields and whose details carry a `BadRequest`.
 pub fn invalid_argument(violations: &Violations) -> Status {
-    let message = violations
-        .iter()
-        .map(|(f, r)| format!("{f}: {r}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let message = violations.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; ");
     let mut details = ErrorDetails::new();
     for (field, reason) in violations.iter() {
         details.add_bad_request_violation(field, reason);
@@ -91,12 +79,7 @@ pub fn invalid_field(field: &str, reason: &str) -> Status {
 pub fn field_violations(status: &Status) -> Vec<(String, String)> {
     status
         .get_details_bad_request()
-        .map(|br| {
-            br.field_violations
-                .into_iter()
-                .map(|v| (v.field, v.description))
-                .collect()
-        })
+        .map(|br| br.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
         .unwrap_or_default()
 }
 
@@ -123,10 +106,7 @@ pub fn from_infrastructure(error: &anyhow::Error) -> Status {
                 return Status::unavailable("database connection lost; retry");
             }
         }
-        if cause
-            .downcast_ref::<deadpool_postgres::PoolError>()
-            .is_some()
-        {
+        if cause.downcast_ref::<deadpool_postgres::PoolError>().is_some() {
             return Status::unavailable("database busy; retry");
         }
     }
@@ -149,10 +129,7 @@ mod tests {
             field_violations(&status),
             vec![
                 ("email".to_string(), "is not an email address".to_string()),
-                (
-                    "phone".to_string(),
-                    "phone or card number is required".to_string()
-                )
+                ("phone".to_string(), "phone or card number is required".to_string())
             ]
         );
         assert!(status.message().contains("email: is not an email address"));

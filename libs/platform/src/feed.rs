@@ -17,21 +17,12 @@ use tokio_util::sync::CancellationToken;
 /// in the same process.
 pub trait EventSource: Send + Sync + 'static {
     /// Events with sequence greater than `after`, in order, following live.
-    fn watch(
-        &self,
-        after: i64,
-    ) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>>;
+    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>>;
 }
 
 impl EventSource for crate::outbox::Outbox {
-    fn watch(
-        &self,
-        after: i64,
-    ) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
-        let request = loyalty_api::events::v1::WatchEventsRequest {
-            after_sequence: after,
-            ..Default::default()
-        };
+    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
+        let request = loyalty_api::events::v1::WatchEventsRequest { after_sequence: after, ..Default::default() };
         let stream = crate::outbox::Outbox::watch(self, None, request);
         Box::pin(async move { Ok(stream.map(|r| r.map_err(anyhow::Error::from)).boxed()) })
     }
@@ -64,13 +55,7 @@ impl FeedConsumer {
         source: Arc<dyn EventSource>,
         handler: Arc<dyn ApplyEvent>,
     ) -> Self {
-        Self {
-            name: name.to_string(),
-            pool,
-            source,
-            handler,
-            retry_after: Duration::from_millis(500),
-        }
+        Self { name: name.to_string(), pool, source, handler, retry_after: Duration::from_millis(500) }
     }
 
     /// Runs until `stop` is cancelled: waits to lead, then applies events as they come.
@@ -81,11 +66,7 @@ impl FeedConsumer {
                 outcome = self.lead_and_apply(&stop) => outcome,
             };
             if let Err(error) = outcome {
-                tracing::warn!(
-                    consumer = self.name,
-                    error = format!("{error:#}"),
-                    "feed consumer failed; retrying"
-                );
+                tracing::warn!(consumer = self.name, error = format!("{error:#}"), "feed consumer failed; retrying");
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -98,19 +79,11 @@ impl FeedConsumer {
         // The lock lives as long as this connection. It is taken out of the pool, so however this
         // future ends (even dropped mid-way) the connection closes and the lock goes with it,
         // instead of returning to the pool still holding it.
-        let leader = deadpool_postgres::Object::take(
-            self.pool
-                .get()
-                .await
-                .context("taking the leader connection")?,
-        );
+        let leader = deadpool_postgres::Object::take(self.pool.get().await.context("taking the leader connection")?);
         let lock_key = format!("loyalty.feed.{}", self.name);
         loop {
             let won: bool = leader
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))",
-                    &[&lock_key],
-                )
+                .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))", &[&lock_key])
                 .await
                 .context("trying the consumer lock")?
                 .get(0);
@@ -144,40 +117,23 @@ impl FeedConsumer {
 
     /// The last sequence this consumer applied.
     pub async fn cursor(&self) -> anyhow::Result<i64> {
-        let conn = self
-            .pool
-            .get()
+        let conn = self.pool.get().await.context("taking a database connection")?;
+        conn.execute("INSERT INTO feed_cursors (consumer) VALUES ($1) ON CONFLICT DO NOTHING", &[&self.name])
             .await
-            .context("taking a database connection")?;
-        conn.execute(
-            "INSERT INTO feed_cursors (consumer) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&self.name],
-        )
-        .await
-        .context("creating the cursor")?;
+            .context("creating the cursor")?;
         let row = conn
-            .query_one(
-                "SELECT position FROM feed_cursors WHERE consumer = $1",
-                &[&self.name],
-            )
+            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1", &[&self.name])
             .await
             .context("reading the cursor")?;
         Ok(row.get(0))
     }
 
     async fn apply_one(&self, event: &Event) -> anyhow::Result<()> {
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .context("taking a database connection")?;
+        let mut conn = self.pool.get().await.context("taking a database connection")?;
         let tx = conn.transaction().await?;
         // The row lock makes the position check and the apply atomic even if two replicas ever ran.
         let position: i64 = tx
-            .query_one(
-                "SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE",
-                &[&self.name],
-            )
+            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
             .await
             .context("locking the cursor")?
             .get(0);
@@ -195,8 +151,7 @@ impl FeedConsumer {
         .await
         .context("moving the cursor")?;
         tx.commit().await.context("committing the applied event")?;
-        metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone())
-            .set(event.sequence as f64);
+        metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(event.sequence as f64);
         Ok(())
     }
 }

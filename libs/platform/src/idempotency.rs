@@ -41,10 +41,7 @@ pub async fn claim(
         return Ok(Claim::Fresh { hash });
     }
     if key.len() > 200 {
-        return Err(crate::error::invalid_field(
-            "context.idempotency_key",
-            "must be at most 200 characters",
-        ));
+        return Err(crate::error::invalid_field("context.idempotency_key", "must be at most 200 characters"));
     }
     let inserted = tx
         .execute(
@@ -77,9 +74,7 @@ pub async fn claim(
         Some(answer) => Ok(Claim::Replay(answer)),
         // The first call failed after claiming but its transaction committed without an answer;
         // it cannot happen when claim and remember share the transaction.
-        None => Err(Status::aborted(
-            "the first request with this key has not finished; retry",
-        )),
+        None => Err(Status::aborted("the first request with this key has not finished; retry")),
     }
 }
 
@@ -106,17 +101,10 @@ pub async fn remember(
 
 /// Forgets every stored answer about `subject` (GDPR erase). A retry of such a request afterwards
 /// is treated as new.
-pub async fn forget_subject(
-    tx: &tokio_postgres::Transaction<'_>,
-    tenant: &str,
-    subject: &str,
-) -> anyhow::Result<u64> {
-    tx.execute(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND subject_id = $2",
-        &[&tenant, &subject],
-    )
-    .await
-    .context("forgetting idempotent answers")
+pub async fn forget_subject(tx: &tokio_postgres::Transaction<'_>, tenant: &str, subject: &str) -> anyhow::Result<u64> {
+    tx.execute("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND subject_id = $2", &[&tenant, &subject])
+        .await
+        .context("forgetting idempotent answers")
 }
 
 /// Deletes keys older than the retention; run periodically.

@@ -13,9 +13,8 @@ use tonic::body::Body;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-const DURATION_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const DURATION_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Starts the `/metrics` HTTP endpoint once per process (several services in one process share it).
 pub fn install_exporter(listen: &str) -> anyhow::Result<()> {
@@ -23,9 +22,7 @@ pub fn install_exporter(listen: &str) -> anyhow::Result<()> {
     if listen.is_empty() || INSTALLED.get().is_some() {
         return Ok(());
     }
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|e| anyhow::anyhow!("server.metrics_listen: {e}"))?;
+    let addr: SocketAddr = listen.parse().map_err(|e| anyhow::anyhow!("server.metrics_listen: {e}"))?;
     PrometheusBuilder::new()
         .with_http_listener(addr)
         .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), DURATION_BUCKETS)?
@@ -65,10 +62,7 @@ impl Extractor for HeaderExtractor<'_> {
 
 impl<S> tower::Service<http::Request<Body>> for ObserveService<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
-        + Clone
-        + Send
-        + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
@@ -121,8 +115,7 @@ fn record(method: &str, code: i32, seconds: f64) {
     if is_server_fault(code) {
         metrics::counter!("grpc_server_errors_total", "method" => method.to_string()).increment(1);
     }
-    metrics::histogram!("grpc_server_request_duration_seconds", "method" => method.to_string())
-        .record(seconds);
+    metrics::histogram!("grpc_server_request_duration_seconds", "method" => method.to_string()).record(seconds);
 }
 
 /// Errors that are the server's fault (what an error-rate alert should count).
@@ -130,10 +123,6 @@ fn is_server_fault(code: i32) -> bool {
     use tonic::Code;
     matches!(
         Code::from(code),
-        Code::Unknown
-            | Code::Internal
-            | Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::DataLoss
+        Code::Unknown | Code::Internal | Code::Unavailable | Code::DeadlineExceeded | Code::DataLoss
     )
 }

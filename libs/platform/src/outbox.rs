@@ -48,8 +48,7 @@ fn current_traceparent() -> String {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let context = tracing::Span::current().context();
     let mut carrier = std::collections::HashMap::new();
-    opentelemetry_sdk::propagation::TraceContextPropagator::new()
-        .inject_context(&context, &mut carrier);
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&context, &mut carrier);
     carrier.remove("traceparent").unwrap_or_default()
 }
 
@@ -74,10 +73,7 @@ pub async fn publish(tx: &tokio_postgres::Transaction<'_>, event: &Event) -> any
 }
 
 /// Writes many events in one statement (bulk edits), in the order given.
-pub async fn publish_many(
-    tx: &tokio_postgres::Transaction<'_>,
-    events: &[Event],
-) -> anyhow::Result<()> {
+pub async fn publish_many(tx: &tokio_postgres::Transaction<'_>, events: &[Event]) -> anyhow::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -87,13 +83,7 @@ pub async fn publish_many(
     let mut times = Vec::with_capacity(events.len());
     let mut payloads = Vec::with_capacity(events.len());
     for event in events {
-        kinds.push(
-            event
-                .payload
-                .as_ref()
-                .context("an event needs a payload")?
-                .kind(),
-        );
+        kinds.push(event.payload.as_ref().context("an event needs a payload")?.kind());
         tenants.push(event.tenant_id.as_str());
         subjects.push(event.subject_id.as_str());
         times.push(
@@ -134,15 +124,11 @@ pub async fn rewrite_subject(
         .await
         .context("reading events to rewrite")?;
     for row in &rows {
-        let mut event =
-            Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
+        let mut event = Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
         scrub(&mut event);
-        tx.execute(
-            "UPDATE outbox SET payload = $2 WHERE id = $1",
-            &[&row.get::<_, i64>(0), &event.encode_to_vec()],
-        )
-        .await
-        .context("rewriting an event")?;
+        tx.execute("UPDATE outbox SET payload = $2 WHERE id = $1", &[&row.get::<_, i64>(0), &event.encode_to_vec()])
+            .await
+            .context("rewriting an event")?;
     }
     Ok(rows.len() as u64)
 }
@@ -186,39 +172,18 @@ impl Outbox {
     ) -> anyhow::Result<Self> {
         let config = crate::db::pg_config(db, schema)?;
         let (wake, _) = watch::channel(0u64);
-        let listener = tokio::spawn(listen_forever(
-            config,
-            format!("{schema}_outbox"),
-            wake.clone(),
-        ));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                pool,
-                source: source.to_string(),
-                wake,
-                listener,
-            }),
-        })
+        let listener = tokio::spawn(listen_forever(config, format!("{schema}_outbox"), wake.clone()));
+        Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener }) })
     }
 
     /// The `WatchEvents` handler: the caller's tenant, or every tenant for holders of
     /// `events.read_all_tenants`.
-    pub fn serve(
-        &self,
-        request: tonic::Request<WatchEventsRequest>,
-    ) -> Result<tonic::Response<EventStream>, Status> {
+    pub fn serve(&self, request: tonic::Request<WatchEventsRequest>) -> Result<tonic::Response<EventStream>, Status> {
         let principal: &Principal = principal(&request)?;
-        let tenant = if principal.has_right(READ_ALL_TENANTS) {
-            None
-        } else {
-            Some(principal.tenant.clone())
-        };
+        let tenant = if principal.has_right(READ_ALL_TENANTS) { None } else { Some(principal.tenant.clone()) };
         let req = request.into_inner();
         if req.after_sequence < 0 {
-            return Err(crate::error::invalid_field(
-                "after_sequence",
-                "must be 0 or more",
-            ));
+            return Err(crate::error::invalid_field("after_sequence", "must be 0 or more"));
         }
         Ok(tonic::Response::new(self.watch(tenant, req)))
     }
@@ -255,18 +220,8 @@ impl Outbox {
         })
     }
 
-    async fn read_after(
-        &self,
-        tenant: Option<&str>,
-        after: i64,
-        kinds: &[String],
-    ) -> anyhow::Result<Vec<Event>> {
-        let conn = self
-            .inner
-            .pool
-            .get()
-            .await
-            .context("taking a database connection")?;
+    async fn read_after(&self, tenant: Option<&str>, after: i64, kinds: &[String]) -> anyhow::Result<Vec<Event>> {
+        let conn = self.inner.pool.get().await.context("taking a database connection")?;
         let rows = conn
             .query(
                 "SELECT sequence, payload FROM outbox
@@ -279,8 +234,7 @@ impl Outbox {
             .context("reading the outbox")?;
         rows.iter()
             .map(|row| {
-                let mut event =
-                    Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
+                let mut event = Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
                 event.sequence = row.get(0);
                 event.source = self.inner.source.clone();
                 Ok(event)
@@ -290,45 +244,22 @@ impl Outbox {
 
     /// Numbers every committed, unnumbered event. Cheap when there is nothing to do.
     pub async fn sequence_pending(&self) -> anyhow::Result<SequencerPass> {
-        let mut conn = self
-            .inner
-            .pool
-            .get()
-            .await
-            .context("taking a database connection")?;
+        let mut conn = self.inner.pool.get().await.context("taking a database connection")?;
         let pending: bool = conn
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)",
-                &[],
-            )
+            .query_one("SELECT EXISTS (SELECT 1 FROM outbox WHERE sequence IS NULL)", &[])
             .await
             .context("looking for unnumbered events")?
             .get(0);
         if !pending {
-            return Ok(SequencerPass {
-                numbered: 0,
-                still_pending: false,
-            });
+            return Ok(SequencerPass { numbered: 0, still_pending: false });
         }
-        let tx = conn
-            .transaction()
-            .await
-            .context("beginning the sequencer transaction")?;
+        let tx = conn.transaction().await.context("beginning the sequencer transaction")?;
         // Waiting for the lock holds back new publishers, so wait only briefly.
         tx.batch_execute("SET LOCAL lock_timeout = '200ms'").await?;
-        match tx
-            .execute(
-                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.outbox'))",
-                &[],
-            )
-            .await
-        {
+        match tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.outbox'))", &[]).await {
             Ok(_) => {}
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
-                return Ok(SequencerPass {
-                    numbered: 0,
-                    still_pending: true,
-                });
+                return Ok(SequencerPass { numbered: 0, still_pending: true });
             }
             Err(e) => return Err(e).context("taking the sequencer lock"),
         }
@@ -347,10 +278,7 @@ impl Outbox {
         if numbered > 0 {
             self.inner.wake.send_modify(|n| *n += 1);
         }
-        Ok(SequencerPass {
-            numbered,
-            still_pending: false,
-        })
+        Ok(SequencerPass { numbered, still_pending: false })
     }
 }
 
@@ -358,25 +286,14 @@ impl Outbox {
 async fn listen_forever(config: tokio_postgres::Config, channel: String, wake: watch::Sender<u64>) {
     loop {
         if let Err(error) = listen_once(&config, &channel, &wake).await {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                channel,
-                "outbox listener lost; reconnecting"
-            );
+            tracing::warn!(error = format!("{error:#}"), channel, "outbox listener lost; reconnecting");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-async fn listen_once(
-    config: &tokio_postgres::Config,
-    channel: &str,
-    wake: &watch::Sender<u64>,
-) -> anyhow::Result<()> {
-    let (client, mut connection) = config
-        .connect(NoTls)
-        .await
-        .context("connecting the outbox listener")?;
+async fn listen_once(config: &tokio_postgres::Config, channel: &str, wake: &watch::Sender<u64>) -> anyhow::Result<()> {
+    let (client, mut connection) = config.connect(NoTls).await.context("connecting the outbox listener")?;
     let notify = wake.clone();
     let driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -387,16 +304,10 @@ async fn listen_once(
         }
         Ok::<_, tokio_postgres::Error>(())
     });
-    client
-        .batch_execute(&format!("LISTEN \"{channel}\""))
-        .await
-        .context("LISTEN")?;
+    client.batch_execute(&format!("LISTEN \"{channel}\"")).await.context("LISTEN")?;
     // Anything committed while we were not listening is found by the readers' next pass.
     wake.send_modify(|n| *n += 1);
-    driver
-        .await
-        .context("listener task")?
-        .context("listener connection")?;
+    driver.await.context("listener task")?.context("listener connection")?;
     drop(client);
     Ok(())
 }

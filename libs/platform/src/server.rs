@@ -92,9 +92,7 @@ pub async fn start(
     services: Services,
 ) -> anyhow::Result<RunningServer> {
     if auth.jwt_secret.expose() == crate::config::DEV_JWT_SECRET {
-        tracing::warn!(
-            "auth.jwt_secret is the development default: set LOYALTY__AUTH__JWT_SECRET in production"
-        );
+        tracing::warn!("auth.jwt_secret is the development default: set LOYALTY__AUTH__JWT_SECRET in production");
     }
     crate::metrics::install_exporter(&settings.metrics_listen)?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -104,9 +102,7 @@ pub async fn start(
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for name in services.names() {
-        health_reporter
-            .set_service_status(*name, ServingStatus::Serving)
-            .await;
+        health_reporter.set_service_status(*name, ServingStatus::Serving).await;
     }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(loyalty_api::FILE_DESCRIPTOR_SET)
@@ -120,9 +116,7 @@ pub async fn start(
 
     let layers = tower::ServiceBuilder::new()
         .layer(ObserveLayer)
-        .layer(GlobalConcurrencyLimitLayer::new(
-            settings.max_concurrent_requests.max(1),
-        ))
+        .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests.max(1)))
         .layer(AuthLayer::new(TokenKeys::new(auth), services.rights));
     let names: Vec<&'static str> = services.names.clone();
     let router = tonic::transport::Server::builder()
@@ -138,23 +132,13 @@ pub async fn start(
         let _ = stop_rx.await;
         // Probes see NOT_SERVING first, so the load balancer stops sending new calls.
         for name in names {
-            health_reporter
-                .set_service_status(name, ServingStatus::NotServing)
-                .await;
+            health_reporter.set_service_status(name, ServingStatus::NotServing).await;
         }
-        health_reporter
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        health_reporter.set_service_status("", ServingStatus::NotServing).await;
     };
-    let task =
-        tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
     tracing::info!(%addr, "serving gRPC");
-    Ok(RunningServer {
-        addr,
-        stop: Some(stop_tx),
-        task,
-        drain: settings.drain_timeout(),
-    })
+    Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout() })
 }
 
 /// Completes on SIGTERM (Kubernetes) or Ctrl-C.

@@ -13,8 +13,7 @@ pub struct ServiceSpec {
     pub name: &'static str,
     pub migrations: fn() -> refinery::Runner,
     /// Adds the service's gRPC services (and starts its background tasks).
-    pub register:
-        for<'a> fn(&'a PlatformSettings, &'a mut Services) -> BoxFuture<'a, anyhow::Result<()>>,
+    pub register: for<'a> fn(&'a PlatformSettings, &'a mut Services) -> BoxFuture<'a, anyhow::Result<()>>,
 }
 
 enum Mode {
@@ -32,9 +31,7 @@ fn parse_args() -> Result<(Mode, Option<PathBuf>), String> {
             "migrate" => mode = Mode::Migrate,
             "--config" => config = Some(args.next().ok_or("--config needs a file")?.into()),
             other => {
-                return Err(format!(
-                    "unknown argument {other:?}; usage: [serve|migrate] [--config FILE]"
-                ));
+                return Err(format!("unknown argument {other:?}; usage: [serve|migrate] [--config FILE]"));
             }
         }
     }
@@ -50,10 +47,7 @@ pub fn run(spec: ServiceSpec) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: starting the runtime: {e}", spec.name);
@@ -76,12 +70,7 @@ async fn run_async(spec: &ServiceSpec, mode: Mode, config: Option<PathBuf>) -> a
         settings.database.schema = spec.name.replace('-', "_");
     }
     let _telemetry = crate::telemetry::init(spec.name, &settings.telemetry)?;
-    crate::db::migrate(
-        &settings.database,
-        &settings.database.schema,
-        Some((spec.migrations)()),
-    )
-    .await?;
+    crate::db::migrate(&settings.database, &settings.database.schema, Some((spec.migrations)())).await?;
     if let Mode::Migrate = mode {
         tracing::info!(schema = settings.database.schema, "migrations applied");
         return Ok(());

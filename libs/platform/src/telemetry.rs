@@ -21,11 +21,8 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber. Call once, at the start of `main`.
 pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
-    let filter = EnvFilter::try_new(&settings.log_filter)
-        .map_err(|e| anyhow::anyhow!("telemetry.log_filter: {e}"))?;
+    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    let filter = EnvFilter::try_new(&settings.log_filter).map_err(|e| anyhow::anyhow!("telemetry.log_filter: {e}"))?;
     let provider = if settings.otlp_endpoint.is_empty() {
         None
     } else {
@@ -34,31 +31,15 @@ pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<Telem
             .with_endpoint(settings.otlp_endpoint.clone())
             .build()
             .map_err(|e| anyhow::anyhow!("telemetry.otlp_endpoint: {e}"))?;
-        let resource = opentelemetry_sdk::Resource::builder()
-            .with_service_name(service.to_string())
-            .build();
-        Some(
-            SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
-                .with_resource(resource)
-                .build(),
-        )
+        let resource = opentelemetry_sdk::Resource::builder().with_service_name(service.to_string()).build();
+        Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
     };
-    let otel = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service.to_string())));
+    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service.to_string())));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = if settings.log_format == "text" {
         registry.with(tracing_subscriber::fmt::layer()).try_init()
     } else {
-        registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
-            .try_init()
+        registry.with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true)).try_init()
     };
     result.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))?;
     Ok(TelemetryGuard(provider))

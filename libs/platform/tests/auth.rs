@@ -16,20 +16,12 @@ const GET: &str = "/loyalty.client.v1.ClientService/GetClient";
 const DELETE: &str = "/loyalty.client.v1.ClientService/DeleteClient";
 
 fn keys(secret: &str) -> TokenKeys {
-    TokenKeys::new(&AuthSettings {
-        jwt_secret: Secret::new(secret.into()),
-        issuer: String::new(),
-    })
+    TokenKeys::new(&AuthSettings { jwt_secret: Secret::new(secret.into()), issuer: String::new() })
 }
 
 fn rights() -> RightsTable {
-    RightsTable::new().service(
-        "loyalty.client.v1.ClientService",
-        &[
-            ("GetClient", "clients.read"),
-            ("DeleteClient", "clients.write"),
-        ],
-    )
+    RightsTable::new()
+        .service("loyalty.client.v1.ClientService", &[("GetClient", "clients.read"), ("DeleteClient", "clients.write")])
 }
 
 /// A handler that answers with the tenant it was shown and counts its calls.
@@ -40,14 +32,9 @@ fn stack(
         let calls = calls.clone();
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
-            let tenant = req
-                .extensions()
-                .get::<Principal>()
-                .map(|p| p.tenant.clone())
-                .unwrap_or_default();
+            let tenant = req.extensions().get::<Principal>().map(|p| p.tenant.clone()).unwrap_or_default();
             let mut resp = http::Response::new(Body::empty());
-            resp.headers_mut()
-                .insert("x-tenant", tenant.parse().expect("header"));
+            resp.headers_mut().insert("x-tenant", tenant.parse().expect("header"));
             Ok::<_, Infallible>(resp)
         }
     });
@@ -64,25 +51,16 @@ fn request(path: &str, token: Option<&str>) -> http::Request<Body> {
 
 async fn call(path: &str, token: Option<&str>) -> (Result<String, tonic::Status>, usize) {
     let calls = Arc::new(AtomicUsize::new(0));
-    let resp = stack(calls.clone())
-        .oneshot(request(path, token))
-        .await
-        .expect("infallible");
+    let resp = stack(calls.clone()).oneshot(request(path, token)).await.expect("infallible");
     let outcome = match tonic::Status::from_header_map(resp.headers()) {
         Some(status) if status.code() != Code::Ok => Err(status),
-        _ => Ok(resp
-            .headers()
-            .get("x-tenant")
-            .map(|v| v.to_str().expect("ascii").to_string())
-            .unwrap_or_default()),
+        _ => Ok(resp.headers().get("x-tenant").map(|v| v.to_str().expect("ascii").to_string()).unwrap_or_default()),
     };
     (outcome, calls.load(Ordering::SeqCst))
 }
 
 fn token(rights: &[&str]) -> String {
-    keys(SECRET)
-        .mint(&Grant::new("acme", rights))
-        .expect("mint")
+    keys(SECRET).mint(&Grant::new("acme", rights)).expect("mint")
 }
 
 #[tokio::test]
@@ -113,12 +91,8 @@ async fn an_expired_token_is_unauthenticated() {
         iat: now - 7200,
         exp: now - 3600,
     };
-    let expired = jsonwebtoken::encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("encode");
+    let expired = jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes()))
+        .expect("encode");
     let (outcome, calls) = call(GET, Some(&expired)).await;
     let status = outcome.expect_err("refused");
     assert_eq!(status.code(), Code::Unauthenticated);
@@ -128,9 +102,7 @@ async fn an_expired_token_is_unauthenticated() {
 
 #[tokio::test]
 async fn a_token_signed_with_another_key_is_unauthenticated() {
-    let forged = keys("someone-else")
-        .mint(&Grant::new("acme", &["*"]))
-        .expect("mint");
+    let forged = keys("someone-else").mint(&Grant::new("acme", &["*"])).expect("mint");
     let (outcome, calls) = call(GET, Some(&forged)).await;
     assert_eq!(outcome.expect_err("refused").code(), Code::Unauthenticated);
     assert_eq!(calls, 0);
@@ -143,21 +115,13 @@ async fn a_missing_right_is_permission_denied_and_changes_nothing() {
     let (outcome, calls) = call(DELETE, Some(&token(&["clients.read"]))).await;
     let status = outcome.expect_err("refused");
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert!(
-        status.message().contains("clients.write"),
-        "{}",
-        status.message()
-    );
+    assert!(status.message().contains("clients.write"), "{}", status.message());
     assert_eq!(calls, 0, "the handler never ran");
 }
 
 #[tokio::test]
 async fn a_method_missing_from_the_rights_table_is_refused_even_to_admins() {
-    let (outcome, calls) = call(
-        "/loyalty.client.v1.ClientService/EraseClient",
-        Some(&token(&["*"])),
-    )
-    .await;
+    let (outcome, calls) = call("/loyalty.client.v1.ClientService/EraseClient", Some(&token(&["*"]))).await;
     assert_eq!(outcome.expect_err("refused").code(), Code::PermissionDenied);
     assert_eq!(calls, 0);
 }
@@ -166,11 +130,7 @@ async fn a_method_missing_from_the_rights_table_is_refused_even_to_admins() {
 async fn health_and_reflection_need_no_token() {
     let (health, _) = call("/grpc.health.v1.Health/Check", None).await;
     assert!(health.is_ok());
-    let (reflection, _) = call(
-        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-        None,
-    )
-    .await;
+    let (reflection, _) = call("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", None).await;
     assert!(reflection.is_ok());
 }
 
@@ -180,10 +140,7 @@ async fn the_layer_keeps_working_across_calls() {
     let mut svc = stack(calls.clone());
     for _ in 0..3 {
         let ready = svc.ready().await.expect("ready");
-        ready
-            .call(request(GET, Some(&token(&["clients.read"]))))
-            .await
-            .expect("infallible");
+        ready.call(request(GET, Some(&token(&["clients.read"])))).await.expect("infallible");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }

@@ -22,17 +22,8 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(
-        replica: &'static str,
-        in_flight: Arc<AtomicUsize>,
-        max_in_flight: Arc<AtomicUsize>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            replica,
-            in_flight,
-            max_in_flight,
-            fail_once: Default::default(),
-        })
+    fn new(replica: &'static str, in_flight: Arc<AtomicUsize>, max_in_flight: Arc<AtomicUsize>) -> Arc<Self> {
+        Arc::new(Self { replica, in_flight, max_in_flight, fail_once: Default::default() })
     }
 }
 
@@ -73,45 +64,32 @@ async fn setup() -> (deadpool_postgres::Pool, Outbox) {
     pool.get()
         .await
         .expect("connection")
-        .batch_execute("CREATE TABLE applied (sequence bigint PRIMARY KEY, comment text NOT NULL, replica text NOT NULL)")
+        .batch_execute(
+            "CREATE TABLE applied (sequence bigint PRIMARY KEY, comment text NOT NULL, replica text NOT NULL)",
+        )
         .await
         .expect("create applied");
     let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
     (pool, outbox)
 }
 
-fn consumer(
-    pool: &deadpool_postgres::Pool,
-    outbox: &Outbox,
-    handler: Arc<Recorder>,
-) -> FeedConsumer {
-    let mut c = FeedConsumer::new(
-        "probe-feed",
-        pool.clone(),
-        Arc::new(outbox.clone()),
-        handler,
-    );
+fn consumer(pool: &deadpool_postgres::Pool, outbox: &Outbox, handler: Arc<Recorder>) -> FeedConsumer {
+    let mut c = FeedConsumer::new("probe-feed", pool.clone(), Arc::new(outbox.clone()), handler);
     c.retry_after = Duration::from_millis(50);
     c
 }
 
 async fn applied(pool: &deadpool_postgres::Pool) -> Vec<(i64, String, String)> {
     let conn = pool.get().await.expect("connection");
-    conn.query(
-        "SELECT sequence, comment, replica FROM applied ORDER BY sequence",
-        &[],
-    )
-    .await
-    .expect("query")
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect()
+    conn.query("SELECT sequence, comment, replica FROM applied ORDER BY sequence", &[])
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
 }
 
-async fn wait_for_applied(
-    pool: &deadpool_postgres::Pool,
-    at_least: usize,
-) -> Vec<(i64, String, String)> {
+async fn wait_for_applied(pool: &deadpool_postgres::Pool, at_least: usize) -> Vec<(i64, String, String)> {
     for _ in 0..400 {
         let rows = applied(pool).await;
         if rows.len() >= at_least {
@@ -119,10 +97,7 @@ async fn wait_for_applied(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!(
-        "fewer than {at_least} events applied after 20 s: {:?}",
-        applied(pool).await.len()
-    );
+    panic!("fewer than {at_least} events applied after 20 s: {:?}", applied(pool).await.len());
 }
 
 #[tokio::test]
@@ -153,20 +128,10 @@ async fn a_restarted_consumer_resumes_from_its_cursor_with_no_gap_and_no_duplica
 
     assert!(stopped_at < 30, "the first run was stopped mid-stream");
     let sequences: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    assert_eq!(
-        sequences,
-        (1..=30).collect::<Vec<_>>(),
-        "every event applied once, none skipped"
-    );
+    assert_eq!(sequences, (1..=30).collect::<Vec<_>>(), "every event applied once, none skipped");
     let names: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
-    assert_eq!(
-        names,
-        (0..30).map(|i| format!("e{i:02}")).collect::<Vec<_>>()
-    );
-    let cursor = consumer(&pool, &outbox, Recorder::new("probe", Arc::default(), max))
-        .cursor()
-        .await
-        .expect("cursor");
+    assert_eq!(names, (0..30).map(|i| format!("e{i:02}")).collect::<Vec<_>>());
+    let cursor = consumer(&pool, &outbox, Recorder::new("probe", Arc::default(), max)).cursor().await.expect("cursor");
     assert_eq!(cursor, 30);
 }
 
@@ -186,17 +151,11 @@ async fn two_replicas_never_apply_the_same_feed_at_once() {
     }
     let rows = wait_for_applied(&pool, 40).await;
     let leader = rows[0].2.clone();
-    assert!(
-        rows.iter().all(|r| r.2 == leader),
-        "one replica applied everything while it led"
-    );
+    assert!(rows.iter().all(|r| r.2 == leader), "one replica applied everything while it led");
 
     // The leader goes away; the standby takes over from the cursor.
-    let (stop_leader, run_leader, stop_standby, run_standby) = if leader == "a" {
-        (stop_a, run_a, stop_b, run_b)
-    } else {
-        (stop_b, run_b, stop_a, run_a)
-    };
+    let (stop_leader, run_leader, stop_standby, run_standby) =
+        if leader == "a" { (stop_a, run_a, stop_b, run_b) } else { (stop_b, run_b, stop_a, run_a) };
     stop_leader.cancel();
     run_leader.await.expect("leader stops");
     for i in 40..50 {
@@ -206,17 +165,7 @@ async fn two_replicas_never_apply_the_same_feed_at_once() {
     stop_standby.cancel();
     run_standby.await.expect("standby stops");
 
-    assert_eq!(
-        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-        (1..=50).collect::<Vec<_>>()
-    );
-    assert!(
-        rows[40..].iter().all(|r| r.2 != leader),
-        "the standby applied what came after the hand-over"
-    );
-    assert_eq!(
-        max.load(Ordering::SeqCst),
-        1,
-        "never more than one event in flight across both replicas"
-    );
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), (1..=50).collect::<Vec<_>>());
+    assert!(rows[40..].iter().all(|r| r.2 != leader), "the standby applied what came after the hand-over");
+    assert_eq!(max.load(Ordering::SeqCst), 1, "never more than one event in flight across both replicas");
 }

@@ -14,30 +14,18 @@ fn service_migrations() -> refinery::Runner {
 }
 
 async fn applied(settings: &loyalty_platform::config::DatabaseSettings, table: &str) -> i64 {
-    let client = db::connect(settings, support::SCHEMA)
-        .await
-        .expect("connect");
-    client
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-        .await
-        .expect("migration table exists")
-        .get(0)
+    let client = db::connect(settings, support::SCHEMA).await.expect("connect");
+    client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.expect("migration table exists").get(0)
 }
 
 #[tokio::test]
 async fn running_migrations_twice_is_a_no_op() {
     let settings = support::database().await;
-    db::migrate(&settings, support::SCHEMA, Some(service_migrations()))
-        .await
-        .expect("first run");
-    db::migrate(&settings, support::SCHEMA, Some(service_migrations()))
-        .await
-        .expect("second run");
+    db::migrate(&settings, support::SCHEMA, Some(service_migrations())).await.expect("first run");
+    db::migrate(&settings, support::SCHEMA, Some(service_migrations())).await.expect("second run");
     assert_eq!(applied(&settings, "platform_migrations").await, 1);
     assert_eq!(applied(&settings, "service_migrations").await, 1);
-    let client = db::connect(&settings, support::SCHEMA)
-        .await
-        .expect("connect");
+    let client = db::connect(&settings, support::SCHEMA).await.expect("connect");
     let tables: i64 = client
         .query_one(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('outbox', 'feed_cursors', 'stores')",
@@ -46,10 +34,7 @@ async fn running_migrations_twice_is_a_no_op() {
         .await
         .expect("query")
         .get(0);
-    assert_eq!(
-        tables, 3,
-        "platform and service tables live in the service's schema"
-    );
+    assert_eq!(tables, 3, "platform and service tables live in the service's schema");
 }
 
 #[tokio::test]
@@ -57,13 +42,10 @@ async fn replicas_migrating_at_once_do_not_collide() {
     let settings = support::database().await;
     let runs = (0..6).map(|_| {
         let settings = settings.clone();
-        tokio::spawn(async move {
-            db::migrate(&settings, support::SCHEMA, Some(service_migrations())).await
-        })
+        tokio::spawn(async move { db::migrate(&settings, support::SCHEMA, Some(service_migrations())).await })
     });
     for run in futures::future::join_all(runs).await {
-        run.expect("task")
-            .expect("every replica's migration succeeds");
+        run.expect("task").expect("every replica's migration succeeds");
     }
     assert_eq!(applied(&settings, "platform_migrations").await, 1);
     assert_eq!(applied(&settings, "service_migrations").await, 1);
@@ -72,8 +54,6 @@ async fn replicas_migrating_at_once_do_not_collide() {
 #[tokio::test]
 async fn schema_names_that_could_inject_sql_are_refused() {
     let settings = support::database().await;
-    let err = db::migrate(&settings, "x; DROP TABLE y", None)
-        .await
-        .expect_err("refused");
+    let err = db::migrate(&settings, "x; DROP TABLE y", None).await.expect_err("refused");
     assert!(format!("{err:#}").contains("database.schema"), "{err:#}");
 }

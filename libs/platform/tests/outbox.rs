@@ -8,21 +8,14 @@ use std::time::Duration;
 use support::{blocked, comment, publish_committed};
 
 fn replay() -> WatchEventsRequest {
-    WatchEventsRequest {
-        after_sequence: 0,
-        kinds: vec![],
-        replay_only: true,
-    }
+    WatchEventsRequest { after_sequence: 0, kinds: vec![], replay_only: true }
 }
 
 async fn collect(outbox: &Outbox, tenant: Option<&str>, req: WatchEventsRequest) -> Vec<Event> {
     let stream = outbox.watch(tenant.map(str::to_string), req);
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        stream.map(|e| e.expect("event")).collect::<Vec<_>>(),
-    )
-    .await
-    .expect("replay ends")
+    tokio::time::timeout(Duration::from_secs(20), stream.map(|e| e.expect("event")).collect::<Vec<_>>())
+        .await
+        .expect("replay ends")
 }
 
 #[tokio::test]
@@ -33,29 +26,17 @@ async fn committed_events_arrive_in_order_and_rolled_back_ones_never_do() {
     {
         let mut conn = pool.get().await.expect("connection");
         let tx = conn.transaction().await.expect("begin");
-        publish(&tx, &blocked("acme", "rolled back"))
-            .await
-            .expect("publish");
+        publish(&tx, &blocked("acme", "rolled back")).await.expect("publish");
         tx.rollback().await.expect("rollback");
     }
     publish_committed(&pool, &blocked("acme", "second")).await;
 
     let events = collect(&outbox, None, replay()).await;
     let seen: Vec<_> = events.iter().map(|e| (e.sequence, comment(e))).collect();
-    assert_eq!(
-        seen,
-        vec![(1, "first".to_string()), (2, "second".to_string())]
-    );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.source == "probe" && e.tenant_id == "acme")
-    );
+    assert_eq!(seen, vec![(1, "first".to_string()), (2, "second".to_string())]);
+    assert!(events.iter().all(|e| e.source == "probe" && e.tenant_id == "acme"));
 
-    let after_first = WatchEventsRequest {
-        after_sequence: 1,
-        ..replay()
-    };
+    let after_first = WatchEventsRequest { after_sequence: 1, ..replay() };
     let rest = collect(&outbox, None, after_first).await;
     assert_eq!(rest.iter().map(comment).collect::<Vec<_>>(), vec!["second"]);
 }
@@ -66,16 +47,10 @@ async fn a_live_watcher_sees_events_as_they_commit() {
     let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
     let mut live = outbox.watch(None, WatchEventsRequest::default());
     publish_committed(&pool, &blocked("acme", "one")).await;
-    let first = tokio::time::timeout(Duration::from_secs(10), live.next())
-        .await
-        .expect("arrives")
-        .expect("open");
+    let first = tokio::time::timeout(Duration::from_secs(10), live.next()).await.expect("arrives").expect("open");
     assert_eq!(comment(&first.expect("ok")), "one");
     publish_committed(&pool, &blocked("acme", "two")).await;
-    let second = tokio::time::timeout(Duration::from_secs(10), live.next())
-        .await
-        .expect("arrives")
-        .expect("open");
+    let second = tokio::time::timeout(Duration::from_secs(10), live.next()).await.expect("arrives").expect("open");
     assert_eq!(second.expect("ok").sequence, 2);
 }
 
@@ -97,9 +72,7 @@ async fn concurrent_writers_leave_no_gap_for_a_live_reader() {
                 let name = format!("w{w}-{i}");
                 let mut conn = pool.get().await.expect("connection");
                 let tx = conn.transaction().await.expect("begin");
-                publish(&tx, &blocked("acme", &name))
-                    .await
-                    .expect("publish");
+                publish(&tx, &blocked("acme", &name)).await.expect("publish");
                 if i % 5 == 4 {
                     tx.rollback().await.expect("rollback");
                 } else {
@@ -110,27 +83,18 @@ async fn concurrent_writers_leave_no_gap_for_a_live_reader() {
             committed
         })
     });
-    let mut expected: Vec<String> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .flat_map(|t| t.expect("writer"))
-        .collect();
+    let mut expected: Vec<String> =
+        futures::future::join_all(tasks).await.into_iter().flat_map(|t| t.expect("writer")).collect();
     let total = expected.len();
     assert_eq!(total, writers * per_writer * 4 / 5);
 
     let mut seen = Vec::new();
     while seen.len() < total {
-        let next = tokio::time::timeout(Duration::from_secs(20), live.next())
-            .await
-            .expect("events keep coming");
+        let next = tokio::time::timeout(Duration::from_secs(20), live.next()).await.expect("events keep coming");
         seen.push(next.expect("stream open").expect("event"));
     }
     let sequences: Vec<i64> = seen.iter().map(|e| e.sequence).collect();
-    assert_eq!(
-        sequences,
-        (1..=total as i64).collect::<Vec<_>>(),
-        "numbered 1..N in delivery order"
-    );
+    assert_eq!(sequences, (1..=total as i64).collect::<Vec<_>>(), "numbered 1..N in delivery order");
     let mut names: Vec<String> = seen.iter().map(comment).collect();
     names.sort();
     expected.sort();
@@ -144,10 +108,7 @@ async fn concurrent_writers_leave_no_gap_for_a_live_reader() {
             .filter(|c| c.starts_with(&prefix))
             .map(|c| c[prefix.len()..].parse().expect("index"))
             .collect();
-        assert!(
-            mine.windows(2).all(|p| p[0] < p[1]),
-            "writer {w} out of order: {mine:?}"
-        );
+        assert!(mine.windows(2).all(|p| p[0] < p[1]), "writer {w} out of order: {mine:?}");
     }
 }
 
@@ -160,29 +121,13 @@ async fn a_tenant_sees_only_its_own_events_and_kinds_filter() {
     publish_committed(&pool, &blocked("acme", "acme-2")).await;
 
     let acme = collect(&outbox, Some("acme"), replay()).await;
-    assert_eq!(
-        acme.iter().map(comment).collect::<Vec<_>>(),
-        vec!["acme-1", "acme-2"]
-    );
+    assert_eq!(acme.iter().map(comment).collect::<Vec<_>>(), vec!["acme-1", "acme-2"]);
     let globex = collect(&outbox, Some("globex"), replay()).await;
-    assert_eq!(
-        globex.iter().map(comment).collect::<Vec<_>>(),
-        vec!["globex-1"]
-    );
-    assert_eq!(
-        collect(&outbox, None, replay()).await.len(),
-        3,
-        "a service account reads every tenant"
-    );
+    assert_eq!(globex.iter().map(comment).collect::<Vec<_>>(), vec!["globex-1"]);
+    assert_eq!(collect(&outbox, None, replay()).await.len(), 3, "a service account reads every tenant");
 
-    let only_merges = WatchEventsRequest {
-        kinds: vec!["clients_merged".into()],
-        ..replay()
-    };
+    let only_merges = WatchEventsRequest { kinds: vec!["clients_merged".into()], ..replay() };
     assert!(collect(&outbox, None, only_merges).await.is_empty());
-    let only_blocks = WatchEventsRequest {
-        kinds: vec!["client_blocked".into()],
-        ..replay()
-    };
+    let only_blocks = WatchEventsRequest { kinds: vec!["client_blocked".into()], ..replay() };
     assert_eq!(collect(&outbox, None, only_blocks).await.len(), 3);
 }

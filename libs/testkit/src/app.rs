@@ -48,18 +48,10 @@ impl TestApp {
         Fut: Future<Output = anyhow::Result<Services>>,
     {
         let services = build(settings.clone()).await?;
-        let server =
-            loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
+        let server = loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
         let addr = server.addr;
-        let channel = Channel::from_shared(format!("http://{addr}"))?
-            .connect()
-            .await?;
-        Ok(TestApp {
-            addr,
-            settings,
-            channel,
-            server: Some(server),
-        })
+        let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
+        Ok(TestApp { addr, settings, channel, server: Some(server) })
     }
 
     /// A token for `tenant` with exactly `rights`.
@@ -75,9 +67,7 @@ impl TestApp {
     }
 
     pub fn token_for(&self, grant: &Grant<'_>) -> String {
-        TokenKeys::new(&self.settings.auth)
-            .mint(grant)
-            .unwrap_or_else(|e| panic!("minting a test token: {e}"))
+        TokenKeys::new(&self.settings.auth).mint(grant).unwrap_or_else(|e| panic!("minting a test token: {e}"))
     }
 
     /// An admin token of `tenant`: every right.

@@ -99,9 +99,7 @@ struct Names {
 }
 
 const LT: Names = Names {
-    female_first: &[
-        "Ona", "Rūta", "Eglė", "Gintarė", "Aušra", "Žaneta", "Jūratė", "Dalia", "Greta", "Austėja",
-    ],
+    female_first: &["Ona", "Rūta", "Eglė", "Gintarė", "Aušra", "Žaneta", "Jūratė", "Dalia", "Greta", "Austėja"],
     male_first: &[
         "Šarūnas",
         "Jonas",
@@ -129,26 +127,8 @@ const LT: Names = Names {
 };
 
 const PL: Names = Names {
-    female_first: &[
-        "Anna",
-        "Małgorzata",
-        "Katarzyna",
-        "Agnieszka",
-        "Zofia",
-        "Joanna",
-        "Łucja",
-        "Magdalena",
-    ],
-    male_first: &[
-        "Piotr",
-        "Krzysztof",
-        "Paweł",
-        "Łukasz",
-        "Michał",
-        "Tomasz",
-        "Jakub",
-        "Grzegorz",
-    ],
+    female_first: &["Anna", "Małgorzata", "Katarzyna", "Agnieszka", "Zofia", "Joanna", "Łucja", "Magdalena"],
+    male_first: &["Piotr", "Krzysztof", "Paweł", "Łukasz", "Michał", "Tomasz", "Jakub", "Grzegorz"],
     last: &[
         ("Nowak", "Nowak"),
         ("Kowalski", "Kowalska"),
@@ -164,26 +144,8 @@ const PL: Names = Names {
 };
 
 const RO: Names = Names {
-    female_first: &[
-        "Maria",
-        "Elena",
-        "Ioana",
-        "Andreea",
-        "Ștefania",
-        "Mihaela",
-        "Alexandra",
-        "Cristina",
-    ],
-    male_first: &[
-        "Andrei",
-        "Mihai",
-        "Ștefan",
-        "Alexandru",
-        "Ion",
-        "Gheorghe",
-        "Vlad",
-        "Răzvan",
-    ],
+    female_first: &["Maria", "Elena", "Ioana", "Andreea", "Ștefania", "Mihaela", "Alexandra", "Cristina"],
+    male_first: &["Andrei", "Mihai", "Ștefan", "Alexandru", "Ion", "Gheorghe", "Vlad", "Răzvan"],
     last: &[
         ("Popescu", "Popescu"),
         ("Ionescu", "Ionescu"),
@@ -199,26 +161,8 @@ const RO: Names = Names {
 };
 
 const RU: Names = Names {
-    female_first: &[
-        "Анна",
-        "Мария",
-        "Елена",
-        "Ольга",
-        "Татьяна",
-        "Наталья",
-        "Юлия",
-        "Светлана",
-    ],
-    male_first: &[
-        "Александр",
-        "Дмитрий",
-        "Сергей",
-        "Андрей",
-        "Алексей",
-        "Иван",
-        "Михаил",
-        "Николай",
-    ],
+    female_first: &["Анна", "Мария", "Елена", "Ольга", "Татьяна", "Наталья", "Юлия", "Светлана"],
+    male_first: &["Александр", "Дмитрий", "Сергей", "Андрей", "Алексей", "Иван", "Михаил", "Николай"],
     last: &[
         ("Иванов", "Иванова"),
         ("Смирнов", "Смирнова"),
@@ -229,13 +173,7 @@ const RU: Names = Names {
         ("Козлов", "Козлова"),
         ("Новиков", "Новикова"),
     ],
-    cities: &[
-        "Москва",
-        "Санкт-Петербург",
-        "Казань",
-        "Новосибирск",
-        "Калининград",
-    ],
+    cities: &["Москва", "Санкт-Петербург", "Казань", "Новосибирск", "Калининград"],
     email_domain: "example.ru",
 };
 
@@ -257,12 +195,7 @@ fn names(country: Country) -> &'static Names {
     }
 }
 
-const COUNTRIES: [Country; 4] = [
-    Country::Lithuania,
-    Country::Poland,
-    Country::Romania,
-    Country::Russia,
-];
+const COUNTRIES: [Country; 4] = [Country::Lithuania, Country::Poland, Country::Romania, Country::Russia];
 
 /// The demo chain's stores: `per_country` in each country.
 pub fn stores(per_country: usize) -> Vec<DemoStore> {
@@ -345,27 +278,13 @@ fn phone(country: Country, index: u64, rng: &mut Rng) -> String {
         (Country::Lithuania, 0) => format!("+370 6{:02} {:05}", n / 100_000, n % 100_000),
         (Country::Lithuania, 1) => format!("8 (6{:02}) {:05}", n / 100_000, n % 100_000),
         (Country::Lithuania, _) => format!("3706{n:07}"),
-        (Country::Poland, 0) => format!(
-            "+48 5{:02} {:03} {:03}",
-            n / 1_000_000 % 100,
-            n / 1000 % 1000,
-            n % 1000
-        ),
+        (Country::Poland, 0) => format!("+48 5{:02} {:03} {:03}", n / 1_000_000 % 100, n / 1000 % 1000, n % 1000),
         (Country::Poland, _) => format!("+485{n:08}"),
-        (Country::Romania, 0) => format!(
-            "+40 7{:02} {:03} {:03}",
-            n / 1_000_000 % 100,
-            n / 1000 % 1000,
-            n % 1000
-        ),
+        (Country::Romania, 0) => format!("+40 7{:02} {:03} {:03}", n / 1_000_000 % 100, n / 1000 % 1000, n % 1000),
         (Country::Romania, _) => format!("+407{n:08}"),
-        (Country::Russia, 0) => format!(
-            "+7 (9{:02}) {:03}-{:02}-{:02}",
-            n / 100_000 % 100,
-            n / 100 % 1000,
-            n / 10 % 100,
-            n % 100
-        ),
+        (Country::Russia, 0) => {
+            format!("+7 (9{:02}) {:03}-{:02}-{:02}", n / 100_000 % 100, n / 100 % 1000, n / 10 % 100, n % 100)
+        }
         (Country::Russia, _) => format!("+79{n:09}"),
     }
 }
@@ -384,21 +303,13 @@ pub fn client(seed: u64, index: u64, stores: &[DemoStore]) -> DemoClient {
     let mut rng = Rng::new(seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407));
     let store = rng.pick(stores).clone();
     let n = names(store.country);
-    let gender = if rng.chance(55) {
-        DemoGender::Female
-    } else {
-        DemoGender::Male
-    };
+    let gender = if rng.chance(55) { DemoGender::Female } else { DemoGender::Male };
     let first = match gender {
         DemoGender::Female => *rng.pick(n.female_first),
         DemoGender::Male => *rng.pick(n.male_first),
     };
     let (male_last, female_last) = *rng.pick(n.last);
-    let last = if gender == DemoGender::Female {
-        female_last
-    } else {
-        male_last
-    };
+    let last = if gender == DemoGender::Female { female_last } else { male_last };
     let middle = if store.country == Country::Russia {
         let (m, f) = *rng.pick(RU_PATRONYMICS);
         if gender == DemoGender::Female { f } else { m }
@@ -406,13 +317,7 @@ pub fn client(seed: u64, index: u64, stores: &[DemoStore]) -> DemoClient {
         ""
     };
     let email = if rng.chance(85) {
-        format!(
-            "{}.{}{}@{}",
-            ascii_fold(first),
-            ascii_fold(last),
-            index,
-            n.email_domain
-        )
+        format!("{}.{}{}@{}", ascii_fold(first), ascii_fold(last), index, n.email_domain)
     } else {
         String::new()
     };
@@ -443,11 +348,7 @@ pub fn client(seed: u64, index: u64, stores: &[DemoStore]) -> DemoClient {
 }
 
 /// The first `count` demo clients.
-pub fn clients(
-    seed: u64,
-    count: u64,
-    stores: &[DemoStore],
-) -> impl Iterator<Item = DemoClient> + '_ {
+pub fn clients(seed: u64, count: u64, stores: &[DemoStore]) -> impl Iterator<Item = DemoClient> + '_ {
     (0..count).map(move |i| client(seed, i, stores))
 }
 
@@ -469,22 +370,13 @@ mod tests {
     fn every_language_appears_with_its_letters() {
         let s = stores(2);
         let all: Vec<_> = clients(1, 2000, &s).collect();
-        let text: String = all
-            .iter()
-            .map(|c| format!("{} {} ", c.first_name, c.last_name))
-            .collect();
+        let text: String = all.iter().map(|c| format!("{} {} ", c.first_name, c.last_name)).collect();
         for letter in ['Š', 'ū', 'ł', 'Ș', 'Ю', 'а'] {
             let lower = letter.to_lowercase().to_string();
-            assert!(
-                text.contains(letter) || text.contains(&lower),
-                "no {letter} in the names"
-            );
+            assert!(text.contains(letter) || text.contains(&lower), "no {letter} in the names");
         }
         for country in COUNTRIES {
-            assert!(all.iter().any(|c| {
-                s.iter()
-                    .any(|st| st.id == c.store_id && st.country == country)
-            }));
+            assert!(all.iter().any(|c| { s.iter().any(|st| st.id == c.store_id && st.country == country) }));
         }
         let patronymics = all.iter().filter(|c| !c.middle_name.is_empty()).count();
         assert!(patronymics > 0, "Russian clients have patronymics");
@@ -494,28 +386,13 @@ mod tests {
     fn emails_are_ascii_and_unique_and_phones_vary_in_format() {
         let s = stores(2);
         let all: Vec<_> = clients(3, 5000, &s).collect();
-        let emails: std::collections::HashSet<_> = all
-            .iter()
-            .filter(|c| !c.email.is_empty())
-            .map(|c| c.email.clone())
-            .collect();
-        assert_eq!(
-            emails.len(),
-            all.iter().filter(|c| !c.email.is_empty()).count()
-        );
+        let emails: std::collections::HashSet<_> =
+            all.iter().filter(|c| !c.email.is_empty()).map(|c| c.email.clone()).collect();
+        assert_eq!(emails.len(), all.iter().filter(|c| !c.email.is_empty()).count());
         assert!(emails.iter().all(|e| e.is_ascii() && e.contains('@')));
-        assert!(
-            all.iter().any(|c| c.phone.starts_with("8 (6")),
-            "national LT format"
-        );
-        assert!(
-            all.iter().any(|c| c.phone.starts_with("+370 6")),
-            "spaced international format"
-        );
-        assert!(
-            all.iter().any(|c| c.phone.starts_with("+7 (9")),
-            "Russian format"
-        );
+        assert!(all.iter().any(|c| c.phone.starts_with("8 (6")), "national LT format");
+        assert!(all.iter().any(|c| c.phone.starts_with("+370 6")), "spaced international format");
+        assert!(all.iter().any(|c| c.phone.starts_with("+7 (9")), "Russian format");
     }
 
     #[test]

@@ -13,11 +13,7 @@ pub fn status(s: Status) -> ClientStatus {
 }
 
 pub fn date(d: time::Date) -> PbDate {
-    PbDate {
-        year: d.year(),
-        month: i32::from(u8::from(d.month())),
-        day: i32::from(d.day()),
-    }
+    PbDate { year: d.year(), month: i32::from(u8::from(d.month())), day: i32::from(d.day()) }
 }
 
 /// The client's facts for read models; `changed` names the fields an update touched.
@@ -27,16 +23,8 @@ pub fn upserted(r: &ClientRecord, changed: Vec<String>) -> ClientUpserted {
         client_id: r.id.to_string(),
         first_name: p.first_name.clone(),
         last_name: p.last_name.clone(),
-        email: p
-            .email
-            .as_ref()
-            .map(|e| e.address.clone())
-            .unwrap_or_default(),
-        phone: p
-            .phone
-            .as_ref()
-            .map(|x| x.as_str().to_string())
-            .unwrap_or_default(),
+        email: p.email.as_ref().map(|e| e.address.clone()).unwrap_or_default(),
+        phone: p.phone.as_ref().map(|x| x.as_str().to_string()).unwrap_or_default(),
         birth_date: p.birth_date.map(date),
         gender: p.gender.clone(),
         city: p.city.clone(),
@@ -57,20 +45,13 @@ pub fn upserted(r: &ClientRecord, changed: Vec<String>) -> ClientUpserted {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect(),
-        referrer_client_id: p
-            .referrer_client_id
-            .map(|u| u.to_string())
-            .unwrap_or_default(),
+        referrer_client_id: p.referrer_client_id.map(|u| u.to_string()).unwrap_or_default(),
         source_channel: p.source_channel.clone(),
         tag_ids: r.tag_ids.iter().map(ToString::to_string).collect(),
         children: p
             .children
             .iter()
-            .map(|c| ChildFacts {
-                name: c.name.clone(),
-                birth_date: c.birth_date.map(date),
-                gender: c.gender.clone(),
-            })
+            .map(|c| ChildFacts { name: c.name.clone(), birth_date: c.birth_date.map(date), gender: c.gender.clone() })
             .collect(),
         additional_keys: p.additional_keys.clone(),
         custom_attributes: p

@@ -55,11 +55,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
 ];
 
 pub fn schema(settings: &PlatformSettings) -> String {
-    if settings.database.schema.is_empty() {
-        SCHEMA.to_string()
-    } else {
-        settings.database.schema.clone()
-    }
+    if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() }
 }
 
 /// Migrates the schema and adds the service to `services`, with the wall clock.
@@ -77,9 +73,6 @@ pub async fn register_with_clock(
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
     let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client")?;
-    services.add(
-        ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock)),
-        RIGHTS,
-    );
+    services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock)), RIGHTS);
     Ok(())
 }

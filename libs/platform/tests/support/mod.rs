@@ -9,22 +9,14 @@ use loyalty_platform::db;
 pub const SCHEMA: &str = "probe";
 
 pub async fn database() -> DatabaseSettings {
-    let test_db = loyalty_localpg::test_database()
-        .await
-        .expect("a PostgreSQL for tests");
-    DatabaseSettings {
-        url: Secret::new(test_db.url),
-        max_size: 8,
-        ..Default::default()
-    }
+    let test_db = loyalty_localpg::test_database().await.expect("a PostgreSQL for tests");
+    DatabaseSettings { url: Secret::new(test_db.url), max_size: 8, ..Default::default() }
 }
 
 /// A fresh database whose `probe` schema has the platform tables.
 pub async fn migrated() -> (DatabaseSettings, deadpool_postgres::Pool) {
     let settings = database().await;
-    db::migrate(&settings, SCHEMA, None)
-        .await
-        .expect("migrations apply");
+    db::migrate(&settings, SCHEMA, None).await.expect("migrations apply");
     let pool = db::pool(&settings, SCHEMA).expect("pool");
     (settings, pool)
 }
@@ -35,10 +27,7 @@ pub fn blocked(tenant: &str, comment: &str) -> Event {
         tenant,
         Actor::default(),
         comment,
-        Payload::ClientBlocked(ClientBlocked {
-            client_id: comment.into(),
-            comment: comment.into(),
-        }),
+        Payload::ClientBlocked(ClientBlocked { client_id: comment.into(), comment: comment.into() }),
     )
 }
 
@@ -53,8 +42,6 @@ pub fn comment(event: &Event) -> String {
 pub async fn publish_committed(pool: &deadpool_postgres::Pool, event: &Event) {
     let mut conn = pool.get().await.expect("connection");
     let tx = conn.transaction().await.expect("begin");
-    loyalty_platform::outbox::publish(&tx, event)
-        .await
-        .expect("publish");
+    loyalty_platform::outbox::publish(&tx, event).await.expect("publish");
     tx.commit().await.expect("commit");
 }

@@ -1,6 +1,7 @@
 //! Create, read, update, delete and list clients (CL-1, CL-2, CL-7, CL-8, CL-11).
 use super::context::{Ctx, client_id};
 use super::{ClientApi, convert};
+use crate::domain::email::Email;
 use crate::domain::profile::Rules;
 use crate::domain::search::{self, PageToken};
 use crate::domain::{ClientRecord, Profile, Status};
@@ -20,65 +21,47 @@ use uuid::Uuid;
 const MAX_PAGE: i32 = 1000;
 const DEFAULT_PAGE: i32 = 50;
 
-/// Checks that need the database, adding to `v`: phone present (CL-2), the store exists and is in
-/// the caller's scope, the email is free.
-async fn check_profile(
+/// Checks of a (possibly invalid) input that need the database, adding to `v`: phone present
+/// (CL-2), the store exists and is in the caller's scope, the email is free. They run even when
+/// other fields are wrong, so every problem is reported at once.
+async fn check_input(
     db: &impl GenericClient,
     ctx: &Ctx,
-    p: &Profile,
+    input: &pb::Client,
     me: Uuid,
     v: &mut Violations,
 ) -> Result<()> {
-    if p.phone.is_none() {
+    if input.phone.trim().is_empty() {
         v.add(
             "client.phone",
             "is required: a client needs a phone (or a card number, once the card service is deployed)",
         );
     }
-    if !p.registration_store_id.is_empty()
-        && !store::settings::store_exists(db, &ctx.tenant, &p.registration_store_id).await?
-    {
-        v.add(
-            "client.registration_store_id",
-            "is not a store of this tenant",
-        );
+    let store_id = input.registration_store_id.trim();
+    if !store_id.is_empty() && !store::settings::store_exists(db, &ctx.tenant, store_id).await? {
+        v.add("client.registration_store_id", "is not a store of this tenant");
     }
     if let Some(scope) = ctx.principal.store_scope()
-        && !scope.contains(&p.registration_store_id)
+        && !scope.iter().any(|s| s == store_id)
     {
-        v.add(
-            "client.registration_store_id",
-            "must be one of the stores your token is limited to",
-        );
+        v.add("client.registration_store_id", "must be one of the stores your token is limited to");
     }
-    if let Some(email) = &p.email
+    if let Ok(email) = Email::parse(&input.email)
         && store::clients::email_taken(db, &ctx.tenant, &email.key, me).await?
     {
-        v.add(
-            "client.email",
-            "is already used by another client of this tenant",
-        );
+        v.add("client.email", "is already used by another client of this tenant");
     }
     Ok(())
 }
 
-pub async fn create(
-    api: &ClientApi,
-    request: tonic::Request<pb::CreateClientRequest>,
-) -> Result<pb::Client> {
+pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientRequest>) -> Result<pb::Client> {
     let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
     let body = request.into_inner();
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     let hash_input = body.encode_to_vec();
-    if let Claim::Replay(answer) = idempotency::claim(
-        &tx,
-        &ctx.tenant,
-        &ctx.idempotency_key,
-        "CreateClient",
-        &hash_input,
-    )
-    .await?
+    if let Claim::Replay(answer) =
+        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "CreateClient", &hash_input).await?
     {
         return pb::Client::decode(answer.as_slice()).map_err(|e| ClientError::Internal(e.into()));
     }
@@ -89,36 +72,22 @@ pub async fn create(
     {
         input.registration_store_id = first.clone();
     }
-    let rules = Rules {
-        phone_region: &settings.default_phone_region,
-        latest_date: ctx.latest_date(),
-    };
+    let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
     let mut v = Violations::new();
-    let profile = Profile::parse(&input, "client.", &rules)
-        .map_err(|e| v.extend(e))
-        .ok();
-    if let Some(p) = &profile {
-        check_profile(&*tx, &ctx, p, Uuid::nil(), &mut v).await?;
-    }
+    let profile = Profile::parse(&input, "client.", &rules).map_err(|e| v.extend(e)).ok();
+    check_input(&*tx, &ctx, &input, Uuid::nil(), &mut v).await?;
     let status = match loyalty_api::events::v1::ClientStatus::try_from(body.status) {
-        Ok(
-            loyalty_api::events::v1::ClientStatus::Unspecified
-            | loyalty_api::events::v1::ClientStatus::Member,
-        ) => Status::Member,
+        Ok(loyalty_api::events::v1::ClientStatus::Unspecified | loyalty_api::events::v1::ClientStatus::Member) => {
+            Status::Member
+        }
         Ok(loyalty_api::events::v1::ClientStatus::Subscriber) => Status::Subscriber,
         _ => {
-            v.add(
-                "status",
-                "must be member or subscriber (block with BlockClient)",
-            );
+            v.add("status", "must be member or subscriber (block with BlockClient)");
             Status::Member
         }
     };
     if !body.card_number.is_empty() {
-        v.add(
-            "card_number",
-            "cannot be checked yet: the card service is not deployed; give a phone",
-        );
+        v.add("card_number", "cannot be checked yet: the card service is not deployed; give a phone");
     }
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ClientError::InvalidArgument(v));
@@ -140,18 +109,13 @@ pub async fn create(
     };
     if let Err(e) = store::clients::insert(&*tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
-            return Err(ClientError::field(
-                "client.email",
-                "is already used by another client of this tenant",
-            ));
+            return Err(ClientError::field("client.email", "is already used by another client of this tenant"));
         }
         return Err(e.into());
     }
     let answer = convert::client(&record);
-    let after = convert::subset(
-        &convert::serde_like(&answer),
-        &convert::changed_fields(&pb::Client::default(), &answer),
-    );
+    let after =
+        convert::subset(&convert::serde_like(&answer), &convert::changed_fields(&pb::Client::default(), &answer));
     let change = Change {
         client_id: record.id,
         kind: "created",
@@ -162,49 +126,25 @@ pub async fn create(
         comment: "",
     };
     store::history::record(&*tx, &ctx.tenant, &change).await?;
-    publish(
-        &tx,
-        &ctx.event(
-            &answer.id,
-            Payload::ClientUpserted(events::upserted(&record, vec![])),
-        ),
-    )
-    .await?;
-    idempotency::remember(
-        &tx,
-        &ctx.tenant,
-        &ctx.idempotency_key,
-        &answer.id,
-        &answer.encode_to_vec(),
-    )
-    .await?;
+    publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
+    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
     tx.commit().await?;
     Ok(answer)
 }
 
 /// Loads the live client `id` answers for (following merges), if the caller may see it.
-pub async fn load_visible(
-    db: &impl GenericClient,
-    ctx: &Ctx,
-    id: Uuid,
-    lock: bool,
-) -> Result<ClientRecord> {
+pub async fn load_visible(db: &impl GenericClient, ctx: &Ctx, id: Uuid, lock: bool) -> Result<ClientRecord> {
     let Some(live) = store::clients::resolve(db, &ctx.tenant, id).await? else {
         return Err(ClientError::NotFound("client"));
     };
     ctx.visible(store::clients::load(db, &ctx.tenant, live, lock).await?)
 }
 
-pub async fn get(
-    api: &ClientApi,
-    request: tonic::Request<pb::GetClientRequest>,
-) -> Result<pb::Client> {
+pub async fn get(api: &ClientApi, request: tonic::Request<pb::GetClientRequest>) -> Result<pb::Client> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let conn = api.conn().await?;
-    Ok(convert::client(
-        &load_visible(&**conn, &ctx, id, false).await?,
-    ))
+    Ok(convert::client(&load_visible(&**conn, &ctx, id, false).await?))
 }
 
 pub async fn batch_get(
@@ -214,10 +154,7 @@ pub async fn batch_get(
     let ctx = Ctx::new(&request, None, api.clock())?;
     let ids = &request.get_ref().client_ids;
     if ids.len() > 1000 {
-        return Err(ClientError::field(
-            "client_ids",
-            "at most 1000 ids per call",
-        ));
+        return Err(ClientError::field("client_ids", "at most 1000 ids per call"));
     }
     let conn = api.conn().await?;
     let mut clients = Vec::new();
@@ -230,10 +167,7 @@ pub async fn batch_get(
     Ok(pb::BatchGetClientsResponse { clients })
 }
 
-pub async fn update(
-    api: &ClientApi,
-    request: tonic::Request<pb::UpdateClientRequest>,
-) -> Result<pb::Client> {
+pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientRequest>) -> Result<pb::Client> {
     let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
     let body = request.into_inner();
     let incoming = body.client.unwrap_or_default();
@@ -243,29 +177,18 @@ pub async fn update(
     let tx = conn.transaction().await?;
     let mut record = load_visible(&*tx, &ctx, id, true).await?;
     if record.erased {
-        return Err(ClientError::FailedPrecondition(
-            "the client was erased (GDPR); it cannot be edited".into(),
-        ));
+        return Err(ClientError::FailedPrecondition("the client was erased (GDPR); it cannot be edited".into()));
     }
     if !body.etag.is_empty() && body.etag != record.etag() {
-        return Err(ClientError::Aborted(
-            "the client changed since it was read (etag mismatch); read it again".into(),
-        ));
+        return Err(ClientError::Aborted("the client changed since it was read (etag mismatch); read it again".into()));
     }
     let before = convert::client(&record);
     let mut merged = before.clone();
     let mut v = convert::apply_mask(&mut merged, &incoming, &paths);
     let settings = store::settings::get(&*tx, &ctx.tenant).await?;
-    let rules = Rules {
-        phone_region: &settings.default_phone_region,
-        latest_date: ctx.latest_date(),
-    };
-    let profile = Profile::parse(&merged, "client.", &rules)
-        .map_err(|e| v.extend(e))
-        .ok();
-    if let Some(p) = &profile {
-        check_profile(&*tx, &ctx, p, record.id, &mut v).await?;
-    }
+    let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
+    let profile = Profile::parse(&merged, "client.", &rules).map_err(|e| v.extend(e)).ok();
+    check_input(&*tx, &ctx, &merged, record.id, &mut v).await?;
     let Some(mut profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ClientError::InvalidArgument(v));
     };
@@ -277,10 +200,7 @@ pub async fn update(
     record.updated_at = ctx.now;
     if let Err(e) = store::clients::update_profile(&*tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
-            return Err(ClientError::field(
-                "client.email",
-                "is already used by another client of this tenant",
-            ));
+            return Err(ClientError::field("client.email", "is already used by another client of this tenant"));
         }
         return Err(e.into());
     }
@@ -298,14 +218,7 @@ pub async fn update(
             comment: "",
         };
         store::history::record(&*tx, &ctx.tenant, &change).await?;
-        publish(
-            &tx,
-            &ctx.event(
-                &after.id,
-                Payload::ClientUpserted(events::upserted(&record, changed)),
-            ),
-        )
-        .await?;
+        publish(&tx, &ctx.event(&after.id, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
     }
     tx.commit().await?;
     Ok(after)
@@ -332,16 +245,7 @@ pub async fn delete(
     };
     store::history::record(&*tx, &ctx.tenant, &change).await?;
     let id = record.id.to_string();
-    publish(
-        &tx,
-        &ctx.event(
-            &id,
-            Payload::ClientDeleted(ClientDeleted {
-                client_id: id.clone(),
-            }),
-        ),
-    )
-    .await?;
+    publish(&tx, &ctx.event(&id, Payload::ClientDeleted(ClientDeleted { client_id: id.clone() }))).await?;
     tx.commit().await?;
     Ok(pb::DeleteClientResponse {})
 }
@@ -379,50 +283,28 @@ pub fn list_filter(
     let mut v = Violations::new();
     let statuses = statuses
         .iter()
-        .filter_map(
-            |s| match loyalty_api::events::v1::ClientStatus::try_from(*s) {
-                Ok(loyalty_api::events::v1::ClientStatus::Member) => Some("member".to_string()),
-                Ok(loyalty_api::events::v1::ClientStatus::Subscriber) => {
-                    Some("subscriber".to_string())
-                }
-                Ok(loyalty_api::events::v1::ClientStatus::Blocked) => Some("blocked".to_string()),
-                _ => {
-                    v.add("statuses", "holds an unknown status");
-                    None
-                }
-            },
-        )
+        .filter_map(|s| match loyalty_api::events::v1::ClientStatus::try_from(*s) {
+            Ok(loyalty_api::events::v1::ClientStatus::Member) => Some("member".to_string()),
+            Ok(loyalty_api::events::v1::ClientStatus::Subscriber) => Some("subscriber".to_string()),
+            Ok(loyalty_api::events::v1::ClientStatus::Blocked) => Some("blocked".to_string()),
+            _ => {
+                v.add("statuses", "holds an unknown status");
+                None
+            }
+        })
         .collect();
-    let tag_ids = tags
-        .iter()
-        .filter_map(|t| v.take("tag_ids", Uuid::parse_str(t)))
-        .collect();
+    let tag_ids = tags.iter().filter_map(|t| v.take("tag_ids", Uuid::parse_str(t))).collect();
     let stores = match (ctx.principal.store_scope(), stores.is_empty()) {
         (None, true) => None,
         (None, false) => Some(stores.to_vec()),
         (Some(scope), true) => Some(scope.to_vec()),
-        (Some(scope), false) => Some(
-            stores
-                .iter()
-                .filter(|s| scope.contains(s))
-                .cloned()
-                .collect(),
-        ),
+        (Some(scope), false) => Some(stores.iter().filter(|s| scope.contains(s)).cloned().collect()),
     };
     v.into_result()?;
-    Ok(ListFilter {
-        terms: search::parse_query(query, region),
-        statuses,
-        tag_ids,
-        stores,
-        only_ids: None,
-    })
+    Ok(ListFilter { terms: search::parse_query(query, region), statuses, tag_ids, stores, only_ids: None })
 }
 
-pub async fn list(
-    api: &ClientApi,
-    request: tonic::Request<pb::ListClientsRequest>,
-) -> Result<pb::ListClientsResponse> {
+pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsRequest>) -> Result<pb::ListClientsResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let body = request.into_inner();
     let page = body.page.unwrap_or_default();
@@ -431,23 +313,12 @@ pub async fn list(
         0 => DEFAULT_PAGE,
         n => n.min(MAX_PAGE),
     };
-    let keys =
-        search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
+    let keys = search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
     let conn = api.conn().await?;
     let settings = store::settings::get(&**conn, &ctx.tenant).await?;
-    let filter = list_filter(
-        &ctx,
-        &settings.default_phone_region,
-        &body.query,
-        &body.statuses,
-        &body.tag_ids,
-        &body.store_ids,
-    )?;
-    let stores_text = filter
-        .stores
-        .as_ref()
-        .map(|s| s.join(","))
-        .unwrap_or_else(|| "*".into());
+    let filter =
+        list_filter(&ctx, &settings.default_phone_region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
+    let stores_text = filter.stores.as_ref().map(|s| s.join(",")).unwrap_or_else(|| "*".into());
     let fingerprint = search::fingerprint(&[
         &body.query,
         &format!("{:?}", filter.statuses),
@@ -458,42 +329,22 @@ pub async fn list(
     let after = if page.page_token.is_empty() {
         None
     } else {
-        Some(
-            PageToken::decode(&page.page_token, &fingerprint)
-                .map_err(|e| ClientError::field("page.page_token", e))?,
-        )
+        Some(PageToken::decode(&page.page_token, &fingerprint).map_err(|e| ClientError::field("page.page_token", e))?)
     };
-    let (rows, total) = store::list::page(
-        &**conn,
-        &ctx.tenant,
-        &filter.as_store_filter(),
-        &keys,
-        after.as_ref(),
-        i64::from(size) + 1,
-    )
-    .await?;
+    let (rows, total) =
+        store::list::page(&**conn, &ctx.tenant, &filter.as_store_filter(), &keys, after.as_ref(), i64::from(size) + 1)
+            .await?;
     let has_more = rows.len() > size as usize;
     let mut rows: Vec<_> = rows.into_iter().take(size as usize).collect();
     let next_page_token = match (has_more, rows.last()) {
-        (true, Some((last, values))) => PageToken {
-            list: fingerprint,
-            values: values.clone(),
-            id: last.id,
-        }
-        .encode(),
+        (true, Some((last, values))) => PageToken { list: fingerprint, values: values.clone(), id: last.id }.encode(),
         _ => String::new(),
     };
     let mut records: Vec<ClientRecord> = rows.drain(..).map(|(r, _)| r).collect();
     store::clients::fill_related(&**conn, &ctx.tenant, &mut records).await?;
     let mask = body.read_mask.map(|m| m.paths).unwrap_or_default();
     Ok(pb::ListClientsResponse {
-        clients: records
-            .iter()
-            .map(|r| convert::read_masked(convert::client(r), &mask))
-            .collect(),
-        page: Some(loyalty_api::common::v1::PageInfo {
-            next_page_token,
-            total_size: total,
-        }),
+        clients: records.iter().map(|r| convert::read_masked(convert::client(r), &mask)).collect(),
+        page: Some(loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }),
     })
 }

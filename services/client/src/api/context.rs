@@ -16,20 +16,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new<T>(
-        request: &tonic::Request<T>,
-        context: Option<&RequestContext>,
-        clock: &dyn Clock,
-    ) -> Result<Ctx> {
+    pub fn new<T>(request: &tonic::Request<T>, context: Option<&RequestContext>, clock: &dyn Clock) -> Result<Ctx> {
         let principal = loyalty_platform::auth::principal(request)?.clone();
         let context = context.cloned().unwrap_or_default();
         let mut channel = Channel::try_from(context.channel).unwrap_or(Channel::Unspecified);
         if channel == Channel::Unspecified {
-            channel = if principal.kind == actor::Kind::User {
-                Channel::Console
-            } else {
-                Channel::Api
-            };
+            channel = if principal.kind == actor::Kind::User { Channel::Console } else { Channel::Api };
         }
         let actor = principal.actor(channel, &context.store_id);
         Ok(Ctx {
@@ -58,8 +50,7 @@ impl Ctx {
     }
 
     pub fn event(&self, subject: &str, payload: Payload) -> Event {
-        let mut e =
-            loyalty_platform::outbox::event(&self.tenant, self.actor.clone(), subject, payload);
+        let mut e = loyalty_platform::outbox::event(&self.tenant, self.actor.clone(), subject, payload);
         e.occurred_at = Some(loyalty_platform::convert::to_timestamp(self.now));
         e
     }

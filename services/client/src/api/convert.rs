@@ -66,11 +66,7 @@ pub fn consent_value(name: &str) -> ConsentStatus {
 }
 
 fn agreement(a: &Agreement) -> pb::Agreement {
-    pb::Agreement {
-        granted: a.granted,
-        changed_at: Some(to_timestamp(a.changed_at)),
-        source: a.source.clone(),
-    }
+    pb::Agreement { granted: a.granted, changed_at: Some(to_timestamp(a.changed_at)), source: a.source.clone() }
 }
 
 pub fn consent(c: &Consent) -> pb::ChannelConsent {
@@ -92,16 +88,8 @@ pub fn client(r: &ClientRecord) -> pb::Client {
         last_name: p.last_name.clone(),
         middle_name: p.middle_name.clone(),
         full_name: p.full_name(),
-        email: p
-            .email
-            .as_ref()
-            .map(|e| e.address.clone())
-            .unwrap_or_default(),
-        phone: p
-            .phone
-            .as_ref()
-            .map(|x| x.as_str().to_string())
-            .unwrap_or_default(),
+        email: p.email.as_ref().map(|e| e.address.clone()).unwrap_or_default(),
+        phone: p.phone.as_ref().map(|x| x.as_str().to_string()).unwrap_or_default(),
         phone_original: p.phone_original.clone(),
         phone_verified: p.phone_verified,
         birth_date: p.birth_date.map(events::date),
@@ -112,11 +100,7 @@ pub fn client(r: &ClientRecord) -> pb::Client {
         notes: p.notes.clone(),
         car_number: p.car_number.clone(),
         additional_keys: p.additional_keys.clone(),
-        custom_attributes: p
-            .custom_attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), attribute(v)))
-            .collect(),
+        custom_attributes: p.custom_attributes.iter().map(|(k, v)| (k.clone(), attribute(v))).collect(),
         children: p
             .children
             .iter()
@@ -142,10 +126,7 @@ pub fn client(r: &ClientRecord) -> pb::Client {
             content: utm.content.clone(),
             term: utm.term.clone(),
         }),
-        referrer_client_id: p
-            .referrer_client_id
-            .map(|u| u.to_string())
-            .unwrap_or_default(),
+        referrer_client_id: p.referrer_client_id.map(|u| u.to_string()).unwrap_or_default(),
         source_channel: p.source_channel.clone(),
         status: events::status(r.status) as i32,
         identified: p.identified(),
@@ -164,11 +145,7 @@ pub fn client(r: &ClientRecord) -> pb::Client {
             }),
             previous_status: events::status(b.previous_status) as i32,
         }),
-        merged_client_ids: r
-            .merged_client_ids
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        merged_client_ids: r.merged_client_ids.iter().map(ToString::to_string).collect(),
         erased: r.erased,
         etag: r.etag(),
     }
@@ -211,9 +188,7 @@ pub fn apply_mask(current: &mut pb::Client, incoming: &pb::Client, paths: &[Stri
         if let Some(key) = path.strip_prefix("custom_attributes.") {
             match incoming.custom_attributes.get(key) {
                 Some(value) => {
-                    current
-                        .custom_attributes
-                        .insert(key.to_string(), value.clone());
+                    current.custom_attributes.insert(key.to_string(), value.clone());
                 }
                 None => {
                     current.custom_attributes.remove(key);
@@ -237,12 +212,10 @@ pub fn apply_mask(current: &mut pb::Client, incoming: &pb::Client, paths: &[Stri
         if !EDITABLE.contains(&path.as_str()) {
             let why = match path.as_str() {
                 "status" | "block" => "is changed by BlockClient/UnblockClient",
-                "consents" | "personal_data_consent" | "third_party_transfer_consent" => {
-                    "is changed by SetConsent"
-                }
+                "consents" | "personal_data_consent" | "third_party_transfer_consent" => "is changed by SetConsent",
                 "tag_ids" => "is changed by the tag RPCs",
-                "id" | "full_name" | "phone_original" | "registered_at" | "updated_at"
-                | "identified" | "merged_client_ids" | "erased" | "etag" => "is output only",
+                "id" | "full_name" | "phone_original" | "registered_at" | "updated_at" | "identified"
+                | "merged_client_ids" | "erased" | "etag" => "is output only",
                 _ => "is not a field of Client",
             };
             v.add("update_mask", format!("{path} {why}"));
@@ -286,11 +259,7 @@ pub fn read_masked(full: pb::Client, mask: &[String]) -> pb::Client {
     if mask.is_empty() {
         return full;
     }
-    let mut out = pb::Client {
-        id: full.id.clone(),
-        etag: full.etag.clone(),
-        ..Default::default()
-    };
+    let mut out = pb::Client { id: full.id.clone(), etag: full.etag.clone(), ..Default::default() };
     for path in mask {
         match path.as_str() {
             "full_name" => out.full_name = full.full_name.clone(),
@@ -302,9 +271,7 @@ pub fn read_masked(full: pb::Client, mask: &[String]) -> pb::Client {
             "consents" => out.consents = full.consents.clone(),
             "tag_ids" => out.tag_ids = full.tag_ids.clone(),
             "block" => out.block = full.block.clone(),
-            "personal_data_consent" => {
-                out.personal_data_consent = full.personal_data_consent.clone()
-            }
+            "personal_data_consent" => out.personal_data_consent = full.personal_data_consent.clone(),
             other => copy_field(&mut out, &full, other),
         }
     }
@@ -325,8 +292,7 @@ pub fn changed_fields(before: &pb::Client, after: &pb::Client) -> Vec<String> {
 pub fn serde_like(c: &pb::Client) -> Vec<(String, serde_json::Value)> {
     use serde_json::json;
     let date = |d: &Option<loyalty_api::common::v1::Date>| {
-        d.map(|d| json!(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)))
-            .unwrap_or(serde_json::Value::Null)
+        d.map(|d| json!(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))).unwrap_or(serde_json::Value::Null)
     };
     vec![
         ("first_name".into(), json!(c.first_name)),
@@ -360,10 +326,6 @@ pub fn serde_like(c: &pb::Client) -> Vec<(String, serde_json::Value)> {
 /// The changed fields' values as a JSON object.
 pub fn subset(fields: &[(String, serde_json::Value)], names: &[String]) -> serde_json::Value {
     serde_json::Value::Object(
-        fields
-            .iter()
-            .filter(|(k, _)| names.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        fields.iter().filter(|(k, _)| names.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
     )
 }

@@ -20,19 +20,13 @@ pub async fn merge(
     let body = request.into_inner();
     let survivor_id = client_id("survivor_client_id", &body.survivor_client_id)?;
     if body.merged_client_ids.is_empty() {
-        return Err(ClientError::field(
-            "merged_client_ids",
-            "name at least one duplicate",
-        ));
+        return Err(ClientError::field("merged_client_ids", "name at least one duplicate"));
     }
     let mut merged_ids = Vec::new();
     for (i, text) in body.merged_client_ids.iter().enumerate() {
         let id = client_id(&format!("merged_client_ids[{i}]"), text)?;
         if id == survivor_id || merged_ids.contains(&id) {
-            return Err(ClientError::field(
-                &format!("merged_client_ids[{i}]"),
-                "repeats the survivor or another id",
-            ));
+            return Err(ClientError::field(&format!("merged_client_ids[{i}]"), "repeats the survivor or another id"));
         }
         merged_ids.push(id);
     }
@@ -45,43 +39,26 @@ pub async fn merge(
     for id in all {
         let r = ctx.visible(store::clients::load(&*tx, &ctx.tenant, id, true).await?)?;
         if r.erased {
-            return Err(ClientError::FailedPrecondition(format!(
-                "client {id} was erased and cannot be merged"
-            )));
+            return Err(ClientError::FailedPrecondition(format!("client {id} was erased and cannot be merged")));
         }
         loaded.push(r);
     }
-    let take = |id: Uuid, loaded: &mut Vec<ClientRecord>| {
-        loaded
-            .iter()
-            .position(|r| r.id == id)
-            .map(|i| loaded.remove(i))
-    };
+    let take =
+        |id: Uuid, loaded: &mut Vec<ClientRecord>| loaded.iter().position(|r| r.id == id).map(|i| loaded.remove(i));
     let mut survivor = take(survivor_id, &mut loaded).ok_or(ClientError::NotFound("client"))?;
-    let duplicates: Vec<ClientRecord> = merged_ids
-        .iter()
-        .filter_map(|id| take(*id, &mut loaded))
-        .collect();
+    let duplicates: Vec<ClientRecord> = merged_ids.iter().filter_map(|id| take(*id, &mut loaded)).collect();
     let before = convert::client(&survivor);
     for d in &duplicates {
         merge::fill_from(&mut survivor.profile, &d.profile);
     }
     let consent_lists: Vec<&[crate::domain::Consent]> =
-        std::iter::once(survivor.consents.as_slice())
-            .chain(duplicates.iter().map(|d| d.consents.as_slice()))
-            .collect();
+        std::iter::once(survivor.consents.as_slice()).chain(duplicates.iter().map(|d| d.consents.as_slice())).collect();
     let consents = merge::newest_consents(&consent_lists);
     survivor.personal_data_consent = merge::newest_agreement(
-        &std::iter::once(&survivor)
-            .chain(&duplicates)
-            .map(|r| r.personal_data_consent.as_ref())
-            .collect::<Vec<_>>(),
+        &std::iter::once(&survivor).chain(&duplicates).map(|r| r.personal_data_consent.as_ref()).collect::<Vec<_>>(),
     );
     survivor.third_party_consent = merge::newest_agreement(
-        &std::iter::once(&survivor)
-            .chain(&duplicates)
-            .map(|r| r.third_party_consent.as_ref())
-            .collect::<Vec<_>>(),
+        &std::iter::once(&survivor).chain(&duplicates).map(|r| r.third_party_consent.as_ref()).collect::<Vec<_>>(),
     );
     // The duplicates leave the live set first, which frees their emails for the survivor.
     tx.execute(
@@ -95,15 +72,11 @@ pub async fn merge(
     for c in &consents {
         store::consents::upsert(&*tx, &ctx.tenant, survivor.id, c).await?;
     }
-    let tags: Vec<Uuid> = duplicates
-        .iter()
-        .flat_map(|d| d.tag_ids.iter().copied())
-        .collect();
+    let tags: Vec<Uuid> = duplicates.iter().flat_map(|d| d.tag_ids.iter().copied()).collect();
     store::tags::add(&*tx, &ctx.tenant, &[survivor.id], &tags).await?;
     let merged_text: Vec<String> = merged_ids.iter().map(ToString::to_string).collect();
-    let record = store::clients::load(&*tx, &ctx.tenant, survivor.id, false)
-        .await?
-        .ok_or(ClientError::NotFound("client"))?;
+    let record =
+        store::clients::load(&*tx, &ctx.tenant, survivor.id, false).await?.ok_or(ClientError::NotFound("client"))?;
     let after = convert::client(&record);
     let changed = convert::changed_fields(&before, &after);
     let change = Change {
@@ -129,27 +102,11 @@ pub async fn merge(
         store::history::record(&*tx, &ctx.tenant, &into).await?;
     }
     let subject = survivor.id.to_string();
-    let merged_event = ClientsMerged {
-        survivor_client_id: subject.clone(),
-        merged_client_ids: merged_text,
-    };
-    publish(
-        &tx,
-        &ctx.event(&subject, Payload::ClientsMerged(merged_event)),
-    )
-    .await?;
-    publish(
-        &tx,
-        &ctx.event(
-            &subject,
-            Payload::ClientUpserted(events::upserted(&record, changed)),
-        ),
-    )
-    .await?;
+    let merged_event = ClientsMerged { survivor_client_id: subject.clone(), merged_client_ids: merged_text };
+    publish(&tx, &ctx.event(&subject, Payload::ClientsMerged(merged_event))).await?;
+    publish(&tx, &ctx.event(&subject, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
     tx.commit().await?;
-    Ok(pb::MergeClientsResponse {
-        survivor: Some(after),
-    })
+    Ok(pb::MergeClientsResponse { survivor: Some(after) })
 }
 
 /// Removes the personal data an event carries about its subject.
@@ -180,10 +137,7 @@ pub async fn erase(
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let reason = request.get_ref().reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(ClientError::field(
-            "reason",
-            "is required (the request reference, at most 200 characters)",
-        ));
+        return Err(ClientError::field("reason", "is required (the request reference, at most 200 characters)"));
     }
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
@@ -238,16 +192,7 @@ pub async fn erase(
     };
     store::history::record(&*tx, &ctx.tenant, &change).await?;
     let subject = record.id.to_string();
-    publish(
-        &tx,
-        &ctx.event(
-            &subject,
-            Payload::ClientErased(ClientErased {
-                client_id: subject.clone(),
-            }),
-        ),
-    )
-    .await?;
+    publish(&tx, &ctx.event(&subject, Payload::ClientErased(ClientErased { client_id: subject.clone() }))).await?;
     tx.commit().await?;
     Ok(pb::EraseClientResponse {})
 }
@@ -262,23 +207,10 @@ pub async fn export(
     let record = load_visible(&**conn, &ctx, id, false).await?;
     let client = convert::client(&record);
     let tags = store::tags::list(&**conn, &ctx.tenant).await?;
-    let tag_names: Vec<&str> = tags
-        .iter()
-        .filter(|t| client.tag_ids.contains(&t.id))
-        .map(|t| t.name.as_str())
-        .collect();
-    let (history, _) = store::history::list(
-        &**conn,
-        &ctx.tenant,
-        record.id,
-        &[],
-        (None, None),
-        None,
-        100_000,
-    )
-    .await?;
-    let profile: serde_json::Map<String, serde_json::Value> =
-        convert::serde_like(&client).into_iter().collect();
+    let tag_names: Vec<&str> =
+        tags.iter().filter(|t| client.tag_ids.contains(&t.id)).map(|t| t.name.as_str()).collect();
+    let (history, _) = store::history::list(&**conn, &ctx.tenant, record.id, &[], (None, None), None, 100_000).await?;
+    let profile: serde_json::Map<String, serde_json::Value> = convert::serde_like(&client).into_iter().collect();
     let document = json!({
         "client_id": client.id,
         "exported_at": ctx.now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
@@ -298,7 +230,5 @@ pub async fn export(
             "before": h.before, "after": h.after, "comment": h.comment,
         })).collect::<Vec<_>>(),
     });
-    Ok(pb::ExportClientDataResponse {
-        json: serde_json::to_string_pretty(&document).map_err(anyhow::Error::from)?,
-    })
+    Ok(pb::ExportClientDataResponse { json: serde_json::to_string_pretty(&document).map_err(anyhow::Error::from)? })
 }

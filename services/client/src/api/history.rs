@@ -23,26 +23,18 @@ pub async fn list(
     let before_id = if page.page_token.is_empty() {
         None
     } else {
-        Some(
-            page.page_token
-                .parse::<i64>()
-                .map_err(|_| ClientError::field("page.page_token", "is not a page token"))?,
-        )
+        Some(page.page_token.parse::<i64>().map_err(|_| ClientError::field("page.page_token", "is not a page token"))?)
     };
     let period = body.period.unwrap_or_default();
     let start = period
         .start
         .as_ref()
-        .map(|t| {
-            from_timestamp(t).ok_or_else(|| ClientError::field("period.start", "is out of range"))
-        })
+        .map(|t| from_timestamp(t).ok_or_else(|| ClientError::field("period.start", "is out of range")))
         .transpose()?;
     let end = period
         .end
         .as_ref()
-        .map(|t| {
-            from_timestamp(t).ok_or_else(|| ClientError::field("period.end", "is out of range"))
-        })
+        .map(|t| from_timestamp(t).ok_or_else(|| ClientError::field("period.end", "is out of range")))
         .transpose()?;
     let conn = api.conn().await?;
     let record = load_visible(&**conn, &ctx, id, false).await?;
@@ -75,9 +67,6 @@ pub async fn list(
                 comment: r.comment,
             })
             .collect(),
-        page: Some(loyalty_api::common::v1::PageInfo {
-            next_page_token,
-            total_size: total,
-        }),
+        page: Some(loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }),
     })
 }

@@ -27,11 +27,7 @@ pub struct ClientApi {
 
 impl ClientApi {
     pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock) -> Self {
-        Self {
-            pool,
-            outbox,
-            clock,
-        }
+        Self { pool, outbox, clock }
     }
 
     fn clock(&self) -> &dyn Clock {
@@ -39,9 +35,10 @@ impl ClientApi {
     }
 
     async fn conn(&self) -> Result<deadpool_postgres::Object, ClientError> {
-        self.pool.get().await.map_err(|e| {
-            ClientError::Internal(anyhow::Error::from(e).context("taking a database connection"))
-        })
+        self.pool
+            .get()
+            .await
+            .map_err(|e| ClientError::Internal(anyhow::Error::from(e).context("taking a database connection")))
     }
 }
 
@@ -53,16 +50,10 @@ type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + S
 
 #[tonic::async_trait]
 impl ClientService for ClientApi {
-    async fn create_client(
-        &self,
-        r: Request<pb::CreateClientRequest>,
-    ) -> Result<Response<pb::Client>, Status> {
+    async fn create_client(&self, r: Request<pb::CreateClientRequest>) -> Result<Response<pb::Client>, Status> {
         reply(clients::create(self, r).await)
     }
-    async fn get_client(
-        &self,
-        r: Request<pb::GetClientRequest>,
-    ) -> Result<Response<pb::Client>, Status> {
+    async fn get_client(&self, r: Request<pb::GetClientRequest>) -> Result<Response<pb::Client>, Status> {
         reply(clients::get(self, r).await)
     }
     async fn batch_get_clients(
@@ -71,10 +62,7 @@ impl ClientService for ClientApi {
     ) -> Result<Response<pb::BatchGetClientsResponse>, Status> {
         reply(clients::batch_get(self, r).await)
     }
-    async fn update_client(
-        &self,
-        r: Request<pb::UpdateClientRequest>,
-    ) -> Result<Response<pb::Client>, Status> {
+    async fn update_client(&self, r: Request<pb::UpdateClientRequest>) -> Result<Response<pb::Client>, Status> {
         reply(clients::update(self, r).await)
     }
     async fn delete_client(
@@ -89,22 +77,13 @@ impl ClientService for ClientApi {
     ) -> Result<Response<pb::ListClientsResponse>, Status> {
         reply(clients::list(self, r).await)
     }
-    async fn block_client(
-        &self,
-        r: Request<pb::BlockClientRequest>,
-    ) -> Result<Response<pb::Client>, Status> {
+    async fn block_client(&self, r: Request<pb::BlockClientRequest>) -> Result<Response<pb::Client>, Status> {
         reply(status::block(self, r).await)
     }
-    async fn unblock_client(
-        &self,
-        r: Request<pb::UnblockClientRequest>,
-    ) -> Result<Response<pb::Client>, Status> {
+    async fn unblock_client(&self, r: Request<pb::UnblockClientRequest>) -> Result<Response<pb::Client>, Status> {
         reply(status::unblock(self, r).await)
     }
-    async fn set_consent(
-        &self,
-        r: Request<pb::SetConsentRequest>,
-    ) -> Result<Response<pb::Client>, Status> {
+    async fn set_consent(&self, r: Request<pb::SetConsentRequest>) -> Result<Response<pb::Client>, Status> {
         reply(status::set_consent(self, r).await)
     }
     async fn check_marketing_permission(
@@ -113,28 +92,16 @@ impl ClientService for ClientApi {
     ) -> Result<Response<pb::CheckMarketingPermissionResponse>, Status> {
         reply(status::check_permission(self, r).await)
     }
-    async fn create_tag(
-        &self,
-        r: Request<pb::CreateTagRequest>,
-    ) -> Result<Response<pb::Tag>, Status> {
+    async fn create_tag(&self, r: Request<pb::CreateTagRequest>) -> Result<Response<pb::Tag>, Status> {
         reply(tags::create(self, r).await)
     }
-    async fn update_tag(
-        &self,
-        r: Request<pb::UpdateTagRequest>,
-    ) -> Result<Response<pb::Tag>, Status> {
+    async fn update_tag(&self, r: Request<pb::UpdateTagRequest>) -> Result<Response<pb::Tag>, Status> {
         reply(tags::update(self, r).await)
     }
-    async fn delete_tag(
-        &self,
-        r: Request<pb::DeleteTagRequest>,
-    ) -> Result<Response<pb::DeleteTagResponse>, Status> {
+    async fn delete_tag(&self, r: Request<pb::DeleteTagRequest>) -> Result<Response<pb::DeleteTagResponse>, Status> {
         reply(tags::delete(self, r).await)
     }
-    async fn list_tags(
-        &self,
-        r: Request<pb::ListTagsRequest>,
-    ) -> Result<Response<pb::ListTagsResponse>, Status> {
+    async fn list_tags(&self, r: Request<pb::ListTagsRequest>) -> Result<Response<pb::ListTagsResponse>, Status> {
         reply(tags::list(self, r).await)
     }
     async fn modify_client_tags(
@@ -173,22 +140,13 @@ impl ClientService for ClientApi {
     ) -> Result<Response<pb::ExportClientDataResponse>, Status> {
         reply(gdpr::export(self, r).await)
     }
-    async fn create_store(
-        &self,
-        r: Request<pb::CreateStoreRequest>,
-    ) -> Result<Response<pb::Store>, Status> {
+    async fn create_store(&self, r: Request<pb::CreateStoreRequest>) -> Result<Response<pb::Store>, Status> {
         reply(settings::create_store(self, r).await)
     }
-    async fn update_store(
-        &self,
-        r: Request<pb::UpdateStoreRequest>,
-    ) -> Result<Response<pb::Store>, Status> {
+    async fn update_store(&self, r: Request<pb::UpdateStoreRequest>) -> Result<Response<pb::Store>, Status> {
         reply(settings::update_store(self, r).await)
     }
-    async fn list_stores(
-        &self,
-        r: Request<pb::ListStoresRequest>,
-    ) -> Result<Response<pb::ListStoresResponse>, Status> {
+    async fn list_stores(&self, r: Request<pb::ListStoresRequest>) -> Result<Response<pb::ListStoresResponse>, Status> {
         reply(settings::list_stores(self, r).await)
     }
     async fn get_tenant_settings(
@@ -206,10 +164,7 @@ impl ClientService for ClientApi {
 
     type WatchEventsStream = EventStream;
 
-    async fn watch_events(
-        &self,
-        r: Request<WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+    async fn watch_events(&self, r: Request<WatchEventsRequest>) -> Result<Response<Self::WatchEventsStream>, Status> {
         self.outbox.serve(r)
     }
 }

@@ -11,63 +11,35 @@ use loyalty_platform::outbox::publish;
 
 fn check_store(s: &pb::Store) -> Result<()> {
     let mut v = Violations::new();
-    let id_ok = (1..=64).contains(&s.id.len())
-        && s.id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let id_ok = (1..=64).contains(&s.id.len()) && s.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     v.add_if(!id_ok, "store.id", "must be 1-64 of A-Z, a-z, 0-9, - _ .");
-    v.add_if(
-        s.name.trim().is_empty() || s.name.chars().count() > 100,
-        "store.name",
-        "must be 1 to 100 characters",
-    );
-    v.add_if(
-        s.city.chars().count() > 100,
-        "store.city",
-        "is longer than 100 characters",
-    );
-    v.add_if(
-        s.address.chars().count() > 500,
-        "store.address",
-        "is longer than 500 characters",
-    );
+    v.add_if(s.name.trim().is_empty() || s.name.chars().count() > 100, "store.name", "must be 1 to 100 characters");
+    v.add_if(s.city.chars().count() > 100, "store.city", "is longer than 100 characters");
+    v.add_if(s.address.chars().count() > 500, "store.address", "is longer than 500 characters");
     Ok(v.into_result()?)
 }
 
 fn store_event(ctx: &Ctx, s: &pb::Store) -> loyalty_api::events::v1::Event {
-    let payload = StoreChanged {
-        store_id: s.id.clone(),
-        name: s.name.clone(),
-        city: s.city.clone(),
-        archived: s.archived,
-    };
+    let payload =
+        StoreChanged { store_id: s.id.clone(), name: s.name.clone(), city: s.city.clone(), archived: s.archived };
     ctx.event(&s.id, Payload::StoreChanged(payload))
 }
 
-pub async fn create_store(
-    api: &ClientApi,
-    request: tonic::Request<pb::CreateStoreRequest>,
-) -> Result<pb::Store> {
+pub async fn create_store(api: &ClientApi, request: tonic::Request<pb::CreateStoreRequest>) -> Result<pb::Store> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let store = request.into_inner().store.unwrap_or_default();
     check_store(&store)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     if !store::settings::put_store(&*tx, &ctx.tenant, &store, true).await? {
-        return Err(ClientError::AlreadyExists(format!(
-            "store {} exists",
-            store.id
-        )));
+        return Err(ClientError::AlreadyExists(format!("store {} exists", store.id)));
     }
     publish(&tx, &store_event(&ctx, &store)).await?;
     tx.commit().await?;
     Ok(store)
 }
 
-pub async fn update_store(
-    api: &ClientApi,
-    request: tonic::Request<pb::UpdateStoreRequest>,
-) -> Result<pb::Store> {
+pub async fn update_store(api: &ClientApi, request: tonic::Request<pb::UpdateStoreRequest>) -> Result<pb::Store> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let body = request.into_inner();
     let input = body.store.unwrap_or_default();
@@ -100,9 +72,7 @@ pub async fn list_stores(
 ) -> Result<pb::ListStoresResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let conn = api.conn().await?;
-    let stores =
-        store::settings::list_stores(&**conn, &ctx.tenant, request.get_ref().include_archived)
-            .await?;
+    let stores = store::settings::list_stores(&**conn, &ctx.tenant, request.get_ref().include_archived).await?;
     Ok(pb::ListStoresResponse { stores })
 }
 
@@ -118,26 +88,19 @@ pub async fn get_settings(
 fn check_settings(s: &pb::TenantSettings) -> Result<()> {
     let mut v = Violations::new();
     let zone_ok = s.time_zone == "UTC"
-        || (s.time_zone.contains('/')
-            && s.time_zone
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
+        || (s.time_zone.contains('/') && s.time_zone.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
+    v.add_if(!zone_ok, "settings.time_zone", "must be an IANA zone such as Europe/Vilnius");
     v.add_if(
-        !zone_ok,
-        "settings.time_zone",
-        "must be an IANA zone such as Europe/Vilnius",
+        !is_known_region(&s.default_phone_region),
+        "settings.default_phone_region",
+        "is not a region whose phone numbers are known (LT, LV, EE, PL, RO, RU, UA, BY, MD, DE, GB, US)",
     );
-    v.add_if(!is_known_region(&s.default_phone_region), "settings.default_phone_region", "is not a region whose phone numbers are known (LT, LV, EE, PL, RO, RU, UA, BY, MD, DE, GB, US)");
     v.add_if(
         s.currency.len() != 3 || !s.currency.chars().all(|c| c.is_ascii_uppercase()),
         "settings.currency",
         "must be an ISO 4217 code such as EUR",
     );
-    v.add_if(
-        s.history_retention_days < 1,
-        "settings.history_retention_days",
-        "must be at least 1",
-    );
+    v.add_if(s.history_retention_days < 1, "settings.history_retention_days", "must be at least 1");
     Ok(v.into_result()?)
 }
 
@@ -155,13 +118,9 @@ pub async fn update_settings(
     for path in body.update_mask.map(|m| m.paths).unwrap_or_default() {
         match path.as_str() {
             "time_zone" => settings.time_zone = input.time_zone.clone(),
-            "default_phone_region" => {
-                settings.default_phone_region = input.default_phone_region.to_ascii_uppercase()
-            }
+            "default_phone_region" => settings.default_phone_region = input.default_phone_region.to_ascii_uppercase(),
             "currency" => settings.currency = input.currency.clone(),
-            "history_retention_days" => {
-                settings.history_retention_days = input.history_retention_days
-            }
+            "history_retention_days" => settings.history_retention_days = input.history_retention_days,
             other => v.add("update_mask", format!("{other} is not a setting")),
         }
     }
@@ -173,11 +132,7 @@ pub async fn update_settings(
         default_phone_region: settings.default_phone_region.clone(),
         currency: settings.currency.clone(),
     };
-    publish(
-        &tx,
-        &ctx.event(&ctx.tenant, Payload::TenantSettingsChanged(payload)),
-    )
-    .await?;
+    publish(&tx, &ctx.event(&ctx.tenant, Payload::TenantSettingsChanged(payload))).await?;
     tx.commit().await?;
     Ok(settings)
 }

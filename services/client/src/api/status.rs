@@ -21,18 +21,12 @@ fn comment(text: &str) -> Result<String> {
         return Err(ClientError::field("comment", "is required: say why"));
     }
     if text.chars().count() > MAX_COMMENT {
-        return Err(ClientError::field(
-            "comment",
-            "is longer than 1000 characters",
-        ));
+        return Err(ClientError::field("comment", "is longer than 1000 characters"));
     }
     Ok(text.to_string())
 }
 
-pub async fn block(
-    api: &ClientApi,
-    request: tonic::Request<pb::BlockClientRequest>,
-) -> Result<pb::Client> {
+pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientRequest>) -> Result<pb::Client> {
     let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let comment = comment(&request.get_ref().comment)?;
@@ -40,9 +34,7 @@ pub async fn block(
     let tx = conn.transaction().await?;
     let mut record = load_visible(&*tx, &ctx, id, true).await?;
     if record.status == Status::Blocked {
-        return Err(ClientError::FailedPrecondition(
-            "the client is already blocked".into(),
-        ));
+        return Err(ClientError::FailedPrecondition("the client is already blocked".into()));
     }
     let block = Block {
         comment: comment.clone(),
@@ -51,15 +43,7 @@ pub async fn block(
         by_name: ctx.actor.name.clone(),
         previous_status: record.status,
     };
-    store::clients::set_status(
-        &*tx,
-        &ctx.tenant,
-        record.id,
-        Status::Blocked,
-        Some(&block),
-        ctx.now,
-    )
-    .await?;
+    store::clients::set_status(&*tx, &ctx.tenant, record.id, Status::Blocked, Some(&block), ctx.now).await?;
     let change = Change {
         client_id: record.id,
         kind: "blocked",
@@ -71,17 +55,8 @@ pub async fn block(
     };
     store::history::record(&*tx, &ctx.tenant, &change).await?;
     let subject = record.id.to_string();
-    publish(
-        &tx,
-        &ctx.event(
-            &subject,
-            Payload::ClientBlocked(ClientBlocked {
-                client_id: subject.clone(),
-                comment,
-            }),
-        ),
-    )
-    .await?;
+    publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
+        .await?;
     tx.commit().await?;
     record.status = Status::Blocked;
     record.block = Some(block);
@@ -90,24 +65,15 @@ pub async fn block(
     Ok(convert::client(&record))
 }
 
-pub async fn unblock(
-    api: &ClientApi,
-    request: tonic::Request<pb::UnblockClientRequest>,
-) -> Result<pb::Client> {
+pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientRequest>) -> Result<pb::Client> {
     let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let comment = comment(&request.get_ref().comment)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     let mut record = load_visible(&*tx, &ctx, id, true).await?;
-    let Some(block) = record
-        .block
-        .take()
-        .filter(|_| record.status == Status::Blocked)
-    else {
-        return Err(ClientError::FailedPrecondition(
-            "the client is not blocked".into(),
-        ));
+    let Some(block) = record.block.take().filter(|_| record.status == Status::Blocked) else {
+        return Err(ClientError::FailedPrecondition("the client is not blocked".into()));
     };
     let restored = block.previous_status;
     store::clients::set_status(&*tx, &ctx.tenant, record.id, restored, None, ctx.now).await?;
@@ -122,11 +88,8 @@ pub async fn unblock(
     };
     store::history::record(&*tx, &ctx.tenant, &change).await?;
     let subject = record.id.to_string();
-    let event = ClientUnblocked {
-        client_id: subject.clone(),
-        comment,
-        restored_status: events::status(restored) as i32,
-    };
+    let event =
+        ClientUnblocked { client_id: subject.clone(), comment, restored_status: events::status(restored) as i32 };
     publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
     tx.commit().await?;
     record.status = restored;
@@ -139,52 +102,31 @@ fn agreement(a: &pb::Agreement, source: &str, now: time::OffsetDateTime) -> Agre
     Agreement {
         granted: a.granted,
         changed_at: now,
-        source: if a.source.is_empty() {
-            source.to_string()
-        } else {
-            a.source.clone()
-        },
+        source: if a.source.is_empty() { source.to_string() } else { a.source.clone() },
     }
 }
 
-pub async fn set_consent(
-    api: &ClientApi,
-    request: tonic::Request<pb::SetConsentRequest>,
-) -> Result<pb::Client> {
+pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsentRequest>) -> Result<pb::Client> {
     let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
     let body = request.into_inner();
     let id = client_id("client_id", &body.client_id)?;
-    let source = if body.source.trim().is_empty() {
-        "api".to_string()
-    } else {
-        body.source.trim().to_string()
-    };
+    let source = if body.source.trim().is_empty() { "api".to_string() } else { body.source.trim().to_string() };
     let mut v = Violations::new();
     let mut changes = Vec::new();
     for (i, c) in body.consents.iter().enumerate() {
         let channel = convert::channel_name(c.channel);
         let status = convert::consent_name(c.status);
         if channel.is_none() {
-            v.add(
-                format!("consents[{i}].channel"),
-                "must be email, sms, push or telegram",
-            );
+            v.add(format!("consents[{i}].channel"), "must be email, sms, push or telegram");
         }
         if status.is_none() {
-            v.add(
-                format!("consents[{i}].status"),
-                "must be subscribed, unsubscribed or unknown",
-            );
+            v.add(format!("consents[{i}].status"), "must be subscribed, unsubscribed or unknown");
         }
         if let (Some(channel), Some(status)) = (channel, status) {
             if changes.iter().any(|x: &Consent| x.channel == channel) {
                 v.add(format!("consents[{i}].channel"), "is listed twice");
             }
-            let source = if c.source.is_empty() {
-                source.clone()
-            } else {
-                c.source.clone()
-            };
+            let source = if c.source.is_empty() { source.clone() } else { c.source.clone() };
             changes.push(Consent {
                 channel: channel.into(),
                 status: status.into(),
@@ -194,10 +136,7 @@ pub async fn set_consent(
             });
         }
     }
-    if changes.is_empty()
-        && body.personal_data_consent.is_none()
-        && body.third_party_transfer_consent.is_none()
-    {
+    if body.consents.is_empty() && body.personal_data_consent.is_none() && body.third_party_transfer_consent.is_none() {
         v.add("consents", "names nothing to change");
     }
     v.into_result()?;
@@ -205,9 +144,7 @@ pub async fn set_consent(
     let tx = conn.transaction().await?;
     let mut record = load_visible(&*tx, &ctx, id, true).await?;
     if record.erased {
-        return Err(ClientError::FailedPrecondition(
-            "the client was erased (GDPR)".into(),
-        ));
+        return Err(ClientError::FailedPrecondition("the client was erased (GDPR)".into()));
     }
     let before = json!(
         record
@@ -220,18 +157,8 @@ pub async fn set_consent(
     for change in &changes {
         store::consents::upsert(&*tx, &ctx.tenant, record.id, change).await?;
         let address = match change.channel.as_str() {
-            "email" => record
-                .profile
-                .email
-                .as_ref()
-                .map(|e| e.address.clone())
-                .unwrap_or_default(),
-            "sms" => record
-                .profile
-                .phone
-                .as_ref()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
+            "email" => record.profile.email.as_ref().map(|e| e.address.clone()).unwrap_or_default(),
+            "sms" => record.profile.phone.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
             _ => change.address.clone(),
         };
         let event = ConsentChanged {
@@ -290,11 +217,7 @@ pub fn permission(record: &crate::domain::ClientRecord, channel: &str) -> (Reaso
     }
     let address = match channel {
         "email" => record.profile.email.as_ref().map(|e| e.address.clone()),
-        "sms" => record
-            .profile
-            .phone
-            .as_ref()
-            .map(|p| p.as_str().to_string()),
+        "sms" => record.profile.phone.as_ref().map(|p| p.as_str().to_string()),
         _ => consent.map(|c| c.address.clone()).filter(|a| !a.is_empty()),
     };
     match address {
@@ -314,9 +237,5 @@ pub async fn check_permission(
     let conn = api.conn().await?;
     let record = load_visible(&**conn, &ctx, id, false).await?;
     let (reason, address) = permission(&record, channel);
-    Ok(pb::CheckMarketingPermissionResponse {
-        allowed: reason == Reason::Subscribed,
-        reason: reason as i32,
-        address,
-    })
+    Ok(pb::CheckMarketingPermissionResponse { allowed: reason == Reason::Subscribed, reason: reason as i32, address })
 }

@@ -26,9 +26,7 @@ fn colour(v: &mut Violations, colour: &str) -> String {
     if colour.is_empty() {
         return "#808080".into();
     }
-    let ok = colour.len() == 7
-        && colour.starts_with('#')
-        && colour[1..].chars().all(|c| c.is_ascii_hexdigit());
+    let ok = colour.len() == 7 && colour.starts_with('#') && colour[1..].chars().all(|c| c.is_ascii_hexdigit());
     if !ok {
         v.add("tag.colour", "must be #RRGGBB");
     }
@@ -40,19 +38,11 @@ fn tag_id(field: &str, text: &str) -> Result<Uuid> {
 }
 
 fn tag_event(ctx: &Ctx, tag: &pb::Tag, deleted: bool) -> loyalty_api::events::v1::Event {
-    let payload = TagChanged {
-        tag_id: tag.id.clone(),
-        name: tag.name.clone(),
-        colour: tag.colour.clone(),
-        deleted,
-    };
+    let payload = TagChanged { tag_id: tag.id.clone(), name: tag.name.clone(), colour: tag.colour.clone(), deleted };
     ctx.event(&tag.id, Payload::TagChanged(payload))
 }
 
-pub async fn create(
-    api: &ClientApi,
-    request: tonic::Request<pb::CreateTagRequest>,
-) -> Result<pb::Tag> {
+pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateTagRequest>) -> Result<pb::Tag> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let input = request.into_inner().tag.unwrap_or_default();
     let mut v = Violations::new();
@@ -61,21 +51,15 @@ pub async fn create(
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let Some(tag) = store::tags::create(&*tx, &ctx.tenant, Uuid::now_v7(), &name, &colour).await?
-    else {
-        return Err(ClientError::AlreadyExists(format!(
-            "a tag named {name:?} exists"
-        )));
+    let Some(tag) = store::tags::create(&*tx, &ctx.tenant, Uuid::now_v7(), &name, &colour).await? else {
+        return Err(ClientError::AlreadyExists(format!("a tag named {name:?} exists")));
     };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
     tx.commit().await?;
     Ok(tag)
 }
 
-pub async fn update(
-    api: &ClientApi,
-    request: tonic::Request<pb::UpdateTagRequest>,
-) -> Result<pb::Tag> {
+pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateTagRequest>) -> Result<pb::Tag> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let body = request.into_inner();
     let input = body.tag.unwrap_or_default();
@@ -95,10 +79,7 @@ pub async fn update(
         match path.as_str() {
             "name" => name = tag_name(&mut v, &input.name),
             "colour" => colour_value = colour(&mut v, &input.colour),
-            other => v.add(
-                "update_mask",
-                format!("{other} cannot be changed; use name and/or colour"),
-            ),
+            other => v.add("update_mask", format!("{other} cannot be changed; use name and/or colour")),
         }
     }
     if store::tags::name_taken(&*tx, &ctx.tenant, &name, id).await? {
@@ -106,20 +87,13 @@ pub async fn update(
     }
     v.into_result()?;
     store::tags::update(&*tx, &ctx.tenant, id, &name, &colour_value).await?;
-    let tag = pb::Tag {
-        name,
-        colour: colour_value,
-        ..current
-    };
+    let tag = pb::Tag { name, colour: colour_value, ..current };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
     tx.commit().await?;
     Ok(tag)
 }
 
-pub async fn delete(
-    api: &ClientApi,
-    request: tonic::Request<pb::DeleteTagRequest>,
-) -> Result<pb::DeleteTagResponse> {
+pub async fn delete(api: &ClientApi, request: tonic::Request<pb::DeleteTagRequest>) -> Result<pb::DeleteTagResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let id = tag_id("tag_id", &request.get_ref().tag_id)?;
     let mut conn = api.conn().await?;
@@ -133,49 +107,29 @@ pub async fn delete(
     changed_clients(&tx, &ctx, &clients, json!({ "removed_tag": tag.name })).await?;
     publish(&tx, &tag_event(&ctx, &tag, true)).await?;
     tx.commit().await?;
-    Ok(pb::DeleteTagResponse {
-        clients_untagged: clients.len() as i64,
-    })
+    Ok(pb::DeleteTagResponse { clients_untagged: clients.len() as i64 })
 }
 
-pub async fn list(
-    api: &ClientApi,
-    request: tonic::Request<pb::ListTagsRequest>,
-) -> Result<pb::ListTagsResponse> {
+pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListTagsRequest>) -> Result<pb::ListTagsResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let conn = api.conn().await?;
-    Ok(pb::ListTagsResponse {
-        tags: store::tags::list(&**conn, &ctx.tenant).await?,
-    })
+    Ok(pb::ListTagsResponse { tags: store::tags::list(&**conn, &ctx.tenant).await? })
 }
 
 fn tag_ids(field: &str, ids: &[String], v: &mut Violations) -> Vec<Uuid> {
     ids.iter()
         .enumerate()
-        .filter_map(|(i, t)| {
-            v.take(
-                &format!("{field}[{i}]"),
-                Uuid::parse_str(t).map_err(|_| "is not a tag id"),
-            )
-        })
+        .filter_map(|(i, t)| v.take(&format!("{field}[{i}]"), Uuid::parse_str(t).map_err(|_| "is not a tag id")))
         .collect()
 }
 
-async fn check_tags_exist(
-    db: &impl tokio_postgres::GenericClient,
-    ctx: &Ctx,
-    field: &str,
-    ids: &[Uuid],
-) -> Result<()> {
+async fn check_tags_exist(db: &impl tokio_postgres::GenericClient, ctx: &Ctx, field: &str, ids: &[Uuid]) -> Result<()> {
     let unknown = store::tags::unknown(db, &ctx.tenant, ids).await?;
     if unknown.is_empty() {
         return Ok(());
     }
     let names: Vec<String> = unknown.iter().map(ToString::to_string).collect();
-    Err(ClientError::field(
-        field,
-        &format!("unknown tags: {}", names.join(", ")),
-    ))
+    Err(ClientError::field(field, &format!("unknown tags: {}", names.join(", "))))
 }
 
 /// History, version bump and a `ClientTagsChanged` event for each client whose tags changed.
@@ -188,16 +142,7 @@ async fn changed_clients(
     if clients.is_empty() {
         return Ok(());
     }
-    store::history::record_many(
-        &**tx,
-        &ctx.tenant,
-        clients,
-        "tags",
-        ctx.now,
-        &ctx.actor,
-        &what,
-    )
-    .await?;
+    store::history::record_many(&**tx, &ctx.tenant, clients, "tags", ctx.now, &ctx.actor, &what).await?;
     tx.execute(
         "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
         &[&ctx.tenant, &clients, &ctx.now],
@@ -237,16 +182,9 @@ pub async fn modify_client(
     let mut changed = store::tags::remove(&*tx, &ctx.tenant, &[record.id], &remove).await?;
     changed.extend(store::tags::add(&*tx, &ctx.tenant, &[record.id], &add).await?);
     changed.dedup();
-    changed_clients(
-        &tx,
-        &ctx,
-        &changed,
-        json!({ "added": body.add_tag_ids, "removed": body.remove_tag_ids }),
-    )
-    .await?;
-    let record = store::clients::load(&*tx, &ctx.tenant, record.id, false)
-        .await?
-        .ok_or(ClientError::NotFound("client"))?;
+    changed_clients(&tx, &ctx, &changed, json!({ "added": body.add_tag_ids, "removed": body.remove_tag_ids })).await?;
+    let record =
+        store::clients::load(&*tx, &ctx.tenant, record.id, false).await?.ok_or(ClientError::NotFound("client"))?;
     tx.commit().await?;
     Ok(convert::client(&record))
 }
@@ -275,9 +213,7 @@ pub async fn bulk_edit(
                 list.ids
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, t)| {
-                        v.take(&format!("client_ids.ids[{i}]"), Uuid::parse_str(t))
-                    })
+                    .filter_map(|(i, t)| v.take(&format!("client_ids.ids[{i}]"), Uuid::parse_str(t)))
                     .collect::<Vec<_>>(),
             )
         }
@@ -306,10 +242,7 @@ pub async fn bulk_edit(
         _ => Vec::new(),
     };
     if clients.len() as i64 > MAX_BULK {
-        return Err(ClientError::field(
-            "query",
-            "matches more than 100000 clients; narrow it",
-        ));
+        return Err(ClientError::field("query", "matches more than 100000 clients; narrow it"));
     }
     let mut changed = match mode {
         Mode::Add => store::tags::add(&*tx, &ctx.tenant, &clients, &tags).await?,
@@ -323,16 +256,7 @@ pub async fn bulk_edit(
     changed.sort();
     changed.dedup();
     let mode_name = format!("{mode:?}").to_lowercase();
-    changed_clients(
-        &tx,
-        &ctx,
-        &changed,
-        json!({ "bulk": mode_name, "tag_ids": body.tag_ids }),
-    )
-    .await?;
+    changed_clients(&tx, &ctx, &changed, json!({ "bulk": mode_name, "tag_ids": body.tag_ids })).await?;
     tx.commit().await?;
-    Ok(pb::BulkEditTagsResponse {
-        matched: clients.len() as i64,
-        changed: changed.len() as i64,
-    })
+    Ok(pb::BulkEditTagsResponse { matched: clients.len() as i64, changed: changed.len() as i64 })
 }

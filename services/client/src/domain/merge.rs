@@ -31,19 +31,13 @@ pub fn fill_from(survivor: &mut Profile, other: &Profile) {
     fill(&mut survivor.region, &other.region);
     fill(&mut survivor.notes, &other.notes);
     fill(&mut survivor.car_number, &other.car_number);
-    fill(
-        &mut survivor.registration_store_id,
-        &other.registration_store_id,
-    );
+    fill(&mut survivor.registration_store_id, &other.registration_store_id);
     fill(&mut survivor.source_channel, &other.source_channel);
     if survivor.additional_keys.is_empty() {
         survivor.additional_keys = other.additional_keys.clone();
     }
     for (k, v) in &other.custom_attributes {
-        survivor
-            .custom_attributes
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
+        survivor.custom_attributes.entry(k.clone()).or_insert_with(|| v.clone());
     }
     if survivor.children.is_empty() {
         survivor.children = other.children.clone();
@@ -77,10 +71,7 @@ pub fn newest_consents(all: &[&[Consent]]) -> Vec<Consent> {
 
 /// The most recent of several agreements.
 pub fn newest_agreement(all: &[Option<&Agreement>]) -> Option<Agreement> {
-    all.iter()
-        .flatten()
-        .max_by_key(|a| a.changed_at)
-        .map(|a| (*a).clone())
+    all.iter().flatten().max_by_key(|a| a.changed_at).map(|a| (*a).clone())
 }
 
 /// A profile with every personal field wiped; what is not personal (store, how the client was
@@ -102,11 +93,7 @@ mod tests {
 
     #[test]
     fn the_survivor_keeps_its_fields_and_fills_the_empty_ones() {
-        let mut survivor = Profile {
-            first_name: "Ona".into(),
-            gender: "unknown".into(),
-            ..Default::default()
-        };
+        let mut survivor = Profile { first_name: "Ona".into(), gender: "unknown".into(), ..Default::default() };
         let other = Profile {
             first_name: "Onutė".into(),
             last_name: "Kazlauskienė".into(),
@@ -118,10 +105,7 @@ mod tests {
         fill_from(&mut survivor, &other);
         assert_eq!(survivor.first_name, "Ona");
         assert_eq!(survivor.last_name, "Kazlauskienė");
-        assert_eq!(
-            survivor.email.map(|e| e.key).as_deref(),
-            Some("ona@example.lt")
-        );
+        assert_eq!(survivor.email.map(|e| e.key).as_deref(), Some("ona@example.lt"));
         assert_eq!(survivor.gender, "female");
         assert_eq!(survivor.anonymous_ids, vec!["cookie-1"]);
     }
@@ -145,10 +129,7 @@ mod tests {
         ];
         let merged = newest_consents(&[&a, &b]);
         assert_eq!(
-            merged
-                .iter()
-                .map(|c| (c.channel.as_str(), c.status.as_str()))
-                .collect::<Vec<_>>(),
+            merged.iter().map(|c| (c.channel.as_str(), c.status.as_str())).collect::<Vec<_>>(),
             vec![("email", "unsubscribed"), ("sms", "unsubscribed")]
         );
     }

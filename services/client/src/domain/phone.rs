@@ -18,90 +18,18 @@ struct Region {
 }
 
 const REGIONS: &[Region] = &[
-    Region {
-        code: "LT",
-        country_code: "370",
-        trunk: "8",
-        min_len: 8,
-        max_len: 8,
-    },
-    Region {
-        code: "LV",
-        country_code: "371",
-        trunk: "",
-        min_len: 8,
-        max_len: 8,
-    },
-    Region {
-        code: "EE",
-        country_code: "372",
-        trunk: "",
-        min_len: 7,
-        max_len: 8,
-    },
-    Region {
-        code: "PL",
-        country_code: "48",
-        trunk: "",
-        min_len: 9,
-        max_len: 9,
-    },
-    Region {
-        code: "RO",
-        country_code: "40",
-        trunk: "0",
-        min_len: 9,
-        max_len: 9,
-    },
-    Region {
-        code: "RU",
-        country_code: "7",
-        trunk: "8",
-        min_len: 10,
-        max_len: 10,
-    },
-    Region {
-        code: "UA",
-        country_code: "380",
-        trunk: "0",
-        min_len: 9,
-        max_len: 9,
-    },
-    Region {
-        code: "BY",
-        country_code: "375",
-        trunk: "80",
-        min_len: 9,
-        max_len: 9,
-    },
-    Region {
-        code: "MD",
-        country_code: "373",
-        trunk: "0",
-        min_len: 8,
-        max_len: 8,
-    },
-    Region {
-        code: "DE",
-        country_code: "49",
-        trunk: "0",
-        min_len: 6,
-        max_len: 11,
-    },
-    Region {
-        code: "GB",
-        country_code: "44",
-        trunk: "0",
-        min_len: 9,
-        max_len: 10,
-    },
-    Region {
-        code: "US",
-        country_code: "1",
-        trunk: "1",
-        min_len: 10,
-        max_len: 10,
-    },
+    Region { code: "LT", country_code: "370", trunk: "8", min_len: 8, max_len: 8 },
+    Region { code: "LV", country_code: "371", trunk: "", min_len: 8, max_len: 8 },
+    Region { code: "EE", country_code: "372", trunk: "", min_len: 7, max_len: 8 },
+    Region { code: "PL", country_code: "48", trunk: "", min_len: 9, max_len: 9 },
+    Region { code: "RO", country_code: "40", trunk: "0", min_len: 9, max_len: 9 },
+    Region { code: "RU", country_code: "7", trunk: "8", min_len: 10, max_len: 10 },
+    Region { code: "UA", country_code: "380", trunk: "0", min_len: 9, max_len: 9 },
+    Region { code: "BY", country_code: "375", trunk: "80", min_len: 9, max_len: 9 },
+    Region { code: "MD", country_code: "373", trunk: "0", min_len: 8, max_len: 8 },
+    Region { code: "DE", country_code: "49", trunk: "0", min_len: 6, max_len: 11 },
+    Region { code: "GB", country_code: "44", trunk: "0", min_len: 9, max_len: 10 },
+    Region { code: "US", country_code: "1", trunk: "1", min_len: 10, max_len: 10 },
 ];
 
 /// Regions whose numbers can be read without a country code.
@@ -125,7 +53,9 @@ impl fmt::Display for PhoneError {
         f.write_str(match self {
             PhoneError::Empty => "is empty",
             PhoneError::BadCharacters => "may hold only digits, spaces, + - ( ) . /",
-            PhoneError::BadLength => "is not a phone number of a known length (give it with its country code, e.g. +370 612 34567)",
+            PhoneError::BadLength => {
+                "is not a phone number of a known length (give it with its country code, e.g. +370 612 34567)"
+            }
         })
     }
 }
@@ -137,10 +67,7 @@ impl Phone {
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
         }
-        if !trimmed
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
-        {
+        if !trimmed.chars().all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c)) {
             return Err(PhoneError::BadCharacters);
         }
         let international = trimmed.starts_with('+');
@@ -220,39 +147,19 @@ mod tests {
 
     #[test]
     fn the_three_ways_of_writing_a_lithuanian_mobile_are_one_number() {
-        for written in [
-            "+370 612 34567",
-            "8 (612) 34567",
-            "37061234567",
-            "+370-612-34567",
-            "00370 612 34567",
-            "612 34567",
-        ] {
+        for written in
+            ["+370 612 34567", "8 (612) 34567", "37061234567", "+370-612-34567", "00370 612 34567", "612 34567"]
+        {
             assert_eq!(lt(written).as_deref(), Ok("+37061234567"), "{written}");
         }
     }
 
     #[test]
     fn other_regions_read_their_national_formats() {
-        assert_eq!(
-            Phone::parse("8 (912) 345-67-89", "RU")
-                .map(|p| p.0)
-                .as_deref(),
-            Ok("+79123456789")
-        );
-        assert_eq!(
-            Phone::parse("0721 234 567", "RO").map(|p| p.0).as_deref(),
-            Ok("+40721234567")
-        );
-        assert_eq!(
-            Phone::parse("512 345 678", "PL").map(|p| p.0).as_deref(),
-            Ok("+48512345678")
-        );
-        assert_eq!(
-            lt("+48 512 345 678").as_deref(),
-            Ok("+48512345678"),
-            "a foreign number in a LT shop"
-        );
+        assert_eq!(Phone::parse("8 (912) 345-67-89", "RU").map(|p| p.0).as_deref(), Ok("+79123456789"));
+        assert_eq!(Phone::parse("0721 234 567", "RO").map(|p| p.0).as_deref(), Ok("+40721234567"));
+        assert_eq!(Phone::parse("512 345 678", "PL").map(|p| p.0).as_deref(), Ok("+48512345678"));
+        assert_eq!(lt("+48 512 345 678").as_deref(), Ok("+48512345678"), "a foreign number in a LT shop");
     }
 
     #[test]

@@ -108,10 +108,7 @@ pub fn added_by_name(a: i32) -> &'static str {
 }
 
 pub fn parse_date(d: &loyalty_api::common::v1::Date) -> Result<Date, &'static str> {
-    let month = u8::try_from(d.month)
-        .ok()
-        .and_then(|m| time::Month::try_from(m).ok())
-        .ok_or("month must be 1..12")?;
+    let month = u8::try_from(d.month).ok().and_then(|m| time::Month::try_from(m).ok()).ok_or("month must be 1..12")?;
     let day = u8::try_from(d.day).map_err(|_| "day must be 1..31")?;
     Date::from_calendar_date(d.year, month, day).map_err(|_| "is not a calendar date")
 }
@@ -121,10 +118,7 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
     if value.chars().count() > max {
         v.add(field, format!("is longer than {max} characters"));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         v.add(field, "contains control characters");
     }
     value.to_string()
@@ -166,12 +160,8 @@ fn attribute(v: &mut Violations, field: &str, value: &pb::AttributeValue) -> Opt
         Some(Value::Decimal(d)) => {
             let ok = !d.is_empty()
                 && d.trim_start_matches('-').split('.').count() <= 2
-                && d.trim_start_matches('-')
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '.')
-                && d.trim_start_matches('-')
-                    .chars()
-                    .any(|c| c.is_ascii_digit());
+                && d.trim_start_matches('-').chars().all(|c| c.is_ascii_digit() || c == '.')
+                && d.trim_start_matches('-').chars().any(|c| c.is_ascii_digit());
             if ok {
                 Some(Attribute::Decimal(d.clone()))
             } else {
@@ -191,10 +181,7 @@ fn attribute(v: &mut Violations, field: &str, value: &pb::AttributeValue) -> Opt
 }
 
 fn attribute_key_ok(key: &str) -> bool {
-    (1..=40).contains(&key.len())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    (1..=40).contains(&key.len()) && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl Profile {
@@ -204,11 +191,8 @@ impl Profile {
     pub fn parse(client: &pb::Client, prefix: &str, rules: &Rules) -> Result<Profile, Violations> {
         let mut v = Violations::new();
         let f = |name: &str| format!("{prefix}{name}");
-        let email = if client.email.trim().is_empty() {
-            None
-        } else {
-            v.take(&f("email"), Email::parse(&client.email))
-        };
+        let email =
+            if client.email.trim().is_empty() { None } else { v.take(&f("email"), Email::parse(&client.email)) };
         let phone = if client.phone.trim().is_empty() {
             None
         } else {
@@ -217,18 +201,12 @@ impl Profile {
         let gender = match gender_name(client.gender) {
             Some(g) => g.to_string(),
             None => {
-                v.add(
-                    f("gender"),
-                    "is not one of female, male, other, unknown, refused",
-                );
+                v.add(f("gender"), "is not one of female, male, other, unknown, refused");
                 String::new()
             }
         };
         if client.additional_keys.len() > MAX_ADDITIONAL_KEYS {
-            v.add(
-                f("additional_keys"),
-                format!("holds at most {MAX_ADDITIONAL_KEYS} keys"),
-            );
+            v.add(f("additional_keys"), format!("holds at most {MAX_ADDITIONAL_KEYS} keys"));
         }
         let additional_keys = client
             .additional_keys
@@ -237,10 +215,7 @@ impl Profile {
             .map(|(i, k)| text(&mut v, &f(&format!("additional_keys[{i}]")), k, MAX_TEXT))
             .collect();
         if client.custom_attributes.len() > MAX_CUSTOM_ATTRIBUTES {
-            v.add(
-                f("custom_attributes"),
-                format!("holds at most {MAX_CUSTOM_ATTRIBUTES} attributes"),
-            );
+            v.add(f("custom_attributes"), format!("holds at most {MAX_CUSTOM_ATTRIBUTES} attributes"));
         }
         let mut custom_attributes = std::collections::BTreeMap::new();
         for (key, value) in &client.custom_attributes {
@@ -254,10 +229,7 @@ impl Profile {
             }
         }
         if client.children.len() > MAX_CHILDREN {
-            v.add(
-                f("children"),
-                format!("holds at most {MAX_CHILDREN} children"),
-            );
+            v.add(f("children"), format!("holds at most {MAX_CHILDREN} children"));
         }
         let children = client
             .children
@@ -266,10 +238,7 @@ impl Profile {
             .map(|(i, c)| {
                 let at = |n: &str| f(&format!("children[{i}].{n}"));
                 let gender = gender_name(c.gender).unwrap_or_else(|| {
-                    v.add(
-                        at("gender"),
-                        "is not one of female, male, other, unknown, refused",
-                    );
+                    v.add(at("gender"), "is not one of female, male, other, unknown, refused");
                     "unknown"
                 });
                 Child {
@@ -282,10 +251,7 @@ impl Profile {
         let referrer_client_id = if client.referrer_client_id.is_empty() {
             None
         } else {
-            v.take(
-                &f("referrer_client_id"),
-                uuid::Uuid::parse_str(&client.referrer_client_id),
-            )
+            v.take(&f("referrer_client_id"), uuid::Uuid::parse_str(&client.referrer_client_id))
         };
         let utm = client.utm.clone().unwrap_or_default();
         let anonymous_ids: Vec<String> = client
@@ -300,11 +266,7 @@ impl Profile {
             last_name: text(&mut v, &f("last_name"), &client.last_name, MAX_NAME),
             middle_name: text(&mut v, &f("middle_name"), &client.middle_name, MAX_NAME),
             email,
-            phone_original: if phone.is_some() {
-                client.phone.trim().to_string()
-            } else {
-                String::new()
-            },
+            phone_original: if phone.is_some() { client.phone.trim().to_string() } else { String::new() },
             phone,
             phone_verified: client.phone_verified,
             birth_date: past_date(&mut v, &f("birth_date"), client.birth_date.as_ref(), rules),
@@ -317,12 +279,7 @@ impl Profile {
             additional_keys,
             custom_attributes,
             children,
-            registration_store_id: text(
-                &mut v,
-                &f("registration_store_id"),
-                &client.registration_store_id,
-                64,
-            ),
+            registration_store_id: text(&mut v, &f("registration_store_id"), &client.registration_store_id, 64),
             added_by: added_by_name(client.added_by).to_string(),
             utm: Utm {
                 source: text(&mut v, &f("utm.source"), &utm.source, MAX_TEXT),
@@ -365,10 +322,7 @@ mod tests {
     use loyalty_api::common::v1::Date as PbDate;
 
     fn rules() -> Rules<'static> {
-        Rules {
-            phone_region: "LT",
-            latest_date: time::macros::date!(2026 - 11 - 24),
-        }
+        Rules { phone_region: "LT", latest_date: time::macros::date!(2026 - 11 - 24) }
     }
 
     #[test]
@@ -376,19 +330,11 @@ mod tests {
         let client = pb::Client {
             email: "not-an-email".into(),
             phone: "12".into(),
-            birth_date: Some(PbDate {
-                year: 2030,
-                month: 1,
-                day: 1,
-            }),
+            birth_date: Some(PbDate { year: 2030, month: 1, day: 1 }),
             gender: 99,
             children: vec![pb::Child {
                 name: "Ieva".into(),
-                birth_date: Some(PbDate {
-                    year: 2020,
-                    month: 2,
-                    day: 30,
-                }),
+                birth_date: Some(PbDate { year: 2020, month: 2, day: 30 }),
                 gender: 0,
             }],
             custom_attributes: [("Shoe Size".to_string(), pb::AttributeValue::default())].into(),
@@ -404,10 +350,7 @@ mod tests {
             "client.children[0].birth_date",
             "client.custom_attributes.Shoe Size",
         ] {
-            assert!(
-                fields.contains(&expected),
-                "{expected} missing from {fields:?}"
-            );
+            assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
         }
     }
 

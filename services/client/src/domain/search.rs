@@ -16,22 +16,14 @@ pub enum Term {
     Email(String),
     /// Digits and phone punctuation: the phone (normalised when it reads as one), any phone
     /// containing these digits, or a card number.
-    Digits {
-        e164: Option<String>,
-        digits: String,
-    },
+    Digits { e164: Option<String>, digits: String },
     /// Words that must all appear in the name (folded), or the text within an email.
     Words(Vec<String>),
 }
 
 /// Splits the box into terms: one per line or `;`.
 pub fn parse_query(query: &str, phone_region: &str) -> Vec<Term> {
-    query
-        .split(['\n', ';'])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|term| classify(term, phone_region))
-        .collect()
+    query.split(['\n', ';']).map(str::trim).filter(|t| !t.is_empty()).map(|term| classify(term, phone_region)).collect()
 }
 
 fn classify(term: &str, phone_region: &str) -> Term {
@@ -42,13 +34,9 @@ fn classify(term: &str, phone_region: &str) -> Term {
         return Term::Email(term.to_lowercase());
     }
     let digits: String = term.chars().filter(char::is_ascii_digit).collect();
-    let phone_like = term
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let phone_like = term.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if phone_like && digits.len() >= 4 {
-        let e164 = Phone::parse(term, phone_region)
-            .ok()
-            .map(|p| p.as_str().to_string());
+        let e164 = Phone::parse(term, phone_region).ok().map(|p| p.as_str().to_string());
         return Term::Digits { e164, digits };
     }
     Term::Words(text::words(term))
@@ -98,11 +86,7 @@ impl SortColumn {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("registered_at")
+        Self::ALL.iter().find(|(_, c)| *c == self).map(|(n, _)| *n).unwrap_or("registered_at")
     }
 
     /// The SQL expression sorted on: never NULL, so keyset comparisons hold.
@@ -142,23 +126,16 @@ pub struct SortKey {
 /// Reads `order_by` ("city asc, last_name desc"); empty means newest registrations first.
 pub fn parse_order_by(order_by: &str) -> Result<Vec<SortKey>, String> {
     if order_by.trim().is_empty() {
-        return Ok(vec![SortKey {
-            column: SortColumn::RegisteredAt,
-            descending: true,
-        }]);
+        return Ok(vec![SortKey { column: SortColumn::RegisteredAt, descending: true }]);
     }
     let mut keys = Vec::new();
     for part in order_by.split(',') {
         let mut words = part.split_whitespace();
         let name = words.next().ok_or("has an empty sort key")?;
-        let column = SortColumn::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, c)| *c)
-            .ok_or_else(|| {
-                let names: Vec<&str> = SortColumn::ALL.iter().map(|(n, _)| *n).collect();
-                format!("cannot sort by {name:?}; sortable: {}", names.join(", "))
-            })?;
+        let column = SortColumn::ALL.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).ok_or_else(|| {
+            let names: Vec<&str> = SortColumn::ALL.iter().map(|(n, _)| *n).collect();
+            format!("cannot sort by {name:?}; sortable: {}", names.join(", "))
+        })?;
         let descending = match words.next() {
             None | Some("asc") => false,
             Some("desc") => true,
@@ -178,13 +155,7 @@ pub fn parse_order_by(order_by: &str) -> Result<Vec<SortKey>, String> {
 /// Canonical text of an ordering, stored in page tokens.
 pub fn order_text(keys: &[SortKey]) -> String {
     keys.iter()
-        .map(|k| {
-            format!(
-                "{} {}",
-                k.column.name(),
-                if k.descending { "desc" } else { "asc" }
-            )
-        })
+        .map(|k| format!("{} {}", k.column.name(), if k.descending { "desc" } else { "asc" }))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -206,9 +177,8 @@ impl PageToken {
 
     /// Reads a token, checking it belongs to the list `fingerprint` describes.
     pub fn decode(token: &str, fingerprint: &str) -> Result<PageToken, &'static str> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| "is not a page token")?;
+        let bytes =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| "is not a page token")?;
         let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| "is not a page token")?;
         if token.list != fingerprint {
             return Err("belongs to a different query or ordering");
@@ -224,10 +194,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -237,59 +204,36 @@ mod tests {
     #[test]
     fn terms_are_classified_by_shape() {
         let id = Uuid::now_v7();
-        let terms = parse_query(
-            &format!("Šarūnas Kazl\n{id}; ona@EXAMPLE.lt ;8 (612) 34567\n\n"),
-            "LT",
-        );
+        let terms = parse_query(&format!("Šarūnas Kazl\n{id}; ona@EXAMPLE.lt ;8 (612) 34567\n\n"), "LT");
         assert_eq!(
             terms,
             vec![
                 Term::Words(vec!["sarunas".into(), "kazl".into()]),
                 Term::Id(id),
                 Term::Email("ona@example.lt".into()),
-                Term::Digits {
-                    e164: Some("+37061234567".into()),
-                    digits: "861234567".into()
-                },
+                Term::Digits { e164: Some("+37061234567".into()), digits: "861234567".into() },
             ]
         );
     }
 
     #[test]
     fn partial_digits_are_digits_without_a_phone() {
-        assert_eq!(
-            parse_query("34567", "LT"),
-            vec![Term::Digits {
-                e164: None,
-                digits: "34567".into()
-            }]
-        );
+        assert_eq!(parse_query("34567", "LT"), vec![Term::Digits { e164: None, digits: "34567".into() }]);
     }
 
     #[test]
     fn orderings_parse_and_bad_ones_say_why() {
         let keys = parse_order_by("city, last_name desc").expect("valid");
         assert_eq!(order_text(&keys), "city asc,last_name desc");
-        assert!(
-            parse_order_by("password")
-                .expect_err("unknown")
-                .contains("sortable")
-        );
+        assert!(parse_order_by("password").expect_err("unknown").contains("sortable"));
         assert!(parse_order_by("city up").is_err());
         assert!(parse_order_by("city, city").is_err());
-        assert_eq!(
-            order_text(&parse_order_by("").expect("default")),
-            "registered_at desc"
-        );
+        assert_eq!(order_text(&parse_order_by("").expect("default")), "registered_at desc");
     }
 
     #[test]
     fn page_tokens_round_trip_and_refuse_other_lists() {
-        let token = PageToken {
-            list: "abc".into(),
-            values: vec!["2026-01-01".into()],
-            id: Uuid::nil(),
-        };
+        let token = PageToken { list: "abc".into(), values: vec!["2026-01-01".into()], id: Uuid::nil() };
         let text = token.encode();
         assert_eq!(PageToken::decode(&text, "abc"), Ok(token));
         assert!(PageToken::decode(&text, "xyz").is_err());

@@ -159,10 +159,7 @@ pub fn from_row(row: &Row) -> ClientRecord {
             first_name: row.get(1),
             last_name: row.get(2),
             middle_name: row.get(3),
-            email: email.map(|address| Email {
-                key: address.to_lowercase(),
-                address,
-            }),
+            email: email.map(|address| Email { key: address.to_lowercase(), address }),
             phone: phone.map(Phone::from_stored),
             phone_original: row.get::<_, Option<String>>(6).unwrap_or_default(),
             phone_verified: row.get(7),
@@ -197,18 +194,12 @@ pub fn from_row(row: &Row) -> ClientRecord {
     }
 }
 
-pub async fn insert(
-    db: &impl GenericClient,
-    tenant: &str,
-    r: &ClientRecord,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn insert(db: &impl GenericClient, tenant: &str, r: &ClientRecord) -> Result<(), tokio_postgres::Error> {
     let row = ProfileRow::new(r);
     let status = r.status.as_str();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant, &r.id, &r.registered_at, &status];
     params.extend(row.params());
-    let placeholders: Vec<String> = (5..5 + PROFILE_COLUMNS.len())
-        .map(|i| format!("${i}"))
-        .collect();
+    let placeholders: Vec<String> = (5..5 + PROFILE_COLUMNS.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO clients (tenant_id, id, registered_at, status, {}) VALUES ($1, $2, $3, $4, {})",
         PROFILE_COLUMNS.join(", "),
@@ -226,15 +217,8 @@ pub async fn update_profile(
     let row = ProfileRow::new(r);
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant, &r.id];
     params.extend(row.params());
-    let sets: Vec<String> = PROFILE_COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 3))
-        .collect();
-    let sql = format!(
-        "UPDATE clients SET {}, version = version + 1 WHERE tenant_id = $1 AND id = $2",
-        sets.join(", ")
-    );
+    let sets: Vec<String> = PROFILE_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 3)).collect();
+    let sql = format!("UPDATE clients SET {}, version = version + 1 WHERE tenant_id = $1 AND id = $2", sets.join(", "));
     db.execute(&sql, &params).await.map(|_| ())
 }
 
@@ -256,12 +240,7 @@ pub async fn set_status(
 }
 
 /// Bumps the version after a change stored in another table (tags, consents).
-pub async fn touch(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: Uuid,
-    at: OffsetDateTime,
-) -> anyhow::Result<()> {
+pub async fn touch(db: &impl GenericClient, tenant: &str, id: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
     db.execute(
         "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = $2",
         &[&tenant, &id, &at],
@@ -272,37 +251,21 @@ pub async fn touch(
 }
 
 /// The live client `id` answers for: itself, or the survivor it was merged into.
-pub async fn resolve(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: Uuid,
-) -> anyhow::Result<Option<Uuid>> {
+pub async fn resolve(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Uuid>> {
     let row = db
-        .query_opt(
-            "SELECT coalesce(merged_into, id) FROM clients WHERE tenant_id = $1 AND id = $2",
-            &[&tenant, &id],
-        )
+        .query_opt("SELECT coalesce(merged_into, id) FROM clients WHERE tenant_id = $1 AND id = $2", &[&tenant, &id])
         .await
         .context("resolving the client id")?;
     Ok(row.map(|r| r.get(0)))
 }
 
 /// Loads a live client with its tags, consents and merged ids; `lock` takes its row lock for an update.
-pub async fn load(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: Uuid,
-    lock: bool,
-) -> anyhow::Result<Option<ClientRecord>> {
+pub async fn load(db: &impl GenericClient, tenant: &str, id: Uuid, lock: bool) -> anyhow::Result<Option<ClientRecord>> {
     let sql = format!(
         "SELECT {SELECT_COLUMNS} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.merged_into IS NULL{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    let Some(row) = db
-        .query_opt(&sql, &[&tenant, &id])
-        .await
-        .context("loading the client")?
-    else {
+    let Some(row) = db.query_opt(&sql, &[&tenant, &id]).await.context("loading the client")? else {
         return Ok(None);
     };
     let mut records = vec![from_row(&row)];
@@ -311,11 +274,7 @@ pub async fn load(
 }
 
 /// Fills tags, consents and merged ids of `records` with one query each.
-pub async fn fill_related(
-    db: &impl GenericClient,
-    tenant: &str,
-    records: &mut [ClientRecord],
-) -> anyhow::Result<()> {
+pub async fn fill_related(db: &impl GenericClient, tenant: &str, records: &mut [ClientRecord]) -> anyhow::Result<()> {
     let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
     let tags = db
         .query(
@@ -333,32 +292,15 @@ pub async fn fill_related(
         .context("loading merged ids")?;
     let consents = super::consents::for_clients(db, tenant, &ids).await?;
     for r in records.iter_mut() {
-        r.tag_ids = tags
-            .iter()
-            .filter(|t| t.get::<_, Uuid>(0) == r.id)
-            .map(|t| t.get(1))
-            .collect();
-        r.merged_client_ids = merged
-            .iter()
-            .filter(|m| m.get::<_, Uuid>(0) == r.id)
-            .map(|m| m.get(1))
-            .collect();
-        r.consents = consents
-            .iter()
-            .filter(|(c, _)| *c == r.id)
-            .map(|(_, c)| c.clone())
-            .collect();
+        r.tag_ids = tags.iter().filter(|t| t.get::<_, Uuid>(0) == r.id).map(|t| t.get(1)).collect();
+        r.merged_client_ids = merged.iter().filter(|m| m.get::<_, Uuid>(0) == r.id).map(|m| m.get(1)).collect();
+        r.consents = consents.iter().filter(|(c, _)| *c == r.id).map(|(_, c)| c.clone()).collect();
     }
     Ok(())
 }
 
 /// Another live client of the tenant already uses this email.
-pub async fn email_taken(
-    db: &impl GenericClient,
-    tenant: &str,
-    email_key: &str,
-    except: Uuid,
-) -> anyhow::Result<bool> {
+pub async fn email_taken(db: &impl GenericClient, tenant: &str, email_key: &str, except: Uuid) -> anyhow::Result<bool> {
     let row = db
         .query_opt(
             "SELECT 1 FROM clients WHERE tenant_id = $1 AND email_key = $2 AND merged_into IS NULL AND id <> $3",
@@ -376,10 +318,7 @@ pub fn is_email_conflict(e: &tokio_postgres::Error) -> bool {
 
 pub async fn delete(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<bool> {
     let n = db
-        .execute(
-            "DELETE FROM clients WHERE tenant_id = $1 AND id = $2 AND merged_into IS NULL",
-            &[&tenant, &id],
-        )
+        .execute("DELETE FROM clients WHERE tenant_id = $1 AND id = $2 AND merged_into IS NULL", &[&tenant, &id])
         .await
         .context("deleting the client")?;
     Ok(n == 1)

@@ -4,11 +4,7 @@ use anyhow::Context;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-pub async fn for_clients(
-    db: &impl GenericClient,
-    tenant: &str,
-    ids: &[Uuid],
-) -> anyhow::Result<Vec<(Uuid, Consent)>> {
+pub async fn for_clients(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<Vec<(Uuid, Consent)>> {
     let rows = db
         .query(
             "SELECT client_id, channel, status, changed_at, source, address FROM consents
@@ -35,26 +31,13 @@ pub async fn for_clients(
 }
 
 /// Sets one channel's consent (insert or replace).
-pub async fn upsert(
-    db: &impl GenericClient,
-    tenant: &str,
-    client: Uuid,
-    c: &Consent,
-) -> anyhow::Result<()> {
+pub async fn upsert(db: &impl GenericClient, tenant: &str, client: Uuid, c: &Consent) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO consents (tenant_id, client_id, channel, status, changed_at, source, address)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (tenant_id, client_id, channel)
          DO UPDATE SET status = $4, changed_at = $5, source = $6, address = $7",
-        &[
-            &tenant,
-            &client,
-            &c.channel,
-            &c.status,
-            &c.changed_at,
-            &c.source,
-            &c.address,
-        ],
+        &[&tenant, &client, &c.channel, &c.status, &c.changed_at, &c.source, &c.address],
     )
     .await
     .context("writing a consent")?;
@@ -62,11 +45,8 @@ pub async fn upsert(
 }
 
 pub async fn delete_all(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<()> {
-    db.execute(
-        "DELETE FROM consents WHERE tenant_id = $1 AND client_id = $2",
-        &[&tenant, &client],
-    )
-    .await
-    .context("deleting consents")?;
+    db.execute("DELETE FROM consents WHERE tenant_id = $1 AND client_id = $2", &[&tenant, &client])
+        .await
+        .context("deleting consents")?;
     Ok(())
 }

@@ -23,25 +23,9 @@ pub fn actor_json(a: &Actor) -> Value {
 }
 
 pub fn actor_from_json(v: &Value) -> Actor {
-    let int = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_i64)
-            .and_then(|i| i32::try_from(i).ok())
-            .unwrap_or(0)
-    };
-    let text = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    Actor {
-        kind: int("kind"),
-        id: text("id"),
-        name: text("name"),
-        channel: int("channel"),
-        store_id: text("store_id"),
-    }
+    let int = |k: &str| v.get(k).and_then(Value::as_i64).and_then(|i| i32::try_from(i).ok()).unwrap_or(0);
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    Actor { kind: int("kind"), id: text("id"), name: text("name"), channel: int("channel"), store_id: text("store_id") }
 }
 
 pub async fn record(db: &impl GenericClient, tenant: &str, c: &Change<'_>) -> anyhow::Result<()> {
@@ -77,14 +61,7 @@ pub async fn record_many(
     db.execute(
         "INSERT INTO history (tenant_id, client_id, kind, at, actor, after)
          SELECT $1, client_id, $3, $4, $5, $6 FROM unnest($2::uuid[]) AS client_id",
-        &[
-            &tenant,
-            &clients,
-            &kind,
-            &at,
-            &Json(actor_json(actor)),
-            &Json(after),
-        ],
+        &[&tenant, &clients, &kind, &at, &Json(actor_json(actor)), &Json(after)],
     )
     .await
     .context("recording history")?;
@@ -119,9 +96,7 @@ pub async fn list(
                 "SELECT id, kind, at, actor, before, after, comment FROM history
                  WHERE {filter} AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
             ),
-            &[
-                &tenant, &client, &kinds, &period.0, &period.1, &before_id, &limit,
-            ],
+            &[&tenant, &client, &kinds, &period.0, &period.1, &before_id, &limit],
         )
         .await
         .context("listing history")?;

@@ -32,18 +32,12 @@ impl Sql {
     }
 
     fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect()
+        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
     }
 }
 
 fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -58,24 +52,16 @@ fn term_sql(sql: &mut Sql, term: &Term) -> String {
         Term::Digits { e164, digits } => {
             let partial = sql.bind(like_pattern(digits));
             match e164 {
-                Some(phone) => format!(
-                    "(c.phone = {} OR c.phone LIKE {partial})",
-                    sql.bind(phone.clone())
-                ),
+                Some(phone) => format!("(c.phone = {} OR c.phone LIKE {partial})", sql.bind(phone.clone())),
                 None => format!("c.phone LIKE {partial}"),
             }
         }
         Term::Words(words) => {
-            let names: Vec<String> = words
-                .iter()
-                .map(|w| format!("c.name_search LIKE {}", sql.bind(like_pattern(w))))
-                .collect();
+            let names: Vec<String> =
+                words.iter().map(|w| format!("c.name_search LIKE {}", sql.bind(like_pattern(w)))).collect();
             let mut clause = format!("({})", names.join(" AND "));
             if words.len() == 1 {
-                clause = format!(
-                    "({clause} OR c.email_key LIKE {})",
-                    sql.bind(like_pattern(&words[0]))
-                );
+                clause = format!("({clause} OR c.email_key LIKE {})", sql.bind(like_pattern(&words[0])));
             }
             clause
         }
@@ -104,10 +90,7 @@ fn where_sql(sql: &mut Sql, tenant: &str, f: &Filter) -> String {
         clauses.push(format!("c.id = ANY({})", sql.bind(ids.to_vec())));
     }
     if let Some(stores) = f.stores {
-        clauses.push(format!(
-            "c.registration_store_id = ANY({})",
-            sql.bind(stores.to_vec())
-        ));
+        clauses.push(format!("c.registration_store_id = ANY({})", sql.bind(stores.to_vec())));
     }
     clauses.join(" AND ")
 }
@@ -126,11 +109,7 @@ fn keyset_sql(sql: &mut Sql, keys: &[SortKey], token: &PageToken) -> String {
     let mut equal_so_far: Vec<String> = Vec::new();
     let mut alternatives = Vec::new();
     for (key, value) in keys.iter().zip(&token.values) {
-        let v = format!(
-            "{}::{}",
-            sql.bind(value.clone()),
-            cast(key.column.sql_type())
-        );
+        let v = format!("({}::text)::{}", sql.bind(value.clone()), cast(key.column.sql_type()));
         let op = if key.descending { "<" } else { ">" };
         let mut alt = equal_so_far.clone();
         alt.push(format!("{} {op} {v}", key.column.sql()));
@@ -138,11 +117,7 @@ fn keyset_sql(sql: &mut Sql, keys: &[SortKey], token: &PageToken) -> String {
         equal_so_far.push(format!("{} = {v}", key.column.sql()));
     }
     let mut last = equal_so_far;
-    last.push(format!(
-        "c.id {} {}",
-        if id_desc { "<" } else { ">" },
-        sql.bind(token.id)
-    ));
+    last.push(format!("c.id {} {}", if id_desc { "<" } else { ">" }, sql.bind(token.id)));
     alternatives.push(format!("({})", last.join(" AND ")));
     format!("({})", alternatives.join(" OR "))
 }
@@ -159,10 +134,7 @@ pub async fn page(
     let mut sql = Sql { params: Vec::new() };
     let base = where_sql(&mut sql, tenant, filter);
     let total: i64 = db
-        .query_one(
-            &format!("SELECT count(*) FROM clients c WHERE {base}"),
-            &sql.refs(),
-        )
+        .query_one(&format!("SELECT count(*) FROM clients c WHERE {base}"), &sql.refs())
         .await
         .context("counting matches")?
         .get(0);
@@ -170,43 +142,25 @@ pub async fn page(
     if let Some(token) = after {
         condition = format!("{condition} AND {}", keyset_sql(&mut sql, keys, token));
     }
-    let id_dir = if keys.first().is_some_and(|k| k.descending) {
-        "DESC"
-    } else {
-        "ASC"
-    };
+    let id_dir = if keys.first().is_some_and(|k| k.descending) { "DESC" } else { "ASC" };
     let order: Vec<String> = keys
         .iter()
-        .map(|k| {
-            format!(
-                "{} {}",
-                k.column.sql(),
-                if k.descending { "DESC" } else { "ASC" }
-            )
-        })
+        .map(|k| format!("{} {}", k.column.sql(), if k.descending { "DESC" } else { "ASC" }))
         .chain(std::iter::once(format!("c.id {id_dir}")))
         .collect();
-    let sort_values: Vec<String> = keys
-        .iter()
-        .map(|k| format!("({})::text", k.column.sql()))
-        .collect();
+    let sort_values: Vec<String> = keys.iter().map(|k| format!("({})::text", k.column.sql())).collect();
     let limit_param = sql.bind(limit);
     let query = format!(
         "SELECT {SELECT_COLUMNS}, {} FROM clients c WHERE {condition} ORDER BY {} LIMIT {limit_param}",
         sort_values.join(", "),
         order.join(", ")
     );
-    let rows = db
-        .query(&query, &sql.refs())
-        .await
-        .context("listing clients")?;
+    let rows = db.query(&query, &sql.refs()).await.context("listing clients")?;
     let first_sort = SELECT_COLUMNS.split(',').count();
     let page = rows
         .iter()
         .map(|row| {
-            let values = (0..keys.len())
-                .map(|i| row.get::<_, String>(first_sort + i))
-                .collect();
+            let values = (0..keys.len()).map(|i| row.get::<_, String>(first_sort + i)).collect();
             (from_row(row), values)
         })
         .collect();
@@ -214,20 +168,12 @@ pub async fn page(
 }
 
 /// Every client id matching `filter` (bulk edits by query), in id order.
-pub async fn ids(
-    db: &impl GenericClient,
-    tenant: &str,
-    filter: &Filter<'_>,
-    max: i64,
-) -> anyhow::Result<Vec<Uuid>> {
+pub async fn ids(db: &impl GenericClient, tenant: &str, filter: &Filter<'_>, max: i64) -> anyhow::Result<Vec<Uuid>> {
     let mut sql = Sql { params: Vec::new() };
     let condition = where_sql(&mut sql, tenant, filter);
     let limit = sql.bind(max);
     let rows = db
-        .query(
-            &format!("SELECT c.id FROM clients c WHERE {condition} ORDER BY c.id LIMIT {limit}"),
-            &sql.refs(),
-        )
+        .query(&format!("SELECT c.id FROM clients c WHERE {condition} ORDER BY c.id LIMIT {limit}"), &sql.refs())
         .await
         .context("selecting matching clients")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -46,20 +46,13 @@ pub async fn put(db: &impl GenericClient, tenant: &str, s: &TenantSettings) -> a
 
 pub async fn store_exists(db: &impl GenericClient, tenant: &str, id: &str) -> anyhow::Result<bool> {
     let row = db
-        .query_opt(
-            "SELECT 1 FROM stores WHERE tenant_id = $1 AND id = $2",
-            &[&tenant, &id],
-        )
+        .query_opt("SELECT 1 FROM stores WHERE tenant_id = $1 AND id = $2", &[&tenant, &id])
         .await
         .context("checking the store")?;
     Ok(row.is_some())
 }
 
-pub async fn get_store(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: &str,
-) -> anyhow::Result<Option<Store>> {
+pub async fn get_store(db: &impl GenericClient, tenant: &str, id: &str) -> anyhow::Result<Option<Store>> {
     let row = db
         .query_opt(
             "SELECT id, name, city, address, archived FROM stores WHERE tenant_id = $1 AND id = $2",
@@ -67,22 +60,11 @@ pub async fn get_store(
         )
         .await
         .context("loading the store")?;
-    Ok(row.map(|r| Store {
-        id: r.get(0),
-        name: r.get(1),
-        city: r.get(2),
-        address: r.get(3),
-        archived: r.get(4),
-    }))
+    Ok(row.map(|r| Store { id: r.get(0), name: r.get(1), city: r.get(2), address: r.get(3), archived: r.get(4) }))
 }
 
 /// Inserts or replaces a store; `false` when `insert_only` and it exists.
-pub async fn put_store(
-    db: &impl GenericClient,
-    tenant: &str,
-    s: &Store,
-    insert_only: bool,
-) -> anyhow::Result<bool> {
+pub async fn put_store(db: &impl GenericClient, tenant: &str, s: &Store, insert_only: bool) -> anyhow::Result<bool> {
     let sql = if insert_only {
         "INSERT INTO stores (tenant_id, id, name, city, address, archived) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT DO NOTHING"
@@ -90,20 +72,13 @@ pub async fn put_store(
         "UPDATE stores SET name = $3, city = $4, address = $5, archived = $6 WHERE tenant_id = $1 AND id = $2"
     };
     let n = db
-        .execute(
-            sql,
-            &[&tenant, &s.id, &s.name, &s.city, &s.address, &s.archived],
-        )
+        .execute(sql, &[&tenant, &s.id, &s.name, &s.city, &s.address, &s.archived])
         .await
         .context("saving the store")?;
     Ok(n == 1)
 }
 
-pub async fn list_stores(
-    db: &impl GenericClient,
-    tenant: &str,
-    include_archived: bool,
-) -> anyhow::Result<Vec<Store>> {
+pub async fn list_stores(db: &impl GenericClient, tenant: &str, include_archived: bool) -> anyhow::Result<Vec<Store>> {
     let rows = db
         .query(
             "SELECT id, name, city, address, archived FROM stores WHERE tenant_id = $1 AND ($2 OR NOT archived) ORDER BY id",
@@ -113,12 +88,6 @@ pub async fn list_stores(
         .context("listing stores")?;
     Ok(rows
         .iter()
-        .map(|r| Store {
-            id: r.get(0),
-            name: r.get(1),
-            city: r.get(2),
-            address: r.get(3),
-            archived: r.get(4),
-        })
+        .map(|r| Store { id: r.get(0), name: r.get(1), city: r.get(2), address: r.get(3), archived: r.get(4) })
         .collect())
 }

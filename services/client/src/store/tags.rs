@@ -5,12 +5,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 fn tag_from_row(r: &tokio_postgres::Row) -> Tag {
-    Tag {
-        id: r.get::<_, Uuid>(0).to_string(),
-        name: r.get(1),
-        colour: r.get(2),
-        client_count: r.get(3),
-    }
+    Tag { id: r.get::<_, Uuid>(0).to_string(), name: r.get(1), colour: r.get(2), client_count: r.get(3) }
 }
 
 const TAG_SELECT: &str = "SELECT t.id, t.name, t.colour,
@@ -40,10 +35,7 @@ pub async fn create(
 
 pub async fn get(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Tag>> {
     let row = db
-        .query_opt(
-            &format!("{TAG_SELECT} WHERE t.tenant_id = $1 AND t.id = $2"),
-            &[&tenant, &id],
-        )
+        .query_opt(&format!("{TAG_SELECT} WHERE t.tenant_id = $1 AND t.id = $2"), &[&tenant, &id])
         .await
         .context("loading the tag")?;
     Ok(row.as_ref().map(tag_from_row))
@@ -51,22 +43,14 @@ pub async fn get(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Res
 
 pub async fn list(db: &impl GenericClient, tenant: &str) -> anyhow::Result<Vec<Tag>> {
     let rows = db
-        .query(
-            &format!("{TAG_SELECT} WHERE t.tenant_id = $1 ORDER BY t.name_key"),
-            &[&tenant],
-        )
+        .query(&format!("{TAG_SELECT} WHERE t.tenant_id = $1 ORDER BY t.name_key"), &[&tenant])
         .await
         .context("listing tags")?;
     Ok(rows.iter().map(tag_from_row).collect())
 }
 
 /// Another tag of the tenant has this name.
-pub async fn name_taken(
-    db: &impl GenericClient,
-    tenant: &str,
-    name: &str,
-    except: Uuid,
-) -> anyhow::Result<bool> {
+pub async fn name_taken(db: &impl GenericClient, tenant: &str, name: &str, except: Uuid) -> anyhow::Result<bool> {
     let row = db
         .query_opt(
             "SELECT 1 FROM tags WHERE tenant_id = $1 AND name_key = lower($2) AND id <> $3",
@@ -77,13 +61,7 @@ pub async fn name_taken(
     Ok(row.is_some())
 }
 
-pub async fn update(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: Uuid,
-    name: &str,
-    colour: &str,
-) -> anyhow::Result<()> {
+pub async fn update(db: &impl GenericClient, tenant: &str, id: Uuid, name: &str, colour: &str) -> anyhow::Result<()> {
     db.execute(
         "UPDATE tags SET name = $3, name_key = lower($3), colour = $4 WHERE tenant_id = $1 AND id = $2",
         &[&tenant, &id, &name, &colour],
@@ -94,37 +72,23 @@ pub async fn update(
 }
 
 /// Deletes a tag; returns the clients that carried it.
-pub async fn delete(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: Uuid,
-) -> anyhow::Result<Option<Vec<Uuid>>> {
+pub async fn delete(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Vec<Uuid>>> {
     let clients: Vec<Uuid> = db
-        .query(
-            "DELETE FROM client_tags WHERE tenant_id = $1 AND tag_id = $2 RETURNING client_id",
-            &[&tenant, &id],
-        )
+        .query("DELETE FROM client_tags WHERE tenant_id = $1 AND tag_id = $2 RETURNING client_id", &[&tenant, &id])
         .await
         .context("untagging clients")?
         .iter()
         .map(|r| r.get(0))
         .collect();
     let n = db
-        .execute(
-            "DELETE FROM tags WHERE tenant_id = $1 AND id = $2",
-            &[&tenant, &id],
-        )
+        .execute("DELETE FROM tags WHERE tenant_id = $1 AND id = $2", &[&tenant, &id])
         .await
         .context("deleting the tag")?;
     Ok((n == 1).then_some(clients))
 }
 
 /// The ids among `ids` that are not tags of the tenant.
-pub async fn unknown(
-    db: &impl GenericClient,
-    tenant: &str,
-    ids: &[Uuid],
-) -> anyhow::Result<Vec<Uuid>> {
+pub async fn unknown(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
     let rows = db
         .query(
             "SELECT id FROM unnest($2::uuid[]) AS id WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.tenant_id = $1 AND t.id = id)",
@@ -136,12 +100,7 @@ pub async fn unknown(
 }
 
 /// Adds every tag to every client; returns the clients that gained a tag.
-pub async fn add(
-    db: &impl GenericClient,
-    tenant: &str,
-    clients: &[Uuid],
-    tags: &[Uuid],
-) -> anyhow::Result<Vec<Uuid>> {
+pub async fn add(db: &impl GenericClient, tenant: &str, clients: &[Uuid], tags: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
     let rows = db
         .query(
             "WITH added AS (

@@ -15,7 +15,8 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tonic::body::Body;
 
-/// Grants every right (dev admin tokens, platform operators).
+/// Grants every right within the token's tenant (dev admin tokens, tenant administrators); never
+/// a right that crosses tenants (see [`Principal::has_explicit_right`]).
 pub const ALL_RIGHTS: &str = "*";
 
 /// The claims of a loyalty token.
@@ -66,6 +67,12 @@ impl Principal {
 
     pub fn has_right(&self, right: &str) -> bool {
         self.rights.iter().any(|r| r == right || r == ALL_RIGHTS)
+    }
+
+    /// Named in the token itself: `*` does not grant it. For rights that cross the tenant boundary
+    /// (service accounts reading every tenant's feed), which no tenant admin should hold by accident.
+    pub fn has_explicit_right(&self, right: &str) -> bool {
+        self.rights.iter().any(|r| r == right)
     }
 
     /// PERMISSION_DENIED unless the principal has `right` (for checks inside a handler, e.g. a

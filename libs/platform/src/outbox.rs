@@ -180,7 +180,7 @@ impl Outbox {
     /// `events.read_all_tenants`.
     pub fn serve(&self, request: tonic::Request<WatchEventsRequest>) -> Result<tonic::Response<EventStream>, Status> {
         let principal: &Principal = principal(&request)?;
-        let tenant = if principal.has_right(READ_ALL_TENANTS) { None } else { Some(principal.tenant.clone()) };
+        let tenant = if principal.has_explicit_right(READ_ALL_TENANTS) { None } else { Some(principal.tenant.clone()) };
         let req = request.into_inner();
         if req.after_sequence < 0 {
             return Err(crate::error::invalid_field("after_sequence", "must be 0 or more"));

@@ -89,7 +89,8 @@ async fn paging_neither_repeats_nor_skips_while_clients_are_added() {
 async fn lists_sort_by_a_column_with_a_stable_tie_break_and_tokens_belong_to_their_query() {
     let app = start().await;
     let mut api = admin(&app);
-    for (first, last) in [("Ona", "Žukauskaitė"), ("Ieva", "Butkutė"), ("Eglė", "Butkutė"), ("Rūta", "Kazlauskienė")] {
+    for (first, last) in [("Ona", "Žukauskaitė"), ("Ieva", "Butkutė"), ("Eglė", "Butkutė"), ("Rūta", "Kazlauskienė")]
+    {
         add(&mut api, first, last, &format!("+37061{:06}", first.len() * 1000 + last.len())).await;
     }
     let list = |order: &str, size: i32, token: String| pb::ListClientsRequest {
@@ -100,9 +101,11 @@ async fn lists_sort_by_a_column_with_a_stable_tie_break_and_tokens_belong_to_the
     let all = api.list_clients(list("last_name, first_name desc", 10, String::new())).await.expect("list").into_inner();
     let order: Vec<_> = all.clients.iter().map(|c| c.full_name.as_str()).collect();
     assert_eq!(order, vec!["Ieva Butkutė", "Eglė Butkutė", "Rūta Kazlauskienė", "Ona Žukauskaitė"]);
-    let first = api.list_clients(list("last_name, first_name desc", 2, String::new())).await.expect("list").into_inner();
+    let first =
+        api.list_clients(list("last_name, first_name desc", 2, String::new())).await.expect("list").into_inner();
     let token = first.page.expect("page").next_page_token;
-    let second = api.list_clients(list("last_name, first_name desc", 2, token.clone())).await.expect("list").into_inner();
+    let second =
+        api.list_clients(list("last_name, first_name desc", 2, token.clone())).await.expect("list").into_inner();
     let order: Vec<_> = second.clients.iter().map(|c| c.full_name.as_str()).collect();
     assert_eq!(order, vec!["Rūta Kazlauskienė", "Ona Žukauskaitė"]);
     let err = api.list_clients(list("city", 2, token)).await.expect_err("token of another ordering");

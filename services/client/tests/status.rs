@@ -30,7 +30,11 @@ async fn block_needs_a_comment_restores_the_previous_status_and_is_in_history() 
         .expect("created")
         .into_inner();
     assert_eq!(created.status, ClientStatus::Subscriber as i32);
-    let block = |comment: &str| pb::BlockClientRequest { client_id: created.id.clone(), comment: comment.into(), ..Default::default() };
+    let block = |comment: &str| pb::BlockClientRequest {
+        client_id: created.id.clone(),
+        comment: comment.into(),
+        ..Default::default()
+    };
     assert_eq!(fields(&api.block_client(block("  ")).await.expect_err("no comment")), vec!["comment"]);
 
     let blocked = api.block_client(block("fraud at VLN-01")).await.expect("blocked").into_inner();
@@ -38,12 +42,14 @@ async fn block_needs_a_comment_restores_the_previous_status_and_is_in_history() 
     assert_eq!(blocked.block.as_ref().map(|b| b.comment.as_str()), Some("fraud at VLN-01"));
     assert_eq!(api.block_client(block("again")).await.expect_err("twice").code(), Code::FailedPrecondition);
 
-    let unblock = pb::UnblockClientRequest { client_id: created.id.clone(), comment: "cleared".into(), ..Default::default() };
+    let unblock =
+        pb::UnblockClientRequest { client_id: created.id.clone(), comment: "cleared".into(), ..Default::default() };
     let unblocked = api.unblock_client(unblock).await.expect("unblocked").into_inner();
     assert_eq!(unblocked.status, ClientStatus::Subscriber as i32, "the status before blocking comes back");
     assert!(unblocked.block.is_none());
 
-    let kinds: Vec<(String, String)> = history(&mut api, &created.id).await.into_iter().map(|h| (h.kind, h.comment)).collect();
+    let kinds: Vec<(String, String)> =
+        history(&mut api, &created.id).await.into_iter().map(|h| (h.kind, h.comment)).collect();
     assert_eq!(
         kinds,
         vec![
@@ -62,7 +68,10 @@ fn consent(channel: ContactChannel, status: ConsentStatus) -> pb::ChannelConsent
 
 async fn may(api: &mut Client, id: &str, channel: ContactChannel) -> (bool, Reason) {
     let r = api
-        .check_marketing_permission(pb::CheckMarketingPermissionRequest { client_id: id.into(), channel: channel as i32 })
+        .check_marketing_permission(pb::CheckMarketingPermissionRequest {
+            client_id: id.into(),
+            channel: channel as i32,
+        })
         .await
         .expect("answer")
         .into_inner();
@@ -83,14 +92,21 @@ async fn marketing_is_allowed_only_with_consent_an_address_and_no_block() {
         ..Default::default()
     };
     let after = api
-        .set_consent(set(vec![consent(ContactChannel::Sms, ConsentStatus::Subscribed), consent(ContactChannel::Email, ConsentStatus::Subscribed)]))
+        .set_consent(set(vec![
+            consent(ContactChannel::Sms, ConsentStatus::Subscribed),
+            consent(ContactChannel::Email, ConsentStatus::Subscribed),
+        ]))
         .await
         .expect("set")
         .into_inner();
     assert_eq!(after.consents.len(), 2);
     assert!(after.consents.iter().all(|c| c.source == "pos" && c.changed_at.is_some()));
     assert_eq!(may(&mut api, &c.id, ContactChannel::Sms).await, (true, Reason::Subscribed));
-    assert_eq!(may(&mut api, &c.id, ContactChannel::Email).await, (false, Reason::NoAddress), "subscribed but no email");
+    assert_eq!(
+        may(&mut api, &c.id, ContactChannel::Email).await,
+        (false, Reason::NoAddress),
+        "subscribed but no email"
+    );
 
     api.set_consent(set(vec![consent(ContactChannel::Sms, ConsentStatus::Unsubscribed)])).await.expect("unsubscribe");
     assert_eq!(may(&mut api, &c.id, ContactChannel::Sms).await, (false, Reason::Unsubscribed));
@@ -100,7 +116,10 @@ async fn marketing_is_allowed_only_with_consent_an_address_and_no_block() {
     api.block_client(block).await.expect("block");
     assert_eq!(may(&mut api, &c.id, ContactChannel::Sms).await, (false, Reason::Blocked));
 
-    let bad = api.set_consent(set(vec![consent(ContactChannel::Unspecified, ConsentStatus::Subscribed)])).await.expect_err("bad");
+    let bad = api
+        .set_consent(set(vec![consent(ContactChannel::Unspecified, ConsentStatus::Subscribed)]))
+        .await
+        .expect_err("bad");
     assert_eq!(fields(&bad), vec!["consents[0].channel"]);
     let consent_history = history(&mut api, &c.id).await.into_iter().filter(|h| h.kind == "consent").count();
     assert_eq!(consent_history, 3);
@@ -127,7 +146,8 @@ async fn history_pages_newest_first() {
     let first = api.list_client_history(page(String::new())).await.expect("first").into_inner();
     assert_eq!(first.page.as_ref().map(|p| p.total_size), Some(6));
     assert!(first.records[0].after_json.contains("note 4") && first.records[0].before_json.contains("note 3"));
-    let second = api.list_client_history(page(first.page.expect("page").next_page_token)).await.expect("second").into_inner();
+    let second =
+        api.list_client_history(page(first.page.expect("page").next_page_token)).await.expect("second").into_inner();
     assert_eq!(second.records.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["updated", "created"]);
     assert!(second.page.expect("page").next_page_token.is_empty());
 }

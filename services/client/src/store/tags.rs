@@ -91,7 +91,8 @@ pub async fn delete(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::
 pub async fn unknown(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
     let rows = db
         .query(
-            "SELECT id FROM unnest($2::uuid[]) AS id WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.tenant_id = $1 AND t.id = id)",
+            "SELECT u.id FROM unnest($2::uuid[]) AS u(id)
+             WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.tenant_id = $1 AND t.id = u.id)",
             &[&tenant, &ids],
         )
         .await

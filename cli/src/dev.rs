@@ -77,7 +77,6 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     settings.server.listen = args.listen.clone();
     settings.server.metrics_listen = args.metrics_listen.clone();
 
-    suite::migrate_all(&settings).await?;
     let mut services = Services::new();
     suite::register_all(&settings, &mut services).await?;
     let names = services.names().to_vec();

@@ -1,23 +1,107 @@
-//! The services `loyalty dev up` runs. A service's issue adds it here: its schema and migrations,
-//! how it registers its gRPC services, and how it loads its part of the demo data.
+//! The services `loyalty dev up` runs. A service's issue adds it here: how it registers on the
+//! shared server (migrating its own schema first) and how it loads its part of the demo data.
+use anyhow::Context;
+use futures::StreamExt;
+use loyalty_api::client::v1 as pb;
+use loyalty_api::client::v1::client_service_client::ClientServiceClient;
+use loyalty_api::common::v1::{Channel, ConsentStatus, ContactChannel, Date, RequestContext};
+use loyalty_platform::auth::BearerToken;
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
+use loyalty_testkit::demo::{self, DemoClient, DemoConsent, DemoGender};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel as GrpcChannel;
 
-/// Migrates every implemented service into its own schema of one database.
-pub async fn migrate_all(settings: &PlatformSettings) -> anyhow::Result<()> {
-    let _ = settings;
-    Ok(())
-}
+/// Demo clients loaded by `dev up --demo`.
+pub const DEMO_CLIENTS: u64 = 2_000;
+pub const DEMO_SEED: u64 = 2026;
 
-/// Registers every implemented service on one server.
+/// Registers every implemented service on one server; each migrates its own schema first.
 pub async fn register_all(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
-    let _ = (settings, services);
+    loyalty_client::register(settings, services).await.context("starting the client service")?;
     Ok(())
 }
 
-/// Loads the demo chain into every implemented service, through its gRPC API. Returns a line per
-/// service saying what it loaded.
+type Api = ClientServiceClient<InterceptedService<GrpcChannel, BearerToken>>;
+
+fn consent(channel: ContactChannel, c: DemoConsent) -> pb::ChannelConsent {
+    let status = match c {
+        DemoConsent::Subscribed => ConsentStatus::Subscribed,
+        DemoConsent::Unsubscribed => ConsentStatus::Unsubscribed,
+        DemoConsent::Unknown => ConsentStatus::Unknown,
+    };
+    pb::ChannelConsent { channel: channel as i32, status: status as i32, ..Default::default() }
+}
+
+/// The demo client as the API takes it.
+pub fn demo_client(c: &DemoClient) -> pb::Client {
+    pb::Client {
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        middle_name: c.middle_name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
+        birth_date: c.birth_date.map(|d| Date { year: d.year(), month: u8::from(d.month()).into(), day: d.day().into() }),
+        gender: match c.gender {
+            DemoGender::Female => pb::Gender::Female,
+            DemoGender::Male => pb::Gender::Male,
+        } as i32,
+        city: c.city.clone(),
+        registration_store_id: c.store_id.clone(),
+        added_by: pb::AddedBy::Pos as i32,
+        ..Default::default()
+    }
+}
+
+async fn load_client(mut api: Api, c: DemoClient) -> anyhow::Result<()> {
+    let context = RequestContext {
+        idempotency_key: format!("demo-client-{}", c.index),
+        channel: Channel::Pos as i32,
+        store_id: c.store_id.clone(),
+        ..Default::default()
+    };
+    let created = api
+        .create_client(pb::CreateClientRequest { context: Some(context), client: Some(demo_client(&c)), ..Default::default() })
+        .await
+        .with_context(|| format!("creating demo client {} ({} {})", c.index, c.first_name, c.last_name))?
+        .into_inner();
+    let consents = vec![consent(ContactChannel::Email, c.email_consent), consent(ContactChannel::Sms, c.sms_consent)];
+    let agreement = pb::Agreement { granted: c.personal_data_consent, ..Default::default() };
+    api.set_consent(pb::SetConsentRequest {
+        client_id: created.id,
+        consents,
+        personal_data_consent: Some(agreement),
+        source: "demo".into(),
+        ..Default::default()
+    })
+    .await
+    .context("setting demo consents")?;
+    Ok(())
+}
+
+/// Loads the demo chain through the gRPC API, as a POS would. Returns a line per service.
 pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String>> {
-    let _ = (endpoint, token);
-    Ok(Vec::new())
+    let channel = GrpcChannel::from_shared(endpoint.to_string())?.connect().await?;
+    let api: Api = ClientServiceClient::with_interceptor(channel, BearerToken::new(token)?);
+    let stores = demo::stores(2);
+    for s in &stores {
+        let store = pb::Store { id: s.id.clone(), name: s.name.clone(), city: s.city.clone(), ..Default::default() };
+        match api.clone().create_store(pb::CreateStoreRequest { store: Some(store) }).await {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+            Err(status) => return Err(status).context("creating demo stores"),
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut done = 0u64;
+    let mut loads = futures::stream::iter(demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), c)))
+        .buffer_unordered(16);
+    while let Some(result) = loads.next().await {
+        result?;
+        done += 1;
+        if done % 500 == 0 || done == DEMO_CLIENTS {
+            eprintln!("demo: {done}/{DEMO_CLIENTS} clients ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(vec![format!("client: {} stores, {DEMO_CLIENTS} clients with consents", stores.len())])
 }

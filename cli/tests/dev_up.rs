@@ -1,4 +1,7 @@
-//! `loyalty dev up` on a machine with no running Postgres reaches `ready` and serves health.
+//! `loyalty dev up` on a machine with no running Postgres reaches `ready`, serves health, and with
+//! `--demo` has the demo chain loaded.
+use loyalty_api::client::v1::ListClientsRequest;
+use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -49,10 +52,22 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     assert_eq!(token.trim().split('.').count(), 3, "the dev token is a JWT");
 
     let channel = tonic::transport::Channel::from_shared(endpoint).expect("uri").connect().await.expect("connects");
-    let mut health = HealthClient::new(channel);
+    let mut health = HealthClient::new(channel.clone());
     let status =
         health.check(HealthCheckRequest { service: String::new() }).await.expect("health answers").into_inner().status;
     assert_eq!(status, ServingStatus::Serving as i32);
+
+    // --demo loaded the demo chain through the API.
+    let bearer = loyalty_platform::auth::BearerToken::new(token.trim()).expect("token");
+    let mut clients = ClientServiceClient::with_interceptor(channel, bearer);
+    let listed = clients.list_clients(ListClientsRequest::default()).await.expect("list").into_inner();
+    assert_eq!(listed.page.expect("page").total_size, 2000, "the demo clients are there");
+    let found = clients
+        .list_clients(ListClientsRequest { query: "sarunas".into(), ..Default::default() })
+        .await
+        .expect("search")
+        .into_inner();
+    assert!(found.clients.iter().all(|c| c.first_name == "Šarūnas") && !found.clients.is_empty());
 
     // SIGTERM drains and exits cleanly.
     let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");

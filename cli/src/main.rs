@@ -2,6 +2,7 @@
 //!
 //! `loyalty dev up` runs every implemented service in one process against a private Postgres;
 //! `loyalty token` mints a development token. Each service's issue adds its operator commands.
+mod clients;
 mod dev;
 mod suite;
 mod token;
@@ -22,6 +23,8 @@ enum Command {
         #[command(subcommand)]
         command: dev::DevCommand,
     },
+    /// Work with clients: search, show, create, block, merge, erase, export.
+    Clients(clients::ClientsArgs),
     /// Mint a token signed with the configured key (LOYALTY__AUTH__JWT_SECRET, or the dev key).
     Token(token::TokenArgs),
 }
@@ -39,6 +42,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Dev { command } => dev::run(command).await,
             Command::Token(args) => token::run(args),
+            Command::Clients(args) => clients::run(args).await,
         }
     });
     match result {

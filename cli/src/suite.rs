@@ -41,7 +41,11 @@ pub fn demo_client(c: &DemoClient) -> pb::Client {
         middle_name: c.middle_name.clone(),
         email: c.email.clone(),
         phone: c.phone.clone(),
-        birth_date: c.birth_date.map(|d| Date { year: d.year(), month: u8::from(d.month()).into(), day: d.day().into() }),
+        birth_date: c.birth_date.map(|d| Date {
+            year: d.year(),
+            month: u8::from(d.month()).into(),
+            day: d.day().into(),
+        }),
         gender: match c.gender {
             DemoGender::Female => pb::Gender::Female,
             DemoGender::Male => pb::Gender::Male,
@@ -61,7 +65,11 @@ async fn load_client(mut api: Api, c: DemoClient) -> anyhow::Result<()> {
         ..Default::default()
     };
     let created = api
-        .create_client(pb::CreateClientRequest { context: Some(context), client: Some(demo_client(&c)), ..Default::default() })
+        .create_client(pb::CreateClientRequest {
+            context: Some(context),
+            client: Some(demo_client(&c)),
+            ..Default::default()
+        })
         .await
         .with_context(|| format!("creating demo client {} ({} {})", c.index, c.first_name, c.last_name))?
         .into_inner();
@@ -94,8 +102,9 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     }
     let started = std::time::Instant::now();
     let mut done = 0u64;
-    let mut loads = futures::stream::iter(demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), c)))
-        .buffer_unordered(16);
+    let mut loads =
+        futures::stream::iter(demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), c)))
+            .buffer_unordered(16);
     while let Some(result) = loads.next().await {
         result?;
         done += 1;

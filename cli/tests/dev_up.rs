@@ -51,7 +51,8 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let token = std::fs::read_to_string(token_path).expect("token file");
     assert_eq!(token.trim().split('.').count(), 3, "the dev token is a JWT");
 
-    let channel = tonic::transport::Channel::from_shared(endpoint).expect("uri").connect().await.expect("connects");
+    let channel =
+        tonic::transport::Channel::from_shared(endpoint.clone()).expect("uri").connect().await.expect("connects");
     let mut health = HealthClient::new(channel.clone());
     let status =
         health.check(HealthCheckRequest { service: String::new() }).await.expect("health answers").into_inner().status;
@@ -68,6 +69,31 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         .expect("search")
         .into_inner();
     assert!(found.clients.iter().all(|c| c.first_name == "Šarūnas") && !found.clients.is_empty());
+
+    // The CLI reaches the same API with the dev token.
+    let out = Command::new(BIN)
+        .args([
+            "clients",
+            "search",
+            "sarunas",
+            "--limit",
+            "3",
+            "--endpoint",
+            endpoint.as_str(),
+            "--token-file",
+            token_path,
+        ])
+        .output()
+        .expect("loyalty clients search");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Šarūnas") && text.contains("3 shown of"), "{text}");
+    let bad = Command::new(BIN)
+        .args(["clients", "get", "not-an-id", "--endpoint", endpoint.as_str(), "--token-file", token_path])
+        .output()
+        .expect("loyalty clients get");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("client_id"), "the error names the field");
 
     // SIGTERM drains and exits cleanly.
     let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");

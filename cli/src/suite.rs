@@ -108,7 +108,7 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     while let Some(result) = loads.next().await {
         result?;
         done += 1;
-        if done % 500 == 0 || done == DEMO_CLIENTS {
+        if done.is_multiple_of(500) || done == DEMO_CLIENTS {
             eprintln!("demo: {done}/{DEMO_CLIENTS} clients ({:.1} s)", started.elapsed().as_secs_f64());
         }
     }

@@ -11,7 +11,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
@@ -136,7 +135,11 @@ pub async fn start(
         }
         health_reporter.set_service_status("", ServingStatus::NotServing).await;
     };
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+    // Without TCP_NODELAY, small replies wait for the peer's delayed ACK (~40 ms each).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(std::time::Duration::from_secs(60)));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal));
     tracing::info!(%addr, "serving gRPC");
     Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout() })
 }

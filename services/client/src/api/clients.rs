@@ -7,6 +7,7 @@ use crate::domain::search::{self, PageToken};
 use crate::domain::{ClientRecord, Profile, Status};
 use crate::error::{ClientError, Result};
 use crate::events;
+use crate::store::GenericClient;
 use crate::store::{self, history::Change};
 use loyalty_api::client::v1 as pb;
 use loyalty_api::events::v1::{ClientDeleted, event::Payload};
@@ -15,7 +16,6 @@ use loyalty_platform::idempotency::{self, Claim};
 use loyalty_platform::outbox::publish;
 use prost::Message;
 use serde_json::json;
-use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 const MAX_PAGE: i32 = 1000;
@@ -65,7 +65,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     {
         return pb::Client::decode(answer.as_slice()).map_err(|e| ClientError::Internal(e.into()));
     }
-    let settings = store::settings::get(&*tx, &ctx.tenant).await?;
+    let settings = store::settings::get(&tx, &ctx.tenant).await?;
     let mut input = body.client.unwrap_or_default();
     if input.registration_store_id.is_empty()
         && let Some(first) = ctx.principal.store_scope().and_then(|s| s.first())
@@ -75,7 +75,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
     let mut v = Violations::new();
     let profile = Profile::parse(&input, "client.", &rules).map_err(|e| v.extend(e)).ok();
-    check_input(&*tx, &ctx, &input, Uuid::nil(), &mut v).await?;
+    check_input(&tx, &ctx, &input, Uuid::nil(), &mut v).await?;
     let status = match loyalty_api::events::v1::ClientStatus::try_from(body.status) {
         Ok(loyalty_api::events::v1::ClientStatus::Unspecified | loyalty_api::events::v1::ClientStatus::Member) => {
             Status::Member
@@ -107,7 +107,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         personal_data_consent: None,
         third_party_consent: None,
     };
-    if let Err(e) = store::clients::insert(&*tx, &ctx.tenant, &record).await {
+    if let Err(e) = store::clients::insert(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
             return Err(ClientError::field("client.email", "is already used by another client of this tenant"));
         }
@@ -125,7 +125,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         after,
         comment: "",
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
     tx.commit().await?;
@@ -144,7 +144,7 @@ pub async fn get(api: &ClientApi, request: tonic::Request<pb::GetClientRequest>)
     let ctx = Ctx::new(&request, None, api.clock())?;
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let conn = api.conn().await?;
-    Ok(convert::client(&load_visible(&**conn, &ctx, id, false).await?))
+    Ok(convert::client(&load_visible(&conn, &ctx, id, false).await?))
 }
 
 pub async fn batch_get(
@@ -160,7 +160,7 @@ pub async fn batch_get(
     let mut clients = Vec::new();
     for (i, text) in ids.iter().enumerate() {
         let id = client_id(&format!("client_ids[{i}]"), text)?;
-        if let Ok(r) = load_visible(&**conn, &ctx, id, false).await {
+        if let Ok(r) = load_visible(&conn, &ctx, id, false).await {
             clients.push(convert::client(&r));
         }
     }
@@ -175,7 +175,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.erased {
         return Err(ClientError::FailedPrecondition("the client was erased (GDPR); it cannot be edited".into()));
     }
@@ -185,10 +185,10 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let before = convert::client(&record);
     let mut merged = before.clone();
     let mut v = convert::apply_mask(&mut merged, &incoming, &paths);
-    let settings = store::settings::get(&*tx, &ctx.tenant).await?;
+    let settings = store::settings::get(&tx, &ctx.tenant).await?;
     let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
     let profile = Profile::parse(&merged, "client.", &rules).map_err(|e| v.extend(e)).ok();
-    check_input(&*tx, &ctx, &merged, record.id, &mut v).await?;
+    check_input(&tx, &ctx, &merged, record.id, &mut v).await?;
     let Some(mut profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ClientError::InvalidArgument(v));
     };
@@ -198,7 +198,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     }
     record.profile = profile;
     record.updated_at = ctx.now;
-    if let Err(e) = store::clients::update_profile(&*tx, &ctx.tenant, &record).await {
+    if let Err(e) = store::clients::update_profile(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
             return Err(ClientError::field("client.email", "is already used by another client of this tenant"));
         }
@@ -217,7 +217,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
             after: convert::subset(&convert::serde_like(&after), &changed),
             comment: "",
         };
-        store::history::record(&*tx, &ctx.tenant, &change).await?;
+        store::history::record(&tx, &ctx.tenant, &change).await?;
         publish(&tx, &ctx.event(&after.id, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
     }
     tx.commit().await?;
@@ -232,8 +232,8 @@ pub async fn delete(
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let record = load_visible(&*tx, &ctx, id, true).await?;
-    store::clients::delete(&*tx, &ctx.tenant, record.id).await?;
+    let record = load_visible(&tx, &ctx, id, true).await?;
+    store::clients::delete(&tx, &ctx.tenant, record.id).await?;
     let change = Change {
         client_id: record.id,
         kind: "deleted",
@@ -243,7 +243,7 @@ pub async fn delete(
         after: json!({}),
         comment: "",
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     let id = record.id.to_string();
     publish(&tx, &ctx.event(&id, Payload::ClientDeleted(ClientDeleted { client_id: id.clone() }))).await?;
     tx.commit().await?;
@@ -315,9 +315,8 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
     };
     let keys = search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
     let conn = api.conn().await?;
-    let settings = store::settings::get(&**conn, &ctx.tenant).await?;
-    let filter =
-        list_filter(&ctx, &settings.default_phone_region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
+    let region = api.phone_region(&conn, &ctx.tenant).await?;
+    let filter = list_filter(&ctx, &region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
     let stores_text = filter.stores.as_ref().map(|s| s.join(",")).unwrap_or_else(|| "*".into());
     let fingerprint = search::fingerprint(&[
         &body.query,
@@ -332,7 +331,7 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
         Some(PageToken::decode(&page.page_token, &fingerprint).map_err(|e| ClientError::field("page.page_token", e))?)
     };
     let (rows, total) =
-        store::list::page(&**conn, &ctx.tenant, &filter.as_store_filter(), &keys, after.as_ref(), i64::from(size) + 1)
+        store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &keys, after.as_ref(), i64::from(size) + 1)
             .await?;
     let has_more = rows.len() > size as usize;
     let mut rows: Vec<_> = rows.into_iter().take(size as usize).collect();
@@ -340,8 +339,7 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
         (true, Some((last, values))) => PageToken { list: fingerprint, values: values.clone(), id: last.id }.encode(),
         _ => String::new(),
     };
-    let mut records: Vec<ClientRecord> = rows.drain(..).map(|(r, _)| r).collect();
-    store::clients::fill_related(&**conn, &ctx.tenant, &mut records).await?;
+    let records: Vec<ClientRecord> = rows.drain(..).map(|(r, _)| r).collect();
     let mask = body.read_mask.map(|m| m.paths).unwrap_or_default();
     Ok(pb::ListClientsResponse {
         clients: records.iter().map(|r| convert::read_masked(convert::client(r), &mask)).collect(),

@@ -37,7 +37,7 @@ pub async fn merge(
     all.sort();
     let mut loaded = Vec::new();
     for id in all {
-        let r = ctx.visible(store::clients::load(&*tx, &ctx.tenant, id, true).await?)?;
+        let r = ctx.visible(store::clients::load(&tx, &ctx.tenant, id, true).await?)?;
         if r.erased {
             return Err(ClientError::FailedPrecondition(format!("client {id} was erased and cannot be merged")));
         }
@@ -68,15 +68,15 @@ pub async fn merge(
     )
     .await?;
     survivor.updated_at = ctx.now;
-    store::clients::update_profile(&*tx, &ctx.tenant, &survivor).await?;
+    store::clients::update_profile(&tx, &ctx.tenant, &survivor).await?;
     for c in &consents {
-        store::consents::upsert(&*tx, &ctx.tenant, survivor.id, c).await?;
+        store::consents::upsert(&tx, &ctx.tenant, survivor.id, c).await?;
     }
     let tags: Vec<Uuid> = duplicates.iter().flat_map(|d| d.tag_ids.iter().copied()).collect();
-    store::tags::add(&*tx, &ctx.tenant, &[survivor.id], &tags).await?;
+    store::tags::add(&tx, &ctx.tenant, &[survivor.id], &tags).await?;
     let merged_text: Vec<String> = merged_ids.iter().map(ToString::to_string).collect();
     let record =
-        store::clients::load(&*tx, &ctx.tenant, survivor.id, false).await?.ok_or(ClientError::NotFound("client"))?;
+        store::clients::load(&tx, &ctx.tenant, survivor.id, false).await?.ok_or(ClientError::NotFound("client"))?;
     let after = convert::client(&record);
     let changed = convert::changed_fields(&before, &after);
     let change = Change {
@@ -88,7 +88,7 @@ pub async fn merge(
         after: json!({ "merged_client_ids": merged_text, "filled": convert::subset(&convert::serde_like(&after), &changed) }),
         comment: "",
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     for d in &duplicates {
         let into = Change {
             client_id: d.id,
@@ -99,7 +99,7 @@ pub async fn merge(
             after: json!({ "merged_into": survivor.id.to_string() }),
             comment: "",
         };
-        store::history::record(&*tx, &ctx.tenant, &into).await?;
+        store::history::record(&tx, &ctx.tenant, &into).await?;
     }
     let subject = survivor.id.to_string();
     let merged_event = ClientsMerged { survivor_client_id: subject.clone(), merged_client_ids: merged_text };
@@ -141,7 +141,7 @@ pub async fn erase(
     }
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let record = load_visible(&*tx, &ctx, id, true).await?;
+    let record = load_visible(&tx, &ctx, id, true).await?;
     if record.erased {
         return Ok(pb::EraseClientResponse {});
     }
@@ -152,7 +152,7 @@ pub async fn erase(
         let rows = tx
             .query(
                 &format!(
-                    "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE",
+                    "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c",
                     store::clients::SELECT_COLUMNS
                 ),
                 &[&ctx.tenant, person],
@@ -164,14 +164,14 @@ pub async fn erase(
         r.personal_data_consent = None;
         r.third_party_consent = None;
         r.updated_at = ctx.now;
-        store::clients::update_profile(&*tx, &ctx.tenant, &r).await?;
+        store::clients::update_profile(&tx, &ctx.tenant, &r).await?;
         tx.execute(
             "UPDATE clients SET erased = true, block = CASE WHEN block IS NULL THEN NULL ELSE jsonb_set(block, '{comment}', '\"\"') END
              WHERE tenant_id = $1 AND id = $2",
             &[&ctx.tenant, person],
         )
         .await?;
-        store::consents::delete_all(&*tx, &ctx.tenant, *person).await?;
+        store::consents::delete_all(&tx, &ctx.tenant, *person).await?;
         tx.execute(
             "UPDATE history SET before = '{}', after = '{}', comment = '' WHERE tenant_id = $1 AND client_id = $2",
             &[&ctx.tenant, person],
@@ -190,7 +190,7 @@ pub async fn erase(
         after: json!({}),
         comment: &reason,
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientErased(ClientErased { client_id: subject.clone() }))).await?;
     tx.commit().await?;
@@ -204,12 +204,12 @@ pub async fn export(
     let ctx = Ctx::new(&request, None, api.clock())?;
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let conn = api.conn().await?;
-    let record = load_visible(&**conn, &ctx, id, false).await?;
+    let record = load_visible(&conn, &ctx, id, false).await?;
     let client = convert::client(&record);
-    let tags = store::tags::list(&**conn, &ctx.tenant).await?;
+    let tags = store::tags::list(&conn, &ctx.tenant).await?;
     let tag_names: Vec<&str> =
         tags.iter().filter(|t| client.tag_ids.contains(&t.id)).map(|t| t.name.as_str()).collect();
-    let (history, _) = store::history::list(&**conn, &ctx.tenant, record.id, &[], (None, None), None, 100_000).await?;
+    let (history, _) = store::history::list(&conn, &ctx.tenant, record.id, &[], (None, None), None, 100_000).await?;
     let profile: serde_json::Map<String, serde_json::Value> = convert::serde_like(&client).into_iter().collect();
     let document = json!({
         "client_id": client.id,

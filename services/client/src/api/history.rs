@@ -37,17 +37,10 @@ pub async fn list(
         .map(|t| from_timestamp(t).ok_or_else(|| ClientError::field("period.end", "is out of range")))
         .transpose()?;
     let conn = api.conn().await?;
-    let record = load_visible(&**conn, &ctx, id, false).await?;
-    let (records, total) = store::history::list(
-        &**conn,
-        &ctx.tenant,
-        record.id,
-        &body.kinds,
-        (start, end),
-        before_id,
-        i64::from(size) + 1,
-    )
-    .await?;
+    let record = load_visible(&conn, &ctx, id, false).await?;
+    let (records, total) =
+        store::history::list(&conn, &ctx.tenant, record.id, &body.kinds, (start, end), before_id, i64::from(size) + 1)
+            .await?;
     let has_more = records.len() > size as usize;
     let records: Vec<_> = records.into_iter().take(size as usize).collect();
     let next_page_token = match (has_more, records.last()) {

@@ -14,7 +14,10 @@ use loyalty_api::client::v1::client_service_server::ClientService;
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
 use loyalty_platform::clock::{Clock, SharedClock};
 use loyalty_platform::outbox::Outbox;
+use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tonic::{Request, Response, Status};
 
 /// State shared by every call.
@@ -23,11 +26,37 @@ pub struct ClientApi {
     pool: deadpool_postgres::Pool,
     outbox: Outbox,
     clock: SharedClock,
+    /// Phone regions of tenants, for reading search terms without a query per search.
+    regions: Arc<Mutex<HashMap<String, (Instant, String)>>>,
 }
+
+/// How long a cached phone region is trusted; a changed setting reaches searches within this.
+const REGION_TTL: Duration = Duration::from_secs(10);
 
 impl ClientApi {
     pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock) -> Self {
-        Self { pool, outbox, clock }
+        Self { pool, outbox, clock, regions: Arc::default() }
+    }
+
+    /// The tenant's default phone region, cached for [`REGION_TTL`].
+    async fn phone_region(&self, db: &deadpool_postgres::Object, tenant: &str) -> Result<String, ClientError> {
+        let cached = self.regions.lock().ok().and_then(|m| m.get(tenant).cloned());
+        if let Some((at, region)) = cached
+            && at.elapsed() < REGION_TTL
+        {
+            return Ok(region);
+        }
+        let region = crate::store::settings::get(db, tenant).await?.default_phone_region;
+        if let Ok(mut m) = self.regions.lock() {
+            m.insert(tenant.to_string(), (Instant::now(), region.clone()));
+        }
+        Ok(region)
+    }
+
+    fn forget_region(&self, tenant: &str) {
+        if let Ok(mut m) = self.regions.lock() {
+            m.remove(tenant);
+        }
     }
 
     fn clock(&self) -> &dyn Clock {

@@ -31,7 +31,7 @@ pub async fn create_store(api: &ClientApi, request: tonic::Request<pb::CreateSto
     check_store(&store)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    if !store::settings::put_store(&*tx, &ctx.tenant, &store, true).await? {
+    if !store::settings::put_store(&tx, &ctx.tenant, &store, true).await? {
         return Err(ClientError::AlreadyExists(format!("store {} exists", store.id)));
     }
     publish(&tx, &store_event(&ctx, &store)).await?;
@@ -45,7 +45,7 @@ pub async fn update_store(api: &ClientApi, request: tonic::Request<pb::UpdateSto
     let input = body.store.unwrap_or_default();
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let Some(mut store) = store::settings::get_store(&*tx, &ctx.tenant, &input.id).await? else {
+    let Some(mut store) = store::settings::get_store(&tx, &ctx.tenant, &input.id).await? else {
         return Err(ClientError::NotFound("store"));
     };
     let mut v = Violations::new();
@@ -60,7 +60,7 @@ pub async fn update_store(api: &ClientApi, request: tonic::Request<pb::UpdateSto
     }
     v.into_result()?;
     check_store(&store)?;
-    store::settings::put_store(&*tx, &ctx.tenant, &store, false).await?;
+    store::settings::put_store(&tx, &ctx.tenant, &store, false).await?;
     publish(&tx, &store_event(&ctx, &store)).await?;
     tx.commit().await?;
     Ok(store)
@@ -72,7 +72,7 @@ pub async fn list_stores(
 ) -> Result<pb::ListStoresResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let conn = api.conn().await?;
-    let stores = store::settings::list_stores(&**conn, &ctx.tenant, request.get_ref().include_archived).await?;
+    let stores = store::settings::list_stores(&conn, &ctx.tenant, request.get_ref().include_archived).await?;
     Ok(pb::ListStoresResponse { stores })
 }
 
@@ -82,7 +82,7 @@ pub async fn get_settings(
 ) -> Result<pb::TenantSettings> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let conn = api.conn().await?;
-    Ok(store::settings::get(&**conn, &ctx.tenant).await?)
+    Ok(store::settings::get(&conn, &ctx.tenant).await?)
 }
 
 fn check_settings(s: &pb::TenantSettings) -> Result<()> {
@@ -113,7 +113,7 @@ pub async fn update_settings(
     let input = body.settings.unwrap_or_default();
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let mut settings = store::settings::get(&*tx, &ctx.tenant).await?;
+    let mut settings = store::settings::get(&tx, &ctx.tenant).await?;
     let mut v = Violations::new();
     for path in body.update_mask.map(|m| m.paths).unwrap_or_default() {
         match path.as_str() {
@@ -126,7 +126,7 @@ pub async fn update_settings(
     }
     v.into_result()?;
     check_settings(&settings)?;
-    store::settings::put(&*tx, &ctx.tenant, &settings).await?;
+    store::settings::put(&tx, &ctx.tenant, &settings).await?;
     let payload = TenantSettingsChanged {
         time_zone: settings.time_zone.clone(),
         default_phone_region: settings.default_phone_region.clone(),
@@ -134,5 +134,6 @@ pub async fn update_settings(
     };
     publish(&tx, &ctx.event(&ctx.tenant, Payload::TenantSettingsChanged(payload))).await?;
     tx.commit().await?;
+    api.forget_region(&ctx.tenant);
     Ok(settings)
 }

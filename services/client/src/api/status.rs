@@ -32,7 +32,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     let comment = comment(&request.get_ref().comment)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.status == Status::Blocked {
         return Err(ClientError::FailedPrecondition("the client is already blocked".into()));
     }
@@ -43,7 +43,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
         by_name: ctx.actor.name.clone(),
         previous_status: record.status,
     };
-    store::clients::set_status(&*tx, &ctx.tenant, record.id, Status::Blocked, Some(&block), ctx.now).await?;
+    store::clients::set_status(&tx, &ctx.tenant, record.id, Status::Blocked, Some(&block), ctx.now).await?;
     let change = Change {
         client_id: record.id,
         kind: "blocked",
@@ -53,7 +53,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
         after: json!({ "status": "blocked" }),
         comment: &comment,
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
         .await?;
@@ -71,12 +71,12 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     let comment = comment(&request.get_ref().comment)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    let mut record = load_visible(&tx, &ctx, id, true).await?;
     let Some(block) = record.block.take().filter(|_| record.status == Status::Blocked) else {
         return Err(ClientError::FailedPrecondition("the client is not blocked".into()));
     };
     let restored = block.previous_status;
-    store::clients::set_status(&*tx, &ctx.tenant, record.id, restored, None, ctx.now).await?;
+    store::clients::set_status(&tx, &ctx.tenant, record.id, restored, None, ctx.now).await?;
     let change = Change {
         client_id: record.id,
         kind: "unblocked",
@@ -86,7 +86,7 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
         after: json!({ "status": restored.as_str() }),
         comment: &comment,
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     let subject = record.id.to_string();
     let event =
         ClientUnblocked { client_id: subject.clone(), comment, restored_status: events::status(restored) as i32 };
@@ -142,7 +142,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let mut record = load_visible(&*tx, &ctx, id, true).await?;
+    let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.erased {
         return Err(ClientError::FailedPrecondition("the client was erased (GDPR)".into()));
     }
@@ -155,7 +155,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     );
     let subject = record.id.to_string();
     for change in &changes {
-        store::consents::upsert(&*tx, &ctx.tenant, record.id, change).await?;
+        store::consents::upsert(&tx, &ctx.tenant, record.id, change).await?;
         let address = match change.channel.as_str() {
             "email" => record.profile.email.as_ref().map(|e| e.address.clone()).unwrap_or_default(),
             "sms" => record.profile.phone.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
@@ -180,7 +180,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
         record.third_party_consent = Some(agreement(a, &source, ctx.now));
     }
     record.updated_at = ctx.now;
-    store::clients::update_profile(&*tx, &ctx.tenant, &record).await?;
+    store::clients::update_profile(&tx, &ctx.tenant, &record).await?;
     record.version += 1;
     let after = json!({
         "channels": record.consents.iter().map(|c| (c.channel.clone(), c.status.clone())).collect::<std::collections::BTreeMap<_, _>>(),
@@ -196,7 +196,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
         after,
         comment: &source,
     };
-    store::history::record(&*tx, &ctx.tenant, &change).await?;
+    store::history::record(&tx, &ctx.tenant, &change).await?;
     tx.commit().await?;
     Ok(convert::client(&record))
 }
@@ -235,7 +235,7 @@ pub async fn check_permission(
     let channel = convert::channel_name(request.get_ref().channel)
         .ok_or_else(|| ClientError::field("channel", "must be email, sms, push or telegram"))?;
     let conn = api.conn().await?;
-    let record = load_visible(&**conn, &ctx, id, false).await?;
+    let record = load_visible(&conn, &ctx, id, false).await?;
     let (reason, address) = permission(&record, channel);
     Ok(pb::CheckMarketingPermissionResponse { allowed: reason == Reason::Subscribed, reason: reason as i32, address })
 }

@@ -51,7 +51,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateTagReques
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let Some(tag) = store::tags::create(&*tx, &ctx.tenant, Uuid::now_v7(), &name, &colour).await? else {
+    let Some(tag) = store::tags::create(&tx, &ctx.tenant, Uuid::now_v7(), &name, &colour).await? else {
         return Err(ClientError::AlreadyExists(format!("a tag named {name:?} exists")));
     };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
@@ -67,7 +67,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateTagReques
     let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let Some(current) = store::tags::get(&*tx, &ctx.tenant, id).await? else {
+    let Some(current) = store::tags::get(&tx, &ctx.tenant, id).await? else {
         return Err(ClientError::NotFound("tag"));
     };
     let mut v = Violations::new();
@@ -82,11 +82,11 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateTagReques
             other => v.add("update_mask", format!("{other} cannot be changed; use name and/or colour")),
         }
     }
-    if store::tags::name_taken(&*tx, &ctx.tenant, &name, id).await? {
+    if store::tags::name_taken(&tx, &ctx.tenant, &name, id).await? {
         v.add("tag.name", "another tag has this name");
     }
     v.into_result()?;
-    store::tags::update(&*tx, &ctx.tenant, id, &name, &colour_value).await?;
+    store::tags::update(&tx, &ctx.tenant, id, &name, &colour_value).await?;
     let tag = pb::Tag { name, colour: colour_value, ..current };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
     tx.commit().await?;
@@ -98,10 +98,10 @@ pub async fn delete(api: &ClientApi, request: tonic::Request<pb::DeleteTagReques
     let id = tag_id("tag_id", &request.get_ref().tag_id)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let Some(tag) = store::tags::get(&*tx, &ctx.tenant, id).await? else {
+    let Some(tag) = store::tags::get(&tx, &ctx.tenant, id).await? else {
         return Err(ClientError::NotFound("tag"));
     };
-    let Some(clients) = store::tags::delete(&*tx, &ctx.tenant, id).await? else {
+    let Some(clients) = store::tags::delete(&tx, &ctx.tenant, id).await? else {
         return Err(ClientError::NotFound("tag"));
     };
     changed_clients(&tx, &ctx, &clients, json!({ "removed_tag": tag.name })).await?;
@@ -113,7 +113,7 @@ pub async fn delete(api: &ClientApi, request: tonic::Request<pb::DeleteTagReques
 pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListTagsRequest>) -> Result<pb::ListTagsResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let conn = api.conn().await?;
-    Ok(pb::ListTagsResponse { tags: store::tags::list(&**conn, &ctx.tenant).await? })
+    Ok(pb::ListTagsResponse { tags: store::tags::list(&conn, &ctx.tenant).await? })
 }
 
 fn tag_ids(field: &str, ids: &[String], v: &mut Violations) -> Vec<Uuid> {
@@ -123,7 +123,7 @@ fn tag_ids(field: &str, ids: &[String], v: &mut Violations) -> Vec<Uuid> {
         .collect()
 }
 
-async fn check_tags_exist(db: &impl tokio_postgres::GenericClient, ctx: &Ctx, field: &str, ids: &[Uuid]) -> Result<()> {
+async fn check_tags_exist(db: &impl crate::store::GenericClient, ctx: &Ctx, field: &str, ids: &[Uuid]) -> Result<()> {
     let unknown = store::tags::unknown(db, &ctx.tenant, ids).await?;
     if unknown.is_empty() {
         return Ok(());
@@ -142,13 +142,13 @@ async fn changed_clients(
     if clients.is_empty() {
         return Ok(());
     }
-    store::history::record_many(&**tx, &ctx.tenant, clients, "tags", ctx.now, &ctx.actor, &what).await?;
+    store::history::record_many(tx, &ctx.tenant, clients, "tags", ctx.now, &ctx.actor, &what).await?;
     tx.execute(
         "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
         &[&ctx.tenant, &clients, &ctx.now],
     )
     .await?;
-    let events: Vec<_> = store::tags::of_clients(&**tx, &ctx.tenant, clients)
+    let events: Vec<_> = store::tags::of_clients(tx, &ctx.tenant, clients)
         .await?
         .into_iter()
         .map(|(client, tags)| {
@@ -177,14 +177,14 @@ pub async fn modify_client(
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let record = load_visible(&*tx, &ctx, id, true).await?;
-    check_tags_exist(&*tx, &ctx, "add_tag_ids", &add).await?;
-    let mut changed = store::tags::remove(&*tx, &ctx.tenant, &[record.id], &remove).await?;
-    changed.extend(store::tags::add(&*tx, &ctx.tenant, &[record.id], &add).await?);
+    let record = load_visible(&tx, &ctx, id, true).await?;
+    check_tags_exist(&tx, &ctx, "add_tag_ids", &add).await?;
+    let mut changed = store::tags::remove(&tx, &ctx.tenant, &[record.id], &remove).await?;
+    changed.extend(store::tags::add(&tx, &ctx.tenant, &[record.id], &add).await?);
     changed.dedup();
     changed_clients(&tx, &ctx, &changed, json!({ "added": body.add_tag_ids, "removed": body.remove_tag_ids })).await?;
     let record =
-        store::clients::load(&*tx, &ctx.tenant, record.id, false).await?.ok_or(ClientError::NotFound("client"))?;
+        store::clients::load(&tx, &ctx.tenant, record.id, false).await?.ok_or(ClientError::NotFound("client"))?;
     tx.commit().await?;
     Ok(convert::client(&record))
 }
@@ -226,18 +226,18 @@ pub async fn bulk_edit(
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    check_tags_exist(&*tx, &ctx, "tag_ids", &tags).await?;
-    let settings = store::settings::get(&*tx, &ctx.tenant).await?;
+    check_tags_exist(&tx, &ctx, "tag_ids", &tags).await?;
+    let settings = store::settings::get(&tx, &ctx.tenant).await?;
     let clients = match (explicit, &body.target) {
         (Some(ids), _) => {
             // Only live clients of this tenant that the caller sees are touched.
             let mut filter = list_filter(&ctx, &settings.default_phone_region, "", &[], &[], &[])?;
             filter.only_ids = Some(ids);
-            store::list::ids(&*tx, &ctx.tenant, &filter.as_store_filter(), MAX_BULK).await?
+            store::list::ids(&tx, &ctx.tenant, &filter.as_store_filter(), MAX_BULK).await?
         }
         (None, Some(Target::Query(query))) => {
             let filter = list_filter(&ctx, &settings.default_phone_region, query, &[], &[], &[])?;
-            store::list::ids(&*tx, &ctx.tenant, &filter.as_store_filter(), MAX_BULK + 1).await?
+            store::list::ids(&tx, &ctx.tenant, &filter.as_store_filter(), MAX_BULK + 1).await?
         }
         _ => Vec::new(),
     };
@@ -245,11 +245,11 @@ pub async fn bulk_edit(
         return Err(ClientError::field("query", "matches more than 100000 clients; narrow it"));
     }
     let mut changed = match mode {
-        Mode::Add => store::tags::add(&*tx, &ctx.tenant, &clients, &tags).await?,
-        Mode::Remove => store::tags::remove(&*tx, &ctx.tenant, &clients, &tags).await?,
+        Mode::Add => store::tags::add(&tx, &ctx.tenant, &clients, &tags).await?,
+        Mode::Remove => store::tags::remove(&tx, &ctx.tenant, &clients, &tags).await?,
         _ => {
-            let mut c = store::tags::remove_others(&*tx, &ctx.tenant, &clients, &tags).await?;
-            c.extend(store::tags::add(&*tx, &ctx.tenant, &clients, &tags).await?);
+            let mut c = store::tags::remove_others(&tx, &ctx.tenant, &clients, &tags).await?;
+            c.extend(store::tags::add(&tx, &ctx.tenant, &clients, &tags).await?);
             c
         }
     };

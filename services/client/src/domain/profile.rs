@@ -15,13 +15,16 @@ pub const MAX_CUSTOM_ATTRIBUTES: usize = 50;
 pub const MAX_CHILDREN: usize = 20;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Child {
     pub name: String,
     pub birth_date: Option<Date>,
     pub gender: String,
 }
 
+/// Stored as JSON; rows written by bulk loads hold `{}`, so every field has a default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Utm {
     pub source: String,
     pub medium: String,

@@ -2,12 +2,13 @@
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
 use crate::domain::profile::{Attribute, Child, Utm};
-use crate::domain::{Agreement, Block, ClientRecord, Profile, Status};
+use crate::domain::{Agreement, Block, ClientRecord, Consent, Profile, Status};
+use crate::store::GenericClient;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
+use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
-use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 /// The columns a profile is written to, in the order of [`ProfileRow::params`].
@@ -42,11 +43,32 @@ const PROFILE_COLUMNS: [&str; 28] = [
     "updated_at",
 ];
 
+/// Every column of a client, and its tags, merged ids and consents, in one row.
 pub const SELECT_COLUMNS: &str = "c.id, c.first_name, c.last_name, c.middle_name, c.email, c.phone, c.phone_original, \
      c.phone_verified, c.birth_date, c.gender, c.address, c.city, c.region, c.notes, c.car_number, \
      c.additional_keys, c.custom_attributes, c.children, c.registration_store_id, c.added_by, \
      c.registered_at, c.updated_at, c.utm, c.referrer_client_id, c.source_channel, c.anonymous_ids, \
-     c.status, c.block, c.personal_data_consent, c.third_party_consent, c.erased, c.version";
+     c.status, c.block, c.personal_data_consent, c.third_party_consent, c.erased, c.version, \
+     (SELECT coalesce(array_agg(ct.tag_id ORDER BY ct.tag_id), '{}') FROM client_tags ct \
+       WHERE ct.tenant_id = c.tenant_id AND ct.client_id = c.id), \
+     (SELECT coalesce(array_agg(m.id ORDER BY m.id), '{}') FROM clients m \
+       WHERE m.tenant_id = c.tenant_id AND m.merged_into = c.id), \
+     (SELECT coalesce(jsonb_agg(jsonb_build_object('channel', k.channel, 'status', k.status, \
+       'changed_at', k.changed_at, 'source', k.source, 'address', k.address) ORDER BY k.channel), '[]') \
+       FROM consents k WHERE k.tenant_id = c.tenant_id AND k.client_id = c.id)";
+
+/// How many columns [`SELECT_COLUMNS`] yields (list queries append their sort values after them).
+pub const SELECT_COLUMN_COUNT: usize = 35;
+
+#[derive(serde::Deserialize)]
+struct ConsentJson {
+    channel: String,
+    status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    changed_at: OffsetDateTime,
+    source: String,
+    address: String,
+}
 
 /// Owned SQL values of a record's profile, in [`PROFILE_COLUMNS`] order.
 struct ProfileRow {
@@ -188,9 +210,20 @@ pub fn from_row(row: &Row) -> ClientRecord {
         third_party_consent: row.get::<_, Option<Json<Agreement>>>(29).map(|j| j.0),
         erased: row.get(30),
         version: row.get(31),
-        merged_client_ids: Vec::new(),
-        tag_ids: Vec::new(),
-        consents: Vec::new(),
+        tag_ids: row.get(32),
+        merged_client_ids: row.get(33),
+        consents: row
+            .get::<_, Json<Vec<ConsentJson>>>(34)
+            .0
+            .into_iter()
+            .map(|c| Consent {
+                channel: c.channel,
+                status: c.status,
+                changed_at: c.changed_at,
+                source: c.source,
+                address: c.address,
+            })
+            .collect(),
     }
 }
 
@@ -252,10 +285,13 @@ pub async fn touch(db: &impl GenericClient, tenant: &str, id: Uuid, at: OffsetDa
 
 /// The live client `id` answers for: itself, or the survivor it was merged into.
 pub async fn resolve(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Uuid>> {
-    let row = db
-        .query_opt("SELECT coalesce(merged_into, id) FROM clients WHERE tenant_id = $1 AND id = $2", &[&tenant, &id])
-        .await
-        .context("resolving the client id")?;
+    let row = super::query_opt(
+        db,
+        "SELECT coalesce(merged_into, id) FROM clients WHERE tenant_id = $1 AND id = $2",
+        &[&tenant, &id],
+    )
+    .await
+    .context("resolving the client id")?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -263,40 +299,10 @@ pub async fn resolve(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow:
 pub async fn load(db: &impl GenericClient, tenant: &str, id: Uuid, lock: bool) -> anyhow::Result<Option<ClientRecord>> {
     let sql = format!(
         "SELECT {SELECT_COLUMNS} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.merged_into IS NULL{}",
-        if lock { " FOR UPDATE" } else { "" }
+        if lock { " FOR UPDATE OF c" } else { "" }
     );
-    let Some(row) = db.query_opt(&sql, &[&tenant, &id]).await.context("loading the client")? else {
-        return Ok(None);
-    };
-    let mut records = vec![from_row(&row)];
-    fill_related(db, tenant, &mut records).await?;
-    Ok(records.pop())
-}
-
-/// Fills tags, consents and merged ids of `records` with one query each.
-pub async fn fill_related(db: &impl GenericClient, tenant: &str, records: &mut [ClientRecord]) -> anyhow::Result<()> {
-    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-    let tags = db
-        .query(
-            "SELECT client_id, tag_id FROM client_tags WHERE tenant_id = $1 AND client_id = ANY($2) ORDER BY tag_id",
-            &[&tenant, &ids],
-        )
-        .await
-        .context("loading tags")?;
-    let merged = db
-        .query(
-            "SELECT merged_into, id FROM clients WHERE tenant_id = $1 AND merged_into = ANY($2) ORDER BY id",
-            &[&tenant, &ids],
-        )
-        .await
-        .context("loading merged ids")?;
-    let consents = super::consents::for_clients(db, tenant, &ids).await?;
-    for r in records.iter_mut() {
-        r.tag_ids = tags.iter().filter(|t| t.get::<_, Uuid>(0) == r.id).map(|t| t.get(1)).collect();
-        r.merged_client_ids = merged.iter().filter(|m| m.get::<_, Uuid>(0) == r.id).map(|m| m.get(1)).collect();
-        r.consents = consents.iter().filter(|(c, _)| *c == r.id).map(|(_, c)| c.clone()).collect();
-    }
-    Ok(())
+    let row = super::query_opt(db, &sql, &[&tenant, &id]).await.context("loading the client")?;
+    Ok(row.as_ref().map(from_row))
 }
 
 /// Another live client of the tenant already uses this email.

@@ -1,7 +1,7 @@
 //! The `consents` table (CL-5).
 use crate::domain::Consent;
+use crate::store::GenericClient;
 use anyhow::Context;
-use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 pub async fn for_clients(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<Vec<(Uuid, Consent)>> {

@@ -1,9 +1,9 @@
 //! The `history` table: every change of a client (CL-9, X-3).
+use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::common::v1::Actor;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use tokio_postgres::GenericClient;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 

@@ -1,10 +1,10 @@
 //! The quick-search list (CL-7): one SQL statement built from the terms, filters and ordering,
 //! with keyset paging so that rows added meanwhile neither repeat nor shift a page.
-use super::clients::{SELECT_COLUMNS, from_row};
+use super::clients::{SELECT_COLUMN_COUNT, SELECT_COLUMNS, from_row};
 use crate::domain::ClientRecord;
 use crate::domain::search::{PageToken, SortKey, SqlType, Term};
+use crate::store::GenericClient;
 use anyhow::Context;
-use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -44,18 +44,14 @@ fn like_pattern(text: &str) -> String {
 fn term_sql(sql: &mut Sql, term: &Term) -> String {
     match term {
         Term::Id(id) => format!("c.id = {}", sql.bind(*id)),
-        Term::Email(email) => {
-            let exact = sql.bind(email.clone());
-            let partial = sql.bind(like_pattern(email));
-            format!("(c.email_key = {exact} OR c.email_key LIKE {partial})")
+        // A whole address or number is looked up exactly (indexed equality); a fragment is
+        // matched anywhere (trigram index).
+        Term::Email(email) if crate::domain::email::Email::parse(email).is_ok() => {
+            format!("c.email_key = {}", sql.bind(email.clone()))
         }
-        Term::Digits { e164, digits } => {
-            let partial = sql.bind(like_pattern(digits));
-            match e164 {
-                Some(phone) => format!("(c.phone = {} OR c.phone LIKE {partial})", sql.bind(phone.clone())),
-                None => format!("c.phone LIKE {partial}"),
-            }
-        }
+        Term::Email(fragment) => format!("c.email_key LIKE {}", sql.bind(like_pattern(fragment))),
+        Term::Digits { e164: Some(phone), .. } => format!("c.phone = {}", sql.bind(phone.clone())),
+        Term::Digits { e164: None, digits } => format!("c.phone LIKE {}", sql.bind(like_pattern(digits))),
         Term::Words(words) => {
             let names: Vec<String> =
                 words.iter().map(|w| format!("c.name_search LIKE {}", sql.bind(like_pattern(w)))).collect();
@@ -122,7 +118,8 @@ fn keyset_sql(sql: &mut Sql, keys: &[SortKey], token: &PageToken) -> String {
     format!("({})", alternatives.join(" OR "))
 }
 
-/// One page of clients and, for each, the sort values a next-page token needs; plus the total.
+/// One page of clients and, for each, the sort values a next-page token needs; plus the total of
+/// matching clients (counted in the same statement).
 pub async fn page(
     db: &impl GenericClient,
     tenant: &str,
@@ -133,15 +130,11 @@ pub async fn page(
 ) -> anyhow::Result<(Vec<(ClientRecord, Vec<String>)>, i64)> {
     let mut sql = Sql { params: Vec::new() };
     let base = where_sql(&mut sql, tenant, filter);
-    let total: i64 = db
-        .query_one(&format!("SELECT count(*) FROM clients c WHERE {base}"), &sql.refs())
-        .await
-        .context("counting matches")?
-        .get(0);
-    let mut condition = base;
-    if let Some(token) = after {
-        condition = format!("{condition} AND {}", keyset_sql(&mut sql, keys, token));
-    }
+    let count_params = sql.params.len();
+    let keyset = match after {
+        Some(token) => keyset_sql(&mut sql, keys, token),
+        None => "true".to_string(),
+    };
     let id_dir = if keys.first().is_some_and(|k| k.descending) { "DESC" } else { "ASC" };
     let order: Vec<String> = keys
         .iter()
@@ -150,17 +143,31 @@ pub async fn page(
         .collect();
     let sort_values: Vec<String> = keys.iter().map(|k| format!("({})::text", k.column.sql())).collect();
     let limit_param = sql.bind(limit);
+    // A search narrows the rows, so counting them in the same statement saves a round trip. An
+    // unfiltered list keeps its index-ordered LIMIT and counts separately.
+    let count_inline = !filter.terms.is_empty();
+    let (source, total_column) = if count_inline {
+        (format!("(SELECT c.*, count(*) OVER () AS total FROM clients c WHERE {base}) c"), "c.total")
+    } else {
+        (format!("(SELECT * FROM clients c WHERE {base}) c"), "0::bigint")
+    };
     let query = format!(
-        "SELECT {SELECT_COLUMNS}, {} FROM clients c WHERE {condition} ORDER BY {} LIMIT {limit_param}",
+        "SELECT {SELECT_COLUMNS}, {total_column}, {} FROM {source} WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
         sort_values.join(", "),
         order.join(", ")
     );
-    let rows = db.query(&query, &sql.refs()).await.context("listing clients")?;
-    let first_sort = SELECT_COLUMNS.split(',').count();
+    let rows = super::query(db, &query, &sql.refs()).await.context("listing clients")?;
+    let total = match rows.first() {
+        Some(row) if count_inline => row.get::<_, i64>(SELECT_COLUMN_COUNT),
+        _ => super::query_one(db, &format!("SELECT count(*) FROM clients c WHERE {base}"), &sql.refs()[..count_params])
+            .await
+            .context("counting matches")?
+            .get(0),
+    };
     let page = rows
         .iter()
         .map(|row| {
-            let values = (0..keys.len()).map(|i| row.get::<_, String>(first_sort + i)).collect();
+            let values = (0..keys.len()).map(|i| row.get::<_, String>(SELECT_COLUMN_COUNT + 1 + i)).collect();
             (from_row(row), values)
         })
         .collect();

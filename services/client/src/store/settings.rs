@@ -1,7 +1,7 @@
 //! Tenant settings and stores.
+use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::client::v1::{Store, TenantSettings};
-use tokio_postgres::GenericClient;
 
 pub fn default_settings() -> TenantSettings {
     TenantSettings {

@@ -1,7 +1,7 @@
 //! Tags (CL-6): the `tags` and `client_tags` tables.
+use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::client::v1::Tag;
-use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 fn tag_from_row(r: &tokio_postgres::Row) -> Tag {

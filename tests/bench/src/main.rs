@@ -1,0 +1,43 @@
+//! The benchmark harness. `cargo run --release -p loyalty-bench -- client-search`
+//!
+//! Uses `DATABASE_URL` when set, else starts a private Postgres (as `loyalty dev up` does) under
+//! `target/bench-pg`; starts the services it needs in-process; shows progress on stderr while it
+//! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
+//! environment: `BENCH_CLIENTS` (1000000), `BENCH_SECONDS` per measurement (10).
+mod client_search;
+mod harness;
+
+use std::process::ExitCode;
+
+const SCENARIOS: &[&str] = &["client-search"];
+
+fn main() -> ExitCode {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if wanted.is_empty() || wanted.iter().any(|w| !SCENARIOS.contains(&w.as_str())) {
+        eprintln!("usage: loyalty-bench <scenario>...   scenarios: {}", SCENARIOS.join(", "));
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        for scenario in &wanted {
+            match scenario.as_str() {
+                "client-search" => client_search::run().await?,
+                other => anyhow::bail!("unknown scenario {other}"),
+            }
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -64,6 +64,14 @@ fn term_sql(sql: &mut Sql, term: &Term) -> String {
     }
 }
 
+fn has_fragments(f: &Filter) -> bool {
+    f.terms.iter().any(|t| match t {
+        Term::Words(_) | Term::Digits { e164: None, .. } => true,
+        Term::Email(e) => crate::domain::email::Email::parse(e).is_err(),
+        _ => false,
+    })
+}
+
 fn where_sql(sql: &mut Sql, tenant: &str, f: &Filter) -> String {
     let mut clauses = vec![
         format!("c.tenant_id = {}", sql.bind(tenant.to_string())),
@@ -143,20 +151,34 @@ pub async fn page(
         .collect();
     let sort_values: Vec<String> = keys.iter().map(|k| format!("({})::text", k.column.sql())).collect();
     let limit_param = sql.bind(limit);
-    // A search narrows the rows, so counting them in the same statement saves a round trip. An
-    // unfiltered list keeps its index-ordered LIMIT and counts separately.
+    // A search narrows the rows: they are gathered first (trigram and equality indexes, planned on
+    // their own so the LIMIT cannot talk the planner into walking the whole table in date order),
+    // counted, then ordered. An unfiltered list keeps its index-ordered LIMIT and counts separately.
     let count_inline = !filter.terms.is_empty();
-    let (source, total_column) = if count_inline {
-        (format!("(SELECT c.*, count(*) OVER () AS total FROM clients c WHERE {base}) c"), "c.total")
+    let (with, source, total_column) = if count_inline {
+        (
+            format!(
+                "WITH matching AS MATERIALIZED (SELECT c.*, count(*) OVER () AS total FROM clients c WHERE {base}) "
+            ),
+            "matching c".to_string(),
+            "c.total",
+        )
     } else {
-        (format!("(SELECT * FROM clients c WHERE {base}) c"), "0::bigint")
+        (String::new(), format!("(SELECT * FROM clients c WHERE {base}) c"), "0::bigint")
     };
     let query = format!(
-        "SELECT {SELECT_COLUMNS}, {total_column}, {} FROM {source} WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
+        "{with}SELECT {SELECT_COLUMNS}, {total_column}, {} FROM {source} WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
         sort_values.join(", "),
         order.join(", ")
     );
-    let rows = super::query(db, &query, &sql.refs()).await.context("listing clients")?;
+    // Fragments (LIKE '%…%') need a plan made for their actual values: a cached generic plan can
+    // pick a full scan that takes a second. Exact lookups reuse their prepared statement.
+    let rows = if has_fragments(filter) {
+        db.query(query.as_str(), &sql.refs()).await
+    } else {
+        super::query(db, &query, &sql.refs()).await
+    }
+    .context("listing clients")?;
     let total = match rows.first() {
         Some(row) if count_inline => row.get::<_, i64>(SELECT_COLUMN_COUNT),
         _ => super::query_one(db, &format!("SELECT count(*) FROM clients c WHERE {base}"), &sql.refs()[..count_params])

@@ -7,8 +7,8 @@ use crate::domain::search::{self, PageToken};
 use crate::domain::{ClientRecord, Profile, Status};
 use crate::error::{ClientError, Result};
 use crate::events;
+use crate::store;
 use crate::store::GenericClient;
-use crate::store::{self, history::Change};
 use loyalty_api::client::v1 as pb;
 use loyalty_api::events::v1::{ClientDeleted, event::Payload};
 use loyalty_platform::error::Violations;
@@ -116,16 +116,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     let answer = convert::client(&record);
     let after =
         convert::subset(&convert::serde_like(&answer), &convert::changed_fields(&pb::Client::default(), &answer));
-    let change = Change {
-        client_id: record.id,
-        kind: "created",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: json!({}),
-        after,
-        comment: "",
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(&tx, record.id, "created", json!({}), after, "").await?;
     publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
     tx.commit().await?;
@@ -208,16 +199,15 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let after = convert::client(&record);
     let changed = convert::changed_fields(&before, &after);
     if !changed.is_empty() {
-        let change = Change {
-            client_id: record.id,
-            kind: "updated",
-            at: ctx.now,
-            actor: &ctx.actor,
-            before: convert::subset(&convert::serde_like(&before), &changed),
-            after: convert::subset(&convert::serde_like(&after), &changed),
-            comment: "",
-        };
-        store::history::record(&tx, &ctx.tenant, &change).await?;
+        ctx.record(
+            &tx,
+            record.id,
+            "updated",
+            convert::subset(&convert::serde_like(&before), &changed),
+            convert::subset(&convert::serde_like(&after), &changed),
+            "",
+        )
+        .await?;
         publish(&tx, &ctx.event(&after.id, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
     }
     tx.commit().await?;
@@ -234,16 +224,7 @@ pub async fn delete(
     let tx = conn.transaction().await?;
     let record = load_visible(&tx, &ctx, id, true).await?;
     store::clients::delete(&tx, &ctx.tenant, record.id).await?;
-    let change = Change {
-        client_id: record.id,
-        kind: "deleted",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: json!({}),
-        after: json!({}),
-        comment: "",
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(&tx, record.id, "deleted", json!({}), json!({}), "").await?;
     let id = record.id.to_string();
     publish(&tx, &ctx.event(&id, Payload::ClientDeleted(ClientDeleted { client_id: id.clone() }))).await?;
     tx.commit().await?;

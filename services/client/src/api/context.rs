@@ -49,6 +49,21 @@ impl Ctx {
         }
     }
 
+    /// Records one change of a client in its history, made by this caller now (CL-9, X-3).
+    pub async fn record(
+        &self,
+        db: &impl crate::store::GenericClient,
+        client_id: uuid::Uuid,
+        kind: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        comment: &str,
+    ) -> Result<()> {
+        let change =
+            crate::store::history::Change { client_id, kind, at: self.now, actor: &self.actor, before, after, comment };
+        Ok(crate::store::history::record(db, &self.tenant, &change).await?)
+    }
+
     pub fn event(&self, subject: &str, payload: Payload) -> Event {
         let mut e = loyalty_platform::outbox::event(&self.tenant, self.actor.clone(), subject, payload);
         e.occurred_at = Some(loyalty_platform::convert::to_timestamp(self.now));

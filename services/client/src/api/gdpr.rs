@@ -5,7 +5,7 @@ use super::{ClientApi, convert};
 use crate::domain::{ClientRecord, merge};
 use crate::error::{ClientError, Result};
 use crate::events;
-use crate::store::{self, history::Change};
+use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::events::v1::{ClientErased, ClientsMerged, event::Payload};
 use loyalty_platform::outbox::publish;
@@ -79,27 +79,17 @@ pub async fn merge(
         store::clients::load(&tx, &ctx.tenant, survivor.id, false).await?.ok_or(ClientError::NotFound("client"))?;
     let after = convert::client(&record);
     let changed = convert::changed_fields(&before, &after);
-    let change = Change {
-        client_id: survivor.id,
-        kind: "merged",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: convert::subset(&convert::serde_like(&before), &changed),
-        after: json!({ "merged_client_ids": merged_text, "filled": convert::subset(&convert::serde_like(&after), &changed) }),
-        comment: "",
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(
+        &tx,
+        survivor.id,
+        "merged",
+        convert::subset(&convert::serde_like(&before), &changed),
+        json!({ "merged_client_ids": merged_text, "filled": convert::subset(&convert::serde_like(&after), &changed) }),
+        "",
+    )
+    .await?;
     for d in &duplicates {
-        let into = Change {
-            client_id: d.id,
-            kind: "merged",
-            at: ctx.now,
-            actor: &ctx.actor,
-            before: json!({}),
-            after: json!({ "merged_into": survivor.id.to_string() }),
-            comment: "",
-        };
-        store::history::record(&tx, &ctx.tenant, &into).await?;
+        ctx.record(&tx, d.id, "merged", json!({}), json!({ "merged_into": survivor.id.to_string() }), "").await?;
     }
     let subject = survivor.id.to_string();
     let merged_event = ClientsMerged { survivor_client_id: subject.clone(), merged_client_ids: merged_text };
@@ -181,16 +171,7 @@ pub async fn erase(
         loyalty_platform::outbox::rewrite_subject(&tx, &ctx.tenant, &subject, scrub).await?;
         loyalty_platform::idempotency::forget_subject(&tx, &ctx.tenant, &subject).await?;
     }
-    let change = Change {
-        client_id: record.id,
-        kind: "erased",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: json!({}),
-        after: json!({}),
-        comment: &reason,
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(&tx, record.id, "erased", json!({}), json!({}), &reason).await?;
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientErased(ClientErased { client_id: subject.clone() }))).await?;
     tx.commit().await?;

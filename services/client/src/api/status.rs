@@ -5,7 +5,7 @@ use super::{ClientApi, convert};
 use crate::domain::{Agreement, Block, Consent, Status};
 use crate::error::{ClientError, Result};
 use crate::events;
-use crate::store::{self, history::Change};
+use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::check_marketing_permission_response::Reason;
 use loyalty_api::events::v1::{ClientBlocked, ClientUnblocked, ConsentChanged, event::Payload};
@@ -44,16 +44,15 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
         previous_status: record.status,
     };
     store::clients::set_status(&tx, &ctx.tenant, record.id, Status::Blocked, Some(&block), ctx.now).await?;
-    let change = Change {
-        client_id: record.id,
-        kind: "blocked",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: json!({ "status": record.status.as_str() }),
-        after: json!({ "status": "blocked" }),
-        comment: &comment,
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(
+        &tx,
+        record.id,
+        "blocked",
+        json!({ "status": record.status.as_str() }),
+        json!({ "status": "blocked" }),
+        &comment,
+    )
+    .await?;
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
         .await?;
@@ -77,16 +76,15 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     };
     let restored = block.previous_status;
     store::clients::set_status(&tx, &ctx.tenant, record.id, restored, None, ctx.now).await?;
-    let change = Change {
-        client_id: record.id,
-        kind: "unblocked",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: json!({ "status": "blocked", "block_comment": block.comment }),
-        after: json!({ "status": restored.as_str() }),
-        comment: &comment,
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(
+        &tx,
+        record.id,
+        "unblocked",
+        json!({ "status": "blocked", "block_comment": block.comment }),
+        json!({ "status": restored.as_str() }),
+        &comment,
+    )
+    .await?;
     let subject = record.id.to_string();
     let event =
         ClientUnblocked { client_id: subject.clone(), comment, restored_status: events::status(restored) as i32 };
@@ -187,16 +185,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
         "personal_data": record.personal_data_consent.as_ref().map(|a| a.granted),
         "third_party_transfer": record.third_party_consent.as_ref().map(|a| a.granted),
     });
-    let change = Change {
-        client_id: record.id,
-        kind: "consent",
-        at: ctx.now,
-        actor: &ctx.actor,
-        before: json!({ "channels": before }),
-        after,
-        comment: &source,
-    };
-    store::history::record(&tx, &ctx.tenant, &change).await?;
+    ctx.record(&tx, record.id, "consent", json!({ "channels": before }), after, &source).await?;
     tx.commit().await?;
     Ok(convert::client(&record))
 }

@@ -1,0 +1,106 @@
+{{/* A service's values: serviceDefaults overlaid with its own entry. */}}
+{{- define "loyalty.service" -}}
+{{- $merged := mergeOverwrite (deepCopy .root.Values.serviceDefaults) (deepCopy .values) -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{- define "loyalty.name" -}}
+{{- printf "%s-%s" .root.Release.Name .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "loyalty.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{- define "loyalty.labels" -}}
+{{ include "loyalty.selectorLabels" . }}
+app.kubernetes.io/part-of: loyalty-suite
+app.kubernetes.io/component: grpc-service
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* Migration Jobs carry their own name, so no Service, PDB or policy of the service selects them. */}}
+{{- define "loyalty.migrationLabels" -}}
+app.kubernetes.io/name: {{ .name }}-migrate
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/part-of: loyalty-suite
+app.kubernetes.io/component: migration
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end -}}
+
+{{- define "loyalty.image" -}}
+{{- $g := .root.Values.global.image -}}
+{{- printf "%s/%s:%s" $g.registry .svc.binary (default .root.Chart.AppVersion $g.tag) -}}
+{{- end -}}
+
+{{/* Environment shared by the Deployment and the migration Job. */}}
+{{- define "loyalty.env" -}}
+{{- $g := .root.Values.global -}}
+{{- $prefix := printf "LOYALTY_%s__" (upper .name) -}}
+- name: {{ $prefix }}DATABASE__URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .svc.database.secretName }}
+      key: {{ .svc.database.secretKey }}
+- name: {{ $prefix }}DATABASE__SCHEMA
+  value: {{ .svc.schema | quote }}
+- name: LOYALTY__AUTH__JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $g.jwtSecret.name }}
+      key: {{ $g.jwtSecret.key }}
+- name: LOYALTY__SERVER__LISTEN
+  value: "0.0.0.0:{{ $g.grpcPort }}"
+- name: LOYALTY__SERVER__METRICS_LISTEN
+  value: "0.0.0.0:{{ $g.metricsPort }}"
+- name: LOYALTY__SERVER__DRAIN_TIMEOUT_MS
+  value: {{ mul $g.drainSeconds 1000 | quote }}
+- name: LOYALTY__TELEMETRY__LOG_FORMAT
+  value: {{ $g.telemetry.logFormat | quote }}
+- name: LOYALTY__TELEMETRY__LOG_FILTER
+  value: {{ $g.telemetry.logFilter | quote }}
+- name: LOYALTY__TELEMETRY__OTLP_ENDPOINT
+  value: {{ $g.telemetry.otlpEndpoint | quote }}
+{{- range $key, $value := .svc.env }}
+- name: {{ $key }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The service's settings as TOML: top-level maps become sections; values are JSON literals,
+     which TOML reads for strings, numbers and booleans. */}}
+{{- define "loyalty.toml" -}}
+{{- range $key, $value := . }}
+{{- if not (kindIs "map" $value) }}
+{{ $key }} = {{ toJson $value }}
+{{- end }}
+{{- end }}
+{{- range $section, $values := . }}
+{{- if kindIs "map" $values }}
+[{{ $section }}]
+{{- range $key, $value := $values }}
+{{ $key }} = {{ toJson $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "loyalty.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "loyalty.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+{{- end -}}

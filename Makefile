@@ -6,9 +6,11 @@ dev:
 	@bash .ci/ensure-postgres
 	cargo run --locked -p loyalty-cli -- dev up --demo
 
-# Run every test against a real PostgreSQL.
+# Run every test against a real PostgreSQL (and lint/render the deployment with real helm, kubectl
+# and hadolint, installed into .tools/bin when missing).
 test:
 	@bash .ci/ensure-postgres
+	@bash .ci/ensure-tools
 	cargo test --workspace --locked
 
 lint:

@@ -1,0 +1,181 @@
+//! The Helm chart and the kustomize manifests render, lint clean, and give every enabled service
+//! what ops teams rely on. Needs `helm` (v4) and `kubectl`: on PATH or in .tools/bin, where
+//! `.ci/ensure-tools` (run by `make test`) puts them.
+use serde_yaml::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+fn tool(name: &str) -> PathBuf {
+    let local = root().join(".tools/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.exists()))
+        .unwrap_or_default();
+    on_path.unwrap_or_else(|| panic!("{name} is not installed: run `bash .ci/ensure-tools` (make test does)"))
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(tool(program)).args(args).current_dir(root()).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn objects(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|doc| Value::deserialize(doc).expect("valid YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+use serde::Deserialize as _;
+
+fn template(extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["template", "loyalty", "helm/loyalty-suite"];
+    args.extend_from_slice(extra);
+    objects(&run("helm", &args))
+}
+
+fn kind(o: &Value) -> &str {
+    o["kind"].as_str().unwrap_or_default()
+}
+
+fn name(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+fn of<'a>(objects: &'a [Value], k: &str, n: &str) -> &'a Value {
+    objects.iter().find(|o| kind(o) == k && name(o) == n).unwrap_or_else(|| {
+        panic!("no {k} {n} among {:?}", objects.iter().map(|o| (kind(o), name(o))).collect::<Vec<_>>())
+    })
+}
+
+/// What every enabled service must have, in any rendering.
+fn assert_operable(objects: &[Value], service: &str, object_name: &str) {
+    let deployment = of(objects, "Deployment", object_name);
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        assert!(container[probe]["grpc"]["port"].as_u64().is_some(), "{service}: {probe} is a gRPC probe");
+    }
+    assert!(container["readinessProbe"]["grpc"]["service"].as_str().is_some_and(|s| s.starts_with("loyalty.")));
+    assert!(container["resources"]["requests"]["cpu"].as_str().is_some(), "{service}: CPU request");
+    assert!(container["resources"]["limits"]["memory"].as_str().is_some(), "{service}: memory limit");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], Value::Bool(true), "{service}: non-root");
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], Value::Bool(true));
+    assert_eq!(container["securityContext"]["allowPrivilegeEscalation"], Value::Bool(false));
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().expect("grace period");
+    let drain_ms: u64 = container["env"]
+        .as_sequence()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "LOYALTY__SERVER__DRAIN_TIMEOUT_MS")
+        .and_then(|e| e["value"].as_str())
+        .and_then(|v| v.parse().ok())
+        .expect("drain timeout env");
+    let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"].as_u64().expect("preStop sleep");
+    assert!(grace > drain_ms / 1000 + pre_stop, "{service}: grace {grace}s covers preStop {pre_stop}s + drain");
+    assert!(pod["topologySpreadConstraints"].as_sequence().is_some_and(|t| !t.is_empty()));
+    let svc = of(objects, "Service", object_name);
+    let ports: Vec<&str> =
+        svc["spec"]["ports"].as_sequence().expect("ports").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(ports, vec!["grpc", "metrics"]);
+    of(objects, "PodDisruptionBudget", object_name);
+    of(objects, "ServiceAccount", object_name);
+    of(objects, "ConfigMap", object_name);
+    let policy = of(objects, "NetworkPolicy", object_name);
+    assert!(policy["spec"]["ingress"].as_sequence().is_some_and(|i| i.len() == 2));
+    let job = of(objects, "Job", &format!("{object_name}-migrate"));
+    assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"][0], "migrate");
+}
+
+#[test]
+fn the_chart_lints_clean_with_default_and_production_values() {
+    run("helm", &["lint", "--strict", "helm/loyalty-suite"]);
+    run("helm", &["lint", "--strict", "helm/loyalty-suite", "-f", "helm/loyalty-suite/ci/production-values.yaml"]);
+}
+
+#[test]
+fn every_enabled_service_has_probes_resources_budgets_scaling_policy_and_runs_as_non_root() {
+    let objects = template(&[]);
+    assert_operable(&objects, "client", "loyalty-client");
+    of(&objects, "HorizontalPodAutoscaler", "loyalty-client");
+    let job = of(&objects, "Job", "loyalty-client-migrate");
+    assert!(job["metadata"]["annotations"]["helm.sh/hook"].as_str().is_some_and(|h| h.contains("pre-upgrade")));
+    assert!(!objects.iter().any(|o| kind(o) == "ServiceMonitor"), "ServiceMonitor is opt-in");
+}
+
+#[test]
+fn production_values_render_pinned_images_monitors_and_larger_budgets() {
+    let objects = template(&["-f", "helm/loyalty-suite/ci/production-values.yaml"]);
+    assert_operable(&objects, "client", "loyalty-client");
+    let deployment = of(&objects, "Deployment", "loyalty-client");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.internal/loyalty/loyalty-client:0.1.0"
+    );
+    assert_eq!(of(&objects, "HorizontalPodAutoscaler", "loyalty-client")["spec"]["maxReplicas"], 30);
+    assert_eq!(of(&objects, "PodDisruptionBudget", "loyalty-client")["spec"]["minAvailable"], 2);
+    of(&objects, "ServiceMonitor", "loyalty-client");
+    let config = of(&objects, "ConfigMap", "loyalty-client")["data"]["config.toml"].as_str().expect("config");
+    assert!(config.contains("[server]") && config.contains("max_concurrent_requests = 1024"), "{config}");
+}
+
+#[test]
+fn disabling_a_service_removes_every_object_of_it() {
+    let objects = template(&["--set", "services.client.enabled=false"]);
+    let left: Vec<_> = objects
+        .iter()
+        .filter(|o| name(o).contains("client") || o["metadata"]["labels"]["app.kubernetes.io/name"] == "client")
+        .map(|o| (kind(o).to_string(), name(o).to_string()))
+        .collect();
+    assert!(left.is_empty(), "objects of a disabled service remain: {left:?}");
+}
+
+#[test]
+fn values_that_break_the_schema_are_refused() {
+    let out = Command::new(tool("helm"))
+        .args(["template", "loyalty", "helm/loyalty-suite", "--set", "serviceDefaults.replicas=0"])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "replicas=0 must be refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replicas"));
+}
+
+#[test]
+fn the_kustomize_base_is_the_chart_rendered_with_defaults() {
+    let committed = std::fs::read_to_string(root().join("k8s/base/loyalty-suite.yaml")).expect("base");
+    let fresh = run("helm", &["template", "loyalty", "helm/loyalty-suite"]);
+    assert_eq!(objects(&committed), objects(&fresh), "k8s/base is stale: run .ci/render-k8s");
+}
+
+#[test]
+fn both_kustomize_overlays_build_operable_objects() {
+    let dev = objects(&run("kubectl", &["kustomize", "k8s/overlays/dev"]));
+    assert_operable(&dev, "client", "loyalty-client");
+    assert!(!dev.iter().any(|o| kind(o) == "HorizontalPodAutoscaler"), "dev runs without autoscaling");
+    assert_eq!(of(&dev, "Deployment", "loyalty-client")["spec"]["replicas"], 1);
+    assert!(dev.iter().all(|o| o["metadata"]["namespace"] == "loyalty-dev"));
+
+    let prod = objects(&run("kubectl", &["kustomize", "k8s/overlays/prod"]));
+    assert_operable(&prod, "client", "loyalty-client");
+    assert_eq!(of(&prod, "HorizontalPodAutoscaler", "loyalty-client")["spec"]["minReplicas"], 3);
+    let image = &of(&prod, "Deployment", "loyalty-client")["spec"]["template"]["spec"]["containers"][0]["image"];
+    assert_eq!(image, "registry.example.internal/loyalty/loyalty-client:0.1.0");
+}
+
+#[test]
+fn the_dockerfile_lints_clean() {
+    run("hadolint", &["Dockerfile"]);
+}

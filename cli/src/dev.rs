@@ -77,10 +77,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     settings.server.listen = args.listen.clone();
     settings.server.metrics_listen = args.metrics_listen.clone();
 
+    let bound = loyalty_platform::server::bind(&settings.server).await?;
+    settings.server.listen = bound.addr.to_string();
     let mut services = Services::new();
     suite::register_all(&settings, &mut services).await?;
     let names = services.names().to_vec();
-    let server = loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
+    let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
     let endpoint = format!("http://{}", server.addr);
 
     let token_path = args.dir.data_dir.join("dev-token");

@@ -2,6 +2,7 @@
 //! shared server (migrating its own schema first) and how it loads its part of the demo data.
 use anyhow::Context;
 use futures::StreamExt;
+use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::common::v1::{Channel, ConsentStatus, ContactChannel, Date, RequestContext};
@@ -19,10 +20,12 @@ pub const DEMO_SEED: u64 = 2026;
 /// Registers every implemented service on one server; each migrates its own schema first.
 pub async fn register_all(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
     loyalty_client::register(settings, services).await.context("starting the client service")?;
+    loyalty_card::register(settings, services).await.context("starting the card service")?;
     Ok(())
 }
 
 type Api = ClientServiceClient<InterceptedService<GrpcChannel, BearerToken>>;
+type CardApi = CardServiceClient<InterceptedService<GrpcChannel, BearerToken>>;
 
 fn consent(channel: ContactChannel, c: DemoConsent) -> pb::ChannelConsent {
     let status = match c {
@@ -57,7 +60,7 @@ pub fn demo_client(c: &DemoClient) -> pb::Client {
     }
 }
 
-async fn load_client(mut api: Api, c: DemoClient) -> anyhow::Result<()> {
+async fn load_client(mut api: Api, mut cards: CardApi, c: DemoClient) -> anyhow::Result<()> {
     let context = RequestContext {
         idempotency_key: format!("demo-client-{}", c.index),
         channel: Channel::Pos as i32,
@@ -75,6 +78,16 @@ async fn load_client(mut api: Api, c: DemoClient) -> anyhow::Result<()> {
         .into_inner();
     let consents = vec![consent(ContactChannel::Email, c.email_consent), consent(ContactChannel::Sms, c.sms_consent)];
     let agreement = pb::Agreement { granted: c.personal_data_consent, ..Default::default() };
+    let card = loyalty_api::card::v1::Card {
+        client_id: created.id.clone(),
+        store_id: c.store_id.clone(),
+        ..Default::default()
+    };
+    let issue = loyalty_api::card::v1::IssueCardRequest {
+        context: Some(RequestContext { idempotency_key: format!("demo-card-{}", c.index), ..Default::default() }),
+        card: Some(card),
+    };
+    cards.issue_card(issue).await.context("issuing a demo card")?;
     api.set_consent(pb::SetConsentRequest {
         client_id: created.id,
         consents,
@@ -90,7 +103,8 @@ async fn load_client(mut api: Api, c: DemoClient) -> anyhow::Result<()> {
 /// Loads the demo chain through the gRPC API, as a POS would. Returns a line per service.
 pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String>> {
     let channel = GrpcChannel::from_shared(endpoint.to_string())?.connect().await?;
-    let api: Api = ClientServiceClient::with_interceptor(channel, BearerToken::new(token)?);
+    let api: Api = ClientServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
+    let cards: CardApi = CardServiceClient::with_interceptor(channel, BearerToken::new(token)?);
     let stores = demo::stores(2);
     for s in &stores {
         let store = pb::Store { id: s.id.clone(), name: s.name.clone(), city: s.city.clone(), ..Default::default() };
@@ -102,9 +116,10 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     }
     let started = std::time::Instant::now();
     let mut done = 0u64;
-    let mut loads =
-        futures::stream::iter(demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), c)))
-            .buffer_unordered(16);
+    let mut loads = futures::stream::iter(
+        demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), cards.clone(), c)),
+    )
+    .buffer_unordered(16);
     while let Some(result) = loads.next().await {
         result?;
         done += 1;
@@ -112,5 +127,8 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
             eprintln!("demo: {done}/{DEMO_CLIENTS} clients ({:.1} s)", started.elapsed().as_secs_f64());
         }
     }
-    Ok(vec![format!("client: {} stores, {DEMO_CLIENTS} clients with consents", stores.len())])
+    Ok(vec![
+        format!("client: {} stores, {DEMO_CLIENTS} clients with consents", stores.len()),
+        format!("card: {DEMO_CLIENTS} cards, one per client"),
+    ])
 }

@@ -60,7 +60,7 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
 
     // --demo loaded the demo chain through the API.
     let bearer = loyalty_platform::auth::BearerToken::new(token.trim()).expect("token");
-    let mut clients = ClientServiceClient::with_interceptor(channel, bearer);
+    let mut clients = ClientServiceClient::with_interceptor(channel.clone(), bearer);
     let listed = clients.list_clients(ListClientsRequest::default()).await.expect("list").into_inner();
     assert_eq!(listed.page.expect("page").total_size, 2000, "the demo clients are there");
     let found = clients
@@ -69,6 +69,16 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         .expect("search")
         .into_inner();
     assert!(found.clients.iter().all(|c| c.first_name == "Šarūnas") && !found.clients.is_empty());
+    let mut cards = loyalty_api::card::v1::card_service_client::CardServiceClient::with_interceptor(
+        channel.clone(),
+        loyalty_platform::auth::BearerToken::new(token.trim()).expect("token"),
+    );
+    let owned = cards
+        .list_client_cards(loyalty_api::card::v1::ListClientCardsRequest { client_id: found.clients[0].id.clone() })
+        .await
+        .expect("cards")
+        .into_inner();
+    assert_eq!((owned.total_count, owned.active_count), (1, 1), "every demo client holds a card");
 
     // The CLI reaches the same API with the dev token.
     let out = Command::new(BIN)

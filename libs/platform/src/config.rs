@@ -18,6 +18,32 @@ pub struct PlatformSettings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
+    pub peers: PeerSettings,
+}
+
+/// Where the other services answer. Empty means "this server": all services in one process
+/// (`loyalty dev up`, tests). In Kubernetes: `LOYALTY__PEERS__CLIENT=http://loyalty-client:50051`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PeerSettings {
+    pub client: String,
+    pub card: String,
+    pub ledger: String,
+    pub segment: String,
+    pub messaging: String,
+    pub importexport: String,
+}
+
+impl PlatformSettings {
+    /// The endpoint of peer `configured` (one of [`PeerSettings`]); empty resolves to this server's
+    /// own `server.listen` address.
+    pub fn peer_endpoint(&self, configured: &str) -> String {
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        let listen = self.server.listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+        format!("http://{listen}")
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -84,8 +84,33 @@ impl RunningServer {
     }
 }
 
+/// A bound, not yet serving, listener: its address is known before the services are built, so
+/// services in one process can call each other (`peers` default to this address).
+pub struct Bound {
+    pub addr: SocketAddr,
+    listener: tokio::net::TcpListener,
+}
+
+/// Binds `settings.listen` (port 0 picks a free port).
+pub async fn bind(settings: &ServerSettings) -> anyhow::Result<Bound> {
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot bind {}", settings.listen))?;
+    Ok(Bound { addr: listener.local_addr()?, listener })
+}
+
 /// Binds `settings.listen` and starts serving `services`.
 pub async fn start(
+    settings: &ServerSettings,
+    auth: &AuthSettings,
+    services: Services,
+) -> anyhow::Result<RunningServer> {
+    serve(bind(settings).await?, settings, auth, services).await
+}
+
+/// Starts serving `services` on a bound listener.
+pub async fn serve(
+    bound: Bound,
     settings: &ServerSettings,
     auth: &AuthSettings,
     services: Services,
@@ -94,10 +119,7 @@ pub async fn start(
         tracing::warn!("auth.jwt_secret is the development default: set LOYALTY__AUTH__JWT_SECRET in production");
     }
     crate::metrics::install_exporter(&settings.metrics_listen)?;
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("server.listen: cannot bind {}", settings.listen))?;
-    let addr = listener.local_addr()?;
+    let Bound { addr, listener } = bound;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for name in services.names() {

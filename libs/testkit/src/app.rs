@@ -47,8 +47,12 @@ impl TestApp {
         F: FnOnce(PlatformSettings) -> Fut,
         Fut: Future<Output = anyhow::Result<Services>>,
     {
+        let mut settings = settings;
+        let bound = loyalty_platform::server::bind(&settings.server).await?;
+        // Services reach their peers in this process at the bound address.
+        settings.server.listen = bound.addr.to_string();
         let services = build(settings.clone()).await?;
-        let server = loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
+        let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
         let addr = server.addr;
         let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
         Ok(TestApp { addr, settings, channel, server: Some(server) })

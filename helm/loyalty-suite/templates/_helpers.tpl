@@ -64,6 +64,13 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
   value: {{ $g.telemetry.logFilter | quote }}
 - name: LOYALTY__TELEMETRY__OTLP_ENDPOINT
   value: {{ $g.telemetry.otlpEndpoint | quote }}
+{{- $root := .root }}
+{{- range $peer, $peerValues := .root.Values.services }}
+{{- if (include "loyalty.service" (dict "root" $root "values" $peerValues) | fromYaml).enabled }}
+- name: LOYALTY__PEERS__{{ upper $peer }}
+  value: "http://{{ include "loyalty.name" (dict "root" $root "name" $peer) }}:{{ $g.grpcPort }}"
+{{- end }}
+{{- end }}
 {{- range $key, $value := .svc.env }}
 - name: {{ $key }}
   value: {{ $value | quote }}

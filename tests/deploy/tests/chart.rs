@@ -5,6 +5,9 @@ use serde_yaml::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The services that exist today; each must be fully operable in every rendering.
+const SERVICES: [&str; 2] = ["client", "card"];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
@@ -108,8 +111,17 @@ fn the_chart_lints_clean_with_default_and_production_values() {
 #[test]
 fn every_enabled_service_has_probes_resources_budgets_scaling_policy_and_runs_as_non_root() {
     let objects = template(&[]);
-    assert_operable(&objects, "client", "loyalty-client");
-    of(&objects, "HorizontalPodAutoscaler", "loyalty-client");
+    for service in SERVICES {
+        assert_operable(&objects, service, &format!("loyalty-{service}"));
+        of(&objects, "HorizontalPodAutoscaler", &format!("loyalty-{service}"));
+    }
+    let card = &of(&objects, "Deployment", "loyalty-card")["spec"]["template"]["spec"]["containers"][0]["env"];
+    let peer =
+        card.as_sequence().expect("env").iter().find(|e| e["name"] == "LOYALTY__PEERS__CLIENT").expect("peer env");
+    assert_eq!(
+        peer["value"], "http://loyalty-client:50051",
+        "the card service reaches the client service by its Service"
+    );
     let job = of(&objects, "Job", "loyalty-client-migrate");
     assert!(job["metadata"]["annotations"]["helm.sh/hook"].as_str().is_some_and(|h| h.contains("pre-upgrade")));
     assert!(!objects.iter().any(|o| kind(o) == "ServiceMonitor"), "ServiceMonitor is opt-in");
@@ -118,7 +130,14 @@ fn every_enabled_service_has_probes_resources_budgets_scaling_policy_and_runs_as
 #[test]
 fn production_values_render_pinned_images_monitors_and_larger_budgets() {
     let objects = template(&["-f", "helm/loyalty-suite/ci/production-values.yaml"]);
-    assert_operable(&objects, "client", "loyalty-client");
+    for service in SERVICES {
+        assert_operable(&objects, service, &format!("loyalty-{service}"));
+    }
+    assert_eq!(
+        of(&objects, "HorizontalPodAutoscaler", "loyalty-card")["spec"]["minReplicas"],
+        4,
+        "each service scales alone"
+    );
     let deployment = of(&objects, "Deployment", "loyalty-client");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -134,6 +153,10 @@ fn production_values_render_pinned_images_monitors_and_larger_budgets() {
 #[test]
 fn disabling_a_service_removes_every_object_of_it() {
     let objects = template(&["--set", "services.client.enabled=false"]);
+    assert_operable(&objects, "card", "loyalty-card");
+    let card_env =
+        of(&objects, "Deployment", "loyalty-card")["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    assert!(!card_env.as_sequence().expect("env").iter().any(|e| e["name"] == "LOYALTY__PEERS__CLIENT"));
     let left: Vec<_> = objects
         .iter()
         .filter(|o| name(o).contains("client") || o["metadata"]["labels"]["app.kubernetes.io/name"] == "client")
@@ -163,13 +186,17 @@ fn the_kustomize_base_is_the_chart_rendered_with_defaults() {
 #[test]
 fn both_kustomize_overlays_build_operable_objects() {
     let dev = objects(&run("kubectl", &["kustomize", "k8s/overlays/dev"]));
-    assert_operable(&dev, "client", "loyalty-client");
+    for service in SERVICES {
+        assert_operable(&dev, service, &format!("loyalty-{service}"));
+    }
     assert!(!dev.iter().any(|o| kind(o) == "HorizontalPodAutoscaler"), "dev runs without autoscaling");
     assert_eq!(of(&dev, "Deployment", "loyalty-client")["spec"]["replicas"], 1);
     assert!(dev.iter().all(|o| o["metadata"]["namespace"] == "loyalty-dev"));
 
     let prod = objects(&run("kubectl", &["kustomize", "k8s/overlays/prod"]));
-    assert_operable(&prod, "client", "loyalty-client");
+    for service in SERVICES {
+        assert_operable(&prod, service, &format!("loyalty-{service}"));
+    }
     assert_eq!(of(&prod, "HorizontalPodAutoscaler", "loyalty-client")["spec"]["minReplicas"], 3);
     let image = &of(&prod, "Deployment", "loyalty-client")["spec"]["template"]["spec"]["containers"][0]["image"];
     assert_eq!(image, "registry.example.internal/loyalty/loyalty-client:0.1.0");

@@ -21,17 +21,24 @@ pub struct Connection {
 }
 
 impl Connection {
-    async fn clients(&self) -> anyhow::Result<ClientServiceClient<InterceptedService<Channel, BearerToken>>> {
+    pub fn bearer(&self) -> anyhow::Result<BearerToken> {
         let token = match &self.token {
             Some(t) => t.clone(),
             None => std::fs::read_to_string(&self.token_file)
                 .with_context(|| format!("no --token and no token file {}", self.token_file.display()))?,
         };
-        let channel = Channel::from_shared(self.endpoint.clone())?
+        BearerToken::new(token.trim())
+    }
+
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Channel::from_shared(self.endpoint.clone())?
             .connect()
             .await
-            .with_context(|| format!("connecting to {}", self.endpoint))?;
-        Ok(ClientServiceClient::with_interceptor(channel, BearerToken::new(token.trim())?))
+            .with_context(|| format!("connecting to {}", self.endpoint))
+    }
+
+    async fn clients(&self) -> anyhow::Result<ClientServiceClient<InterceptedService<Channel, BearerToken>>> {
+        Ok(ClientServiceClient::with_interceptor(self.channel().await?, self.bearer()?))
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! `loyalty dev up` runs every implemented service in one process against a private Postgres;
 //! `loyalty token` mints a development token. Each service's issue adds its operator commands.
+mod cards;
 mod clients;
 mod dev;
 mod suite;
@@ -25,6 +26,8 @@ enum Command {
     },
     /// Work with clients: search, show, create, block, merge, erase, export.
     Clients(clients::ClientsArgs),
+    /// Work with loyalty cards: lookup, list, issue, block, replace.
+    Cards(cards::CardsArgs),
     /// Mint a token signed with the configured key (LOYALTY__AUTH__JWT_SECRET, or the dev key).
     Token(token::TokenArgs),
 }
@@ -43,6 +46,7 @@ fn main() -> std::process::ExitCode {
             Command::Dev { command } => dev::run(command).await,
             Command::Token(args) => token::run(args),
             Command::Clients(args) => clients::run(args).await,
+            Command::Cards(args) => cards::run(args).await,
         }
     });
     match result {

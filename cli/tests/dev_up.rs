@@ -98,6 +98,15 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("Šarūnas") && text.contains("3 shown of"), "{text}");
+    let out = Command::new(BIN)
+        .args(["cards", "list", &found.clients[0].id, "--endpoint", endpoint.as_str(), "--token-file", token_path])
+        .output()
+        .expect("loyalty cards list");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 cards, 1 active"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let bad = Command::new(BIN)
         .args(["clients", "get", "not-an-id", "--endpoint", endpoint.as_str(), "--token-file", token_path])
         .output()

@@ -214,7 +214,7 @@ pub async fn run() -> anyhow::Result<()> {
             }
         })
         .await?;
-        report(&format!("client-search/{kind}"), &service, &baseline, goal);
+        report(&format!("client-search/{kind}"), &service, &baseline, goal, Some(2.0));
     }
     server.stop().await
 }

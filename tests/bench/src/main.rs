@@ -3,13 +3,15 @@
 //! Uses `DATABASE_URL` when set, else starts a private Postgres (as `loyalty dev up` does) under
 //! `target/bench-pg`; starts the services it needs in-process; shows progress on stderr while it
 //! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
-//! environment: `BENCH_CLIENTS` (1000000), `BENCH_SECONDS` per measurement (10).
+//! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_SECONDS` per
+//! measurement (10).
+mod card_lookup;
 mod client_search;
 mod harness;
 
 use std::process::ExitCode;
 
-const SCENARIOS: &[&str] = &["client-search"];
+const SCENARIOS: &[&str] = &["client-search", "card-lookup"];
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         for scenario in &wanted {
             match scenario.as_str() {
                 "client-search" => client_search::run().await?,
+                "card-lookup" => card_lookup::run().await?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

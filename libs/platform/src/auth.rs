@@ -304,6 +304,26 @@ where
     }
 }
 
+/// The caller's bearer token, carried to the other services a handler calls (service-to-service
+/// calls forward the caller's token, so tenant, rights and store scope apply there too).
+#[derive(Clone, Debug, Default)]
+pub struct ForwardToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl ForwardToken {
+    pub fn of<T>(request: &tonic::Request<T>) -> Self {
+        Self(request.metadata().get("authorization").cloned())
+    }
+
+    /// A request to another service carrying the token.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        request
+    }
+}
+
 /// Client side: adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
 pub struct BearerToken(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);

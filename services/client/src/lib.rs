@@ -73,6 +73,7 @@ pub async fn register_with_clock(
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
     let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client")?;
-    services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock)), RIGHTS);
+    let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
+    services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, cards)), RIGHTS);
     Ok(())
 }

@@ -170,9 +170,13 @@ pub async fn run() -> anyhow::Result<()> {
     eprintln!("analyzing");
     loyalty_platform::db::connect(&settings.database, "client").await?.batch_execute("VACUUM ANALYZE clients").await?;
 
+    // The suite as deployed together: quick search asks the card service about card numbers.
+    let bound = loyalty_platform::server::bind(&settings.server).await?;
+    settings.server.listen = bound.addr.to_string();
     let mut services = Services::new();
     loyalty_client::register(&settings, &mut services).await?;
-    let server = loyalty_platform::server::start(&settings.server, &settings.auth, services).await?;
+    loyalty_card::register(&settings, &mut services).await?;
+    let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
     let token = TokenKeys::new(&settings.auth).mint(&Grant::new(TENANT, &["clients.read"]))?;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
     let api = ClientServiceClient::with_interceptor(channel, BearerToken::new(&token)?);

@@ -3,9 +3,9 @@ use crate::error::{CardError, Result};
 use loyalty_api::common::v1::{Actor, Channel, RequestContext, actor};
 use loyalty_api::events::v1::{Event, event::Payload};
 use loyalty_platform::Principal;
+use loyalty_platform::auth::ForwardToken;
 use loyalty_platform::clock::Clock;
 use time::OffsetDateTime;
-use tonic::metadata::{Ascii, MetadataValue};
 
 pub struct Ctx {
     pub tenant: String,
@@ -14,7 +14,7 @@ pub struct Ctx {
     pub now: OffsetDateTime,
     pub idempotency_key: String,
     /// The caller's bearer token, forwarded on calls to other services.
-    pub authorization: Option<MetadataValue<Ascii>>,
+    pub token: ForwardToken,
 }
 
 impl Ctx {
@@ -31,7 +31,7 @@ impl Ctx {
             principal,
             now: clock.now(),
             idempotency_key: context.idempotency_key,
-            authorization: request.metadata().get("authorization").cloned(),
+            token: ForwardToken::of(request),
         })
     }
 
@@ -43,11 +43,7 @@ impl Ctx {
 
     /// A request to another service carrying the caller's token.
     pub fn forward<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        if let Some(auth) = &self.authorization {
-            request.metadata_mut().insert("authorization", auth.clone());
-        }
-        request
+        self.token.request(message)
     }
 }
 

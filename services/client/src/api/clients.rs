@@ -1,6 +1,6 @@
 //! Create, read, update, delete and list clients (CL-1, CL-2, CL-7, CL-8, CL-11).
 use super::context::{Ctx, client_id};
-use super::{ClientApi, convert};
+use super::{ClientApi, cards, convert};
 use crate::domain::email::Email;
 use crate::domain::profile::Rules;
 use crate::domain::search::{self, PageToken};
@@ -28,14 +28,11 @@ async fn check_input(
     db: &impl GenericClient,
     ctx: &Ctx,
     input: &pb::Client,
-    me: Uuid,
+    (me, has_card): (Uuid, bool),
     v: &mut Violations,
 ) -> Result<()> {
-    if input.phone.trim().is_empty() {
-        v.add(
-            "client.phone",
-            "is required: a client needs a phone (or a card number, once the card service is deployed)",
-        );
+    if input.phone.trim().is_empty() && !has_card {
+        v.add("client.phone", "is required: a client needs a phone or a card number");
     }
     let store_id = input.registration_store_id.trim();
     if !store_id.is_empty() && !store::settings::store_exists(db, &ctx.tenant, store_id).await? {
@@ -75,7 +72,11 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
     let mut v = Violations::new();
     let profile = Profile::parse(&input, "client.", &rules).map_err(|e| v.extend(e)).ok();
-    check_input(&tx, &ctx, &input, Uuid::nil(), &mut v).await?;
+    let card_number = body.card_number.trim().to_string();
+    check_input(&tx, &ctx, &input, (Uuid::nil(), !card_number.is_empty()), &mut v).await?;
+    if !card_number.is_empty() && cards::holder(api, &ctx, &card_number).await?.is_some() {
+        v.add("card_number", "belongs to another client");
+    }
     let status = match loyalty_api::events::v1::ClientStatus::try_from(body.status) {
         Ok(loyalty_api::events::v1::ClientStatus::Unspecified | loyalty_api::events::v1::ClientStatus::Member) => {
             Status::Member
@@ -86,9 +87,6 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
             Status::Member
         }
     };
-    if !body.card_number.is_empty() {
-        v.add("card_number", "cannot be checked yet: the card service is not deployed; give a phone");
-    }
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ClientError::InvalidArgument(v));
     };
@@ -120,7 +118,27 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
     tx.commit().await?;
+    if !card_number.is_empty() {
+        let store = record.profile.registration_store_id.clone();
+        if let Err(e) = cards::issue_to(api, &ctx, record.id, &card_number, &store).await {
+            // The client must not exist without the card it was registered with.
+            undo_create(api, &ctx, record.id).await?;
+            return Err(e);
+        }
+    }
     Ok(answer)
+}
+
+/// Removes a client whose registration failed after commit (its card could not be issued).
+async fn undo_create(api: &ClientApi, ctx: &Ctx, id: Uuid) -> Result<()> {
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    store::clients::delete(&tx, &ctx.tenant, id).await?;
+    ctx.record(&tx, id, "deleted", json!({}), json!({}), "registration undone: the card could not be issued").await?;
+    let subject = id.to_string();
+    publish(&tx, &ctx.event(&subject, Payload::ClientDeleted(ClientDeleted { client_id: subject.clone() }))).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Loads the live client `id` answers for (following merges), if the caller may see it.
@@ -179,7 +197,9 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let settings = store::settings::get(&tx, &ctx.tenant).await?;
     let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
     let profile = Profile::parse(&merged, "client.", &rules).map_err(|e| v.extend(e)).ok();
-    check_input(&tx, &ctx, &merged, record.id, &mut v).await?;
+    // Without a phone the client must hold a card (CL-2); only then is the card service asked.
+    let has_card = merged.phone.trim().is_empty() && cards::holds_any(api, &ctx, record.id).await?;
+    check_input(&tx, &ctx, &merged, (record.id, has_card), &mut v).await?;
     let Some(mut profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ClientError::InvalidArgument(v));
     };
@@ -297,7 +317,11 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
     let keys = search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
     let conn = api.conn().await?;
     let region = api.phone_region(&conn, &ctx.tenant).await?;
-    let filter = list_filter(&ctx, &region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
+    let mut filter = list_filter(&ctx, &region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
+    // A card number in the box finds its holder (CL-7).
+    for holder in cards::holders_of_terms(api, &ctx, &filter.terms).await {
+        filter.terms.push(search::Term::Id(holder));
+    }
     let stores_text = filter.stores.as_ref().map(|s| s.join(",")).unwrap_or_else(|| "*".into());
     let fingerprint = search::fingerprint(&[
         &body.query,

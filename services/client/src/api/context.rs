@@ -13,6 +13,8 @@ pub struct Ctx {
     pub actor: Actor,
     pub now: OffsetDateTime,
     pub idempotency_key: String,
+    /// The caller's bearer token, forwarded on calls to other services.
+    pub token: loyalty_platform::auth::ForwardToken,
 }
 
 impl Ctx {
@@ -30,6 +32,7 @@ impl Ctx {
             actor,
             now: clock.now(),
             idempotency_key: context.idempotency_key,
+            token: loyalty_platform::auth::ForwardToken::of(request),
         })
     }
 

@@ -1,4 +1,5 @@
 //! The gRPC face of the client service: decode, call the use case, encode. No SQL here.
+mod cards;
 mod clients;
 mod context;
 pub mod convert;
@@ -9,6 +10,7 @@ mod status;
 mod tags;
 
 use crate::error::ClientError;
+use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_server::ClientService;
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
@@ -18,6 +20,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 /// State shared by every call.
@@ -26,6 +29,8 @@ pub struct ClientApi {
     pool: deadpool_postgres::Pool,
     outbox: Outbox,
     clock: SharedClock,
+    /// The card service: card numbers as identifiers (CL-2, CL-7), called with the caller's token.
+    cards: CardServiceClient<Channel>,
     /// Phone regions of tenants, for reading search terms without a query per search.
     regions: Arc<Mutex<HashMap<String, (Instant, String)>>>,
 }
@@ -34,8 +39,8 @@ pub struct ClientApi {
 const REGION_TTL: Duration = Duration::from_secs(10);
 
 impl ClientApi {
-    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock) -> Self {
-        Self { pool, outbox, clock, regions: Arc::default() }
+    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock, cards: Channel) -> Self {
+        Self { pool, outbox, clock, cards: CardServiceClient::new(cards), regions: Arc::default() }
     }
 
     /// The tenant's default phone region, cached for [`REGION_TTL`].

@@ -17,6 +17,8 @@ pub async fn start() -> TestApp {
     TestApp::start(|settings| async move {
         let mut services = Services::new();
         loyalty_client::register(&settings, &mut services).await?;
+        // Card numbers identify clients (CL-2, CL-7): the suite always has the card service.
+        loyalty_card::register(&settings, &mut services).await?;
         Ok(services)
     })
     .await

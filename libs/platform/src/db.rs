@@ -110,3 +110,38 @@ async fn apply_migrations(
     }
     Ok(())
 }
+
+/// Statements on hot paths: prepared once per connection and reused (one round trip instead of
+/// two). Work on a pooled connection or a transaction of one.
+pub mod cached {
+    use deadpool_postgres::GenericClient;
+    use tokio_postgres::Row;
+    use tokio_postgres::types::ToSql;
+
+    pub async fn query(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.query(&statement, params).await
+    }
+
+    pub async fn query_opt(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.query_opt(&statement, params).await
+    }
+
+    pub async fn query_one(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.query_one(&statement, params).await
+    }
+}

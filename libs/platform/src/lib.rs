@@ -12,6 +12,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod metrics;
 pub mod outbox;
+pub mod request;
 pub mod secret;
 pub mod server;
 pub mod service_main;

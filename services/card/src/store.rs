@@ -4,22 +4,13 @@ use anyhow::Context;
 use deadpool_postgres::GenericClient;
 use loyalty_api::card::v1 as pb;
 use loyalty_platform::convert::to_timestamp;
+use loyalty_platform::db::cached::query;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 pub const CARD_COLUMNS: &str = "id, number, barcode, barcode_format, kind, template_id, issue_form_id, store_id, client_id, \
      status, wallet_link, tags, successor_card_id, status_reason, created_at, updated_at";
-
-pub async fn query(
-    db: &impl GenericClient,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<Row>, tokio_postgres::Error> {
-    let statement = db.prepare_cached(sql).await?;
-    db.query(&statement, params).await
-}
 
 pub fn card(r: &Row) -> pb::Card {
     let id = |i: usize| r.get::<_, Option<Uuid>>(i).map(|u| u.to_string()).unwrap_or_default();

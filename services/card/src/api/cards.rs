@@ -1,6 +1,6 @@
 //! Issuing cards, the POS lookup, a client's cards, block/unblock/replace/delete (CA-1 .. CA-3).
 use super::CardApi;
-use super::context::{Ctx, optional_uuid, uuid};
+use super::context::{Ctx, forward, optional_uuid, uuid};
 use crate::domain;
 use crate::error::{CardError, Result};
 use crate::store::{self, NewCard};
@@ -37,7 +37,7 @@ pub fn changed(ctx: &Ctx, c: &pb::Card, change: &str) -> loyalty_api::events::v1
 /// caller's token, so tenant and store scope apply there too.
 async fn check_client(api: &CardApi, ctx: &Ctx, client_id: Uuid) -> Result<()> {
     let mut clients = api.clients.clone();
-    match clients.get_client(ctx.forward(GetClientRequest { client_id: client_id.to_string() })).await {
+    match clients.get_client(forward(ctx, GetClientRequest { client_id: client_id.to_string() })).await {
         Ok(found) if found.get_ref().id == client_id.to_string() => Ok(()),
         Ok(_) => Err(CardError::FailedPrecondition("the client was merged into another; issue to the survivor".into())),
         Err(status) if status.code() == tonic::Code::NotFound => {

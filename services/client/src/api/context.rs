@@ -1,39 +1,25 @@
 //! Who is calling and when: built once per request from the token and the request context.
 use crate::domain::ClientRecord;
 use crate::error::{ClientError, Result};
-use loyalty_api::common::v1::{Actor, Channel, RequestContext, actor};
-use loyalty_api::events::v1::{Event, event::Payload};
-use loyalty_platform::Principal;
+use loyalty_api::common::v1::RequestContext;
 use loyalty_platform::clock::Clock;
-use time::OffsetDateTime;
+use loyalty_platform::request::Caller;
 
-pub struct Ctx {
-    pub tenant: String,
-    pub principal: Principal,
-    pub actor: Actor,
-    pub now: OffsetDateTime,
-    pub idempotency_key: String,
-    /// The caller's bearer token, forwarded on calls to other services.
-    pub token: loyalty_platform::auth::ForwardToken,
+/// The caller of a client-service request: the platform's [`Caller`] and what this service asks
+/// of it (store scope, history records).
+pub struct Ctx(pub Caller);
+
+impl std::ops::Deref for Ctx {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
 }
 
 impl Ctx {
     pub fn new<T>(request: &tonic::Request<T>, context: Option<&RequestContext>, clock: &dyn Clock) -> Result<Ctx> {
-        let principal = loyalty_platform::auth::principal(request)?.clone();
-        let context = context.cloned().unwrap_or_default();
-        let mut channel = Channel::try_from(context.channel).unwrap_or(Channel::Unspecified);
-        if channel == Channel::Unspecified {
-            channel = if principal.kind == actor::Kind::User { Channel::Console } else { Channel::Api };
-        }
-        let actor = principal.actor(channel, &context.store_id);
-        Ok(Ctx {
-            tenant: principal.tenant.clone(),
-            principal,
-            actor,
-            now: clock.now(),
-            idempotency_key: context.idempotency_key,
-            token: loyalty_platform::auth::ForwardToken::of(request),
-        })
+        Ok(Ctx(Caller::new(request, context, clock)?))
     }
 
     /// CL-11: a store-scoped caller sees only clients registered in its stores.
@@ -65,12 +51,6 @@ impl Ctx {
         let change =
             crate::store::history::Change { client_id, kind, at: self.now, actor: &self.actor, before, after, comment };
         Ok(crate::store::history::record(db, &self.tenant, &change).await?)
-    }
-
-    pub fn event(&self, subject: &str, payload: Payload) -> Event {
-        let mut e = loyalty_platform::outbox::event(&self.tenant, self.actor.clone(), subject, payload);
-        e.occurred_at = Some(loyalty_platform::convert::to_timestamp(self.now));
-        e
     }
 
     /// The latest date that is not in the future anywhere on Earth (UTC+14).

@@ -1,0 +1,7 @@
+//! The ledger's rules as plain types and functions, tested without a database.
+pub mod account;
+pub mod chain;
+pub mod programme;
+
+#[cfg(test)]
+mod properties;

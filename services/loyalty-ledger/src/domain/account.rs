@@ -73,7 +73,32 @@ pub struct Account {
     next_lot: u64,
 }
 
+/// Running totals of an account that do not live in its lots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub used: i64,
+    pub expired: i64,
+    pub cancelled: i64,
+    pub debt: i64,
+}
+
 impl Account {
+    /// An account as stored: its open lots, its totals and the number its next lot takes.
+    pub fn restore(lots: Vec<Lot>, totals: Totals, next_lot: u64) -> Self {
+        Self {
+            lots,
+            used: totals.used,
+            expired: totals.expired,
+            cancelled: totals.cancelled,
+            debt: totals.debt,
+            next_lot,
+        }
+    }
+
+    pub fn next_lot(&self) -> u64 {
+        self.next_lot
+    }
+
     pub fn balance(&self) -> Balance {
         let sum = |f: &dyn Fn(&Lot) -> i64| self.lots.iter().map(f).sum::<i64>();
         Balance {

@@ -31,9 +31,12 @@ app.kubernetes.io/component: migration
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 
+{{/* registry/repository:tag — a service's own `image` overrides the global registry and tag. */}}
 {{- define "loyalty.image" -}}
 {{- $g := .root.Values.global.image -}}
-{{- printf "%s/%s:%s" $g.registry .svc.binary (default .root.Chart.AppVersion $g.tag) -}}
+{{- $own := default dict .svc.image -}}
+{{- $repository := default (printf "%s/%s" $g.registry .svc.binary) $own.repository -}}
+{{- printf "%s:%s" $repository (default (default .root.Chart.AppVersion $g.tag) $own.tag) -}}
 {{- end -}}
 
 {{/* Environment shared by the Deployment and the migration Job. */}}

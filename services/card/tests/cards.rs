@@ -61,6 +61,14 @@ async fn supplied_numbers_are_checked_and_unique_per_tenant() {
     assert_eq!(theirs.client_id, other_owner);
     let err = other.issue_card(issue(&owner, "")).await.expect_err("a client of another tenant");
     assert_eq!(fields(&err), vec!["card.client_id"]);
+    let ours = lookup_number(&mut api, "79927398713").await.expect("own card").card.expect("card");
+    let hidden =
+        other.get_card(pb::GetCardRequest { card_id: ours.id.clone() }).await.expect_err("another tenant's card");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let block = pb::BlockCardRequest { card_id: ours.id.clone(), reason: "x".into(), ..Default::default() };
+    assert_eq!(other.block_card(block).await.expect_err("another tenant's card").code(), Code::NotFound);
+    let listed = other.list_client_cards(pb::ListClientCardsRequest { client_id: owner.clone() }).await.expect("list");
+    assert_eq!(listed.into_inner().total_count, 0, "another tenant sees none of the client's cards");
 }
 
 #[tokio::test]

@@ -151,6 +151,24 @@ fn production_values_render_pinned_images_monitors_and_larger_budgets() {
 }
 
 #[test]
+fn a_service_can_run_its_own_image() {
+    let objects = template(&[
+        "--set",
+        "services.card.image.repository=mirror.local/card",
+        "--set",
+        "services.card.image.tag=hotfix-7",
+    ]);
+    let image =
+        |name: &str| of(&objects, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert_eq!(image("loyalty-card"), "mirror.local/card:hotfix-7");
+    assert_eq!(
+        image("loyalty-client"),
+        "ghcr.io/loyalty-suite/loyalty-client:0.1.0",
+        "the others keep the global image"
+    );
+}
+
+#[test]
 fn disabling_a_service_removes_every_object_of_it() {
     let objects = template(&["--set", "services.client.enabled=false"]);
     assert_operable(&objects, "card", "loyalty-card");

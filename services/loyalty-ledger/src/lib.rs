@@ -5,6 +5,7 @@
 //! of its issue.
 pub mod domain;
 pub mod ops;
+pub mod reservations;
 pub mod store;
 
 mod embedded {

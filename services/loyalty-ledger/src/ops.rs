@@ -40,7 +40,7 @@ fn entry<'a>(kind: &'a str, points: i64, lot: u64, at: OffsetDateTime, origin: &
     }
 }
 
-fn entries_of<'a>(changes: &[LotChange], at: OffsetDateTime, origin: &Origin<'a>) -> Vec<NewEntry<'a>> {
+pub(crate) fn entries_of<'a>(changes: &[LotChange], at: OffsetDateTime, origin: &Origin<'a>) -> Vec<NewEntry<'a>> {
     changes
         .iter()
         .map(|c| match *c {

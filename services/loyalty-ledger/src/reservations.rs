@@ -1,0 +1,171 @@
+//! Reservations (LE-5): points applied to an unpaid order are held, not spent; the order's close
+//! spends all or part of them, its cancellation or a timeout gives them back.
+use crate::domain::account::{Balance, LotChange};
+use crate::ops::{Origin, SpendError, entries_of};
+use crate::store;
+use anyhow::Context;
+use deadpool_postgres::GenericClient;
+use time::{Duration, OffsetDateTime};
+use tokio_postgres::types::Json;
+use uuid::Uuid;
+
+/// How a reservation ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// Spend this much of it (at most what was reserved) and release the rest.
+    Commit(i64),
+    Cancel,
+    TimedOut,
+}
+
+impl Close {
+    fn state(self) -> &'static str {
+        match self {
+            Close::Commit(_) => "committed",
+            Close::Cancel => "cancelled",
+            Close::TimedOut => "timed_out",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum CloseError {
+    NotFound,
+    /// Already committed, cancelled or timed out.
+    Closed(String),
+    TooMuch {
+        reserved: i64,
+    },
+    Store(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CloseError {
+    fn from(e: anyhow::Error) -> Self {
+        CloseError::Store(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for CloseError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        CloseError::Store(e.into())
+    }
+}
+
+/// Holds `points` of the client's available points for `ttl`.
+pub async fn reserve(
+    db: &impl GenericClient,
+    tenant: &str,
+    client: Uuid,
+    (points, order_ref, ttl): (i64, &str, Duration),
+    now: OffsetDateTime,
+    origin: &Origin<'_>,
+) -> Result<(Uuid, Balance), SpendError> {
+    let (mut account, mut head) = store::lock(db, tenant, client).await?;
+    if head.blocked {
+        return Err(SpendError::Blocked);
+    }
+    let mut changes = account.advance(now);
+    let held = account.hold(points).map_err(SpendError::Insufficient)?;
+    let holds: Vec<(u64, i64)> = held
+        .iter()
+        .filter_map(|c| if let LotChange::Held { lot, points } = c { Some((*lot, *points)) } else { None })
+        .collect();
+    changes.extend(held);
+    let id = Uuid::now_v7();
+    let mut entries = entries_of(&changes, now, origin);
+    for e in &mut entries {
+        if e.kind == "reserved" {
+            e.reservation_id = Some(id);
+        }
+    }
+    store::append(db, tenant, client, &mut head, &entries).await?;
+    store::save(db, tenant, client, &account, &[], &head).await?;
+    db.execute(
+        "INSERT INTO reservations (tenant_id, id, client_id, points, order_ref, holds, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&tenant, &id, &client, &points, &order_ref, &Json(&holds), &(now + ttl), &now],
+    )
+    .await
+    .context("recording the reservation")?;
+    Ok((id, account.balance()))
+}
+
+/// Ends a reservation: commit (all or part), cancel, or time out.
+pub async fn close(
+    db: &impl GenericClient,
+    tenant: &str,
+    id: Uuid,
+    how: Close,
+    now: OffsetDateTime,
+    origin: &Origin<'_>,
+) -> Result<Balance, CloseError> {
+    let row = db
+        .query_opt("SELECT client_id FROM reservations WHERE tenant_id = $1 AND id = $2", &[&tenant, &id])
+        .await?
+        .ok_or(CloseError::NotFound)?;
+    let client: Uuid = row.get(0);
+    // The account first, then the reservation: the same order as every other change of the account.
+    let (mut account, mut head) = store::lock(db, tenant, client).await?;
+    let row = db
+        .query_one(
+            "SELECT points, state, holds FROM reservations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            &[&tenant, &id],
+        )
+        .await?;
+    let (points, state, holds): (i64, String, Json<Vec<(u64, i64)>>) = (row.get(0), row.get(1), row.get(2));
+    if state != "held" {
+        return Err(CloseError::Closed(state));
+    }
+    let spend = match how {
+        Close::Commit(0) => points,
+        Close::Commit(n) if n > points || n < 0 => return Err(CloseError::TooMuch { reserved: points }),
+        Close::Commit(n) => n,
+        Close::Cancel | Close::TimedOut => 0,
+    };
+    let changes = account.close_hold(&holds.0, spend, now);
+    let mut entries = entries_of(&changes, now, origin);
+    for e in &mut entries {
+        e.reservation_id = Some(id);
+    }
+    store::append(db, tenant, client, &mut head, &entries).await?;
+    store::save(db, tenant, client, &account, &[], &head).await?;
+    db.execute(
+        "UPDATE reservations SET state = $3, committed = $4, closed_at = $5 WHERE tenant_id = $1 AND id = $2",
+        &[&tenant, &id, &how.state(), &spend, &now],
+    )
+    .await?;
+    Ok(account.balance())
+}
+
+/// Times out reservations past their deadline (at most `batch`), each in its own transaction;
+/// returns how many. Run by a worker.
+pub async fn time_out_due(
+    pool: &deadpool_postgres::Pool,
+    now: OffsetDateTime,
+    batch: i64,
+    origin: &Origin<'_>,
+) -> anyhow::Result<u64> {
+    let mut conn = pool.get().await.context("taking a database connection")?;
+    let due = conn
+        .query(
+            "SELECT tenant_id, id FROM reservations WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            &[&now, &batch],
+        )
+        .await
+        .context("finding due reservations")?;
+    let mut closed = 0;
+    for row in &due {
+        let (tenant, id): (String, Uuid) = (row.get(0), row.get(1));
+        let tx = conn.transaction().await.context("beginning a timeout")?;
+        match close(&tx, &tenant, id, Close::TimedOut, now, origin).await {
+            Ok(_) => {
+                tx.commit().await.context("committing a timeout")?;
+                closed += 1;
+            }
+            Err(CloseError::Closed(_)) => {} // closed by its order meanwhile
+            Err(CloseError::Store(e)) => return Err(e),
+            Err(other) => anyhow::bail!("timing out reservation {id}: {other:?}"),
+        }
+    }
+    Ok(closed)
+}

@@ -5,6 +5,8 @@
 //! of its issue.
 pub mod domain;
 pub mod ops;
+pub mod programmes;
+pub mod purchases;
 pub mod reservations;
 pub mod store;
 

@@ -1,15 +1,18 @@
 //! Programme rules (LE-2, LE-4, LE-9): how many points a purchase earns, when they activate and
 //! expire, how much of a check points may pay.
+use serde::{Deserialize, Serialize};
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rounding {
     Down,
     HalfUp,
     Up,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Validity {
     /// Days after activation.
     Days(u32),
@@ -20,7 +23,8 @@ pub enum Validity {
     Never,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReturnPolicy {
     /// Returns cancel only points not yet active.
     OnlyPending,
@@ -30,7 +34,7 @@ pub enum ReturnPolicy {
     AllowDebt,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Level {
     pub id: String,
     pub name: String,
@@ -41,7 +45,9 @@ pub struct Level {
     pub discount_bp: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Stored as JSON per version; fields added later read their defaults from older versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Programme {
     pub version: i32,
     /// Thousandths of a point per whole currency unit (100 minor units).
@@ -55,6 +61,8 @@ pub struct Programme {
     pub min_balance_to_spend: i64,
     /// Ascending by threshold; the first has threshold 0.
     pub levels: Vec<Level>,
+    /// Levels are reached by the number of purchases instead of their sum.
+    pub level_by_purchases: bool,
     pub level_period_days: u32,
     pub return_policy: ReturnPolicy,
     /// Minor units one point is worth when spent, in thousandths (1000 = 1 cent).
@@ -79,6 +87,7 @@ impl Default for Programme {
                 earn_multiplier_bp: 10_000,
                 discount_bp: 0,
             }],
+            level_by_purchases: false,
             level_period_days: 365,
             return_policy: ReturnPolicy::WithinBalance,
             point_value_milli: 1000,

@@ -10,6 +10,17 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 const BIN: &str = env!("CARGO_BIN_EXE_loyalty");
 
+/// grpcurl from PATH or .tools/bin (where `make test` installs it).
+fn grpcurl() -> std::path::PathBuf {
+    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/grpcurl");
+    if local.exists() {
+        return local;
+    }
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("grpcurl")).find(|c| c.exists()))
+        .unwrap_or_else(|| panic!("grpcurl is not installed: run `bash .ci/ensure-tools` (make test does)"))
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
@@ -113,6 +124,24 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         .expect("loyalty clients get");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("client_id"), "the error names the field");
+
+    // Real grpcurl (v1.8, reflection v1alpha) sees the services and calls one with the dev token,
+    // as the README shows.
+    let grpcurl = grpcurl();
+    let address = endpoint.trim_start_matches("http://").to_string();
+    let listed = Command::new(&grpcurl).args(["-plaintext", &address, "list"]).output().expect("grpcurl list");
+    let services = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        services.contains("loyalty.client.v1.ClientService") && services.contains("loyalty.card.v1.CardService"),
+        "{services}"
+    );
+    let call = Command::new(&grpcurl)
+        .args(["-plaintext", "-H", &format!("authorization: Bearer {}", token.trim()), "-d", r#"{"query": "sarunas"}"#])
+        .args([address.as_str(), "loyalty.client.v1.ClientService/ListClients"])
+        .output()
+        .expect("grpcurl call");
+    let reply = String::from_utf8_lossy(&call.stdout);
+    assert!(call.status.success() && reply.contains("Šarūnas"), "{reply}{}", String::from_utf8_lossy(&call.stderr));
 
     // SIGTERM drains and exits cleanly.
     let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");

@@ -16,6 +16,8 @@ CREATE TABLE purchases (
     points_earned     bigint      NOT NULL DEFAULT 0,
     points_spent      bigint      NOT NULL DEFAULT 0,
     returned_amount   bigint      NOT NULL DEFAULT 0,
+    points_cancelled  bigint      NOT NULL DEFAULT 0,
+    points_refunded   bigint      NOT NULL DEFAULT 0,
     status            text        NOT NULL DEFAULT 'confirmed',
     manual            boolean     NOT NULL DEFAULT false,
     programme_version int         NOT NULL,
@@ -28,5 +30,23 @@ CREATE TABLE purchases (
 CREATE UNIQUE INDEX purchases_by_check ON purchases (tenant_id, store_id, check_id) WHERE check_id <> '';
 -- The level basis: a client's purchases over the rolling period.
 CREATE INDEX purchases_by_client_time ON purchases (tenant_id, client_id, purchased_at DESC);
+
+-- LE-7: returns, full or by lines, against their purchase.
+CREATE TABLE returns (
+    tenant_id        text        NOT NULL,
+    id               uuid        NOT NULL,
+    purchase_id      uuid        NOT NULL,
+    client_id        uuid        NOT NULL,
+    store_id         text        NOT NULL DEFAULT '',
+    accepted_by      text        NOT NULL DEFAULT '',
+    returned_at      timestamptz NOT NULL,
+    amount           bigint      NOT NULL,
+    lines            jsonb       NOT NULL DEFAULT '[]',
+    points_cancelled bigint      NOT NULL,
+    points_refunded  bigint      NOT NULL,
+    points_shortfall bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, purchase_id) REFERENCES purchases (tenant_id, id)
+);
 
 ALTER TABLE accounts ADD COLUMN level_id text NOT NULL DEFAULT '';

@@ -8,6 +8,7 @@ pub mod ops;
 pub mod programmes;
 pub mod purchases;
 pub mod reservations;
+pub mod returns;
 pub mod store;
 
 mod embedded {

@@ -11,6 +11,7 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Line {
     pub line_no: i32,
     pub sku: String,
@@ -19,6 +20,8 @@ pub struct Line {
     pub quantity_milli: i64,
     pub unit_price_minor: i64,
     pub amount_minor: i64,
+    /// Returned so far (LE-7).
+    pub returned_quantity_milli: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,7 +81,7 @@ impl From<tokio_postgres::Error> for PurchaseError {
 }
 
 /// The level basis: spend (minus returns) or purchase count over the period before `until`.
-async fn level_basis(
+pub(crate) async fn level_basis(
     db: &impl GenericClient,
     tenant: &str,
     client: Uuid,

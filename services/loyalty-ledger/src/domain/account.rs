@@ -258,9 +258,11 @@ impl Account {
         id
     }
 
-    /// Cancels up to `points` of lot `lot_id` (the points a returned purchase earned), as far as
-    /// the policy allows: pending points always; active ones unless `only_pending`; what is gone
-    /// already becomes debt under `allow_debt` and is forgiven otherwise. Returns (cancelled, shortfall).
+    /// Cancels `points` earned by lot `lot_id` (a returned purchase) as the policy allows. Pending
+    /// points of the lot always go. Under `within_balance` and `allow_debt`, what the lot no longer
+    /// has is taken from the rest of the balance; what the balance cannot cover is forgiven under
+    /// `within_balance` and owed under `allow_debt`. `only_pending` cancels nothing active.
+    /// Returns (cancelled, shortfall, changes).
     pub fn cancel_earned(
         &mut self,
         lot_id: u64,
@@ -268,23 +270,28 @@ impl Account {
         policy: super::programme::ReturnPolicy,
     ) -> (i64, i64, Vec<LotChange>) {
         use super::programme::ReturnPolicy;
-        let Some(lot) = self.lots.iter_mut().find(|l| l.id == lot_id) else { return (0, points, Vec::new()) };
-        let cancellable = match (lot.state, policy) {
-            (LotState::Pending, _) => lot.remaining,
-            (LotState::Active, ReturnPolicy::OnlyPending) => 0,
-            (LotState::Active, _) => lot.remaining - lot.held,
-            _ => 0,
-        };
-        let cancelled = points.min(cancellable).max(0);
-        lot.remaining -= cancelled;
-        if cancelled > 0 && lot.remaining == 0 && lot.held == 0 {
-            lot.state = LotState::Cancelled;
+        let mut changes = Vec::new();
+        let mut cancelled = 0;
+        if let Some(lot) = self.lots.iter_mut().find(|l| l.id == lot_id) {
+            let cancellable = match (lot.state, policy) {
+                (LotState::Pending, _) => lot.remaining,
+                (LotState::Active, ReturnPolicy::OnlyPending) => 0,
+                (LotState::Active, _) => lot.remaining - lot.held,
+                _ => 0,
+            };
+            cancelled = points.min(cancellable).max(0);
+            lot.remaining -= cancelled;
+            if cancelled > 0 && lot.remaining == 0 && lot.held == 0 {
+                lot.state = LotState::Cancelled;
+            }
+            if cancelled > 0 {
+                changes.push(LotChange::Cancelled { lot: lot_id, points: cancelled });
+            }
         }
         self.cancelled += cancelled;
-        let mut shortfall = points - cancelled;
-        let mut changes = vec![LotChange::Cancelled { lot: lot_id, points: cancelled }];
-        if shortfall > 0 && policy == ReturnPolicy::AllowDebt {
-            // Take what the rest of the account has, then owe the remainder.
+        let mut shortfall = points.max(0) - cancelled;
+        if shortfall > 0 && policy != ReturnPolicy::OnlyPending {
+            // Take what the rest of the account has.
             let from_others = shortfall.min(self.balance().available);
             if from_others > 0
                 && let Ok(mut more) = self.take(from_others, |l, take| {
@@ -293,9 +300,12 @@ impl Account {
                 })
             {
                 self.cancelled += from_others;
+                cancelled += from_others;
                 changes.append(&mut more);
                 shortfall -= from_others;
             }
+        }
+        if shortfall > 0 && policy == ReturnPolicy::AllowDebt {
             // What could not be taken is owed and paid from future earnings (see `earn`).
             self.debt += shortfall;
         }

@@ -3,7 +3,9 @@
 //! the hash chain of entries — is here and property-tested, with the storage of accounts, lots and
 //! chained entries; the gRPC service, idempotency, purchases and the feeds follow in the next steps
 //! of its issue.
+pub mod balances;
 pub mod domain;
+pub mod expiry;
 pub mod ops;
 pub mod programmes;
 pub mod purchases;

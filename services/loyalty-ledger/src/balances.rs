@@ -1,0 +1,165 @@
+//! Reading and checking accounts (LE-1, LE-8, LE-11), the block flag (CL-4), early activation.
+use crate::domain::account::{Balance, LotState};
+use crate::ops::{Origin, entries_of};
+use crate::store;
+use anyhow::Context;
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What a client sees of their points.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    pub balance: Balance,
+    pub next_expiry_at: Option<OffsetDateTime>,
+    pub next_expiry_points: i64,
+    pub level_id: String,
+    pub blocked: bool,
+}
+
+/// The cached balances, the next expiry and the level; an unknown client has an empty account.
+pub async fn view(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<View> {
+    let row = loyalty_platform::db::cached::query_opt(
+        db,
+        "SELECT available, pending, reserved, used, expired, cancelled, debt, level_id, blocked,
+                (SELECT min(expires_at) FROM lots l WHERE l.tenant_id = a.tenant_id AND l.client_id = a.client_id
+                   AND l.state = 'active' AND l.remaining > l.held AND l.expires_at IS NOT NULL)
+         FROM accounts a WHERE tenant_id = $1 AND client_id = $2",
+        &[&tenant, &client],
+    )
+    .await
+    .context("reading the balance")?;
+    let Some(r) = row else { return Ok(View::default()) };
+    let next_expiry_at: Option<OffsetDateTime> = r.get(9);
+    let next_expiry_points = match next_expiry_at {
+        Some(at) => db
+            .query_one(
+                "SELECT coalesce(sum(remaining - held), 0)::bigint FROM lots
+                 WHERE tenant_id = $1 AND client_id = $2 AND state = 'active' AND expires_at = $3",
+                &[&tenant, &client, &at],
+            )
+            .await
+            .context("reading the next expiry")?
+            .get(0),
+        None => 0,
+    };
+    Ok(View {
+        balance: Balance {
+            available: r.get(0),
+            pending: r.get(1),
+            reserved: r.get(2),
+            used: r.get(3),
+            expired: r.get(4),
+            cancelled: r.get(5),
+            debt: r.get(6),
+        },
+        next_expiry_at,
+        next_expiry_points,
+        level_id: r.get(7),
+        blocked: r.get(8),
+    })
+}
+
+/// Sets or clears the block (CL-4). Idempotent; creates the account if the client has none yet, so
+/// a block arriving before the first purchase still holds.
+pub async fn set_blocked(db: &impl GenericClient, tenant: &str, client: Uuid, blocked: bool) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO accounts (tenant_id, client_id, blocked) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = $3, updated_at = now()",
+        &[&tenant, &client, &blocked],
+    )
+    .await
+    .context("setting the block")?;
+    Ok(())
+}
+
+/// Activates the client's pending lots now (all, or those of one purchase).
+pub async fn activate_pending(
+    db: &impl GenericClient,
+    tenant: &str,
+    client: Uuid,
+    purchase: Option<Uuid>,
+    now: OffsetDateTime,
+    origin: &Origin<'_>,
+) -> anyhow::Result<Balance> {
+    let lots_of_purchase: Vec<i64> = match purchase {
+        Some(p) => db
+            .query(
+                "SELECT lot_no FROM lots WHERE tenant_id = $1 AND client_id = $2 AND purchase_id = $3",
+                &[&tenant, &client, &p],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+        None => Vec::new(),
+    };
+    let (mut account, mut head) = store::lock(db, tenant, client).await?;
+    for lot in &mut account.lots {
+        if lot.state == LotState::Pending && (purchase.is_none() || lots_of_purchase.contains(&(lot.id as i64))) {
+            lot.activates_at = now;
+        }
+    }
+    let changes = account.advance(now);
+    store::append(db, tenant, client, &mut head, &entries_of(&changes, now, origin)).await?;
+    store::save(db, tenant, client, &account, &[], &head).await?;
+    db.execute(
+        "UPDATE lots SET activates_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND state = 'active' AND activates_at > $3",
+        &[&tenant, &client, &now],
+    )
+    .await?;
+    Ok(account.balance())
+}
+
+/// The result of checking an account against its entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    pub cached: Balance,
+    pub recomputed: Balance,
+    pub broken_entry_id: Option<String>,
+    pub entries_checked: i64,
+}
+
+impl Verification {
+    pub fn consistent(&self) -> bool {
+        self.cached == self.recomputed && self.broken_entry_id.is_none()
+    }
+}
+
+/// Recomputes the balances from the entries and the lots, and checks the hash chain.
+pub async fn verify(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<Verification> {
+    let cached = view(db, tenant, client).await?.balance;
+    let sums = db
+        .query_one(
+            "SELECT
+                 coalesce(sum(-points) FILTER (WHERE kind IN ('spent', 'debt')), 0)::bigint
+                   - coalesce(sum(points) FILTER (WHERE kind = 'refunded_by_return'), 0)::bigint,
+                 coalesce(sum(-points) FILTER (WHERE kind = 'expired'), 0)::bigint,
+                 coalesce(sum(-points) FILTER (WHERE kind = 'cancelled_by_return'), 0)::bigint
+             FROM entries WHERE tenant_id = $1 AND client_id = $2",
+            &[&tenant, &client],
+        )
+        .await
+        .context("summing entries")?;
+    let lots = db
+        .query_one(
+            "SELECT coalesce(sum(remaining - held) FILTER (WHERE state = 'active'), 0)::bigint,
+                    coalesce(sum(remaining) FILTER (WHERE state = 'pending'), 0)::bigint,
+                    coalesce(sum(held), 0)::bigint
+             FROM lots WHERE tenant_id = $1 AND client_id = $2",
+            &[&tenant, &client],
+        )
+        .await
+        .context("summing lots")?;
+    let recomputed = Balance {
+        available: lots.get(0),
+        pending: lots.get(1),
+        reserved: lots.get(2),
+        used: sums.get(0),
+        expired: sums.get(1),
+        cancelled: sums.get(2),
+        debt: cached.debt,
+    };
+    let (broken_entry_id, entries_checked) = store::verify_chain(db, tenant, client).await?;
+    Ok(Verification { cached, recomputed, broken_entry_id, entries_checked })
+}

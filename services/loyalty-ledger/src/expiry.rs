@@ -1,0 +1,43 @@
+//! LE-8 without a nightly batch: pending lots activate and active lots expire at their exact
+//! instants. A worker calls [`advance_due`] with the clock's time; every account operation also
+//! advances its own lots first, so no read or write ever sees a lot past its time.
+use crate::ops::{Origin, entries_of};
+use crate::store;
+use anyhow::Context;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Activates and expires the due lots of up to `batch` accounts, each in its own transaction;
+/// returns how many accounts changed.
+pub async fn advance_due(
+    pool: &deadpool_postgres::Pool,
+    now: OffsetDateTime,
+    batch: i64,
+    origin: &Origin<'_>,
+) -> anyhow::Result<u64> {
+    let mut conn = pool.get().await.context("taking a database connection")?;
+    let due = conn
+        .query(
+            "SELECT DISTINCT tenant_id, client_id FROM lots
+             WHERE (state = 'pending' AND activates_at <= $1)
+                OR (state = 'active' AND expires_at <= $1 AND remaining > held)
+             LIMIT $2",
+            &[&now, &batch],
+        )
+        .await
+        .context("finding due lots")?;
+    let mut changed = 0;
+    for row in &due {
+        let (tenant, client): (String, Uuid) = (row.get(0), row.get(1));
+        let tx = conn.transaction().await.context("beginning")?;
+        let (mut account, mut head) = store::lock(&tx, &tenant, client).await?;
+        let changes = account.advance(now);
+        if !changes.is_empty() {
+            store::append(&tx, &tenant, client, &mut head, &entries_of(&changes, now, origin)).await?;
+            store::save(&tx, &tenant, client, &account, &[], &head).await?;
+            changed += 1;
+        }
+        tx.commit().await.context("committing")?;
+    }
+    Ok(changed)
+}

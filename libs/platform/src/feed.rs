@@ -32,7 +32,7 @@ impl EventSource for crate::outbox::Outbox {
 pub trait ApplyEvent: Send + Sync + 'static {
     fn apply<'a>(
         &'a self,
-        tx: &'a tokio_postgres::Transaction<'a>,
+        tx: &'a deadpool_postgres::Transaction<'a>,
         event: &'a Event,
     ) -> BoxFuture<'a, anyhow::Result<()>>;
 }

@@ -30,7 +30,7 @@ impl Recorder {
 impl ApplyEvent for Recorder {
     fn apply<'a>(
         &'a self,
-        tx: &'a tokio_postgres::Transaction<'a>,
+        tx: &'a deadpool_postgres::Transaction<'a>,
         event: &'a Event,
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {

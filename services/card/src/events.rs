@@ -69,7 +69,7 @@ fn moved(event: &Event, card: &Card) -> Event {
 impl ApplyEvent for ClientEvents {
     fn apply<'a>(
         &'a self,
-        tx: &'a tokio_postgres::Transaction<'a>,
+        tx: &'a deadpool_postgres::Transaction<'a>,
         event: &'a Event,
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {

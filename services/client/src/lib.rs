@@ -74,6 +74,7 @@ pub async fn register_with_clock(
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
     let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client")?;
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
-    services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, cards)), RIGHTS);
+    let ledger = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.ledger))?.connect_lazy();
+    services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, (cards, ledger))), RIGHTS);
     Ok(())
 }

@@ -14,6 +14,7 @@ use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_server::ClientService;
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
+use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::clock::{Clock, SharedClock};
 use loyalty_platform::outbox::Outbox;
 use std::collections::HashMap;
@@ -31,6 +32,8 @@ pub struct ClientApi {
     clock: SharedClock,
     /// The card service: card numbers as identifiers (CL-2, CL-7), called with the caller's token.
     cards: CardServiceClient<Channel>,
+    /// The ledger, told at once when a client is blocked or unblocked (CL-4).
+    ledger: LedgerServiceClient<Channel>,
     /// Phone regions of tenants, for reading search terms without a query per search.
     regions: Arc<Mutex<HashMap<String, (Instant, String)>>>,
 }
@@ -39,8 +42,16 @@ pub struct ClientApi {
 const REGION_TTL: Duration = Duration::from_secs(10);
 
 impl ClientApi {
-    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock, cards: Channel) -> Self {
-        Self { pool, outbox, clock, cards: CardServiceClient::new(cards), regions: Arc::default() }
+    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock, peers: (Channel, Channel)) -> Self {
+        let (cards, ledger) = peers;
+        Self {
+            pool,
+            outbox,
+            clock,
+            cards: CardServiceClient::new(cards),
+            ledger: LedgerServiceClient::new(ledger),
+            regions: Arc::default(),
+        }
     }
 
     /// The tenant's default phone region, cached for [`REGION_TTL`].

@@ -57,6 +57,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
         .await?;
     tx.commit().await?;
+    tell_ledger(api, &ctx, record.id, true).await;
     record.status = Status::Blocked;
     record.block = Some(block);
     record.version += 1;
@@ -90,10 +91,25 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
         ClientUnblocked { client_id: subject.clone(), comment, restored_status: events::status(restored) as i32 };
     publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
     tx.commit().await?;
+    tell_ledger(api, &ctx, record.id, false).await;
     record.status = restored;
     record.version += 1;
     record.updated_at = ctx.now;
     Ok(convert::client(&record))
+}
+
+/// Blocking must stop the ledger before BlockClient returns: the ledger is told directly after the
+/// commit. Should that call fail, the ledger still applies the same fact from this service's feed.
+async fn tell_ledger(api: &ClientApi, ctx: &Ctx, client: uuid::Uuid, blocked: bool) {
+    let mut ledger = api.ledger.clone();
+    let request = loyalty_api::ledger::v1::SetAccountBlockedRequest {
+        client_id: client.to_string(),
+        blocked,
+        comment: String::new(),
+    };
+    if let Err(status) = ledger.set_account_blocked(ctx.token.request(request)).await {
+        tracing::warn!(%status, %client, blocked, "the ledger was not told directly; it applies the client feed");
+    }
 }
 
 fn agreement(a: &pb::Agreement, source: &str, now: time::OffsetDateTime) -> Agreement {

@@ -67,6 +67,11 @@ pub struct Programme {
     pub return_policy: ReturnPolicy,
     /// Minor units one point is worth when spent, in thousandths (1000 = 1 cent).
     pub point_value_milli: i64,
+    /// Default lifetime of reservations.
+    pub reservation_ttl_seconds: u32,
+    /// The points-credited notice (LE-3); {name}, {N} and {M} are replaced.
+    pub credit_notice_template: String,
+    pub currency: String,
 }
 
 impl Default for Programme {
@@ -91,6 +96,9 @@ impl Default for Programme {
             level_period_days: 365,
             return_policy: ReturnPolicy::WithinBalance,
             point_value_milli: 1000,
+            reservation_ttl_seconds: 900,
+            credit_notice_template: "{name}, you have been credited {N} points (balance {M}). Have a nice day!".into(),
+            currency: "EUR".into(),
         }
     }
 }
@@ -154,6 +162,14 @@ impl Programme {
                 Some(end_of(Date::from_calendar_date(year, Month::December, 31).ok()?))
             }
         }
+    }
+
+    /// The points-credited notice for `name`, `points` and the new `balance` (LE-3).
+    pub fn credit_notice(&self, name: &str, points: i64, balance: i64) -> String {
+        self.credit_notice_template
+            .replace("{name}", name)
+            .replace("{N}", &points.to_string())
+            .replace("{M}", &balance.to_string())
     }
 
     /// The level reached with `basis` (spend or purchases over the period).

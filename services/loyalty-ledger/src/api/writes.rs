@@ -1,0 +1,556 @@
+//! The ledger's writes over gRPC: purchases, returns, reservations, manual adjustments, activation,
+//! blocking, programme updates. Every write is idempotent by its key and publishes its events.
+use super::LedgerApi;
+use super::context::{Ctx, actor_json, require_key, uuid};
+use super::convert;
+use crate::error::{LedgerError, Result};
+use crate::ops::Origin;
+use crate::purchases::{self, Line, NewPurchase, PurchaseError};
+use crate::reservations::{self, Close, CloseError};
+use crate::returns::{self, NewReturn, ReturnFailure};
+use crate::{balances, ops, programmes};
+use loyalty_api::card::v1::{LookupCardRequest, lookup_card_request::Key};
+use loyalty_api::common::v1::Money;
+use loyalty_api::events::v1::{self as ev, event::Payload};
+use loyalty_api::ledger::v1 as pb;
+use loyalty_platform::convert::{from_timestamp, to_timestamp};
+use loyalty_platform::idempotency::{self, Claim};
+use loyalty_platform::outbox::publish;
+use prost::Message;
+use time::Duration;
+use uuid::Uuid;
+
+fn origin<'a>(ctx: &Ctx, source: &'a str, comment: &'a str, purchase_id: Option<Uuid>) -> Origin<'a> {
+    Origin { source, actor: actor_json(ctx), comment, purchase_id }
+}
+
+/// The account's balances as the read models see them.
+async fn balance_event(
+    api: &LedgerApi,
+    db: &impl deadpool_postgres::GenericClient,
+    ctx: &Ctx,
+    client: Uuid,
+) -> Result<(ev::Event, pb::Balance)> {
+    let view = balances::view(db, &ctx.tenant, client).await?;
+    let programme = programmes::at(db, &ctx.tenant, ctx.now).await?;
+    let level = programme.levels.iter().find(|l| l.id == view.level_id);
+    let wire = convert::balance(
+        &client.to_string(),
+        &view,
+        level.map(|l| l.name.as_str()).unwrap_or(""),
+        level.map(|l| l.discount_bp).unwrap_or(0),
+    );
+    let _ = api;
+    let payload = ev::BalanceChanged {
+        client_id: client.to_string(),
+        available: wire.available,
+        pending: wire.pending,
+        reserved: wire.reserved,
+        used: wire.used,
+        expired: wire.expired,
+        debt: wire.debt,
+        next_expiry_at: wire.next_expiry_at,
+        next_expiry_points: wire.next_expiry_points,
+        ..Default::default()
+    };
+    Ok((ctx.event(&client.to_string(), Payload::BalanceChanged(payload)), wire))
+}
+
+async fn buyer(api: &LedgerApi, ctx: &Ctx, buyer: &Option<pb::record_purchase_request::Buyer>) -> Result<Uuid> {
+    use pb::record_purchase_request::Buyer;
+    match buyer {
+        Some(Buyer::ClientId(id)) => uuid("client_id", id),
+        Some(Buyer::CardNumber(number)) if !number.trim().is_empty() => {
+            let mut cards = api.cards.clone();
+            match cards
+                .lookup_card(ctx.token.request(LookupCardRequest { key: Some(Key::Number(number.trim().into())) }))
+                .await
+            {
+                Ok(found) => uuid("card_number", &found.into_inner().client_id),
+                Err(s) if s.code() == tonic::Code::NotFound => {
+                    Err(LedgerError::field("card_number", "is not a card of this tenant"))
+                }
+                Err(s) => Err(LedgerError::Status(s)),
+            }
+        }
+        _ => Err(LedgerError::field("buyer", "give a client id or a card number")),
+    }
+}
+
+fn money(amount: Option<&Money>) -> (i64, String) {
+    amount.map(|m| (m.minor_units, m.currency.clone())).unwrap_or((0, String::new()))
+}
+
+fn purchase_error(e: PurchaseError) -> LedgerError {
+    match e {
+        PurchaseError::Blocked => {
+            LedgerError::FailedPrecondition("the client is blocked: no earning or spending".into())
+        }
+        PurchaseError::Insufficient(i) => LedgerError::FailedPrecondition(format!(
+            "insufficient points: {} available, {} wanted",
+            i.available, i.wanted
+        )),
+        PurchaseError::OverShare { max } => {
+            LedgerError::FailedPrecondition(format!("at most {max} points may pay this check"))
+        }
+        PurchaseError::BelowMinimum { min } => {
+            LedgerError::FailedPrecondition(format!("spending needs a balance of at least {min}"))
+        }
+        PurchaseError::DuplicateCheck => LedgerError::AlreadyExists("this store's check was recorded already".into()),
+        PurchaseError::Store(e) => LedgerError::Internal(e),
+    }
+}
+
+pub async fn record_purchase(
+    api: &LedgerApi,
+    request: tonic::Request<pb::RecordPurchaseRequest>,
+    manual: bool,
+) -> Result<pb::PurchaseResult> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    require_key(&ctx)?;
+    let body = request.into_inner();
+    let method = if manual { "AddManualPurchase" } else { "RecordPurchase" };
+    let (amount, currency) = money(body.amount.as_ref());
+    let mut v = loyalty_platform::error::Violations::new();
+    v.add_if(amount <= 0, "amount.minor_units", "must be more than 0");
+    v.add_if(body.points_to_spend < 0, "points_to_spend", "must be 0 or more");
+    let purchased_at = body
+        .purchased_at
+        .as_ref()
+        .map(|t| from_timestamp(t).ok_or(()))
+        .transpose()
+        .map_err(|_| LedgerError::field("purchased_at", "is out of range"))?;
+    if manual {
+        v.add_if(
+            purchased_at.is_none_or(|t| t > ctx.now),
+            "purchased_at",
+            "a manual purchase needs a date in the past",
+        );
+    } else {
+        v.add_if(purchased_at.is_some_and(|t| t > ctx.now + Duration::minutes(5)), "purchased_at", "is in the future");
+    }
+    let lines: Vec<Line> =
+        body.lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let unit = l.unit_price.as_ref().map(|m| m.minor_units).unwrap_or(0);
+                let line_amount = l.amount.as_ref().map(|m| m.minor_units).unwrap_or_else(|| {
+                    i64::try_from(i128::from(unit) * i128::from(l.quantity_milli) / 1000).unwrap_or(0)
+                });
+                v.add_if(l.quantity_milli <= 0, &format!("lines[{i}].quantity_milli"), "must be more than 0");
+                Line {
+                    line_no: if l.line_no == 0 { i as i32 + 1 } else { l.line_no },
+                    sku: l.sku.clone(),
+                    name: l.name.clone(),
+                    category: l.category.clone(),
+                    quantity_milli: l.quantity_milli,
+                    unit_price_minor: unit,
+                    amount_minor: line_amount,
+                    returned_quantity_milli: 0,
+                }
+            })
+            .collect();
+    if !lines.is_empty() {
+        let sum: i64 = lines.iter().map(|l| l.amount_minor).sum();
+        v.add_if(sum != amount, "lines", &format!("add up to {sum}, not the check's {amount}"));
+    }
+    v.into_result()?;
+    let client = buyer(api, &ctx, &body.buyer).await?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, method, &body.encode_to_vec()).await?
+    {
+        let mut replay = pb::PurchaseResult::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
+        replay.replayed = true;
+        return Ok(replay);
+    }
+    let purchase = NewPurchase {
+        id: Uuid::now_v7(),
+        client_id: client,
+        check_id: body.check_id.clone(),
+        store_id: body.store_id.clone(),
+        seller_id: body.seller_id.clone(),
+        purchased_at,
+        amount_minor: amount,
+        currency: currency.clone(),
+        payment_method: pb::PaymentMethod::try_from(body.payment_method)
+            .map(|m| m.as_str_name().to_lowercase())
+            .unwrap_or_default(),
+        lines,
+        promo_code: body.promo_code.clone(),
+        promotion_id: body.promotion_id.clone(),
+        points_to_spend: body.points_to_spend,
+        manual,
+    };
+    let recorded =
+        purchases::record(&tx, &ctx.tenant, &purchase, ctx.now, &origin(&ctx, "purchase", "", Some(purchase.id)))
+            .await
+            .map_err(purchase_error)?;
+    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let wire = pb::Purchase {
+        id: purchase.id.to_string(),
+        client_id: client.to_string(),
+        check_id: purchase.check_id.clone(),
+        store_id: purchase.store_id.clone(),
+        seller_id: purchase.seller_id.clone(),
+        purchased_at: Some(to_timestamp(purchased_at.unwrap_or(ctx.now))),
+        amount: body.amount.clone(),
+        payment_method: body.payment_method,
+        lines: body.lines.clone(),
+        promo_code: purchase.promo_code.clone(),
+        promotion_id: purchase.promotion_id.clone(),
+        points_earned: recorded.earned,
+        points_spent: recorded.spent,
+        status: pb::PurchaseStatus::Confirmed as i32,
+        manual,
+        programme_version: recorded.programme_version,
+        returned_amount: Some(Money { minor_units: 0, currency: currency.clone() }),
+        ..Default::default()
+    };
+    let recorded_event = ev::PurchaseRecorded {
+        purchase_id: wire.id.clone(),
+        client_id: wire.client_id.clone(),
+        store_id: wire.store_id.clone(),
+        seller_id: wire.seller_id.clone(),
+        purchased_at: wire.purchased_at,
+        amount: wire.amount.clone(),
+        payment_method: purchase.payment_method.clone(),
+        lines: purchase
+            .lines
+            .iter()
+            .map(|l| ev::PurchaseLineFacts {
+                sku: l.sku.clone(),
+                name: l.name.clone(),
+                category: l.category.clone(),
+                quantity_milli: l.quantity_milli,
+                amount: Some(Money { minor_units: l.amount_minor, currency: currency.clone() }),
+            })
+            .collect(),
+        promo_code: wire.promo_code.clone(),
+        promotion_id: wire.promotion_id.clone(),
+        points_earned: recorded.earned,
+        points_spent: recorded.spent,
+        manual,
+        ..Default::default()
+    };
+    publish(&tx, &ctx.event(&wire.id, Payload::PurchaseRecorded(recorded_event))).await?;
+    publish(&tx, &balance_changed).await?;
+    let answer = pb::PurchaseResult { purchase: Some(wire), balance: Some(balance), replayed: false };
+    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+pub async fn return_purchase(
+    api: &LedgerApi,
+    request: tonic::Request<pb::ReturnPurchaseRequest>,
+) -> Result<pb::ReturnResult> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    require_key(&ctx)?;
+    let body = request.into_inner();
+    let purchase_id = uuid("purchase_id", &body.purchase_id)?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "ReturnPurchase", &body.encode_to_vec()).await?
+    {
+        let mut replay = pb::ReturnResult::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
+        replay.replayed = true;
+        return Ok(replay);
+    }
+    let new = NewReturn {
+        id: Uuid::now_v7(),
+        purchase_id,
+        lines: body.lines.iter().map(|l| (l.line_no, l.quantity_milli)).collect(),
+        accepted_by: body.accepted_by.clone(),
+        store_id: body.store_id.clone(),
+    };
+    let done = returns::record(&tx, &ctx.tenant, &new, ctx.now, &origin(&ctx, "return", "", Some(purchase_id)))
+        .await
+        .map_err(|e| match e {
+        ReturnFailure::NotFound => LedgerError::NotFound("purchase"),
+        ReturnFailure::Invalid(reason) => LedgerError::field("lines", &format!("{reason:?}")),
+        ReturnFailure::Store(e) => LedgerError::Internal(e),
+    })?;
+    let client: Uuid = tx
+        .query_one("SELECT client_id FROM purchases WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &purchase_id])
+        .await?
+        .get(0);
+    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let returned = ev::PurchaseReturned {
+        return_id: new.id.to_string(),
+        purchase_id: purchase_id.to_string(),
+        client_id: client.to_string(),
+        store_id: new.store_id.clone(),
+        accepted_by: new.accepted_by.clone(),
+        returned_at: Some(to_timestamp(ctx.now)),
+        amount: Some(Money { minor_units: done.amount, currency: String::new() }),
+        points_cancelled: done.cancelled,
+        points_refunded: done.refunded,
+        ..Default::default()
+    };
+    publish(&tx, &ctx.event(&purchase_id.to_string(), Payload::PurchaseReturned(returned))).await?;
+    publish(&tx, &balance_changed).await?;
+    let answer = pb::ReturnResult {
+        return_id: new.id.to_string(),
+        purchase: None,
+        amount: Some(Money { minor_units: done.amount, currency: String::new() }),
+        points_cancelled: done.cancelled,
+        points_refunded: done.refunded,
+        points_shortfall: done.shortfall,
+        balance: Some(balance),
+        replayed: false,
+    };
+    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+fn reservation_event(ctx: &Ctx, id: Uuid, client: Uuid, points: i64, state: &str, order_ref: &str) -> ev::Event {
+    let payload = ev::ReservationChanged {
+        reservation_id: id.to_string(),
+        client_id: client.to_string(),
+        points,
+        state: state.into(),
+        order_ref: order_ref.into(),
+    };
+    ctx.event(&client.to_string(), Payload::ReservationChanged(payload))
+}
+
+pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsRequest>) -> Result<pb::Reservation> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    require_key(&ctx)?;
+    let body = request.into_inner();
+    let client = uuid("client_id", &body.client_id)?;
+    if body.points <= 0 {
+        return Err(LedgerError::field("points", "must be more than 0"));
+    }
+    if body.ttl_seconds < 0 {
+        return Err(LedgerError::field("ttl_seconds", "must be 0 (the programme's default) or more"));
+    }
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "ReservePoints", &body.encode_to_vec()).await?
+    {
+        let mut replay = pb::Reservation::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
+        replay.replayed = true;
+        return Ok(replay);
+    }
+    let programme = programmes::at(&tx, &ctx.tenant, ctx.now).await?;
+    let ttl = Duration::seconds(i64::from(if body.ttl_seconds == 0 {
+        programme.reservation_ttl_seconds as i32
+    } else {
+        body.ttl_seconds
+    }));
+    let (id, _) = reservations::reserve(
+        &tx,
+        &ctx.tenant,
+        client,
+        (body.points, &body.order_ref, ttl),
+        ctx.now,
+        &origin(&ctx, "reservation", "", None),
+    )
+    .await?;
+    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    publish(&tx, &reservation_event(&ctx, id, client, body.points, "held", &body.order_ref)).await?;
+    publish(&tx, &balance_changed).await?;
+    let answer = pb::Reservation {
+        id: id.to_string(),
+        client_id: client.to_string(),
+        points: body.points,
+        committed_points: 0,
+        state: pb::ReservationState::Held as i32,
+        order_ref: body.order_ref.clone(),
+        expires_at: Some(to_timestamp(ctx.now + ttl)),
+        balance: Some(balance),
+        replayed: false,
+    };
+    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// Commit (all or part) or cancel a reservation.
+pub async fn close(
+    api: &LedgerApi,
+    ctx: Ctx,
+    id_text: &str,
+    how: Close,
+    body: &[u8],
+    method: &str,
+) -> Result<pb::Reservation> {
+    require_key(&ctx)?;
+    let id = uuid("reservation_id", id_text)?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Claim::Replay(answer) = idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, method, body).await? {
+        let mut replay = pb::Reservation::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
+        replay.replayed = true;
+        return Ok(replay);
+    }
+    reservations::close(&tx, &ctx.tenant, id, how, ctx.now, &origin(&ctx, "reservation", "", None)).await.map_err(
+        |e| match e {
+            CloseError::NotFound => LedgerError::NotFound("reservation"),
+            CloseError::Closed(state) => LedgerError::FailedPrecondition(format!("the reservation is {state} already")),
+            CloseError::TooMuch { reserved } => {
+                LedgerError::field("points", &format!("is more than the {reserved} points reserved"))
+            }
+            CloseError::Store(e) => LedgerError::Internal(e),
+        },
+    )?;
+    let row = tx
+        .query_one("SELECT client_id, points, committed, state, order_ref, expires_at FROM reservations WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &id])
+        .await?;
+    let (client, points, committed, state, order_ref): (Uuid, i64, i64, String, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    publish(&tx, &reservation_event(&ctx, id, client, points, &state, &order_ref)).await?;
+    publish(&tx, &balance_changed).await?;
+    let answer = pb::Reservation {
+        id: id.to_string(),
+        client_id: client.to_string(),
+        points,
+        committed_points: committed,
+        state: if state == "committed" { pb::ReservationState::Committed } else { pb::ReservationState::Cancelled }
+            as i32,
+        order_ref,
+        expires_at: Some(to_timestamp(row.get(5))),
+        balance: Some(balance),
+        replayed: false,
+    };
+    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+pub async fn adjust(
+    api: &LedgerApi,
+    request: tonic::Request<pb::AdjustPointsRequest>,
+) -> Result<pb::AdjustPointsResponse> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    require_key(&ctx)?;
+    let body = request.into_inner();
+    let client = uuid("client_id", &body.client_id)?;
+    let mut v = loyalty_platform::error::Violations::new();
+    v.add_if(body.points == 0, "points", "must not be 0: positive accrues, negative writes off");
+    v.add_if(body.comment.trim().is_empty(), "comment", "is required");
+    v.add_if(body.points < 0 && body.expires_at.is_some(), "expires_at", "only accruals have an expiry");
+    let custom_expiry = body.expires_at.as_ref().map(|t| from_timestamp(t).filter(|e| *e > ctx.now));
+    v.add_if(matches!(custom_expiry, Some(None)), "expires_at", "must be in the future");
+    v.into_result()?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Claim::Replay(answer) =
+        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "AdjustPoints", &body.encode_to_vec()).await?
+    {
+        let mut replay =
+            pb::AdjustPointsResponse::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
+        replay.replayed = true;
+        return Ok(replay);
+    }
+    let programme = programmes::at(&tx, &ctx.tenant, ctx.now).await?;
+    let source = if ctx.principal.kind == loyalty_api::common::v1::actor::Kind::User { "manual" } else { "api" };
+    let how = origin(&ctx, source, body.comment.trim(), None);
+    if body.points > 0 {
+        let expires = custom_expiry.flatten().or_else(|| programme.expires_at(ctx.now));
+        ops::earn(&tx, &ctx.tenant, client, body.points, (ctx.now, expires), ctx.now, &how).await?;
+    } else {
+        ops::spend(&tx, &ctx.tenant, client, -body.points, ctx.now, &how).await?;
+    }
+    let entry_id: Uuid = tx
+        .query_one(
+            "SELECT id FROM entries WHERE tenant_id = $1 AND client_id = $2 ORDER BY seq DESC LIMIT 1",
+            &[&ctx.tenant, &client],
+        )
+        .await?
+        .get(0);
+    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let adjusted = ev::PointsAdjusted {
+        entry_id: entry_id.to_string(),
+        client_id: client.to_string(),
+        points: body.points,
+        comment: body.comment.trim().into(),
+        source: source.into(),
+    };
+    publish(&tx, &ctx.event(&client.to_string(), Payload::PointsAdjusted(adjusted))).await?;
+    if body.notify_by_sms && body.points > 0 {
+        let name = super::client_name(api, &ctx, client).await;
+        let notice = ev::PointsNotificationRequested {
+            client_id: client.to_string(),
+            channel: loyalty_api::common::v1::ContactChannel::Sms as i32,
+            text: programme.credit_notice(&name, body.points, balance.available),
+            points: body.points,
+            balance: balance.available,
+        };
+        publish(&tx, &ctx.event(&client.to_string(), Payload::PointsNotificationRequested(notice))).await?;
+    }
+    publish(&tx, &balance_changed).await?;
+    let answer = pb::AdjustPointsResponse { entry_id: entry_id.to_string(), balance: Some(balance), replayed: false };
+    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+pub async fn activate(
+    api: &LedgerApi,
+    request: tonic::Request<pb::ActivatePendingPointsRequest>,
+) -> Result<pb::Balance> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let client = uuid("client_id", &body.client_id)?;
+    let purchase = if body.purchase_id.is_empty() { None } else { Some(uuid("purchase_id", &body.purchase_id)?) };
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    balances::activate_pending(
+        &tx,
+        &ctx.tenant,
+        client,
+        purchase,
+        ctx.now,
+        &origin(&ctx, "manual", "early activation", purchase),
+    )
+    .await?;
+    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    publish(&tx, &balance_changed).await?;
+    tx.commit().await?;
+    Ok(balance)
+}
+
+pub async fn set_blocked(
+    api: &LedgerApi,
+    request: tonic::Request<pb::SetAccountBlockedRequest>,
+) -> Result<pb::SetAccountBlockedResponse> {
+    let ctx = Ctx::new(&request, None, api.clock())?;
+    let body = request.into_inner();
+    let client = uuid("client_id", &body.client_id)?;
+    let conn = api.conn().await?;
+    balances::set_blocked(&conn, &ctx.tenant, client, body.blocked).await?;
+    Ok(pb::SetAccountBlockedResponse {})
+}
+
+pub async fn update_programme(
+    api: &LedgerApi,
+    request: tonic::Request<pb::UpdateProgrammeRequest>,
+) -> Result<pb::Programme> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let rules = convert::programme_from_wire(&request.get_ref().programme.clone().unwrap_or_default())?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let published = programmes::publish(&tx, &ctx.tenant, &rules, ctx.now).await?;
+    publish(
+        &tx,
+        &ctx.event(&ctx.tenant, Payload::ProgrammeChanged(ev::ProgrammeChanged { version: published.version })),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut wire = convert::programme_to_wire(&published);
+    wire.effective_from = Some(to_timestamp(ctx.now));
+    Ok(wire)
+}
+
+pub fn close_how(points: i64) -> Close {
+    Close::Commit(points)
+}

@@ -1,0 +1,96 @@
+//! A client merge (CL-8) moves the merged clients' points to the survivor: their open reservations
+//! are released, their lots, purchases and totals move (lot numbers shifted after the survivor's),
+//! and both chains record the move. Nothing financial is lost.
+use crate::ops::Origin;
+use crate::reservations::{self, Close};
+use crate::store::{self, NewEntry};
+use anyhow::Context;
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn moved<'a>(points: i64, at: OffsetDateTime, origin: &Origin<'a>) -> NewEntry<'a> {
+    NewEntry {
+        kind: "moved_by_merge",
+        points,
+        at,
+        source: "merge",
+        actor: origin.actor.clone(),
+        comment: origin.comment,
+        purchase_id: None,
+        reservation_id: None,
+        lot_no: None,
+    }
+}
+
+pub async fn merge_into(
+    db: &impl GenericClient,
+    tenant: &str,
+    survivor: Uuid,
+    merged: &[Uuid],
+    now: OffsetDateTime,
+    origin: &Origin<'_>,
+) -> anyhow::Result<()> {
+    for from in merged {
+        if *from == survivor {
+            continue;
+        }
+        let open: Vec<Uuid> = db
+            .query(
+                "SELECT id FROM reservations WHERE tenant_id = $1 AND client_id = $2 AND state = 'held'",
+                &[&tenant, from],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for id in open {
+            reservations::close(db, tenant, id, Close::Cancel, now, origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("releasing {id}: {e:?}"))?;
+        }
+        // Both accounts, in id order, so two merges never wait on each other in a circle.
+        let (first, second) = if survivor < *from { (survivor, *from) } else { (*from, survivor) };
+        let a = store::lock(db, tenant, first).await?;
+        let b = store::lock(db, tenant, second).await?;
+        let ((to_account, mut to_head), (from_account, mut from_head)) =
+            if first == survivor { (a, b) } else { (b, a) };
+        let moving = from_account.balance();
+        let amount = moving.available + moving.pending;
+        let offset = to_account.next_lot() as i64;
+        db.execute(
+            "UPDATE lots SET client_id = $2, lot_no = lot_no + $4 WHERE tenant_id = $1 AND client_id = $3",
+            &[&tenant, &survivor, from, &offset],
+        )
+        .await
+        .context("moving lots")?;
+        db.execute(
+            "UPDATE purchases SET client_id = $2, lot_no = lot_no + $4 WHERE tenant_id = $1 AND client_id = $3",
+            &[&tenant, &survivor, from, &offset],
+        )
+        .await
+        .context("moving purchases")?;
+        if amount != 0 {
+            store::append(db, tenant, *from, &mut from_head, &[moved(-amount, now, origin)]).await?;
+            store::append(db, tenant, survivor, &mut to_head, &[moved(amount, now, origin)]).await?;
+        }
+        db.execute(
+            "UPDATE accounts t SET used = t.used + f.used, expired = t.expired + f.expired, cancelled = t.cancelled + f.cancelled,
+                 debt = t.debt + f.debt, available = t.available + f.available, pending = t.pending + f.pending,
+                 next_lot = t.next_lot + f.next_lot, entries = $4, last_hash = $5, updated_at = now()
+             FROM accounts f WHERE t.tenant_id = $1 AND t.client_id = $2 AND f.tenant_id = $1 AND f.client_id = $3",
+            &[&tenant, &survivor, from, &to_head.entries, &to_head.last_hash],
+        )
+        .await
+        .context("moving totals")?;
+        db.execute(
+            "UPDATE accounts SET available = 0, pending = 0, reserved = 0, used = 0, expired = 0, cancelled = 0, debt = 0,
+                 entries = $3, last_hash = $4, updated_at = now()
+             WHERE tenant_id = $1 AND client_id = $2",
+            &[&tenant, from, &from_head.entries, &from_head.last_hash],
+        )
+        .await
+        .context("emptying the merged account")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The ledger through gRPC beside the client and card services, as POS systems use it: purchases by
+//! card, retries, blocking, reservations, manual adjustments with their notice, history export.
+use futures::StreamExt;
+use loyalty_api::card::v1 as cards;
+use loyalty_api::client::v1 as clients;
+use loyalty_api::common::v1::{Money, RequestContext};
+use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
+use loyalty_api::ledger::v1 as pb;
+use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
+use loyalty_api::ledger::v1::record_purchase_request::Buyer;
+use loyalty_platform::server::Services;
+use loyalty_testkit::TestApp;
+use tonic::Code;
+
+const TENANT: &str = "acme";
+
+async fn start() -> TestApp {
+    TestApp::start(|settings| async move {
+        let mut services = Services::new();
+        loyalty_client::register(&settings, &mut services).await?;
+        loyalty_card::register(&settings, &mut services).await?;
+        loyalty_ledger::register(&settings, &mut services).await?;
+        Ok(services)
+    })
+    .await
+    .expect("client, card and ledger start against a real Postgres")
+}
+
+fn key(k: &str) -> Option<RequestContext> {
+    Some(RequestContext { idempotency_key: k.into(), ..Default::default() })
+}
+
+fn eur(minor: i64) -> Option<Money> {
+    Some(Money { minor_units: minor, currency: "EUR".into() })
+}
+
+/// A client with a card; returns (client id, card number).
+async fn member(app: &TestApp, phone: &str) -> (String, String) {
+    let token = app.admin_token(TENANT);
+    let mut c = clients::client_service_client::ClientServiceClient::new(app.authed(&token));
+    let person = clients::Client {
+        first_name: "Ona".into(),
+        last_name: "Pirkėja".into(),
+        phone: phone.into(),
+        ..Default::default()
+    };
+    let client = c
+        .create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() })
+        .await
+        .expect("client")
+        .into_inner();
+    let mut k = cards::card_service_client::CardServiceClient::new(app.authed(&token));
+    let card = cards::Card { client_id: client.id.clone(), ..Default::default() };
+    let card = k
+        .issue_card(cards::IssueCardRequest { card: Some(card), ..Default::default() })
+        .await
+        .expect("card")
+        .into_inner();
+    (client.id, card.number)
+}
+
+fn purchase(k: &str, card: &str, check: &str, amount: i64, spend: i64) -> pb::RecordPurchaseRequest {
+    pb::RecordPurchaseRequest {
+        context: key(k),
+        buyer: Some(Buyer::CardNumber(card.into())),
+        check_id: check.into(),
+        store_id: "VLN-01".into(),
+        amount: eur(amount),
+        payment_method: pb::PaymentMethod::Card as i32,
+        points_to_spend: spend,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_purchase_by_card_earns_and_fifty_retries_apply_once() {
+    let app = start().await;
+    let (client, card) = member(&app, "+37061200001").await;
+    let mut ledger = LedgerServiceClient::new(app.authed(&app.admin_token(TENANT)));
+    let retries = (0..50).map(|_| {
+        let mut l = ledger.clone();
+        let req = purchase("pos-1-check-77", &card, "77", 12_345, 0);
+        async move { l.record_purchase(req).await.expect("same answer").into_inner() }
+    });
+    let answers = futures::future::join_all(retries).await;
+    assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1, "one applied, the rest replayed");
+    let first = answers.iter().find(|a| !a.replayed).expect("applied").clone();
+    assert!(
+        answers.iter().all(|a| a.purchase == first.purchase && a.balance == first.balance),
+        "every retry gets the first answer"
+    );
+    assert_eq!(first.purchase.as_ref().map(|p| p.points_earned), Some(123));
+    let listed = ledger
+        .list_purchases(pb::ListPurchasesRequest { client_id: client.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.purchases.len(), 1);
+    let balance =
+        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone() }).await.expect("balance").into_inner();
+    assert_eq!(balance.available, 123);
+
+    let different =
+        ledger.record_purchase(purchase("pos-1-check-77", &card, "78", 100, 0)).await.expect_err("key reused");
+    assert_eq!(different.code(), Code::AlreadyExists);
+    let no_key = ledger.record_purchase(purchase("", &card, "79", 100, 0)).await.expect_err("no key");
+    assert_eq!(no_key.code(), Code::InvalidArgument);
+    let over = ledger.record_purchase(purchase("k-over", &card, "80", 1_000, 600)).await.expect_err("over the share");
+    assert_eq!(over.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn blocking_a_client_stops_the_ledger_before_block_returns() {
+    let app = start().await;
+    let (client, card) = member(&app, "+37061200002").await;
+    let token = app.admin_token(TENANT);
+    let mut ledger = LedgerServiceClient::new(app.authed(&token));
+    ledger.record_purchase(purchase("b-1", &card, "1", 10_000, 0)).await.expect("earn");
+    let mut c = clients::client_service_client::ClientServiceClient::new(app.authed(&token));
+    c.block_client(clients::BlockClientRequest {
+        client_id: client.clone(),
+        comment: "fraud".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("blocked");
+    let refused = ledger.record_purchase(purchase("b-2", &card, "2", 1_000, 10)).await.expect_err("blocked");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "refused immediately after BlockClient returned");
+    let balance =
+        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone() }).await.expect("balance").into_inner();
+    assert!(balance.blocked && balance.available == 100, "nothing changed: {balance:?}");
+    c.unblock_client(clients::UnblockClientRequest {
+        client_id: client.clone(),
+        comment: "cleared".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("unblocked");
+    ledger.record_purchase(purchase("b-3", &card, "3", 1_000, 10)).await.expect("earning and spending again");
+}
+
+#[tokio::test]
+async fn reservations_adjustments_notices_history_and_verification() {
+    let app = start().await;
+    let (client, _) = member(&app, "+37061200003").await;
+    let mut ledger = LedgerServiceClient::new(app.authed(&app.admin_token(TENANT)));
+    let adjust = |k: &str, points: i64, notify: bool| pb::AdjustPointsRequest {
+        context: key(k),
+        client_id: client.clone(),
+        points,
+        comment: "welcome gift".into(),
+        notify_by_sms: notify,
+        ..Default::default()
+    };
+    let credited = ledger.adjust_points(adjust("adj-1", 500, true)).await.expect("accrual").into_inner();
+    assert_eq!(credited.balance.as_ref().map(|b| b.available), Some(500));
+    let no_comment = pb::AdjustPointsRequest { comment: String::new(), ..adjust("adj-2", 5, false) };
+    assert_eq!(ledger.adjust_points(no_comment).await.expect_err("comment").code(), Code::InvalidArgument);
+
+    let held = ledger
+        .reserve_points(pb::ReservePointsRequest {
+            context: key("res-1"),
+            client_id: client.clone(),
+            points: 200,
+            order_ref: "web-9".into(),
+            ttl_seconds: 600,
+        })
+        .await
+        .expect("reserved")
+        .into_inner();
+    assert_eq!(held.balance.as_ref().map(|b| (b.available, b.reserved)), Some((300, 200)));
+    let committed = ledger
+        .commit_reservation(pb::CommitReservationRequest {
+            context: key("res-2"),
+            reservation_id: held.id.clone(),
+            points: 150,
+        })
+        .await
+        .expect("committed")
+        .into_inner();
+    assert_eq!(committed.balance.as_ref().map(|b| (b.available, b.reserved, b.used)), Some((350, 0, 150)));
+    let again = ledger
+        .cancel_reservation(pb::CancelReservationRequest { context: key("res-3"), reservation_id: held.id.clone() })
+        .await;
+    assert_eq!(again.expect_err("closed").code(), Code::FailedPrecondition);
+
+    let csv: Vec<u8> = ledger
+        .export_entries(pb::ExportEntriesRequest { client_id: client.clone(), ..Default::default() })
+        .await
+        .expect("export")
+        .into_inner()
+        .map(|c| c.expect("chunk").data)
+        .concat()
+        .await;
+    let csv = String::from_utf8(csv).expect("utf-8");
+    assert!(csv.starts_with("time,kind,points,source,actor,comment"), "{csv}");
+    assert!(
+        csv.contains(",earned,500,manual,") && csv.contains(",spent,-150,") && csv.contains("welcome gift"),
+        "{csv}"
+    );
+    let listed = ledger
+        .list_entries(pb::ListEntriesRequest { client_id: client.clone(), ..Default::default() })
+        .await
+        .expect("entries")
+        .into_inner();
+    assert_eq!(listed.page.map(|p| p.total_size), Some(4), "earned, reserved, spent, released");
+    let verified = ledger
+        .verify_account(pb::VerifyAccountRequest { client_id: client.clone() })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(verified.consistent, "{verified:?}");
+
+    let events: Vec<_> = ledger
+        .watch_events(WatchEventsRequest {
+            after_sequence: 0,
+            kinds: vec!["points_notification_requested".into()],
+            replay_only: true,
+        })
+        .await
+        .expect("feed")
+        .into_inner()
+        .collect()
+        .await;
+    let texts: Vec<String> = events
+        .into_iter()
+        .filter_map(|e| match e.expect("event").payload {
+            Some(Payload::PointsNotificationRequested(n)) => Some(n.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, vec!["Ona, you have been credited 500 points (balance 500). Have a nice day!".to_string()]);
+}

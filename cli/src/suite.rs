@@ -6,6 +6,7 @@ use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::common::v1::{Channel, ConsentStatus, ContactChannel, Date, RequestContext};
+use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::auth::BearerToken;
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
@@ -21,11 +22,13 @@ pub const DEMO_SEED: u64 = 2026;
 pub async fn register_all(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
     loyalty_client::register(settings, services).await.context("starting the client service")?;
     loyalty_card::register(settings, services).await.context("starting the card service")?;
+    loyalty_ledger::register(settings, services).await.context("starting the loyalty ledger")?;
     Ok(())
 }
 
 type Api = ClientServiceClient<InterceptedService<GrpcChannel, BearerToken>>;
 type CardApi = CardServiceClient<InterceptedService<GrpcChannel, BearerToken>>;
+type LedgerApi = LedgerServiceClient<InterceptedService<GrpcChannel, BearerToken>>;
 
 fn consent(channel: ContactChannel, c: DemoConsent) -> pb::ChannelConsent {
     let status = match c {
@@ -60,7 +63,7 @@ pub fn demo_client(c: &DemoClient) -> pb::Client {
     }
 }
 
-async fn load_client(mut api: Api, mut cards: CardApi, c: DemoClient) -> anyhow::Result<()> {
+async fn load_client(mut api: Api, mut cards: CardApi, mut ledger: LedgerApi, c: DemoClient) -> anyhow::Result<()> {
     let context = RequestContext {
         idempotency_key: format!("demo-client-{}", c.index),
         channel: Channel::Pos as i32,
@@ -87,7 +90,24 @@ async fn load_client(mut api: Api, mut cards: CardApi, c: DemoClient) -> anyhow:
         context: Some(RequestContext { idempotency_key: format!("demo-card-{}", c.index), ..Default::default() }),
         card: Some(card),
     };
-    cards.issue_card(issue).await.context("issuing a demo card")?;
+    let card = cards.issue_card(issue).await.context("issuing a demo card")?.into_inner();
+    // Every fourth client has shopped: one purchase at their store, paid by card.
+    if c.index % 4 == 0 {
+        let amount = 500 + (c.index as i64 * 7_919) % 20_000;
+        let purchase = loyalty_api::ledger::v1::RecordPurchaseRequest {
+            context: Some(RequestContext {
+                idempotency_key: format!("demo-purchase-{}", c.index),
+                ..Default::default()
+            }),
+            buyer: Some(loyalty_api::ledger::v1::record_purchase_request::Buyer::CardNumber(card.number)),
+            check_id: format!("DEMO-{}", c.index),
+            store_id: c.store_id.clone(),
+            amount: Some(loyalty_api::common::v1::Money { minor_units: amount, currency: "EUR".into() }),
+            payment_method: loyalty_api::ledger::v1::PaymentMethod::Card as i32,
+            ..Default::default()
+        };
+        ledger.record_purchase(purchase).await.context("recording a demo purchase")?;
+    }
     api.set_consent(pb::SetConsentRequest {
         client_id: created.id,
         consents,
@@ -104,7 +124,8 @@ async fn load_client(mut api: Api, mut cards: CardApi, c: DemoClient) -> anyhow:
 pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String>> {
     let channel = GrpcChannel::from_shared(endpoint.to_string())?.connect().await?;
     let api: Api = ClientServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
-    let cards: CardApi = CardServiceClient::with_interceptor(channel, BearerToken::new(token)?);
+    let cards: CardApi = CardServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
+    let ledger: LedgerApi = LedgerServiceClient::with_interceptor(channel, BearerToken::new(token)?);
     let stores = demo::stores(2);
     for s in &stores {
         let store = pb::Store { id: s.id.clone(), name: s.name.clone(), city: s.city.clone(), ..Default::default() };
@@ -117,7 +138,7 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     let started = std::time::Instant::now();
     let mut done = 0u64;
     let mut loads = futures::stream::iter(
-        demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), cards.clone(), c)),
+        demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), cards.clone(), ledger.clone(), c)),
     )
     .buffer_unordered(16);
     while let Some(result) = loads.next().await {
@@ -130,5 +151,6 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     Ok(vec![
         format!("client: {} stores, {DEMO_CLIENTS} clients with consents", stores.len()),
         format!("card: {DEMO_CLIENTS} cards, one per client"),
+        format!("ledger: {} purchases with their points", DEMO_CLIENTS / 4),
     ])
 }

@@ -90,6 +90,22 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         .expect("cards")
         .into_inner();
     assert_eq!((owned.total_count, owned.active_count), (1, 1), "every demo client holds a card");
+    let mut ledger = loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient::with_interceptor(
+        channel.clone(),
+        loyalty_platform::auth::BearerToken::new(token.trim()).expect("token"),
+    );
+    let all = clients
+        .list_clients(ListClientsRequest { order_by: "registered_at".into(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    let first = &all.clients[0];
+    let balance = ledger
+        .get_balance(loyalty_api::ledger::v1::GetBalanceRequest { client_id: first.id.clone() })
+        .await
+        .expect("balance")
+        .into_inner();
+    assert!(balance.available > 0, "the first demo client has shopped and earned points: {balance:?}");
 
     // The CLI reaches the same API with the dev token.
     let out = Command::new(BIN)

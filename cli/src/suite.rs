@@ -92,7 +92,7 @@ async fn load_client(mut api: Api, mut cards: CardApi, mut ledger: LedgerApi, c:
     };
     let card = cards.issue_card(issue).await.context("issuing a demo card")?.into_inner();
     // Every fourth client has shopped: one purchase at their store, paid by card.
-    if c.index % 4 == 0 {
+    if c.index.is_multiple_of(4) {
         let amount = 500 + (c.index as i64 * 7_919) % 20_000;
         let purchase = loyalty_api::ledger::v1::RecordPurchaseRequest {
             context: Some(RequestContext {
@@ -138,7 +138,8 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     let started = std::time::Instant::now();
     let mut done = 0u64;
     let mut loads = futures::stream::iter(
-        demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(api.clone(), cards.clone(), ledger.clone(), c)),
+        demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores)
+            .map(|c| load_client(api.clone(), cards.clone(), ledger.clone(), c)),
     )
     .buffer_unordered(16);
     while let Some(result) = loads.next().await {

@@ -5,6 +5,7 @@
 mod cards;
 mod clients;
 mod dev;
+mod points;
 mod suite;
 mod token;
 
@@ -28,6 +29,8 @@ enum Command {
     Clients(clients::ClientsArgs),
     /// Work with loyalty cards: lookup, list, issue, block, replace.
     Cards(cards::CardsArgs),
+    /// Work with points: balance, history, manual adjustment, purchase.
+    Points(points::PointsArgs),
     /// Mint a token signed with the configured key (LOYALTY__AUTH__JWT_SECRET, or the dev key).
     Token(token::TokenArgs),
 }
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
             Command::Token(args) => token::run(args),
             Command::Clients(args) => clients::run(args).await,
             Command::Cards(args) => cards::run(args).await,
+            Command::Points(args) => points::run(args).await,
         }
     });
     match result {

@@ -134,6 +134,27 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    let out = Command::new(BIN)
+        .args([
+            "points",
+            "adjust",
+            &first.id,
+            "25",
+            "--comment",
+            "apology",
+            "--endpoint",
+            endpoint.as_str(),
+            "--token-file",
+            token_path,
+        ])
+        .output()
+        .expect("loyalty points adjust");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&format!("available {}", balance.available + 25)),
+        "{shown}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bad = Command::new(BIN)
         .args(["clients", "get", "not-an-id", "--endpoint", endpoint.as_str(), "--token-file", token_path])
         .output()

@@ -231,3 +231,64 @@ async fn reservations_adjustments_notices_history_and_verification() {
         .collect();
     assert_eq!(texts, vec!["Ona, you have been credited 500 points (balance 500). Have a nice day!".to_string()]);
 }
+
+#[tokio::test]
+async fn a_client_merge_moves_points_and_purchases_to_the_survivor() {
+    let app = start().await;
+    let (survivor, survivor_card) = member(&app, "+37061200011").await;
+    let (duplicate, duplicate_card) = member(&app, "+37061200012").await;
+    let token = app.admin_token(TENANT);
+    let mut ledger = LedgerServiceClient::new(app.authed(&token));
+    ledger.record_purchase(purchase("m-1", &survivor_card, "1", 10_000, 0)).await.expect("survivor earns 100");
+    ledger.record_purchase(purchase("m-2", &duplicate_card, "2", 5_000, 0)).await.expect("duplicate earns 50");
+    let mut c = clients::client_service_client::ClientServiceClient::new(app.authed(&token));
+    c.merge_clients(clients::MergeClientsRequest {
+        survivor_client_id: survivor.clone(),
+        merged_client_ids: vec![duplicate.clone()],
+        ..Default::default()
+    })
+    .await
+    .expect("merged");
+    let mut balance = pb::Balance::default();
+    for _ in 0..100 {
+        balance = ledger
+            .get_balance(pb::GetBalanceRequest { client_id: survivor.clone() })
+            .await
+            .expect("balance")
+            .into_inner();
+        if balance.available == 150 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(balance.available, 150, "the duplicate's points moved to the survivor through the client feed");
+    let gone =
+        ledger.get_balance(pb::GetBalanceRequest { client_id: duplicate.clone() }).await.expect("balance").into_inner();
+    assert_eq!(gone.available, 0);
+    let purchases = ledger
+        .list_purchases(pb::ListPurchasesRequest { client_id: survivor.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(purchases.purchases.len(), 2, "purchases follow the points");
+    for client in [&survivor, &duplicate] {
+        let check = ledger
+            .verify_account(pb::VerifyAccountRequest { client_id: client.clone() })
+            .await
+            .expect("verify")
+            .into_inner();
+        assert_eq!(check.broken_entry_id, "", "the chains stay intact");
+    }
+    // A return of the moved purchase cancels from the survivor's lots.
+    let moved = purchases.purchases.iter().find(|p| p.check_id == "2").expect("moved purchase");
+    let back = ledger
+        .return_purchase(pb::ReturnPurchaseRequest {
+            context: key("m-3"),
+            purchase_id: moved.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("returned")
+        .into_inner();
+    assert_eq!((back.points_cancelled, back.balance.map(|b| b.available)), (50, Some(100)));
+}

@@ -144,4 +144,13 @@ pub mod cached {
         let statement = db.prepare_cached(sql).await?;
         db.query_one(&statement, params).await
     }
+
+    pub async fn execute(
+        db: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let statement = db.prepare_cached(sql).await?;
+        db.execute(&statement, params).await
+    }
 }

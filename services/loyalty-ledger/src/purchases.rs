@@ -88,14 +88,14 @@ pub(crate) async fn level_basis(
     by_spend: bool,
     since: OffsetDateTime,
 ) -> anyhow::Result<i64> {
-    let row = db
-        .query_one(
-            "SELECT coalesce(sum(amount - returned_amount), 0)::bigint, count(*) FROM purchases
+    let row = loyalty_platform::db::cached::query_one(
+        db,
+        "SELECT coalesce(sum(amount - returned_amount), 0)::bigint, count(*) FROM purchases
              WHERE tenant_id = $1 AND client_id = $2 AND purchased_at >= $3 AND status <> 'returned'",
-            &[&tenant, &client, &since],
-        )
-        .await
-        .context("computing the level basis")?;
+        &[&tenant, &client, &since],
+    )
+    .await
+    .context("computing the level basis")?;
     Ok(if by_spend { row.get(0) } else { row.get(1) })
 }
 
@@ -157,8 +157,8 @@ pub async fn record(
     for e in &mut entries {
         e.purchase_id = Some(p.id);
     }
-    let inserted = db
-        .execute(
+    let inserted = loyalty_platform::db::cached::execute(
+            db,
             "INSERT INTO purchases (tenant_id, id, client_id, check_id, store_id, seller_id, purchased_at, amount, currency,
                  payment_method, lines, promo_code, promotion_id, points_earned, points_spent, manual, programme_version, lot_no)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
@@ -193,7 +193,8 @@ pub async fn record(
     store::save(db, tenant, p.client_id, &account, &new_lots, &head).await?;
     let basis_after = level_basis(db, tenant, p.client_id, by_spend, since).await?;
     let level_id = programme.level_for(basis_after).map(|l| l.id.clone()).unwrap_or_default();
-    db.execute(
+    loyalty_platform::db::cached::execute(
+        db,
         "UPDATE accounts SET level_id = $3 WHERE tenant_id = $1 AND client_id = $2",
         &[&tenant, &p.client_id, &level_id],
     )

@@ -36,40 +36,41 @@ pub struct Head {
 /// Locks the client's account (creating it on first use) and loads its open lots. Every change of
 /// an account starts here, so changes of one account never interleave.
 pub async fn lock(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<(Account, Head)> {
-    db.execute(
+    loyalty_platform::db::cached::execute(
+        db,
         "INSERT INTO accounts (tenant_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[&tenant, &client],
     )
     .await
     .context("opening the account")?;
-    let row = db
-        .query_one(
-            "SELECT blocked, used, expired, cancelled, debt, next_lot, entries, last_hash FROM accounts
+    let row = loyalty_platform::db::cached::query_one(
+        db,
+        "SELECT blocked, used, expired, cancelled, debt, next_lot, entries, last_hash FROM accounts
              WHERE tenant_id = $1 AND client_id = $2 FOR UPDATE",
-            &[&tenant, &client],
-        )
-        .await
-        .context("locking the account")?;
-    let lots = db
-        .query(
-            "SELECT lot_no, earned, remaining, held, activates_at, expires_at, state FROM lots
+        &[&tenant, &client],
+    )
+    .await
+    .context("locking the account")?;
+    let lots = loyalty_platform::db::cached::query(
+        db,
+        "SELECT lot_no, earned, remaining, held, activates_at, expires_at, state FROM lots
              WHERE tenant_id = $1 AND client_id = $2 AND state IN ('pending', 'active') AND (remaining > 0 OR held > 0)
              ORDER BY lot_no",
-            &[&tenant, &client],
-        )
-        .await
-        .context("loading lots")?
-        .iter()
-        .map(|r| Lot {
-            id: r.get::<_, i64>(0) as u64,
-            earned: r.get(1),
-            remaining: r.get(2),
-            held: r.get(3),
-            activates_at: r.get(4),
-            expires_at: r.get(5),
-            state: state(r.get(6)),
-        })
-        .collect();
+        &[&tenant, &client],
+    )
+    .await
+    .context("loading lots")?
+    .iter()
+    .map(|r| Lot {
+        id: r.get::<_, i64>(0) as u64,
+        earned: r.get(1),
+        remaining: r.get(2),
+        held: r.get(3),
+        activates_at: r.get(4),
+        expires_at: r.get(5),
+        state: state(r.get(6)),
+    })
+    .collect();
     let totals = Totals { used: row.get(1), expired: row.get(2), cancelled: row.get(3), debt: row.get(4) };
     let account = Account::restore(lots, totals, row.get::<_, i64>(5) as u64);
     Ok((account, Head { blocked: row.get(0), entries: row.get(6), last_hash: row.get(7) }))
@@ -94,7 +95,8 @@ pub async fn save(
     for lot in &account.lots {
         let lot_no = lot.id as i64;
         let origin = new_lots.iter().find(|(id, _)| *id == lot.id).map(|(_, o)| o);
-        db.execute(
+        loyalty_platform::db::cached::execute(
+            db,
             "INSERT INTO lots (tenant_id, client_id, lot_no, earned, remaining, held, activates_at, expires_at, state, source, purchase_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (tenant_id, client_id, lot_no)
@@ -117,7 +119,8 @@ pub async fn save(
         .context("saving a lot")?;
     }
     let b = account.balance();
-    db.execute(
+    loyalty_platform::db::cached::execute(
+        db,
         "UPDATE accounts SET available = $3, pending = $4, reserved = $5, used = $6, expired = $7, cancelled = $8,
              debt = $9, next_lot = $10, entries = $11, last_hash = $12, updated_at = now()
          WHERE tenant_id = $1 AND client_id = $2",
@@ -180,7 +183,8 @@ pub async fn append(
         };
         let h = hash(&head.last_hash, &content);
         head.entries += 1;
-        db.execute(
+        loyalty_platform::db::cached::execute(
+            db,
             "INSERT INTO entries (tenant_id, client_id, seq, id, kind, points, at, source, actor, comment, purchase_id,
                                   reservation_id, lot_no, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
@@ -215,14 +219,14 @@ pub async fn verify_chain(
     tenant: &str,
     client: Uuid,
 ) -> anyhow::Result<(Option<String>, i64)> {
-    let rows = db
-        .query(
-            "SELECT id, kind, points, at, lot_no, coalesce(purchase_id, reservation_id), hash FROM entries
+    let rows = loyalty_platform::db::cached::query(
+        db,
+        "SELECT id, kind, points, at, lot_no, coalesce(purchase_id, reservation_id), hash FROM entries
              WHERE tenant_id = $1 AND client_id = $2 ORDER BY seq",
-            &[&tenant, &client],
-        )
-        .await
-        .context("reading entries")?;
+        &[&tenant, &client],
+    )
+    .await
+    .context("reading entries")?;
     let client_text = client.to_string();
     let mut previous = String::new();
     for r in &rows {

@@ -3,15 +3,16 @@
 //! Uses `DATABASE_URL` when set, else starts a private Postgres (as `loyalty dev up` does) under
 //! `target/bench-pg`; starts the services it needs in-process; shows progress on stderr while it
 //! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
-//! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_SECONDS` per
-//! measurement (10).
+//! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_ACCOUNTS` (100000),
+//! `BENCH_SECONDS` per measurement (10).
 mod card_lookup;
 mod client_search;
 mod harness;
+mod ledger;
 
 use std::process::ExitCode;
 
-const SCENARIOS: &[&str] = &["client-search", "card-lookup"];
+const SCENARIOS: &[&str] = &["client-search", "card-lookup", "ledger-purchase"];
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
             match scenario.as_str() {
                 "client-search" => client_search::run().await?,
                 "card-lookup" => card_lookup::run().await?,
+                // Runs both ledger measurements (purchases, then balance reads).
+                "ledger-purchase" => ledger::run().await?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

@@ -155,3 +155,41 @@ impl FeedConsumer {
         Ok(())
     }
 }
+
+/// Calls one service's `WatchEvents` with a bearer token (each service's generated client differs).
+pub type WatchCall = fn(
+    tonic::transport::Channel,
+    crate::auth::BearerToken,
+    loyalty_api::events::v1::WatchEventsRequest,
+) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>>;
+
+/// Another service's feed, followed with a service token this service mints for itself (it holds
+/// the signing key): a system principal that may read every tenant's events.
+pub struct PeerFeed {
+    pub channel: tonic::transport::Channel,
+    pub keys: crate::auth::TokenKeys,
+    /// Who is reading, e.g. "card-service".
+    pub subject: &'static str,
+    /// Only these payload kinds.
+    pub kinds: &'static [&'static str],
+    pub call: WatchCall,
+}
+
+impl EventSource for PeerFeed {
+    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
+        Box::pin(async move {
+            let rights = [crate::outbox::READ_EVENTS, crate::outbox::READ_ALL_TENANTS];
+            let mut grant = crate::auth::Grant::new("system", &rights);
+            grant.subject = self.subject;
+            grant.kind = "system";
+            let bearer = crate::auth::BearerToken::new(&self.keys.mint(&grant)?)?;
+            let request = loyalty_api::events::v1::WatchEventsRequest {
+                after_sequence: after,
+                kinds: self.kinds.iter().map(|k| k.to_string()).collect(),
+                replay_only: false,
+            };
+            let stream = (self.call)(self.channel.clone(), bearer, request).await.context("watching a peer's feed")?;
+            Ok(stream.map(|e| e.map_err(anyhow::Error::from)).boxed())
+        })
+    }
+}

@@ -1,41 +1,25 @@
 //! What the card service consumes: the client feed. A client merge moves the merged clients' cards to
 //! the survivor; an erase clears the personal fields cards hold (wallet links).
 use anyhow::Context;
-use futures::StreamExt;
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use loyalty_api::card::v1::Card;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::events::v1::{CardChanged, Event, WatchEventsRequest, event::Payload};
-use loyalty_platform::auth::{BearerToken, Grant, TokenKeys};
-use loyalty_platform::feed::{ApplyEvent, EventSource};
-use loyalty_platform::outbox::{READ_ALL_TENANTS, READ_EVENTS, publish_many};
+use loyalty_platform::auth::BearerToken;
+use loyalty_platform::feed::ApplyEvent;
+use loyalty_platform::outbox::publish_many;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// The client service's feed, read with a service token of the card service.
-pub struct ClientFeed {
-    pub channel: Channel,
-    pub keys: TokenKeys,
-}
-
-impl EventSource for ClientFeed {
-    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
-        Box::pin(async move {
-            let mut grant = Grant::new("system", &[READ_EVENTS, READ_ALL_TENANTS]);
-            grant.subject = "card-service";
-            grant.kind = "system";
-            let token = self.keys.mint(&grant)?;
-            let mut client = ClientServiceClient::with_interceptor(self.channel.clone(), BearerToken::new(&token)?);
-            let request = WatchEventsRequest {
-                after_sequence: after,
-                kinds: vec!["clients_merged".into(), "client_erased".into()],
-                replay_only: false,
-            };
-            let stream = client.watch_events(request).await.context("watching the client feed")?.into_inner();
-            Ok(stream.map(|e| e.map_err(anyhow::Error::from)).boxed())
-        })
-    }
+/// The client service's `WatchEvents`, for [`loyalty_platform::feed::PeerFeed`].
+pub fn watch_clients(
+    channel: Channel,
+    bearer: BearerToken,
+    request: WatchEventsRequest,
+) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>> {
+    Box::pin(async move {
+        ClientServiceClient::with_interceptor(channel, bearer).watch_events(request).await.map(|r| r.into_inner())
+    })
 }
 
 /// Applies client events to cards, in the consumer's transaction.

@@ -59,7 +59,13 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
     let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "card")?;
     let clients =
         tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
-    let feed = events::ClientFeed { channel: clients.clone(), keys: TokenKeys::new(&settings.auth) };
+    let feed = loyalty_platform::feed::PeerFeed {
+        channel: clients.clone(),
+        keys: TokenKeys::new(&settings.auth),
+        subject: "card-service",
+        kinds: &["clients_merged", "client_erased"],
+        call: events::watch_clients,
+    };
     let consumer = FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(events::ClientEvents));
     // Runs for the life of the process; a replica that stops leading hands over through the lock.
     tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));

@@ -2,41 +2,26 @@
 //! service also calls SetAccountBlocked right after its commit; the feed makes a crash or restart
 //! lose nothing); a merge moves points to the survivor; an erase loses nothing financial.
 use anyhow::Context;
-use futures::StreamExt;
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::events::v1::{Event, WatchEventsRequest, event::Payload};
-use loyalty_platform::auth::{BearerToken, Grant, TokenKeys};
-use loyalty_platform::feed::{ApplyEvent, EventSource};
-use loyalty_platform::outbox::{READ_ALL_TENANTS, READ_EVENTS};
+use loyalty_platform::auth::BearerToken;
+use loyalty_platform::feed::ApplyEvent;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-pub struct ClientFeed {
-    pub channel: Channel,
-    pub keys: TokenKeys,
+/// The client service's `WatchEvents`, for [`loyalty_platform::feed::PeerFeed`].
+pub fn watch_clients(
+    channel: Channel,
+    bearer: BearerToken,
+    request: WatchEventsRequest,
+) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>> {
+    Box::pin(async move {
+        ClientServiceClient::with_interceptor(channel, bearer).watch_events(request).await.map(|r| r.into_inner())
+    })
 }
 
-impl EventSource for ClientFeed {
-    fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
-        Box::pin(async move {
-            let mut grant = Grant::new("system", &[READ_EVENTS, READ_ALL_TENANTS]);
-            grant.subject = "ledger-service";
-            grant.kind = "system";
-            let token = self.keys.mint(&grant)?;
-            let mut client = ClientServiceClient::with_interceptor(self.channel.clone(), BearerToken::new(&token)?);
-            let request = WatchEventsRequest {
-                after_sequence: after,
-                kinds: vec!["client_blocked".into(), "client_unblocked".into(), "clients_merged".into()],
-                replay_only: false,
-            };
-            let stream = client.watch_events(request).await.context("watching the client feed")?.into_inner();
-            Ok(stream.map(|e| e.map_err(anyhow::Error::from)).boxed())
-        })
-    }
-}
-
+/// Applies client events to accounts, in the consumer's transaction.
 pub struct ClientEvents;
 
 impl ApplyEvent for ClientEvents {

@@ -76,8 +76,13 @@ pub async fn register_with_clock(
     let clients =
         tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
-    let feed =
-        feed::ClientFeed { channel: clients.clone(), keys: loyalty_platform::auth::TokenKeys::new(&settings.auth) };
+    let feed = loyalty_platform::feed::PeerFeed {
+        channel: clients.clone(),
+        keys: loyalty_platform::auth::TokenKeys::new(&settings.auth),
+        subject: "ledger-service",
+        kinds: &["client_blocked", "client_unblocked", "clients_merged"],
+        call: feed::watch_clients,
+    };
     let consumer =
         loyalty_platform::feed::FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(feed::ClientEvents));
     tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));

@@ -26,7 +26,6 @@ fn origin<'a>(ctx: &Ctx, source: &'a str, comment: &'a str, purchase_id: Option<
 
 /// The account's balances as the read models see them.
 async fn balance_event(
-    api: &LedgerApi,
     db: &impl deadpool_postgres::GenericClient,
     ctx: &Ctx,
     client: Uuid,
@@ -40,7 +39,6 @@ async fn balance_event(
         level.map(|l| l.name.as_str()).unwrap_or(""),
         level.map(|l| l.discount_bp).unwrap_or(0),
     );
-    let _ = api;
     let payload = ev::BalanceChanged {
         client_id: client.to_string(),
         available: wire.available,
@@ -188,7 +186,7 @@ pub async fn record_purchase(
         purchases::record(&tx, &ctx.tenant, &purchase, ctx.now, &origin(&ctx, "purchase", "", Some(purchase.id)))
             .await
             .map_err(purchase_error)?;
-    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     let wire = pb::Purchase {
         id: purchase.id.to_string(),
         client_id: client.to_string(),
@@ -278,7 +276,7 @@ pub async fn return_purchase(
         .query_one("SELECT client_id FROM purchases WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &purchase_id])
         .await?
         .get(0);
-    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     let returned = ev::PurchaseReturned {
         return_id: new.id.to_string(),
         purchase_id: purchase_id.to_string(),
@@ -354,7 +352,7 @@ pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsR
         &origin(&ctx, "reservation", "", None),
     )
     .await?;
-    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     publish(&tx, &reservation_event(&ctx, id, client, body.points, "held", &body.order_ref)).await?;
     publish(&tx, &balance_changed).await?;
     let answer = pb::Reservation {
@@ -406,7 +404,7 @@ pub async fn close(
         .await?;
     let (client, points, committed, state, order_ref): (Uuid, i64, i64, String, String) =
         (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     publish(&tx, &reservation_event(&ctx, id, client, points, &state, &order_ref)).await?;
     publish(&tx, &balance_changed).await?;
     let answer = pb::Reservation {
@@ -467,7 +465,7 @@ pub async fn adjust(
         )
         .await?
         .get(0);
-    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     let adjusted = ev::PointsAdjusted {
         entry_id: entry_id.to_string(),
         client_id: client.to_string(),
@@ -513,7 +511,7 @@ pub async fn activate(
         &origin(&ctx, "manual", "early activation", purchase),
     )
     .await?;
-    let (balance_changed, balance) = balance_event(api, &tx, &ctx, client).await?;
+    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     publish(&tx, &balance_changed).await?;
     tx.commit().await?;
     Ok(balance)

@@ -75,7 +75,7 @@ where
     let mut conn = pool.get().await.context("taking a database connection").map_err(E::from)?;
     let tx = conn.transaction().await.context("beginning a transaction").map_err(E::from)?;
     let value = work(&tx).await?;
-    tx.commit().await.context("committing").map_err(E::from)?;
+    crate::outbox::commit(tx).await.context("committing").map_err(E::from)?;
     Ok(value)
 }
 

@@ -150,7 +150,7 @@ impl FeedConsumer {
         )
         .await
         .context("moving the cursor")?;
-        tx.commit().await.context("committing the applied event")?;
+        crate::outbox::commit(tx).await.context("committing the applied event")?;
         metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(event.sequence as f64);
         Ok(())
     }

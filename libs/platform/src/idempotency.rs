@@ -30,7 +30,7 @@ pub fn request_hash(method: &str, body: &[u8]) -> Vec<u8> {
 /// Claims `key` for this request, or finds the earlier answer. An empty key means the caller did
 /// not ask for idempotency: always fresh.
 pub async fn claim(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl deadpool_postgres::GenericClient,
     tenant: &str,
     key: &str,
     method: &str,
@@ -43,26 +43,26 @@ pub async fn claim(
     if key.len() > 200 {
         return Err(crate::error::invalid_field("context.idempotency_key", "must be at most 200 characters"));
     }
-    let inserted = tx
-        .execute(
-            "INSERT INTO idempotency_keys (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4)
+    let inserted = crate::db::cached::execute(
+        tx,
+        "INSERT INTO idempotency_keys (tenant_id, key, method, request_hash) VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant_id, key) DO NOTHING",
-            &[&tenant, &key, &method, &hash],
-        )
-        .await
-        .context("claiming the idempotency key")
-        .map_err(|e| crate::error::from_infrastructure(&e))?;
+        &[&tenant, &key, &method, &hash],
+    )
+    .await
+    .context("claiming the idempotency key")
+    .map_err(|e| crate::error::from_infrastructure(&e))?;
     if inserted == 1 {
         return Ok(Claim::Fresh { hash });
     }
-    let row = tx
-        .query_one(
-            "SELECT method, request_hash, response FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
-            &[&tenant, &key],
-        )
-        .await
-        .context("reading the idempotency key")
-        .map_err(|e| crate::error::from_infrastructure(&e))?;
+    let row = crate::db::cached::query_one(
+        tx,
+        "SELECT method, request_hash, response FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
+        &[&tenant, &key],
+    )
+    .await
+    .context("reading the idempotency key")
+    .map_err(|e| crate::error::from_infrastructure(&e))?;
     let (earlier_method, earlier_hash, response): (String, Vec<u8>, Option<Vec<u8>>) =
         (row.get(0), row.get(1), row.get(2));
     if earlier_method != method || earlier_hash != hash {
@@ -81,7 +81,7 @@ pub async fn claim(
 /// Stores the encoded answer of a fresh claim, in the same transaction as the work. `subject` is
 /// the id the answer is about (a client), so the answer can be forgotten with that client.
 pub async fn remember(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl deadpool_postgres::GenericClient,
     tenant: &str,
     key: &str,
     subject: &str,
@@ -90,7 +90,8 @@ pub async fn remember(
     if key.is_empty() {
         return Ok(());
     }
-    tx.execute(
+    crate::db::cached::execute(
+        tx,
         "UPDATE idempotency_keys SET response = $3, subject_id = $4 WHERE tenant_id = $1 AND key = $2",
         &[&tenant, &key, &answer, &subject],
     )

@@ -52,16 +52,38 @@ fn current_traceparent() -> String {
     carrier.remove("traceparent").unwrap_or_default()
 }
 
+/// Commits a transaction that may have published events, then nudges the feed readers: this
+/// process's at once, other replicas' through one coalesced `NOTIFY` per outbox. Nudging after the
+/// commit instead of notifying inside it keeps commits from queueing on Postgres's notification
+/// lock (it is held through the WAL flush). A commit that skips the nudge is still found by the
+/// readers' next poll, within [`POLL`].
+pub async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    tx.commit().await?;
+    nudge();
+    Ok(())
+}
+
+/// Tells this process's outboxes that events may have committed.
+pub fn nudge() {
+    COMMITTED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+static COMMITTED: std::sync::LazyLock<watch::Sender<u64>> = std::sync::LazyLock::new(|| watch::channel(0).0);
+
+/// How long a feed reader waits for a nudge before it looks for new events anyway.
+pub const POLL: Duration = Duration::from_secs(1);
+
 /// Writes `event` into the outbox of the transaction's schema. Call it last in the transaction:
 /// from here to commit, the feed's sequencer waits for this transaction.
-pub async fn publish(tx: &tokio_postgres::Transaction<'_>, event: &Event) -> anyhow::Result<()> {
+pub async fn publish(tx: &impl deadpool_postgres::GenericClient, event: &Event) -> anyhow::Result<()> {
     let payload = event.payload.as_ref().context("an event needs a payload")?;
     let occurred_at = event
         .occurred_at
         .as_ref()
         .and_then(crate::convert::from_timestamp)
         .unwrap_or_else(time::OffsetDateTime::now_utc);
-    tx.execute(
+    crate::db::cached::execute(
+        tx,
         "INSERT INTO outbox (tenant_id, kind, subject_id, occurred_at, payload)
          SELECT $1, $2, $3, $4, $5
          FROM (SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '.outbox'))) AS publishing",
@@ -73,7 +95,7 @@ pub async fn publish(tx: &tokio_postgres::Transaction<'_>, event: &Event) -> any
 }
 
 /// Writes many events in one statement (bulk edits), in the order given.
-pub async fn publish_many(tx: &tokio_postgres::Transaction<'_>, events: &[Event]) -> anyhow::Result<()> {
+pub async fn publish_many(tx: &impl deadpool_postgres::GenericClient, events: &[Event]) -> anyhow::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -95,7 +117,8 @@ pub async fn publish_many(tx: &tokio_postgres::Transaction<'_>, events: &[Event]
         );
         payloads.push(event.encode_to_vec());
     }
-    tx.execute(
+    crate::db::cached::execute(
+        tx,
         "INSERT INTO outbox (tenant_id, kind, subject_id, occurred_at, payload)
          SELECT t, k, s, o, p
          FROM (SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '.outbox'))) AS publishing,
@@ -152,11 +175,13 @@ struct Inner {
     source: String,
     wake: watch::Sender<u64>,
     listener: tokio::task::JoinHandle<()>,
+    notifier: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.listener.abort();
+        self.notifier.abort();
     }
 }
 
@@ -172,8 +197,10 @@ impl Outbox {
     ) -> anyhow::Result<Self> {
         let config = crate::db::pg_config(db, schema)?;
         let (wake, _) = watch::channel(0u64);
-        let listener = tokio::spawn(listen_forever(config, format!("{schema}_outbox"), wake.clone()));
-        Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener }) })
+        let channel = format!("{schema}_outbox");
+        let listener = tokio::spawn(listen_forever(config, channel.clone(), wake.clone()));
+        let notifier = tokio::spawn(notify_forever(pool.clone(), channel, wake.clone()));
+        Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener, notifier }) })
     }
 
     /// The `WatchEvents` handler: the caller's tenant, or every tenant for holders of
@@ -213,8 +240,8 @@ impl Outbox {
                 } else if req.replay_only {
                     break;
                 } else {
-                    // A notification arrives on every commit; the timeout only covers a lost one.
-                    let _ = tokio::time::timeout(Duration::from_secs(2), wake.changed()).await;
+                    // A nudge follows every commit; the poll covers a lost one.
+                    let _ = tokio::time::timeout(POLL, wake.changed()).await;
                 }
             }
         })
@@ -279,6 +306,23 @@ impl Outbox {
             self.inner.wake.send_modify(|n| *n += 1);
         }
         Ok(SequencerPass { numbered, still_pending: false })
+    }
+}
+
+/// Turns this process's commits into wake-ups: local readers at once, other replicas through
+/// `NOTIFY`. Commits that happen while a `NOTIFY` is on its way are covered by the next one.
+async fn notify_forever(pool: deadpool_postgres::Pool, channel: String, wake: watch::Sender<u64>) {
+    let mut committed = COMMITTED.subscribe();
+    while committed.changed().await.is_ok() {
+        wake.send_modify(|n| *n += 1);
+        let sent = async {
+            let conn = pool.get().await.context("taking a database connection")?;
+            conn.batch_execute(&format!("NOTIFY \"{channel}\"")).await.context("NOTIFY")
+        };
+        if let Err(error) = sent.await {
+            tracing::warn!(error = format!("{error:#}"), channel, "could not notify other replicas; they will poll");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 

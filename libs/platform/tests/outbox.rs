@@ -76,7 +76,7 @@ async fn concurrent_writers_leave_no_gap_for_a_live_reader() {
                 if i % 5 == 4 {
                     tx.rollback().await.expect("rollback");
                 } else {
-                    tx.commit().await.expect("commit");
+                    loyalty_platform::outbox::commit(tx).await.expect("commit");
                     committed.push(name);
                 }
             }
@@ -130,4 +130,41 @@ async fn a_tenant_sees_only_its_own_events_and_kinds_filter() {
     assert!(collect(&outbox, None, only_merges).await.is_empty());
     let only_blocks = WatchEventsRequest { kinds: vec!["client_blocked".into()], ..replay() };
     assert_eq!(collect(&outbox, None, only_blocks).await.len(), 3);
+}
+
+/// Other replicas learn of a commit from one `NOTIFY` the committing process sends after it; the
+/// writing transaction itself notifies nothing (no queueing on Postgres's notification lock).
+#[tokio::test]
+async fn a_commit_nudges_other_replicas_with_a_notify_after_it() {
+    let (settings, pool) = support::migrated().await;
+    let _outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let config = loyalty_platform::db::pg_config(&settings, support::SCHEMA).expect("config");
+    let (other_replica, mut connection) = config.connect(tokio_postgres::NoTls).await.expect("connect");
+    let (tx_note, mut notes) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = tx_note.send(n.channel().to_string());
+            }
+        }
+    });
+    other_replica.batch_execute("LISTEN probe_outbox").await.expect("listen");
+
+    // The outbox has no trigger left that would NOTIFY inside the writing transaction.
+    let conn = pool.get().await.expect("connection");
+    let triggers: i64 = conn
+        .query_one("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'probe.outbox'::regclass AND NOT tgisinternal", &[])
+        .await
+        .expect("triggers")
+        .get(0);
+    assert_eq!(triggers, 0);
+    drop(conn);
+
+    let mut conn = pool.get().await.expect("connection");
+    let tx = conn.transaction().await.expect("begin");
+    publish(&tx, &blocked("acme", "nudged")).await.expect("publish");
+    loyalty_platform::outbox::commit(tx).await.expect("commit");
+    let channel = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.expect("a NOTIFY arrives");
+    assert_eq!(channel.as_deref(), Some("probe_outbox"));
 }

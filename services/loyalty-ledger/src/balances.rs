@@ -17,32 +17,47 @@ pub struct View {
     pub blocked: bool,
 }
 
+impl View {
+    /// The view of a locked account as it will be stored: what [`view`] reads after the commit.
+    pub fn of(account: &crate::domain::account::Account, head: &crate::store::Head) -> Self {
+        let active = || account.lots.iter().filter(|l| l.state == LotState::Active);
+        let next_expiry_at = active().filter(|l| l.remaining > l.held).filter_map(|l| l.expires_at).min();
+        let next_expiry_points = match next_expiry_at {
+            Some(at) => active().filter(|l| l.expires_at == Some(at)).map(|l| l.remaining - l.held).sum(),
+            None => 0,
+        };
+        View {
+            balance: account.balance(),
+            next_expiry_at,
+            next_expiry_points,
+            level_id: head.level_id.clone(),
+            blocked: head.blocked,
+        }
+    }
+}
+
 /// The cached balances, the next expiry and the level; an unknown client has an empty account.
 pub async fn view(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<View> {
+    // The client's own lots first (MATERIALIZED): left to itself the planner may find the minimum
+    // by walking every tenant's lots in expiry order.
     let row = loyalty_platform::db::cached::query_opt(
         db,
-        "SELECT available, pending, reserved, used, expired, cancelled, debt, level_id, blocked,
-                (SELECT min(expires_at) FROM lots l WHERE l.tenant_id = a.tenant_id AND l.client_id = a.client_id
-                   AND l.state = 'active' AND l.remaining > l.held AND l.expires_at IS NOT NULL)
-         FROM accounts a WHERE tenant_id = $1 AND client_id = $2",
+        "WITH mine AS MATERIALIZED (
+             SELECT expires_at, remaining - held AS spendable FROM lots
+             WHERE tenant_id = $1 AND client_id = $2 AND state = 'active' AND expires_at IS NOT NULL
+         ), next AS (
+             SELECT min(expires_at) AS at FROM mine WHERE spendable > 0
+         )
+         SELECT available, pending, reserved, used, expired, cancelled, debt, level_id, blocked, next.at,
+                (SELECT coalesce(sum(spendable), 0)::bigint FROM mine WHERE expires_at = next.at)
+         FROM accounts a, next WHERE tenant_id = $1 AND client_id = $2",
         &[&tenant, &client],
     )
     .await
     .context("reading the balance")?;
     let Some(r) = row else { return Ok(View::default()) };
     let next_expiry_at: Option<OffsetDateTime> = r.get(9);
-    let next_expiry_points = match next_expiry_at {
-        Some(at) => db
-            .query_one(
-                "SELECT coalesce(sum(remaining - held), 0)::bigint FROM lots
-                 WHERE tenant_id = $1 AND client_id = $2 AND state = 'active' AND expires_at = $3",
-                &[&tenant, &client, &at],
-            )
-            .await
-            .context("reading the next expiry")?
-            .get(0),
-        None => 0,
-    };
+    let next_expiry_points: i64 = r.get(10);
     Ok(View {
         balance: Balance {
             available: r.get(0),
@@ -101,8 +116,7 @@ pub async fn activate_pending(
         }
     }
     let changes = account.advance(now);
-    store::append(db, tenant, client, &mut head, &entries_of(&changes, now, origin)).await?;
-    store::save(db, tenant, client, &account, &[], &head).await?;
+    store::write(db, tenant, client, &account, &[], &mut head, &entries_of(&changes, now, origin)).await?;
     db.execute(
         "UPDATE lots SET activates_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND state = 'active' AND activates_at > $3",
         &[&tenant, &client, &now],

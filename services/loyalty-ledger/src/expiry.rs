@@ -33,11 +33,10 @@ pub async fn advance_due(
         let (mut account, mut head) = store::lock(&tx, &tenant, client).await?;
         let changes = account.advance(now);
         if !changes.is_empty() {
-            store::append(&tx, &tenant, client, &mut head, &entries_of(&changes, now, origin)).await?;
-            store::save(&tx, &tenant, client, &account, &[], &head).await?;
+            store::write(&tx, &tenant, client, &account, &[], &mut head, &entries_of(&changes, now, origin)).await?;
             changed += 1;
         }
-        tx.commit().await.context("committing")?;
+        loyalty_platform::outbox::commit(tx).await.context("committing")?;
     }
     Ok(changed)
 }

@@ -74,9 +74,8 @@ pub async fn earn(
     let mut entries = entries_of(&advanced, now, origin);
     entries.push(entry("earned", points, lot, now, origin));
     entries.extend(entries_of(&paid_debt, now, origin));
-    store::append(db, tenant, client, &mut head, &entries).await?;
     let new_lot = [(lot, LotOrigin { source: origin.source, purchase_id: origin.purchase_id })];
-    store::save(db, tenant, client, &account, &new_lot, &head).await?;
+    store::write(db, tenant, client, &account, &new_lot, &mut head, &entries).await?;
     Ok(account.balance())
 }
 
@@ -96,7 +95,6 @@ pub async fn spend(
     }
     let mut changes = account.advance(now);
     changes.extend(account.spend(points).map_err(SpendError::Insufficient)?);
-    store::append(db, tenant, client, &mut head, &entries_of(&changes, now, origin)).await?;
-    store::save(db, tenant, client, &account, &[], &head).await?;
+    store::write(db, tenant, client, &account, &[], &mut head, &entries_of(&changes, now, origin)).await?;
     Ok(account.balance())
 }

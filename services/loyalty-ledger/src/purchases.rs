@@ -1,8 +1,9 @@
 //! Purchases (LE-6): one call earns points by the rules in force at the purchase's time and the
 //! client's level, spends points the client pays with, and recomputes the level (LE-9).
-use crate::domain::account::{Balance, Insufficient};
+use crate::domain::account::{Account, Insufficient};
+use crate::domain::programme::Programme;
 use crate::ops::{Origin, entries_of};
-use crate::store::{self, LotOrigin, NewEntry};
+use crate::store::{self, Head, LotOrigin, NewEntry};
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
@@ -46,9 +47,9 @@ pub struct NewPurchase {
 pub struct Recorded {
     pub earned: i64,
     pub spent: i64,
-    pub balance: Balance,
-    pub level_id: String,
-    pub programme_version: i32,
+    pub view: crate::balances::View,
+    pub previous_level_id: String,
+    pub programme: Programme,
 }
 
 #[derive(Debug)]
@@ -99,21 +100,47 @@ pub(crate) async fn level_basis(
     Ok(if by_spend { row.get(0) } else { row.get(1) })
 }
 
-/// Records a purchase in the caller's transaction. Points are earned on the part paid with money;
-/// the level before the purchase sets the earn multiplier, the level after it is stored.
-pub async fn record(
+/// A locked account with the rules in force at the purchase's time.
+pub struct Opened {
+    pub account: Account,
+    pub head: Head,
+    pub programme: Programme,
+}
+
+/// Locks the buyer's account and loads the programme in force at `at`, in one round trip.
+pub async fn open(db: &impl GenericClient, tenant: &str, client: Uuid, at: OffsetDateTime) -> anyhow::Result<Opened> {
+    let ((account, head), programme) =
+        futures::try_join!(store::lock(db, tenant, client), crate::programmes::at(db, tenant, at))?;
+    Ok(Opened { account, head, programme })
+}
+
+/// A purchase decided in memory, ready to be written.
+pub struct Decided<'a> {
+    pub recorded: Recorded,
+    purchased_at: OffsetDateTime,
+    lot_no: Option<i64>,
+    opened: Opened,
+    entries: Vec<NewEntry<'a>>,
+    new_lots: Vec<(u64, LotOrigin<'a>)>,
+}
+
+/// Decides what a purchase does to the opened account: points are earned on the part paid with
+/// money, at the level held before the purchase; the level after it is stored. One query (the level
+/// basis); nothing is written yet.
+pub async fn decide<'a>(
     db: &impl GenericClient,
     tenant: &str,
     p: &NewPurchase,
+    mut opened: Opened,
     now: OffsetDateTime,
-    origin: &Origin<'_>,
-) -> Result<Recorded, PurchaseError> {
+    origin: &Origin<'a>,
+) -> Result<Decided<'a>, PurchaseError> {
     let purchased_at = p.purchased_at.unwrap_or(now);
-    let (mut account, mut head) = store::lock(db, tenant, p.client_id).await?;
-    if head.blocked {
+    if opened.head.blocked {
         return Err(PurchaseError::Blocked);
     }
-    let programme = crate::programmes::at(db, tenant, purchased_at).await?;
+    let programme = &opened.programme;
+    let account = &mut opened.account;
     let mut changes = account.advance(now);
     let spent = p.points_to_spend.max(0);
     if spent > 0 {
@@ -157,7 +184,25 @@ pub async fn record(
     for e in &mut entries {
         e.purchase_id = Some(p.id);
     }
-    let inserted = loyalty_platform::db::cached::execute(
+    // This purchase is inside its own level period, so it adds to the basis as it stands.
+    let basis_after = basis_before.saturating_add(if by_spend { p.amount_minor } else { 1 });
+    let previous_level_id = std::mem::replace(
+        &mut opened.head.level_id,
+        programme.level_for(basis_after).map(|l| l.id.clone()).unwrap_or_default(),
+    );
+    let view = crate::balances::View::of(&opened.account, &opened.head);
+    let recorded = Recorded { earned, spent, view, previous_level_id, programme: opened.programme.clone() };
+    Ok(Decided { recorded, purchased_at, lot_no, opened, entries, new_lots })
+}
+
+impl Decided<'_> {
+    /// Writes the purchase, its entries, lots and the account: one round trip. A store's check
+    /// recorded before fails with [`PurchaseError::DuplicateCheck`].
+    pub async fn write(&mut self, db: &impl GenericClient, tenant: &str, p: &NewPurchase) -> Result<(), PurchaseError> {
+        let r = &self.recorded;
+        let lines = Json(&p.lines);
+        let purchase = async {
+            loyalty_platform::db::cached::execute(
             db,
             "INSERT INTO purchases (tenant_id, id, client_id, check_id, store_id, seller_id, purchased_at, amount, currency,
                  payment_method, lines, promo_code, promotion_id, points_earned, points_spent, manual, programme_version, lot_no)
@@ -170,35 +215,45 @@ pub async fn record(
                 &p.check_id,
                 &p.store_id,
                 &p.seller_id,
-                &purchased_at,
+                &self.purchased_at,
                 &p.amount_minor,
                 &p.currency,
                 &p.payment_method,
-                &Json(&p.lines),
+                &lines,
                 &p.promo_code,
                 &p.promotion_id,
-                &earned,
-                &spent,
+                &r.earned,
+                &r.spent,
                 &p.manual,
-                &programme.version,
-                &lot_no,
+                &r.programme.version,
+                &self.lot_no,
             ],
         )
         .await
-        .context("recording the purchase")?;
-    if inserted == 0 {
-        return Err(PurchaseError::DuplicateCheck);
+        };
+        let o = &mut self.opened;
+        let account = store::write(db, tenant, p.client_id, &o.account, &self.new_lots, &mut o.head, &self.entries);
+        let (inserted, ()) = futures::try_join!(
+            async { purchase.await.context("recording the purchase").map_err(PurchaseError::Store) },
+            async { account.await.map_err(PurchaseError::Store) }
+        )?;
+        if inserted == 0 {
+            return Err(PurchaseError::DuplicateCheck);
+        }
+        Ok(())
     }
-    store::append(db, tenant, p.client_id, &mut head, &entries).await?;
-    store::save(db, tenant, p.client_id, &account, &new_lots, &head).await?;
-    let basis_after = level_basis(db, tenant, p.client_id, by_spend, since).await?;
-    let level_id = programme.level_for(basis_after).map(|l| l.id.clone()).unwrap_or_default();
-    loyalty_platform::db::cached::execute(
-        db,
-        "UPDATE accounts SET level_id = $3 WHERE tenant_id = $1 AND client_id = $2",
-        &[&tenant, &p.client_id, &level_id],
-    )
-    .await
-    .context("storing the level")?;
-    Ok(Recorded { earned, spent, balance: account.balance(), level_id, programme_version: programme.version })
+}
+
+/// Records a purchase in the caller's transaction: [`open`], [`decide`], then write.
+pub async fn record(
+    db: &impl GenericClient,
+    tenant: &str,
+    p: &NewPurchase,
+    now: OffsetDateTime,
+    origin: &Origin<'_>,
+) -> Result<Recorded, PurchaseError> {
+    let opened = open(db, tenant, p.client_id, p.purchased_at.unwrap_or(now)).await?;
+    let mut decided = decide(db, tenant, p, opened, now, origin).await?;
+    decided.write(db, tenant, p).await?;
+    Ok(decided.recorded)
 }

@@ -78,8 +78,7 @@ pub async fn reserve(
             e.reservation_id = Some(id);
         }
     }
-    store::append(db, tenant, client, &mut head, &entries).await?;
-    store::save(db, tenant, client, &account, &[], &head).await?;
+    store::write(db, tenant, client, &account, &[], &mut head, &entries).await?;
     db.execute(
         "INSERT INTO reservations (tenant_id, id, client_id, points, order_ref, holds, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -127,8 +126,7 @@ pub async fn close(
     for e in &mut entries {
         e.reservation_id = Some(id);
     }
-    store::append(db, tenant, client, &mut head, &entries).await?;
-    store::save(db, tenant, client, &account, &[], &head).await?;
+    store::write(db, tenant, client, &account, &[], &mut head, &entries).await?;
     db.execute(
         "UPDATE reservations SET state = $3, committed = $4, closed_at = $5 WHERE tenant_id = $1 AND id = $2",
         &[&tenant, &id, &how.state(), &spend, &now],
@@ -159,7 +157,7 @@ pub async fn time_out_due(
         let tx = conn.transaction().await.context("beginning a timeout")?;
         match close(&tx, &tenant, id, Close::TimedOut, now, origin).await {
             Ok(_) => {
-                tx.commit().await.context("committing a timeout")?;
+                loyalty_platform::outbox::commit(tx).await.context("committing a timeout")?;
                 closed += 1;
             }
             Err(CloseError::Closed(_)) => {} // closed by its order meanwhile

@@ -33,6 +33,7 @@ pub struct Returned {
     pub shortfall: i64,
     pub balance: Balance,
     pub level_id: String,
+    pub previous_level_id: String,
 }
 
 #[derive(Debug)]
@@ -154,15 +155,19 @@ pub async fn record(
     )
     .await
     .context("recording the return")?;
-    store::append(db, tenant, client, &mut head, &entries).await?;
-    store::save(db, tenant, client, &account, &new_lots, &head).await?;
+    // The level is recomputed at once (LE-7), from the purchases as they stand after this return.
     let since = now - Duration::days(i64::from(programme.level_period_days));
     let basis = crate::purchases::level_basis(db, tenant, client, !programme.level_by_purchases, since).await?;
     let level_id = programme.level_for(basis).map(|l| l.id.clone()).unwrap_or_default();
-    db.execute(
-        "UPDATE accounts SET level_id = $3 WHERE tenant_id = $1 AND client_id = $2",
-        &[&tenant, &client, &level_id],
-    )
-    .await?;
-    Ok(Returned { amount: returned, cancelled, refunded: spent_share, shortfall, balance: account.balance(), level_id })
+    let previous_level_id = std::mem::replace(&mut head.level_id, level_id.clone());
+    store::write(db, tenant, client, &account, &new_lots, &mut head, &entries).await?;
+    Ok(Returned {
+        amount: returned,
+        cancelled,
+        refunded: spent_share,
+        shortfall,
+        balance: account.balance(),
+        level_id,
+        previous_level_id,
+    })
 }

@@ -31,49 +31,54 @@ pub struct Head {
     pub blocked: bool,
     pub entries: i64,
     pub last_hash: String,
+    /// The level the account holds (LE-9); written back by [`save`].
+    pub level_id: String,
 }
 
+const LOCK_ACCOUNT: &str =
+    "SELECT blocked, used, expired, cancelled, debt, next_lot, entries, last_hash, level_id FROM accounts
+     WHERE tenant_id = $1 AND client_id = $2 FOR UPDATE";
+const OPEN_LOTS: &str = "SELECT lot_no, earned, remaining, held, activates_at, expires_at, state FROM lots
+     WHERE tenant_id = $1 AND client_id = $2 AND state IN ('pending', 'active') AND (remaining > 0 OR held > 0)
+     ORDER BY lot_no";
+
 /// Locks the client's account (creating it on first use) and loads its open lots. Every change of
-/// an account starts here, so changes of one account never interleave.
+/// an account starts here, so changes of one account never interleave. The lock and the lots go to
+/// Postgres in one round trip: the lots query runs after the lock is granted, so it sees the state
+/// the previous holder committed.
 pub async fn lock(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<(Account, Head)> {
-    loyalty_platform::db::cached::execute(
-        db,
-        "INSERT INTO accounts (tenant_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&tenant, &client],
-    )
-    .await
-    .context("opening the account")?;
-    let row = loyalty_platform::db::cached::query_one(
-        db,
-        "SELECT blocked, used, expired, cancelled, debt, next_lot, entries, last_hash FROM accounts
-             WHERE tenant_id = $1 AND client_id = $2 FOR UPDATE",
-        &[&tenant, &client],
-    )
-    .await
-    .context("locking the account")?;
-    let lots = loyalty_platform::db::cached::query(
-        db,
-        "SELECT lot_no, earned, remaining, held, activates_at, expires_at, state FROM lots
-             WHERE tenant_id = $1 AND client_id = $2 AND state IN ('pending', 'active') AND (remaining > 0 OR held > 0)
-             ORDER BY lot_no",
-        &[&tenant, &client],
-    )
-    .await
-    .context("loading lots")?
-    .iter()
-    .map(|r| Lot {
-        id: r.get::<_, i64>(0) as u64,
-        earned: r.get(1),
-        remaining: r.get(2),
-        held: r.get(3),
-        activates_at: r.get(4),
-        expires_at: r.get(5),
-        state: state(r.get(6)),
-    })
-    .collect();
+    use loyalty_platform::db::cached;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &client];
+    let (mut row, mut lots) =
+        futures::try_join!(cached::query_opt(db, LOCK_ACCOUNT, &params), cached::query(db, OPEN_LOTS, &params))
+            .context("locking the account")?;
+    if row.is_none() {
+        cached::execute(
+            db,
+            "INSERT INTO accounts (tenant_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&tenant, &client],
+        )
+        .await
+        .context("opening the account")?;
+        row = Some(cached::query_one(db, LOCK_ACCOUNT, &params).await.context("locking the new account")?);
+        lots = cached::query(db, OPEN_LOTS, &params).await.context("loading lots")?;
+    }
+    let row = row.context("the account vanished while locked")?;
+    let lots = lots
+        .iter()
+        .map(|r| Lot {
+            id: r.get::<_, i64>(0) as u64,
+            earned: r.get(1),
+            remaining: r.get(2),
+            held: r.get(3),
+            activates_at: r.get(4),
+            expires_at: r.get(5),
+            state: state(r.get(6)),
+        })
+        .collect();
     let totals = Totals { used: row.get(1), expired: row.get(2), cancelled: row.get(3), debt: row.get(4) };
     let account = Account::restore(lots, totals, row.get::<_, i64>(5) as u64);
-    Ok((account, Head { blocked: row.get(0), entries: row.get(6), last_hash: row.get(7) }))
+    Ok((account, Head { blocked: row.get(0), entries: row.get(6), last_hash: row.get(7), level_id: row.get(8) }))
 }
 
 /// Where a new lot came from.
@@ -82,8 +87,8 @@ pub struct LotOrigin<'a> {
     pub purchase_id: Option<Uuid>,
 }
 
-/// Writes the account's lots and cached balances back. `new_lots` names the lots created by this
-/// change and where they came from.
+/// Writes the account's lots and cached balances back, in two statements sent together. `new_lots`
+/// names the lots created by this change and where they came from.
 pub async fn save(
     db: &impl GenericClient,
     tenant: &str,
@@ -92,55 +97,67 @@ pub async fn save(
     new_lots: &[(u64, LotOrigin<'_>)],
     head: &Head,
 ) -> anyhow::Result<()> {
+    let mut numbers = Vec::with_capacity(account.lots.len());
+    let (mut earned, mut remaining, mut held) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut activates, mut expires, mut states) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sources, mut purchases) = (Vec::new(), Vec::new());
     for lot in &account.lots {
-        let lot_no = lot.id as i64;
         let origin = new_lots.iter().find(|(id, _)| *id == lot.id).map(|(_, o)| o);
+        numbers.push(lot.id as i64);
+        earned.push(lot.earned);
+        remaining.push(lot.remaining);
+        held.push(lot.held);
+        activates.push(lot.activates_at);
+        expires.push(lot.expires_at);
+        states.push(state_name(lot.state));
+        sources.push(origin.map(|o| o.source).unwrap_or("unknown"));
+        purchases.push(origin.and_then(|o| o.purchase_id));
+    }
+    let lots = async {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
         loyalty_platform::db::cached::execute(
             db,
             "INSERT INTO lots (tenant_id, client_id, lot_no, earned, remaining, held, activates_at, expires_at, state, source, purchase_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             SELECT $1, $2, l.* FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[],
+                                            $8::timestamptz[], $9::text[], $10::text[], $11::uuid[]) AS l
              ON CONFLICT (tenant_id, client_id, lot_no)
-             DO UPDATE SET remaining = $5, held = $6, state = $9",
+             DO UPDATE SET remaining = excluded.remaining, held = excluded.held, state = excluded.state",
             &[
-                &tenant,
-                &client,
-                &lot_no,
-                &lot.earned,
-                &lot.remaining,
-                &lot.held,
-                &lot.activates_at,
-                &lot.expires_at,
-                &state_name(lot.state),
-                &origin.map(|o| o.source).unwrap_or("unknown"),
-                &origin.and_then(|o| o.purchase_id),
+                &tenant, &client, &numbers, &earned, &remaining, &held, &activates, &expires, &states, &sources,
+                &purchases,
             ],
         )
         .await
-        .context("saving a lot")?;
-    }
+    };
     let b = account.balance();
-    loyalty_platform::db::cached::execute(
-        db,
-        "UPDATE accounts SET available = $3, pending = $4, reserved = $5, used = $6, expired = $7, cancelled = $8,
-             debt = $9, next_lot = $10, entries = $11, last_hash = $12, updated_at = now()
+    let next_lot = account.next_lot() as i64;
+    let totals = async {
+        loyalty_platform::db::cached::execute(
+            db,
+            "UPDATE accounts SET available = $3, pending = $4, reserved = $5, used = $6, expired = $7, cancelled = $8,
+             debt = $9, next_lot = $10, entries = $11, last_hash = $12, level_id = $13, updated_at = now()
          WHERE tenant_id = $1 AND client_id = $2",
-        &[
-            &tenant,
-            &client,
-            &b.available,
-            &b.pending,
-            &b.reserved,
-            &b.used,
-            &b.expired,
-            &b.cancelled,
-            &b.debt,
-            &(account.next_lot() as i64),
-            &head.entries,
-            &head.last_hash,
-        ],
-    )
-    .await
-    .context("saving the account")?;
+            &[
+                &tenant,
+                &client,
+                &b.available,
+                &b.pending,
+                &b.reserved,
+                &b.used,
+                &b.expired,
+                &b.cancelled,
+                &b.debt,
+                &next_lot,
+                &head.entries,
+                &head.last_hash,
+                &head.level_id,
+            ],
+        )
+        .await
+    };
+    futures::try_join!(lots, totals).context("saving the account")?;
     Ok(())
 }
 
@@ -157,6 +174,105 @@ pub struct NewEntry<'a> {
     pub lot_no: Option<u64>,
 }
 
+/// Entries with their place in the chain, ready to insert.
+pub struct Chained {
+    seqs: Vec<i64>,
+    ids: Vec<Uuid>,
+    kinds: Vec<String>,
+    points: Vec<i64>,
+    ats: Vec<OffsetDateTime>,
+    sources: Vec<String>,
+    actors: Vec<Json<serde_json::Value>>,
+    comments: Vec<String>,
+    purchases: Vec<Option<Uuid>>,
+    reservations: Vec<Option<Uuid>>,
+    lots: Vec<Option<i64>>,
+    hashes: Vec<String>,
+}
+
+/// Hashes `entries` onto the chain of `client`, advancing `head`.
+pub fn chain(client: Uuid, head: &mut Head, entries: &[NewEntry<'_>]) -> Chained {
+    let client_text = client.to_string();
+    let mut c = Chained {
+        seqs: Vec::new(),
+        ids: Vec::new(),
+        kinds: Vec::new(),
+        points: Vec::new(),
+        ats: Vec::new(),
+        sources: Vec::new(),
+        actors: Vec::new(),
+        comments: Vec::new(),
+        purchases: Vec::new(),
+        reservations: Vec::new(),
+        lots: Vec::new(),
+        hashes: Vec::new(),
+    };
+    for e in entries {
+        let id = Uuid::now_v7();
+        let id_text = id.to_string();
+        let lot_text = e.lot_no.map(|l| l.to_string()).unwrap_or_default();
+        let reference = e.purchase_id.or(e.reservation_id).map(|u| u.to_string()).unwrap_or_default();
+        let content = EntryContent {
+            id: &id_text,
+            client_id: &client_text,
+            kind: e.kind,
+            points: e.points,
+            at_micros: (e.at.unix_timestamp_nanos() / 1000) as i64,
+            lot: &lot_text,
+            reference: &reference,
+        };
+        let h = hash(&head.last_hash, &content);
+        head.entries += 1;
+        c.seqs.push(head.entries);
+        c.ids.push(id);
+        c.kinds.push(e.kind.to_string());
+        c.points.push(e.points);
+        c.ats.push(e.at);
+        c.sources.push(e.source.to_string());
+        c.actors.push(Json(e.actor.clone()));
+        c.comments.push(e.comment.to_string());
+        c.purchases.push(e.purchase_id);
+        c.reservations.push(e.reservation_id);
+        c.lots.push(e.lot_no.map(|l| l as i64));
+        c.hashes.push(h.clone());
+        head.last_hash = h;
+    }
+    c
+}
+
+/// Inserts chained entries in one statement.
+pub async fn insert(db: &impl GenericClient, tenant: &str, client: Uuid, c: &Chained) -> anyhow::Result<()> {
+    if c.seqs.is_empty() {
+        return Ok(());
+    }
+    loyalty_platform::db::cached::execute(
+        db,
+        "INSERT INTO entries (tenant_id, client_id, seq, id, kind, points, at, source, actor, comment, purchase_id,
+                              reservation_id, lot_no, hash)
+         SELECT $1, $2, e.* FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::bigint[], $7::timestamptz[], $8::text[],
+                                        $9::jsonb[], $10::text[], $11::uuid[], $12::uuid[], $13::bigint[], $14::text[]) AS e",
+        &[
+            &tenant,
+            &client,
+            &c.seqs,
+            &c.ids,
+            &c.kinds,
+            &c.points,
+            &c.ats,
+            &c.sources,
+            &c.actors,
+            &c.comments,
+            &c.purchases,
+            &c.reservations,
+            &c.lots,
+            &c.hashes,
+        ],
+    )
+    .await
+    .context("appending entries")?;
+    Ok(())
+}
+
 /// Appends entries to the client's chain, advancing `head`.
 pub async fn append(
     db: &impl GenericClient,
@@ -165,50 +281,22 @@ pub async fn append(
     head: &mut Head,
     entries: &[NewEntry<'_>],
 ) -> anyhow::Result<()> {
-    let client_text = client.to_string();
-    for e in entries {
-        let id = Uuid::now_v7();
-        let id_text = id.to_string();
-        let lot_text = e.lot_no.map(|l| l.to_string()).unwrap_or_default();
-        let reference = e.purchase_id.or(e.reservation_id).map(|u| u.to_string()).unwrap_or_default();
-        let at_micros = (e.at.unix_timestamp_nanos() / 1000) as i64;
-        let content = EntryContent {
-            id: &id_text,
-            client_id: &client_text,
-            kind: e.kind,
-            points: e.points,
-            at_micros,
-            lot: &lot_text,
-            reference: &reference,
-        };
-        let h = hash(&head.last_hash, &content);
-        head.entries += 1;
-        loyalty_platform::db::cached::execute(
-            db,
-            "INSERT INTO entries (tenant_id, client_id, seq, id, kind, points, at, source, actor, comment, purchase_id,
-                                  reservation_id, lot_no, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            &[
-                &tenant,
-                &client,
-                &head.entries,
-                &id,
-                &e.kind,
-                &e.points,
-                &e.at,
-                &e.source,
-                &Json(&e.actor),
-                &e.comment,
-                &e.purchase_id,
-                &e.reservation_id,
-                &e.lot_no.map(|l| l as i64),
-                &h,
-            ],
-        )
-        .await
-        .context("appending an entry")?;
-        head.last_hash = h;
-    }
+    let chained = chain(client, head, entries);
+    insert(db, tenant, client, &chained).await
+}
+
+/// Appends `entries` and saves the account: one round trip.
+pub async fn write(
+    db: &impl GenericClient,
+    tenant: &str,
+    client: Uuid,
+    account: &Account,
+    new_lots: &[(u64, LotOrigin<'_>)],
+    head: &mut Head,
+    entries: &[NewEntry<'_>],
+) -> anyhow::Result<()> {
+    let chained = chain(client, head, entries);
+    futures::try_join!(insert(db, tenant, client, &chained), save(db, tenant, client, account, new_lots, head))?;
     Ok(())
 }
 

@@ -35,7 +35,7 @@ fn purchase(client: Uuid, check: &str, amount_minor: i64, spend: i64) -> NewPurc
 #[tokio::test]
 async fn purchases_earn_on_what_money_paid_spend_within_the_share_and_climb_levels() {
     let pool = pool().await;
-    let conn = pool.get().await.expect("connection");
+    let mut conn = pool.get().await.expect("connection");
     let now = OffsetDateTime::now_utc();
     let mut rules = Programme::default();
     rules.levels.push(Level {
@@ -53,14 +53,14 @@ async fn purchases_earn_on_what_money_paid_spend_within_the_share_and_climb_leve
 
     let first =
         purchases::record(&conn, "acme", &purchase(client, "A-1", 12_345, 0), now, &origin()).await.expect("first");
-    assert_eq!((first.earned, first.spent, first.balance.available), (123, 0, 123), "123.45 EUR earns 123 points");
-    assert_eq!((first.level_id.as_str(), first.programme_version), ("base", 1));
+    assert_eq!((first.earned, first.spent, first.view.balance.available), (123, 0, 123), "123.45 EUR earns 123 points");
+    assert_eq!((first.view.level_id.as_str(), first.programme.version), ("base", 1));
 
     // 20 EUR paying 100 points (1 EUR): earns on the 19 EUR paid with money, still at base level.
     let second =
         purchases::record(&conn, "acme", &purchase(client, "A-2", 2_000, 100), now, &origin()).await.expect("second");
-    assert_eq!((second.earned, second.spent, second.balance.available), (19, 100, 42));
-    assert_eq!(second.level_id, "gold", "143.45 EUR over the period reaches gold after this purchase");
+    assert_eq!((second.earned, second.spent, second.view.balance.available), (19, 100, 42));
+    assert_eq!(second.view.level_id, "gold", "143.45 EUR over the period reaches gold after this purchase");
 
     // Gold doubles what the next purchase earns.
     let third =
@@ -71,8 +71,11 @@ async fn purchases_earn_on_what_money_paid_spend_within_the_share_and_climb_leve
     assert!(matches!(over, Err(PurchaseError::OverShare { max: 500 })), "half of a 10 EUR check is 500 points");
     let short = purchases::record(&conn, "acme", &purchase(client, "A-5", 100_000, 5_000), now, &origin()).await;
     assert!(matches!(short, Err(PurchaseError::Insufficient(_))));
-    let again = purchases::record(&conn, "acme", &purchase(client, "A-1", 500, 0), now, &origin()).await;
+    // A failed purchase's transaction is rolled back, as the gRPC handler does.
+    let tx = conn.transaction().await.expect("begin");
+    let again = purchases::record(&tx, "acme", &purchase(client, "A-1", 500, 0), now, &origin()).await;
     assert!(matches!(again, Err(PurchaseError::DuplicateCheck)), "a store's check counts once");
+    tx.rollback().await.expect("rollback");
     let (broken, checked) = loyalty_ledger::store::verify_chain(&conn, "acme", client).await.expect("verify");
     assert_eq!((broken, checked), (None, 4), "earned, spent + earned, earned");
 }

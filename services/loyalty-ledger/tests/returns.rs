@@ -51,7 +51,7 @@ async fn partial_returns_after_partial_spending_keep_every_point_and_move_the_le
         ..Default::default()
     };
     let r1 = purchases::record(&conn, "acme", &p1, now, &origin()).await.expect("p1");
-    assert_eq!((r1.earned, r1.level_id.as_str()), (100, "gold"));
+    assert_eq!((r1.earned, r1.view.level_id.as_str()), (100, "gold"));
     let p2 = NewPurchase {
         id: Uuid::now_v7(),
         check_id: "A-2".into(),
@@ -61,7 +61,11 @@ async fn partial_returns_after_partial_spending_keep_every_point_and_move_the_le
         ..p1.clone()
     };
     let r2 = purchases::record(&conn, "acme", &p2, now, &origin()).await.expect("p2");
-    assert_eq!((r2.spent, r2.earned, r2.balance.available), (60, 38, 78), "gold doubles the 19.40 EUR paid with money");
+    assert_eq!(
+        (r2.spent, r2.earned, r2.view.balance.available),
+        (60, 38, 78),
+        "gold doubles the 19.40 EUR paid with money"
+    );
 
     // One of the two units of line 1: 30 EUR of 100, so 30 of its 100 points; gold is lost at once.
     let back = returns::record(

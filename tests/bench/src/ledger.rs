@@ -1,8 +1,7 @@
 //! `ledger-purchase` and `ledger-balance`: 100,000 accounts; purchases with three lines through
 //! gRPC at 32 concurrent callers, and balance reads, against `pgbench` running single-row INSERT
 //! transactions at the same concurrency on the same database. Goals: purchases >= 0.5 x pgbench TPS,
-//! balance reads >= 10,000/s, p99 <= 25 ms. `BENCH_NO_NOTIFY=1` drops the outbox NOTIFY trigger, to
-//! measure what commit-time notification costs.
+//! balance reads >= 10,000/s, p99 <= 25 ms.
 use crate::harness::{Timings, env_number, fresh_database, measure, round, server_url};
 use anyhow::Context;
 use loyalty_api::common::v1::{Money, RequestContext};
@@ -83,9 +82,6 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .await?;
     db.batch_execute("CREATE TABLE public.pgbench_rows (id bigserial PRIMARY KEY, v int)").await?;
-    if std::env::var_os("BENCH_NO_NOTIFY").is_some() {
-        db.batch_execute("DROP TRIGGER outbox_notify ON outbox").await?;
-    }
     db.batch_execute("VACUUM ANALYZE accounts").await?;
     db.batch_execute("VACUUM ANALYZE lots").await?;
 

@@ -43,5 +43,5 @@ pub async fn publish_committed(pool: &deadpool_postgres::Pool, event: &Event) {
     let mut conn = pool.get().await.expect("connection");
     let tx = conn.transaction().await.expect("begin");
     loyalty_platform::outbox::publish(&tx, event).await.expect("publish");
-    tx.commit().await.expect("commit");
+    loyalty_platform::outbox::commit(tx).await.expect("commit");
 }

@@ -247,7 +247,7 @@ pub async fn bulk_change(
         events.push(changed(&ctx, c, "updated"));
     }
     publish_many(&tx, &events).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(report(false))
 }
 
@@ -318,6 +318,6 @@ pub async fn merge(api: &CardApi, request: tonic::Request<pb::MergeCardsRequest>
         client_id: target.client_id.clone(),
     };
     publish(&tx, &ctx.event(&target.id, Payload::CardsMerged(payload))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(target)
 }

@@ -133,7 +133,7 @@ pub async fn issue(api: &CardApi, request: tonic::Request<pb::IssueCardRequest>)
     let card = issue_in(&tx, &ctx, Issue { input: &input, field: "card", client_id }).await?;
     publish(&tx, &changed(&ctx, &card, "issued")).await?;
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &card.client_id, &card.encode_to_vec()).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(card)
 }
 
@@ -188,7 +188,7 @@ async fn transition(
     let card =
         store::set_status(&tx, &ctx.tenant, id, to, reason, None, ctx.now).await?.ok_or(CardError::NotFound("card"))?;
     publish(&tx, &changed(ctx, &card, change)).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(card)
 }
 
@@ -269,6 +269,6 @@ pub async fn replace(
     let answer = pb::ReplaceCardResponse { old_card: Some(old), new_card: Some(new) };
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client_id.to_string(), &answer.encode_to_vec())
         .await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }

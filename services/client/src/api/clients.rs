@@ -117,7 +117,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     ctx.record(&tx, record.id, "created", json!({}), after, "").await?;
     publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     if !card_number.is_empty() {
         let store = record.profile.registration_store_id.clone();
         if let Err(e) = cards::issue_to(api, &ctx, record.id, &card_number, &store).await {
@@ -137,7 +137,7 @@ async fn undo_create(api: &ClientApi, ctx: &Ctx, id: Uuid) -> Result<()> {
     ctx.record(&tx, id, "deleted", json!({}), json!({}), "registration undone: the card could not be issued").await?;
     let subject = id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientDeleted(ClientDeleted { client_id: subject.clone() }))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(())
 }
 
@@ -230,7 +230,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
         .await?;
         publish(&tx, &ctx.event(&after.id, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
     }
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(after)
 }
 
@@ -247,7 +247,7 @@ pub async fn delete(
     ctx.record(&tx, record.id, "deleted", json!({}), json!({}), "").await?;
     let id = record.id.to_string();
     publish(&tx, &ctx.event(&id, Payload::ClientDeleted(ClientDeleted { client_id: id.clone() }))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(pb::DeleteClientResponse {})
 }
 

@@ -95,7 +95,7 @@ pub async fn merge(
     let merged_event = ClientsMerged { survivor_client_id: subject.clone(), merged_client_ids: merged_text };
     publish(&tx, &ctx.event(&subject, Payload::ClientsMerged(merged_event))).await?;
     publish(&tx, &ctx.event(&subject, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(pb::MergeClientsResponse { survivor: Some(after) })
 }
 
@@ -174,7 +174,7 @@ pub async fn erase(
     ctx.record(&tx, record.id, "erased", json!({}), json!({}), &reason).await?;
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientErased(ClientErased { client_id: subject.clone() }))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(pb::EraseClientResponse {})
 }
 

@@ -35,7 +35,7 @@ pub async fn create_store(api: &ClientApi, request: tonic::Request<pb::CreateSto
         return Err(ClientError::AlreadyExists(format!("store {} exists", store.id)));
     }
     publish(&tx, &store_event(&ctx, &store)).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(store)
 }
 
@@ -62,7 +62,7 @@ pub async fn update_store(api: &ClientApi, request: tonic::Request<pb::UpdateSto
     check_store(&store)?;
     store::settings::put_store(&tx, &ctx.tenant, &store, false).await?;
     publish(&tx, &store_event(&ctx, &store)).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(store)
 }
 
@@ -133,7 +133,7 @@ pub async fn update_settings(
         currency: settings.currency.clone(),
     };
     publish(&tx, &ctx.event(&ctx.tenant, Payload::TenantSettingsChanged(payload))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     api.forget_region(&ctx.tenant);
     Ok(settings)
 }

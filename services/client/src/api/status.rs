@@ -56,7 +56,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
         .await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     tell_ledger(api, &ctx, record.id, true).await;
     record.status = Status::Blocked;
     record.block = Some(block);
@@ -90,7 +90,7 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     let event =
         ClientUnblocked { client_id: subject.clone(), comment, restored_status: events::status(restored) as i32 };
     publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     tell_ledger(api, &ctx, record.id, false).await;
     record.status = restored;
     record.version += 1;
@@ -202,7 +202,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
         "third_party_transfer": record.third_party_consent.as_ref().map(|a| a.granted),
     });
     ctx.record(&tx, record.id, "consent", json!({ "channels": before }), after, &source).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(convert::client(&record))
 }
 

@@ -55,7 +55,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateTagReques
         return Err(ClientError::AlreadyExists(format!("a tag named {name:?} exists")));
     };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(tag)
 }
 
@@ -89,7 +89,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateTagReques
     store::tags::update(&tx, &ctx.tenant, id, &name, &colour_value).await?;
     let tag = pb::Tag { name, colour: colour_value, ..current };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(tag)
 }
 
@@ -106,7 +106,7 @@ pub async fn delete(api: &ClientApi, request: tonic::Request<pb::DeleteTagReques
     };
     changed_clients(&tx, &ctx, &clients, json!({ "removed_tag": tag.name })).await?;
     publish(&tx, &tag_event(&ctx, &tag, true)).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(pb::DeleteTagResponse { clients_untagged: clients.len() as i64 })
 }
 
@@ -185,7 +185,7 @@ pub async fn modify_client(
     changed_clients(&tx, &ctx, &changed, json!({ "added": body.add_tag_ids, "removed": body.remove_tag_ids })).await?;
     let record =
         store::clients::load(&tx, &ctx.tenant, record.id, false).await?.ok_or(ClientError::NotFound("client"))?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(convert::client(&record))
 }
 
@@ -257,6 +257,6 @@ pub async fn bulk_edit(
     changed.dedup();
     let mode_name = format!("{mode:?}").to_lowercase();
     changed_clients(&tx, &ctx, &changed, json!({ "bulk": mode_name, "tag_ids": body.tag_ids })).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(pb::BulkEditTagsResponse { matched: clients.len() as i64, changed: changed.len() as i64 })
 }

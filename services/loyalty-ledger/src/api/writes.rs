@@ -3,6 +3,7 @@
 use super::LedgerApi;
 use super::context::{Ctx, actor_json, require_key, uuid};
 use super::convert;
+use crate::domain::programme::Programme;
 use crate::error::{LedgerError, Result};
 use crate::ops::Origin;
 use crate::purchases::{self, Line, NewPurchase, PurchaseError};
@@ -15,7 +16,7 @@ use loyalty_api::events::v1::{self as ev, event::Payload};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_platform::convert::{from_timestamp, to_timestamp};
 use loyalty_platform::idempotency::{self, Claim};
-use loyalty_platform::outbox::publish;
+use loyalty_platform::outbox::{publish, publish_many};
 use prost::Message;
 use time::Duration;
 use uuid::Uuid;
@@ -24,18 +25,23 @@ fn origin<'a>(ctx: &Ctx, source: &'a str, comment: &'a str, purchase_id: Option<
     Origin { source, actor: actor_json(ctx), comment, purchase_id }
 }
 
-/// The account's balances as the read models see them.
+/// The account's balances as the read models see them, read after the change.
 async fn balance_event(
     db: &impl deadpool_postgres::GenericClient,
     ctx: &Ctx,
     client: Uuid,
 ) -> Result<(ev::Event, pb::Balance)> {
-    let view = balances::view(db, &ctx.tenant, client).await?;
-    let programme = programmes::at(db, &ctx.tenant, ctx.now).await?;
+    let (view, programme) =
+        futures::try_join!(balances::view(db, &ctx.tenant, client), programmes::at(db, &ctx.tenant, ctx.now))?;
+    Ok(balance_event_of(ctx, client, &view, &programme))
+}
+
+/// The `BalanceChanged` event and the wire balance of `view`, levels named by `programme`.
+fn balance_event_of(ctx: &Ctx, client: Uuid, view: &balances::View, programme: &Programme) -> (ev::Event, pb::Balance) {
     let level = programme.levels.iter().find(|l| l.id == view.level_id);
     let wire = convert::balance(
         &client.to_string(),
-        &view,
+        view,
         level.map(|l| l.name.as_str()).unwrap_or(""),
         level.map(|l| l.discount_bp).unwrap_or(0),
     );
@@ -51,7 +57,23 @@ async fn balance_event(
         next_expiry_points: wire.next_expiry_points,
         ..Default::default()
     };
-    Ok((ctx.event(&client.to_string(), Payload::BalanceChanged(payload)), wire))
+    (ctx.event(&client.to_string(), Payload::BalanceChanged(payload)), wire)
+}
+
+/// `LevelChanged` when a purchase or return moved the client to another level (LE-9).
+fn level_event(ctx: &Ctx, client: Uuid, previous: &str, now: &str, programme: &Programme) -> Option<ev::Event> {
+    if previous == now {
+        return None;
+    }
+    let level = programme.levels.iter().find(|l| l.id == now);
+    let payload = ev::LevelChanged {
+        client_id: client.to_string(),
+        level_id: now.to_string(),
+        level_name: level.map(|l| l.name.clone()).unwrap_or_default(),
+        discount_basis_points: level.map(|l| l.discount_bp as i32).unwrap_or(0),
+        previous_level_id: previous.to_string(),
+    };
+    Some(ctx.event(&client.to_string(), Payload::LevelChanged(payload)))
 }
 
 async fn buyer(api: &LedgerApi, ctx: &Ctx, buyer: &Option<pb::record_purchase_request::Buyer>) -> Result<Uuid> {
@@ -155,15 +177,6 @@ pub async fn record_purchase(
     }
     v.into_result()?;
     let client = buyer(api, &ctx, &body.buyer).await?;
-    let mut conn = api.conn().await?;
-    let tx = conn.transaction().await?;
-    if let Claim::Replay(answer) =
-        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, method, &body.encode_to_vec()).await?
-    {
-        let mut replay = pb::PurchaseResult::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
-        replay.replayed = true;
-        return Ok(replay);
-    }
     let purchase = NewPurchase {
         id: Uuid::now_v7(),
         client_id: client,
@@ -182,11 +195,32 @@ pub async fn record_purchase(
         points_to_spend: body.points_to_spend,
         manual,
     };
-    let recorded =
-        purchases::record(&tx, &ctx.tenant, &purchase, ctx.now, &origin(&ctx, "purchase", "", Some(purchase.id)))
-            .await
-            .map_err(purchase_error)?;
-    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    // The key, the account lock and the programme go in one round trip; a replay rolls back the lock.
+    let encoded = body.encode_to_vec();
+    let (claim, opened) = futures::try_join!(
+        async {
+            idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, method, &encoded)
+                .await
+                .map_err(LedgerError::Status)
+        },
+        async {
+            purchases::open(&tx, &ctx.tenant, client, purchased_at.unwrap_or(ctx.now))
+                .await
+                .map_err(LedgerError::Internal)
+        },
+    )?;
+    if let Claim::Replay(answer) = claim {
+        let mut replay = pb::PurchaseResult::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
+        replay.replayed = true;
+        return Ok(replay);
+    }
+    let origin = origin(&ctx, "purchase", "", Some(purchase.id));
+    let mut decided =
+        purchases::decide(&tx, &ctx.tenant, &purchase, opened, ctx.now, &origin).await.map_err(purchase_error)?;
+    let recorded = decided.recorded.clone();
+    let (balance_changed, balance) = balance_event_of(&ctx, client, &recorded.view, &recorded.programme);
     let wire = pb::Purchase {
         id: purchase.id.to_string(),
         client_id: client.to_string(),
@@ -203,7 +237,7 @@ pub async fn record_purchase(
         points_spent: recorded.spent,
         status: pb::PurchaseStatus::Confirmed as i32,
         manual,
-        programme_version: recorded.programme_version,
+        programme_version: recorded.programme.version,
         returned_amount: Some(Money { minor_units: 0, currency: currency.clone() }),
         ..Default::default()
     };
@@ -233,11 +267,21 @@ pub async fn record_purchase(
         manual,
         ..Default::default()
     };
-    publish(&tx, &ctx.event(&wire.id, Payload::PurchaseRecorded(recorded_event))).await?;
-    publish(&tx, &balance_changed).await?;
+    let mut events = vec![ctx.event(&wire.id, Payload::PurchaseRecorded(recorded_event)), balance_changed];
+    events.extend(level_event(&ctx, client, &recorded.previous_level_id, &recorded.view.level_id, &recorded.programme));
     let answer = pb::PurchaseResult { purchase: Some(wire), balance: Some(balance), replayed: false };
-    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    let encoded_answer = answer.encode_to_vec();
+    // Everything this purchase writes goes in one round trip, then the commit.
+    futures::try_join!(
+        async { decided.write(&tx, &ctx.tenant, &purchase).await.map_err(purchase_error) },
+        async { publish_many(&tx, &events).await.map_err(LedgerError::Internal) },
+        async {
+            idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &encoded_answer)
+                .await
+                .map_err(LedgerError::Internal)
+        },
+    )?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
@@ -276,7 +320,9 @@ pub async fn return_purchase(
         .query_one("SELECT client_id FROM purchases WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &purchase_id])
         .await?
         .get(0);
-    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
+    let (view, programme) =
+        futures::try_join!(balances::view(&tx, &ctx.tenant, client), programmes::at(&tx, &ctx.tenant, ctx.now))?;
+    let (balance_changed, balance) = balance_event_of(&ctx, client, &view, &programme);
     let returned = ev::PurchaseReturned {
         return_id: new.id.to_string(),
         purchase_id: purchase_id.to_string(),
@@ -289,8 +335,9 @@ pub async fn return_purchase(
         points_refunded: done.refunded,
         ..Default::default()
     };
-    publish(&tx, &ctx.event(&purchase_id.to_string(), Payload::PurchaseReturned(returned))).await?;
-    publish(&tx, &balance_changed).await?;
+    let mut events = vec![ctx.event(&purchase_id.to_string(), Payload::PurchaseReturned(returned)), balance_changed];
+    events.extend(level_event(&ctx, client, &done.previous_level_id, &done.level_id, &programme));
+    publish_many(&tx, &events).await?;
     let answer = pb::ReturnResult {
         return_id: new.id.to_string(),
         purchase: None,
@@ -302,7 +349,7 @@ pub async fn return_purchase(
         replayed: false,
     };
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
@@ -367,7 +414,7 @@ pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsR
         replayed: false,
     };
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
@@ -420,7 +467,7 @@ pub async fn close(
         replayed: false,
     };
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
@@ -488,7 +535,7 @@ pub async fn adjust(
     publish(&tx, &balance_changed).await?;
     let answer = pb::AdjustPointsResponse { entry_id: entry_id.to_string(), balance: Some(balance), replayed: false };
     idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
@@ -513,7 +560,7 @@ pub async fn activate(
     .await?;
     let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
     publish(&tx, &balance_changed).await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(balance)
 }
 
@@ -543,7 +590,7 @@ pub async fn update_programme(
         &ctx.event(&ctx.tenant, Payload::ProgrammeChanged(ev::ProgrammeChanged { version: published.version })),
     )
     .await?;
-    tx.commit().await?;
+    loyalty_platform::outbox::commit(tx).await?;
     let mut wire = convert::programme_to_wire(&published);
     wire.effective_from = Some(to_timestamp(ctx.now));
     Ok(wire)

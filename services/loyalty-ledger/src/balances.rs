@@ -145,11 +145,15 @@ pub async fn verify(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyh
     let cached = view(db, tenant, client).await?.balance;
     let sums = db
         .query_one(
+            // Totals moved by a client merge count where they went (merge_* entries, signed).
             "SELECT
                  coalesce(sum(-points) FILTER (WHERE kind IN ('spent', 'debt')), 0)::bigint
-                   - coalesce(sum(points) FILTER (WHERE kind = 'refunded_by_return'), 0)::bigint,
-                 coalesce(sum(-points) FILTER (WHERE kind = 'expired'), 0)::bigint,
+                   - coalesce(sum(points) FILTER (WHERE kind = 'refunded_by_return'), 0)::bigint
+                   + coalesce(sum(points) FILTER (WHERE kind = 'merge_used'), 0)::bigint,
+                 coalesce(sum(-points) FILTER (WHERE kind = 'expired'), 0)::bigint
+                   + coalesce(sum(points) FILTER (WHERE kind = 'merge_expired'), 0)::bigint,
                  coalesce(sum(-points) FILTER (WHERE kind = 'cancelled_by_return'), 0)::bigint
+                   + coalesce(sum(points) FILTER (WHERE kind = 'merge_cancelled'), 0)::bigint
              FROM entries WHERE tenant_id = $1 AND client_id = $2",
             &[&tenant, &client],
         )

@@ -9,9 +9,16 @@ use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-fn moved<'a>(points: i64, at: OffsetDateTime, origin: &Origin<'a>) -> NewEntry<'a> {
+/// Entry kinds of a merge: spendable points, and the all-time totals that move with them so that
+/// both accounts still verify against their own entries.
+const MOVED_POINTS: &str = "moved_by_merge";
+const MOVED_USED: &str = "merge_used";
+const MOVED_EXPIRED: &str = "merge_expired";
+const MOVED_CANCELLED: &str = "merge_cancelled";
+
+fn moved<'a>(kind: &'a str, points: i64, at: OffsetDateTime, origin: &Origin<'a>) -> NewEntry<'a> {
     NewEntry {
-        kind: "moved_by_merge",
+        kind,
         points,
         at,
         source: "merge",
@@ -70,10 +77,18 @@ pub async fn merge_into(
         )
         .await
         .context("moving purchases")?;
-        if amount != 0 {
-            store::append(db, tenant, *from, &mut from_head, &[moved(-amount, now, origin)]).await?;
-            store::append(db, tenant, survivor, &mut to_head, &[moved(amount, now, origin)]).await?;
-        }
+        let moving = [
+            (MOVED_POINTS, amount),
+            (MOVED_USED, moving.used),
+            (MOVED_EXPIRED, moving.expired),
+            (MOVED_CANCELLED, moving.cancelled),
+        ];
+        let out: Vec<NewEntry> =
+            moving.iter().filter(|(_, p)| *p != 0).map(|(kind, p)| moved(kind, -p, now, origin)).collect();
+        let into: Vec<NewEntry> =
+            moving.iter().filter(|(_, p)| *p != 0).map(|(kind, p)| moved(kind, *p, now, origin)).collect();
+        store::append(db, tenant, *from, &mut from_head, &out).await?;
+        store::append(db, tenant, survivor, &mut to_head, &into).await?;
         db.execute(
             "UPDATE accounts t SET used = t.used + f.used, expired = t.expired + f.expired, cancelled = t.cancelled + f.cancelled,
                  debt = t.debt + f.debt, available = t.available + f.available, pending = t.pending + f.pending,

@@ -4,6 +4,7 @@ pub mod api;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod store;
 
 use loyalty_api::client::v1::client_service_server::ClientServiceServer;
@@ -75,6 +76,20 @@ pub async fn register_with_clock(
     let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client")?;
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
     let ledger = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.ledger))?.connect_lazy();
+    let purchases = loyalty_platform::feed::PeerFeed {
+        channel: ledger.clone(),
+        keys: loyalty_platform::auth::TokenKeys::new(&settings.auth),
+        subject: "client-service",
+        kinds: &["purchase_recorded"],
+        call: feed::watch_ledger,
+    };
+    let consumer = loyalty_platform::feed::FeedConsumer::new(
+        "ledger",
+        pool.clone(),
+        Arc::new(purchases),
+        Arc::new(feed::Purchases),
+    );
+    tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
     services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, (cards, ledger))), RIGHTS);
     Ok(())
 }

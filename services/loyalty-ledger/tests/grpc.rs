@@ -295,3 +295,35 @@ async fn a_client_merge_moves_points_and_purchases_to_the_survivor() {
         assert!(check.consistent, "both accounts still verify against their own entries: {check:?}");
     }
 }
+
+#[tokio::test]
+async fn a_cashier_also_sees_the_clients_who_bought_in_their_store() {
+    let app = start().await;
+    let (client, card) = member(&app, "+37061200021").await;
+    let cashier = app.store_token(TENANT, &["clients.read"], &["KNS-01"]);
+    let mut cashier = clients::client_service_client::ClientServiceClient::new(app.authed(&cashier));
+    let get = || clients::GetClientRequest { client_id: client.clone() };
+    let search = || clients::ListClientsRequest { query: "+37061200021".into(), ..Default::default() };
+    assert_eq!(cashier.get_client(get()).await.expect_err("not yet").code(), Code::NotFound);
+    assert_eq!(cashier.list_clients(search()).await.expect("search").into_inner().clients.len(), 0);
+
+    let mut ledger = LedgerServiceClient::new(app.authed(&app.admin_token(TENANT)));
+    let elsewhere = purchase("s-1", &card, "1", 1_000, 0);
+    ledger.record_purchase(elsewhere).await.expect("bought in Vilnius");
+    let in_kaunas = pb::RecordPurchaseRequest { store_id: "KNS-01".into(), ..purchase("s-2", &card, "2", 2_000, 0) };
+    ledger.record_purchase(in_kaunas).await.expect("bought in Kaunas");
+    let mut seen = None;
+    for _ in 0..100 {
+        if let Ok(found) = cashier.get_client(get()).await {
+            seen = Some(found.into_inner());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.map(|c| c.id), Some(client.clone()), "visible once the ledger's feed told where they bought");
+    let found = cashier.list_clients(search()).await.expect("search").into_inner();
+    assert_eq!(found.clients.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [client.as_str()]);
+    let vilnius = app.store_token(TENANT, &["clients.read"], &["RIX-01"]);
+    let mut riga = clients::client_service_client::ClientServiceClient::new(app.authed(&vilnius));
+    assert_eq!(riga.get_client(get()).await.expect_err("never bought there").code(), Code::NotFound);
+}

@@ -104,6 +104,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         consents: vec![],
         personal_data_consent: None,
         third_party_consent: None,
+        purchase_store_ids: vec![],
     };
     if let Err(e) = store::clients::insert(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
@@ -256,7 +257,10 @@ pub struct ListFilter {
     pub terms: Vec<search::Term>,
     pub statuses: Vec<String>,
     pub tag_ids: Vec<Uuid>,
+    /// Registered in one of these stores (the request's filter).
     pub stores: Option<Vec<String>>,
+    /// The caller's store scope: registered or bought in one of these (CL-11).
+    pub scope: Option<Vec<String>>,
     pub only_ids: Option<Vec<Uuid>>,
 }
 
@@ -267,6 +271,7 @@ impl ListFilter {
             statuses: &self.statuses,
             tag_ids: &self.tag_ids,
             stores: self.stores.as_deref(),
+            scope: self.scope.as_deref(),
             only_ids: self.only_ids.as_deref(),
         }
     }
@@ -295,14 +300,10 @@ pub fn list_filter(
         })
         .collect();
     let tag_ids = tags.iter().filter_map(|t| v.take("tag_ids", Uuid::parse_str(t))).collect();
-    let stores = match (ctx.principal.store_scope(), stores.is_empty()) {
-        (None, true) => None,
-        (None, false) => Some(stores.to_vec()),
-        (Some(scope), true) => Some(scope.to_vec()),
-        (Some(scope), false) => Some(stores.iter().filter(|s| scope.contains(s)).cloned().collect()),
-    };
+    let stores = (!stores.is_empty()).then(|| stores.to_vec());
+    let scope = ctx.principal.store_scope().map(<[String]>::to_vec);
     v.into_result()?;
-    Ok(ListFilter { terms: search::parse_query(query, region), statuses, tag_ids, stores, only_ids: None })
+    Ok(ListFilter { terms: search::parse_query(query, region), statuses, tag_ids, stores, scope, only_ids: None })
 }
 
 pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsRequest>) -> Result<pb::ListClientsResponse> {

@@ -22,11 +22,14 @@ impl Ctx {
         Ok(Ctx(Caller::new(request, context, clock)?))
     }
 
-    /// CL-11: a store-scoped caller sees only clients registered in its stores.
+    /// CL-11: a store-scoped caller sees only clients registered or buying in its stores.
     pub fn sees(&self, r: &ClientRecord) -> bool {
         match self.principal.store_scope() {
             None => true,
-            Some(stores) => stores.contains(&r.profile.registration_store_id),
+            Some(stores) => {
+                stores.contains(&r.profile.registration_store_id)
+                    || r.purchase_store_ids.iter().any(|s| stores.contains(s))
+            }
         }
     }
 

@@ -72,6 +72,16 @@ pub async fn merge(
     for c in &consents {
         store::consents::upsert(&tx, &ctx.tenant, survivor.id, c).await?;
     }
+    // Where the duplicates bought now counts for the survivor (CL-11).
+    tx.execute(
+        "INSERT INTO purchase_stores (tenant_id, client_id, store_id, first_at)
+         SELECT tenant_id, $2, store_id, min(first_at) FROM purchase_stores
+         WHERE tenant_id = $1 AND client_id = ANY($3) GROUP BY tenant_id, store_id
+         ON CONFLICT (tenant_id, client_id, store_id) DO UPDATE
+             SET first_at = least(purchase_stores.first_at, excluded.first_at)",
+        &[&ctx.tenant, &survivor.id, &merged_ids],
+    )
+    .await?;
     let tags: Vec<Uuid> = duplicates.iter().flat_map(|d| d.tag_ids.iter().copied()).collect();
     store::tags::add(&tx, &ctx.tenant, &[survivor.id], &tags).await?;
     let merged_text: Vec<String> = merged_ids.iter().map(ToString::to_string).collect();

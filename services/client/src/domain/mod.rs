@@ -87,6 +87,8 @@ pub struct ClientRecord {
     pub consents: Vec<Consent>,
     pub personal_data_consent: Option<Agreement>,
     pub third_party_consent: Option<Agreement>,
+    /// Stores the client bought in (from the ledger's feed): part of a store scope (CL-11).
+    pub purchase_store_ids: Vec<String>,
 }
 
 impl ClientRecord {

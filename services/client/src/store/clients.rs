@@ -55,10 +55,12 @@ pub const SELECT_COLUMNS: &str = "c.id, c.first_name, c.last_name, c.middle_name
        WHERE m.tenant_id = c.tenant_id AND m.merged_into = c.id), \
      (SELECT coalesce(jsonb_agg(jsonb_build_object('channel', k.channel, 'status', k.status, \
        'changed_at', k.changed_at, 'source', k.source, 'address', k.address) ORDER BY k.channel), '[]') \
-       FROM consents k WHERE k.tenant_id = c.tenant_id AND k.client_id = c.id)";
+       FROM consents k WHERE k.tenant_id = c.tenant_id AND k.client_id = c.id), \
+     (SELECT coalesce(array_agg(ps.store_id ORDER BY ps.store_id), '{}') FROM purchase_stores ps \
+       WHERE ps.tenant_id = c.tenant_id AND ps.client_id = c.id)";
 
 /// How many columns [`SELECT_COLUMNS`] yields (list queries append their sort values after them).
-pub const SELECT_COLUMN_COUNT: usize = 35;
+pub const SELECT_COLUMN_COUNT: usize = 36;
 
 #[derive(serde::Deserialize)]
 struct ConsentJson {
@@ -211,6 +213,7 @@ pub fn from_row(row: &Row) -> ClientRecord {
         erased: row.get(30),
         version: row.get(31),
         tag_ids: row.get(32),
+        purchase_store_ids: row.get(35),
         merged_client_ids: row.get(33),
         consents: row
             .get::<_, Json<Vec<ConsentJson>>>(34)

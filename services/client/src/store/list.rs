@@ -15,6 +15,8 @@ pub struct Filter<'a> {
     pub tag_ids: &'a [Uuid],
     /// Only clients registered in these stores; `None` means every store.
     pub stores: Option<&'a [String]>,
+    /// The caller's store scope: registered or bought in one of these stores (CL-11).
+    pub scope: Option<&'a [String]>,
     /// Only these clients (bulk edits of a list).
     pub only_ids: Option<&'a [Uuid]>,
 }
@@ -95,6 +97,13 @@ fn where_sql(sql: &mut Sql, tenant: &str, f: &Filter) -> String {
     }
     if let Some(stores) = f.stores {
         clauses.push(format!("c.registration_store_id = ANY({})", sql.bind(stores.to_vec())));
+    }
+    if let Some(scope) = f.scope {
+        let p = sql.bind(scope.to_vec());
+        clauses.push(format!(
+            "(c.registration_store_id = ANY({p}) OR EXISTS (SELECT 1 FROM purchase_stores ps
+               WHERE ps.tenant_id = c.tenant_id AND ps.client_id = c.id AND ps.store_id = ANY({p})))"
+        ));
     }
     clauses.join(" AND ")
 }

@@ -237,7 +237,19 @@ impl Outbox {
                 }
                 if pass.still_pending {
                     tokio::time::sleep(Duration::from_millis(10)).await;
-                } else if req.replay_only {
+                    continue;
+                }
+                // Nothing was left unnumbered at the check, so everything committed before it has
+                // a number now, perhaps given by another reader after our read: look once more.
+                let late = this.read_after(tenant.as_deref(), cursor, &req.kinds).await.map_err(|e| crate::error::from_infrastructure(&e))?;
+                if let Some(last) = late.last() {
+                    cursor = last.sequence;
+                    for event in late {
+                        yield event;
+                    }
+                    continue;
+                }
+                if req.replay_only {
                     break;
                 } else {
                     // A nudge follows every commit; the poll covers a lost one.

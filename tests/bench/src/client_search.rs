@@ -179,8 +179,26 @@ pub async fn run() -> anyhow::Result<()> {
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
     let token = TokenKeys::new(&settings.auth).mint(&Grant::new(TENANT, &["clients.read"]))?;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
-    let api = ClientServiceClient::with_interceptor(channel, BearerToken::new(&token)?);
+    let api = ClientServiceClient::with_interceptor(channel.clone(), BearerToken::new(&token)?);
     let pool = loyalty_platform::db::pool(&settings.database, "client")?;
+
+    // The floor under every ratio below: a gRPC call that reads nothing (the health check, same
+    // server, same connection, same callers). A lookup costs at least this plus its SQL.
+    eprintln!("measuring the gRPC floor (health checks) for {seconds} s at {CONCURRENCY} callers");
+    let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let floor = measure(CONCURRENCY, Duration::from_secs(seconds), move |_, _| {
+        let mut health = health.clone();
+        async move {
+            health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let floor_line = serde_json::json!({
+        "scenario": "client-search/rpc-floor", "n": floor.latencies.len(), "ops_per_s": round(floor.ops_per_s()),
+        "p50_ms": round(floor.percentile_ms(0.5)), "p99_ms": round(floor.percentile_ms(0.99)),
+    });
+    println!("{floor_line}");
 
     for (kind, goal) in [("exact-phone", 5.0), ("exact-email", 5.0), ("exact-id", 5.0), ("partial-name", 50.0)] {
         let inputs = Arc::new(lookups(kind, n, &stores)?);

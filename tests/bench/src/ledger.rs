@@ -58,7 +58,7 @@ pub async fn run() -> anyhow::Result<()> {
     let url = fresh_database(&admin, "bench_ledger").await?;
     let mut settings = PlatformSettings::default();
     settings.database.url = Secret::new(url.clone());
-    settings.database.max_size = 40;
+    settings.database.max_size = env_number("BENCH_POOL", 16)? as usize;
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.metrics_listen = String::new();
     settings.server.max_concurrent_requests = 1024;

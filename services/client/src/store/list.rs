@@ -66,6 +66,10 @@ fn term_sql(sql: &mut Sql, term: &Term) -> String {
     }
 }
 
+/// The columns a search gathers before it orders: the id and everything a list can sort on.
+const SORTABLE_COLUMNS: &str = "c.id, c.registered_at, c.updated_at, c.first_name, c.last_name, c.middle_name, \
+     c.email_key, c.phone, c.city, c.region, c.birth_date, c.status, c.gender, c.registration_store_id";
+
 fn has_fragments(f: &Filter) -> bool {
     f.terms.iter().any(|t| match t {
         Term::Words(_) | Term::Digits { e164: None, .. } => true,
@@ -160,48 +164,80 @@ pub async fn page(
         .collect();
     let sort_values: Vec<String> = keys.iter().map(|k| format!("({})::text", k.column.sql())).collect();
     let limit_param = sql.bind(limit);
-    // A search narrows the rows: they are gathered first (trigram and equality indexes, planned on
-    // their own so the LIMIT cannot talk the planner into walking the whole table in date order),
-    // counted, then ordered. An unfiltered list keeps its index-ordered LIMIT and counts separately.
     let count_inline = !filter.terms.is_empty();
-    let (with, source, total_column) = if count_inline {
-        (
-            format!(
-                "WITH matching AS MATERIALIZED (SELECT c.*, count(*) OVER () AS total FROM clients c WHERE {base}) "
+    let (page, total) = if has_fragments(filter) {
+        // Fragments (LIKE '%…%') need a plan made for their actual values: a cached generic plan
+        // can pick a full scan that takes a second. Only the narrow gathering query is planned each
+        // time (its ids and sort keys through the trigram index, counted and ordered, so the LIMIT
+        // cannot talk the planner into walking the whole table in date order); the page's rows are
+        // then read in full by a prepared statement.
+        let keyed: Vec<String> = sort_values.iter().enumerate().map(|(i, v)| format!("{v} AS s{i}")).collect();
+        let gather = format!(
+            "WITH matching AS MATERIALIZED (SELECT {SORTABLE_COLUMNS}, count(*) OVER () AS total FROM clients c WHERE {base})
+             SELECT c.id, c.total, {} FROM matching c WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
+            keyed.join(", "),
+            order.join(", ")
+        );
+        let found = db.query(gather.as_str(), &sql.refs()).await.context("searching clients")?;
+        let ids: Vec<Uuid> = found.iter().map(|r| r.get(0)).collect();
+        let full = super::query(
+            db,
+            &format!(
+                "SELECT {SELECT_COLUMNS} FROM clients c
+                 WHERE c.tenant_id = $1 AND c.id = ANY($2) AND c.merged_into IS NULL AND NOT c.erased"
             ),
-            "matching c".to_string(),
-            "c.total",
+            &[&tenant, &ids],
         )
+        .await
+        .context("reading the page")?;
+        let mut by_id: std::collections::HashMap<Uuid, ClientRecord> =
+            full.iter().map(from_row).map(|r| (r.id, r)).collect();
+        let page = found
+            .iter()
+            .filter_map(|row| {
+                let values = (0..keys.len()).map(|i| row.get::<_, String>(2 + i)).collect();
+                by_id.remove(&row.get::<_, Uuid>(0)).map(|r| (r, values))
+            })
+            .collect();
+        (page, found.first().map(|r| r.get::<_, i64>(1)))
     } else {
-        (String::new(), format!("(SELECT * FROM clients c WHERE {base}) c"), "0::bigint")
+        // Exact lookups gather and read in one prepared statement; an unfiltered list keeps its
+        // index-ordered LIMIT and counts separately.
+        let query = if count_inline {
+            format!(
+                "WITH matching AS MATERIALIZED (SELECT c.*, count(*) OVER () AS total FROM clients c WHERE {base})
+                 SELECT {SELECT_COLUMNS}, c.total, {} FROM matching c WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
+                sort_values.join(", "),
+                order.join(", ")
+            )
+        } else {
+            format!(
+                "SELECT {SELECT_COLUMNS}, 0::bigint, {} FROM (SELECT * FROM clients c WHERE {base}) c WHERE {keyset}
+                 ORDER BY {} LIMIT {limit_param}",
+                sort_values.join(", "),
+                order.join(", ")
+            )
+        };
+        let rows = super::query(db, &query, &sql.refs()).await.context("listing clients")?;
+        let total = rows.first().filter(|_| count_inline).map(|row| row.get::<_, i64>(SELECT_COLUMN_COUNT));
+        let page = rows
+            .iter()
+            .map(|row| {
+                let values = (0..keys.len()).map(|i| row.get::<_, String>(SELECT_COLUMN_COUNT + 1 + i)).collect();
+                (from_row(row), values)
+            })
+            .collect();
+        (page, total)
     };
-    let query = format!(
-        "{with}SELECT {SELECT_COLUMNS}, {total_column}, {} FROM {source} WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
-        sort_values.join(", "),
-        order.join(", ")
-    );
-    // Fragments (LIKE '%…%') need a plan made for their actual values: a cached generic plan can
-    // pick a full scan that takes a second. Exact lookups reuse their prepared statement.
-    let rows = if has_fragments(filter) {
-        db.query(query.as_str(), &sql.refs()).await
-    } else {
-        super::query(db, &query, &sql.refs()).await
-    }
-    .context("listing clients")?;
-    let total = match rows.first() {
-        Some(row) if count_inline => row.get::<_, i64>(SELECT_COLUMN_COUNT),
-        _ => super::query_one(db, &format!("SELECT count(*) FROM clients c WHERE {base}"), &sql.refs()[..count_params])
-            .await
-            .context("counting matches")?
-            .get(0),
+    let total = match total {
+        Some(total) => total,
+        None => {
+            super::query_one(db, &format!("SELECT count(*) FROM clients c WHERE {base}"), &sql.refs()[..count_params])
+                .await
+                .context("counting matches")?
+                .get(0)
+        }
     };
-    let page = rows
-        .iter()
-        .map(|row| {
-            let values = (0..keys.len()).map(|i| row.get::<_, String>(SELECT_COLUMN_COUNT + 1 + i)).collect();
-            (from_row(row), values)
-        })
-        .collect();
     Ok((page, total))
 }
 

@@ -4,6 +4,7 @@
 use crate::ops::{Origin, entries_of};
 use crate::store;
 use anyhow::Context;
+use loyalty_platform::outbox::publish;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -34,6 +35,8 @@ pub async fn advance_due(
         let changes = account.advance(now);
         if !changes.is_empty() {
             store::write(&tx, &tenant, client, &account, &[], &mut head, &entries_of(&changes, now, origin)).await?;
+            let view = crate::balances::View::of(&account, &head);
+            publish(&tx, &crate::events::balance(&tenant, client, &view)).await?;
             changed += 1;
         }
         loyalty_platform::outbox::commit(tx).await.context("committing")?;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod balances;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod feed;
 pub mod merge;

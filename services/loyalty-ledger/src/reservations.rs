@@ -146,17 +146,22 @@ pub async fn time_out_due(
     let mut conn = pool.get().await.context("taking a database connection")?;
     let due = conn
         .query(
-            "SELECT tenant_id, id FROM reservations WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            "SELECT tenant_id, id, client_id, points, order_ref FROM reservations
+             WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
             &[&now, &batch],
         )
         .await
         .context("finding due reservations")?;
     let mut closed = 0;
     for row in &due {
-        let (tenant, id): (String, Uuid) = (row.get(0), row.get(1));
+        let (tenant, id, client): (String, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
+        let held = (row.get::<_, i64>(3), row.get::<_, String>(4));
         let tx = conn.transaction().await.context("beginning a timeout")?;
         match close(&tx, &tenant, id, Close::TimedOut, now, origin).await {
             Ok(_) => {
+                let view = crate::balances::view(&tx, &tenant, client).await?;
+                let events = crate::events::timed_out(&tenant, client, id, (held.0, &held.1), &view);
+                loyalty_platform::outbox::publish_many(&tx, &events).await?;
                 loyalty_platform::outbox::commit(tx).await.context("committing a timeout")?;
                 closed += 1;
             }

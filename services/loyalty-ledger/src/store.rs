@@ -285,7 +285,8 @@ pub async fn append(
     insert(db, tenant, client, &chained).await
 }
 
-/// Appends `entries` and saves the account: one round trip.
+/// Appends `entries`, saves the account and publishes the lots that activated or expired: one
+/// round trip.
 pub async fn write(
     db: &impl GenericClient,
     tenant: &str,
@@ -296,7 +297,18 @@ pub async fn write(
     entries: &[NewEntry<'_>],
 ) -> anyhow::Result<()> {
     let chained = chain(client, head, entries);
-    futures::try_join!(insert(db, tenant, client, &chained), save(db, tenant, client, account, new_lots, head))?;
+    let lot_events = crate::events::lot_changes(tenant, client, entries);
+    let publish = async {
+        match lot_events.is_empty() {
+            true => Ok(()),
+            false => loyalty_platform::outbox::publish_many(db, &lot_events).await,
+        }
+    };
+    futures::try_join!(
+        insert(db, tenant, client, &chained),
+        save(db, tenant, client, account, new_lots, head),
+        publish
+    )?;
     Ok(())
 }
 

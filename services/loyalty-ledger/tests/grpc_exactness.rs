@@ -339,3 +339,88 @@ async fn levels_change_on_purchases_and_returns_and_say_so_on_the_feed() {
         "one event per change of level, none for purchases that keep it"
     );
 }
+
+#[tokio::test]
+async fn expiry_and_reservation_timeouts_are_on_the_feed() {
+    let clock = ManualClock::starting_at(OffsetDateTime::now_utc());
+    let (_app, mut ledger) = start(clock.clone()).await;
+    publish(
+        &mut ledger,
+        pb::Programme {
+            points_per_unit_milli: 1_000,
+            validity: Some(pb::Validity { rule: Some(pb::validity::Rule::Days(30)) }),
+            reservation_ttl_seconds: 600,
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = Uuid::now_v7().to_string();
+    accrue(&mut ledger, &client, 300).await;
+    let hold = pb::ReservePointsRequest {
+        context: key(),
+        client_id: client.clone(),
+        points: 100,
+        order_ref: "WEB-42".into(),
+        ..Default::default()
+    };
+    ledger.reserve_points(hold).await.expect("held");
+
+    clock.advance(Duration::minutes(11));
+    let mut released = false;
+    for _ in 0..100 {
+        let b = ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone() }).await.expect("b").into_inner();
+        if b.reserved == 0 {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(released, "the reservation times out after its 10 minutes");
+    clock.advance(Duration::days(31));
+    let mut balance = pb::Balance::default();
+    for _ in 0..100 {
+        balance =
+            ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone() }).await.expect("b").into_inner();
+        if balance.expired == 300 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (balance.available, balance.reserved, balance.expired),
+        (0, 0, 300),
+        "released at 10 min, expired at 30 days"
+    );
+
+    use futures::StreamExt;
+    let kinds = vec!["points_lot_changed".into(), "reservation_changed".into(), "balance_changed".into()];
+    let replay = loyalty_api::events::v1::WatchEventsRequest { after_sequence: 0, kinds, replay_only: true };
+    let mut seen = Vec::new();
+    let mut stream = ledger.watch_events(replay).await.expect("feed").into_inner();
+    while let Some(event) = stream.next().await {
+        use loyalty_api::events::v1::event::Payload;
+        match event.expect("event").payload {
+            Some(Payload::PointsLotChanged(l)) => seen.push(format!("lot {} {}", l.change, l.points)),
+            Some(Payload::ReservationChanged(r)) => {
+                seen.push(format!("reservation {} {} {}", r.state, r.points, r.order_ref))
+            }
+            Some(Payload::BalanceChanged(b)) => {
+                seen.push(format!("balance {} {} {}", b.available, b.reserved, b.expired))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "balance 300 0 0",
+            "reservation held 100 WEB-42",
+            "balance 200 100 0",
+            "reservation timed_out 100 WEB-42",
+            "balance 300 0 0",
+            "lot expired 300",
+            "balance 0 0 300",
+        ],
+        "the sweeps publish what they change"
+    );
+}

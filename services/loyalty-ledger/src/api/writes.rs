@@ -45,18 +45,7 @@ fn balance_event_of(ctx: &Ctx, client: Uuid, view: &balances::View, programme: &
         level.map(|l| l.name.as_str()).unwrap_or(""),
         level.map(|l| l.discount_bp).unwrap_or(0),
     );
-    let payload = ev::BalanceChanged {
-        client_id: client.to_string(),
-        available: wire.available,
-        pending: wire.pending,
-        reserved: wire.reserved,
-        used: wire.used,
-        expired: wire.expired,
-        debt: wire.debt,
-        next_expiry_at: wire.next_expiry_at,
-        next_expiry_points: wire.next_expiry_points,
-        ..Default::default()
-    };
+    let payload = crate::events::balance_changed(client, view);
     (ctx.event(&client.to_string(), Payload::BalanceChanged(payload)), wire)
 }
 

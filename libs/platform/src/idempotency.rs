@@ -119,6 +119,23 @@ pub async fn purge_expired(client: &tokio_postgres::Client) -> anyhow::Result<u6
         .context("purging old idempotency keys")
 }
 
+/// Purges keys past the retention every `every`, for as long as the service runs. Every replica may
+/// run it: the deletes are idempotent.
+pub async fn purge_periodically(pool: deadpool_postgres::Pool, every: std::time::Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let purged = match pool.get().await {
+            Ok(conn) => purge_expired(&conn).await,
+            Err(e) => Err(anyhow::Error::new(e).context("taking a database connection")),
+        };
+        match purged {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "idempotency keys past retention purged"),
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "purging idempotency keys failed"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,7 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
     let consumer = FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(events::ClientEvents));
     // Runs for the life of the process; a replica that stops leading hands over through the lock.
     tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
+    tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     services.add(CardServiceServer::new(api::CardApi::new(pool, outbox, Arc::new(SystemClock), clients)), RIGHTS);
     Ok(())
 }

@@ -90,6 +90,7 @@ pub async fn register_with_clock(
         Arc::new(feed::Purchases),
     );
     tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
+    tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, (cards, ledger))), RIGHTS);
     Ok(())
 }

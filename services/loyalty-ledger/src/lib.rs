@@ -87,6 +87,7 @@ pub async fn register_with_clock(
     let consumer =
         loyalty_platform::feed::FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(feed::ClientEvents));
     tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
+    tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     tokio::spawn(sweep(pool.clone(), clock.clone()));
     services.add(
         loyalty_api::ledger::v1::ledger_service_server::LedgerServiceServer::new(api::LedgerApi::new(

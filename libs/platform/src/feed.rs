@@ -163,6 +163,33 @@ pub type WatchCall = fn(
     loyalty_api::events::v1::WatchEventsRequest,
 ) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>>;
 
+/// Generates the [`WatchCall`] of one service's generated client.
+macro_rules! watch_call {
+    ($(#[$doc:meta])* $name:ident, $client:path) => {
+        $(#[$doc])*
+        pub fn $name(
+            channel: tonic::transport::Channel,
+            bearer: crate::auth::BearerToken,
+            request: loyalty_api::events::v1::WatchEventsRequest,
+        ) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>> {
+            Box::pin(async move {
+                <$client>::with_interceptor(channel, bearer).watch_events(request).await.map(|r| r.into_inner())
+            })
+        }
+    };
+}
+
+watch_call!(
+    /// The client service's `WatchEvents`, for [`PeerFeed`].
+    watch_clients,
+    loyalty_api::client::v1::client_service_client::ClientServiceClient<tonic::transport::Channel>
+);
+watch_call!(
+    /// The ledger's `WatchEvents`, for [`PeerFeed`].
+    watch_ledger,
+    loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient<tonic::transport::Channel>
+);
+
 /// Another service's feed, followed with a service token this service mints for itself (it holds
 /// the signing key): a system principal that may read every tenant's events.
 pub struct PeerFeed {

@@ -221,6 +221,8 @@ impl Outbox {
         Box::pin(async_stream::try_stream! {
             let mut wake = this.inner.wake.subscribe();
             let mut cursor = req.after_sequence;
+            // True once a sequencer pass found nothing left to number after our last empty read.
+            let mut settled = false;
             loop {
                 wake.borrow_and_update();
                 let batch = this.read_after(tenant.as_deref(), cursor, &req.kinds).await.map_err(|e| crate::error::from_infrastructure(&e))?;
@@ -229,32 +231,25 @@ impl Outbox {
                     for event in batch {
                         yield event;
                     }
+                    settled = false;
                     continue;
                 }
-                let pass = this.sequence_pending().await.map_err(|e| crate::error::from_infrastructure(&e))?;
-                if pass.numbered > 0 {
-                    continue;
-                }
-                if pass.still_pending {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-                // Nothing was left unnumbered at the check, so everything committed before it has
-                // a number now, perhaps given by another reader after our read: look once more.
-                let late = this.read_after(tenant.as_deref(), cursor, &req.kinds).await.map_err(|e| crate::error::from_infrastructure(&e))?;
-                if let Some(last) = late.last() {
-                    cursor = last.sequence;
-                    for event in late {
-                        yield event;
+                if !settled {
+                    let pass = this.sequence_pending().await.map_err(|e| crate::error::from_infrastructure(&e))?;
+                    if pass.still_pending {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
                     }
+                    // With nothing left unnumbered at the check, everything committed before it has
+                    // a number now, perhaps given by another reader after our read: look once more.
+                    settled = pass.numbered == 0 && !pass.still_pending;
                     continue;
                 }
                 if req.replay_only {
                     break;
-                } else {
-                    // A nudge follows every commit; the poll covers a lost one.
-                    let _ = tokio::time::timeout(POLL, wake.changed()).await;
                 }
+                // A nudge follows every commit; the poll covers a lost one.
+                let _ = tokio::time::timeout(POLL, wake.changed()).await;
+                settled = false;
             }
         })
     }

@@ -64,7 +64,7 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
         keys: TokenKeys::new(&settings.auth),
         subject: "card-service",
         kinds: &["clients_merged", "client_erased"],
-        call: events::watch_clients,
+        call: loyalty_platform::feed::watch_clients,
     };
     let consumer = FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(events::ClientEvents));
     // Runs for the life of the process; a replica that stops leading hands over through the lock.

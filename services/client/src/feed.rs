@@ -2,23 +2,9 @@
 //! clients who bought in its stores (CL-11).
 use anyhow::Context;
 use futures::future::BoxFuture;
-use loyalty_api::events::v1::{Event, WatchEventsRequest, event::Payload};
-use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
-use loyalty_platform::auth::BearerToken;
+use loyalty_api::events::v1::{Event, event::Payload};
 use loyalty_platform::feed::ApplyEvent;
-use tonic::transport::Channel;
 use uuid::Uuid;
-
-/// The ledger's `WatchEvents`, for [`loyalty_platform::feed::PeerFeed`].
-pub fn watch_ledger(
-    channel: Channel,
-    bearer: BearerToken,
-    request: WatchEventsRequest,
-) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>> {
-    Box::pin(async move {
-        LedgerServiceClient::with_interceptor(channel, bearer).watch_events(request).await.map(|r| r.into_inner())
-    })
-}
 
 /// Records where clients buy, in the consumer's transaction.
 pub struct Purchases;

@@ -81,7 +81,7 @@ pub async fn register_with_clock(
         keys: loyalty_platform::auth::TokenKeys::new(&settings.auth),
         subject: "client-service",
         kinds: &["purchase_recorded"],
-        call: feed::watch_ledger,
+        call: loyalty_platform::feed::watch_ledger,
     };
     let consumer = loyalty_platform::feed::FeedConsumer::new(
         "ledger",

@@ -3,23 +3,9 @@
 //! lose nothing); a merge moves points to the survivor; an erase loses nothing financial.
 use anyhow::Context;
 use futures::future::BoxFuture;
-use loyalty_api::client::v1::client_service_client::ClientServiceClient;
-use loyalty_api::events::v1::{Event, WatchEventsRequest, event::Payload};
-use loyalty_platform::auth::BearerToken;
+use loyalty_api::events::v1::{Event, event::Payload};
 use loyalty_platform::feed::ApplyEvent;
-use tonic::transport::Channel;
 use uuid::Uuid;
-
-/// The client service's `WatchEvents`, for [`loyalty_platform::feed::PeerFeed`].
-pub fn watch_clients(
-    channel: Channel,
-    bearer: BearerToken,
-    request: WatchEventsRequest,
-) -> BoxFuture<'static, Result<tonic::Streaming<Event>, tonic::Status>> {
-    Box::pin(async move {
-        ClientServiceClient::with_interceptor(channel, bearer).watch_events(request).await.map(|r| r.into_inner())
-    })
-}
 
 /// Applies client events to accounts, in the consumer's transaction.
 pub struct ClientEvents;

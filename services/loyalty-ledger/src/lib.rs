@@ -82,7 +82,7 @@ pub async fn register_with_clock(
         keys: loyalty_platform::auth::TokenKeys::new(&settings.auth),
         subject: "ledger-service",
         kinds: &["client_blocked", "client_unblocked", "clients_merged"],
-        call: feed::watch_clients,
+        call: loyalty_platform::feed::watch_clients,
     };
     let consumer =
         loyalty_platform::feed::FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(feed::ClientEvents));

@@ -424,3 +424,29 @@ async fn expiry_and_reservation_timeouts_are_on_the_feed() {
         "the sweeps publish what they change"
     );
 }
+
+#[tokio::test]
+async fn verification_never_reports_a_difference_while_the_account_changes() {
+    let (_app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
+    let client = Uuid::now_v7().to_string();
+    accrue(&mut ledger, &client, 10_000).await;
+    let shopping = {
+        let mut l = ledger.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let req = paying_with_points(&client, 2_000 + i, 10);
+                l.record_purchase(req).await.expect("purchase");
+            }
+        })
+    };
+    let mut checks = 0;
+    while !shopping.is_finished() {
+        let verified = ledger.verify_account(pb::VerifyAccountRequest { client_id: client.clone() }).await;
+        let verified = verified.expect("verify").into_inner();
+        assert!(verified.consistent, "a consistent account verified as broken mid-change: {verified:?}");
+        checks += 1;
+    }
+    shopping.await.expect("shopping");
+    assert!(checks > 10, "verified while purchases ran ({checks} checks)");
+}

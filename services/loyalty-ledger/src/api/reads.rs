@@ -330,8 +330,17 @@ pub async fn verify(
 ) -> Result<pb::VerifyAccountResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let client = uuid("client_id", &request.get_ref().client_id)?;
-    let conn = api.conn().await?;
-    let check = balances::verify(&conn, &ctx.tenant, client).await?;
+    let mut conn = api.conn().await?;
+    // One snapshot for the cached balances, the entries and the lots: a change committing between
+    // the reads (the expiry sweep, a purchase) must not look like a discrepancy.
+    let tx = conn
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let check = balances::verify(&tx, &ctx.tenant, client).await?;
+    tx.commit().await?;
     let wire = |b: &crate::domain::account::Balance| pb::Balance {
         client_id: client.to_string(),
         available: b.available,

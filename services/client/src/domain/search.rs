@@ -108,6 +108,25 @@ impl SortColumn {
         }
     }
 
+    /// The column [`Self::sql`] reads.
+    pub fn column(self) -> &'static str {
+        match self {
+            SortColumn::RegisteredAt => "c.registered_at",
+            SortColumn::UpdatedAt => "c.updated_at",
+            SortColumn::FirstName => "c.first_name",
+            SortColumn::LastName => "c.last_name",
+            SortColumn::MiddleName => "c.middle_name",
+            SortColumn::Email => "c.email_key",
+            SortColumn::Phone => "c.phone",
+            SortColumn::City => "c.city",
+            SortColumn::Region => "c.region",
+            SortColumn::BirthDate => "c.birth_date",
+            SortColumn::Status => "c.status",
+            SortColumn::Gender => "c.gender",
+            SortColumn::RegistrationStore => "c.registration_store_id",
+        }
+    }
+
     pub fn sql_type(self) -> SqlType {
         match self {
             SortColumn::RegisteredAt | SortColumn::UpdatedAt => SqlType::Timestamp,

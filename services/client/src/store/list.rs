@@ -66,10 +66,6 @@ fn term_sql(sql: &mut Sql, term: &Term) -> String {
     }
 }
 
-/// The columns a search gathers before it orders: the id and everything a list can sort on.
-const SORTABLE_COLUMNS: &str = "c.id, c.registered_at, c.updated_at, c.first_name, c.last_name, c.middle_name, \
-     c.email_key, c.phone, c.city, c.region, c.birth_date, c.status, c.gender, c.registration_store_id";
-
 fn has_fragments(f: &Filter) -> bool {
     f.terms.iter().any(|t| match t {
         Term::Words(_) | Term::Digits { e164: None, .. } => true,
@@ -172,9 +168,17 @@ pub async fn page(
         // cannot talk the planner into walking the whole table in date order); the page's rows are
         // then read in full by a prepared statement.
         let keyed: Vec<String> = sort_values.iter().enumerate().map(|(i, v)| format!("{v} AS s{i}")).collect();
+        // Only the id and the columns the order reads: every matching row is copied.
+        let mut gathered = vec!["c.id"];
+        for k in keys {
+            if !gathered.contains(&k.column.column()) {
+                gathered.push(k.column.column());
+            }
+        }
         let gather = format!(
-            "WITH matching AS MATERIALIZED (SELECT {SORTABLE_COLUMNS}, count(*) OVER () AS total FROM clients c WHERE {base})
+            "WITH matching AS MATERIALIZED (SELECT {}, count(*) OVER () AS total FROM clients c WHERE {base})
              SELECT c.id, c.total, {} FROM matching c WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
+            gathered.join(", "),
             keyed.join(", "),
             order.join(", ")
         );

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// The longest wait between attempts to follow a feed that keeps failing.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
 /// Where events come from: usually a `WatchEvents` call on another service, or an [`crate::outbox::Outbox`]
 /// in the same process.
 pub trait EventSource: Send + Sync + 'static {
@@ -60,18 +63,28 @@ impl FeedConsumer {
 
     /// Runs until `stop` is cancelled: waits to lead, then applies events as they come.
     pub async fn run(self, stop: CancellationToken) {
+        // A peer that is down (or not deployed) is retried less and less often, up to every 30 s.
+        let mut delay = self.retry_after;
         loop {
             let outcome = tokio::select! {
                 _ = stop.cancelled() => return,
                 outcome = self.lead_and_apply(&stop) => outcome,
             };
+            let failed = outcome.is_err();
             if let Err(error) = outcome {
-                tracing::warn!(consumer = self.name, error = format!("{error:#}"), "feed consumer failed; retrying");
+                let retry_in_ms = delay.as_millis() as u64;
+                tracing::warn!(
+                    consumer = self.name,
+                    error = format!("{error:#}"),
+                    retry_in_ms,
+                    "feed consumer failed; retrying"
+                );
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(self.retry_after) => {}
+                _ = tokio::time::sleep(delay) => {}
             }
+            delay = if failed { (delay * 2).min(MAX_RETRY_DELAY) } else { self.retry_after };
         }
     }
 

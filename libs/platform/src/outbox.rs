@@ -1,6 +1,8 @@
 //! The transactional outbox and the `WatchEvents` feed it serves.
 //!
-//! Writers call [`publish`] inside the transaction of their change, as its last step. Readers only
+//! Writers call [`publish`] inside the transaction of their change, as its last step, and end it
+//! with [`commit`], which nudges the readers (this process's at once, other replicas' by one
+//! coalesced `NOTIFY`; readers also poll every [`POLL`]). Readers only
 //! see events that have a `sequence`, which the sequencer gives after commit: it takes an exclusive
 //! advisory lock that every publishing transaction holds in shared mode until it ends, so when the
 //! sequencer runs no publisher is in flight and every unsequenced row is committed. Rows are

@@ -60,7 +60,7 @@ pub async fn issue_to(api: &ClientApi, ctx: &Ctx, client: Uuid, number: &str, st
 pub async fn holders_of_terms(api: &ClientApi, ctx: &Ctx, terms: &[crate::domain::search::Term]) -> Vec<Uuid> {
     let mut out = Vec::new();
     for term in terms {
-        if let crate::domain::search::Term::Digits { digits, .. } = term
+        if let crate::domain::search::Term::Digits { digits, may_be_card: true, .. } = term
             && digits.len() >= 6
         {
             match holder(api, ctx, digits).await {

@@ -15,8 +15,9 @@ pub enum Term {
     /// Contains `@`: the email, exactly or in part (lower case).
     Email(String),
     /// Digits and phone punctuation: the phone (normalised when it reads as one), any phone
-    /// containing these digits, or a card number.
-    Digits { e164: Option<String>, digits: String },
+    /// containing these digits, or a card number — unless typed as only a phone is (`+370…`,
+    /// `8 (612) …`).
+    Digits { e164: Option<String>, digits: String, may_be_card: bool },
     /// Words that must all appear in the name (folded), or the text within an email.
     Words(Vec<String>),
 }
@@ -37,7 +38,8 @@ fn classify(term: &str, phone_region: &str) -> Term {
     let phone_like = term.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if phone_like && digits.len() >= 4 {
         let e164 = Phone::parse(term, phone_region).ok().map(|p| p.as_str().to_string());
-        return Term::Digits { e164, digits };
+        let may_be_card = !term.starts_with('+') && !term.contains('(');
+        return Term::Digits { e164, digits, may_be_card };
     }
     Term::Words(text::words(term))
 }
@@ -230,14 +232,27 @@ mod tests {
                 Term::Words(vec!["sarunas".into(), "kazl".into()]),
                 Term::Id(id),
                 Term::Email("ona@example.lt".into()),
-                Term::Digits { e164: Some("+37061234567".into()), digits: "861234567".into() },
+                Term::Digits { e164: Some("+37061234567".into()), digits: "861234567".into(), may_be_card: false },
             ]
         );
     }
 
     #[test]
     fn partial_digits_are_digits_without_a_phone() {
-        assert_eq!(parse_query("34567", "LT"), vec![Term::Digits { e164: None, digits: "34567".into() }]);
+        let digits = Term::Digits { e164: None, digits: "34567".into(), may_be_card: true };
+        assert_eq!(parse_query("34567", "LT"), vec![digits]);
+    }
+
+    #[test]
+    fn only_digits_typed_as_a_phone_cannot_be_a_card_number() {
+        let may_be_card = |q: &str| match parse_query(q, "LT").first() {
+            Some(Term::Digits { may_be_card, .. }) => *may_be_card,
+            other => panic!("{q}: {other:?}"),
+        };
+        assert!(!may_be_card("+370 612 34567"));
+        assert!(!may_be_card("8 (612) 34567"));
+        assert!(may_be_card("37061234567"));
+        assert!(may_be_card("2900 0001 2345"));
     }
 
     #[test]

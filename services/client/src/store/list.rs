@@ -53,7 +53,7 @@ fn term_sql(sql: &mut Sql, term: &Term) -> String {
         }
         Term::Email(fragment) => format!("c.email_key LIKE {}", sql.bind(like_pattern(fragment))),
         Term::Digits { e164: Some(phone), .. } => format!("c.phone = {}", sql.bind(phone.clone())),
-        Term::Digits { e164: None, digits } => format!("c.phone LIKE {}", sql.bind(like_pattern(digits))),
+        Term::Digits { e164: None, digits, .. } => format!("c.phone LIKE {}", sql.bind(like_pattern(digits))),
         Term::Words(words) => {
             let names: Vec<String> =
                 words.iter().map(|w| format!("c.name_search LIKE {}", sql.bind(like_pattern(w)))).collect();

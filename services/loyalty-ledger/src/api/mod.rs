@@ -1,6 +1,7 @@
 //! The gRPC face of the ledger: decode, call the use case, encode.
 mod context;
 mod convert;
+mod points;
 mod reads;
 mod writes;
 
@@ -78,7 +79,7 @@ impl LedgerService for LedgerApi {
         &self,
         r: Request<pb::UpdateProgrammeRequest>,
     ) -> Result<Response<pb::Programme>, Status> {
-        reply(writes::update_programme(self, r).await)
+        reply(points::update_programme(self, r).await)
     }
     async fn list_programme_versions(
         &self,
@@ -114,7 +115,7 @@ impl LedgerService for LedgerApi {
         reply(writes::return_purchase(self, r).await)
     }
     async fn reserve_points(&self, r: Request<pb::ReservePointsRequest>) -> Result<Response<pb::Reservation>, Status> {
-        reply(writes::reserve(self, r).await)
+        reply(points::reserve(self, r).await)
     }
     async fn commit_reservation(
         &self,
@@ -123,11 +124,11 @@ impl LedgerService for LedgerApi {
         let ctx = Ctx::new(&r, r.get_ref().context.as_ref(), self.clock())?;
         let body = r.into_inner();
         reply(
-            writes::close(
+            points::close(
                 self,
                 ctx,
                 &body.reservation_id,
-                writes::close_how(body.points),
+                points::close_how(body.points),
                 &body.encode_to_vec(),
                 "CommitReservation",
             )
@@ -141,7 +142,7 @@ impl LedgerService for LedgerApi {
         let ctx = Ctx::new(&r, r.get_ref().context.as_ref(), self.clock())?;
         let body = r.into_inner();
         reply(
-            writes::close(self, ctx, &body.reservation_id, Close::Cancel, &body.encode_to_vec(), "CancelReservation")
+            points::close(self, ctx, &body.reservation_id, Close::Cancel, &body.encode_to_vec(), "CancelReservation")
                 .await,
         )
     }
@@ -149,13 +150,13 @@ impl LedgerService for LedgerApi {
         &self,
         r: Request<pb::AdjustPointsRequest>,
     ) -> Result<Response<pb::AdjustPointsResponse>, Status> {
-        reply(writes::adjust(self, r).await)
+        reply(points::adjust(self, r).await)
     }
     async fn activate_pending_points(
         &self,
         r: Request<pb::ActivatePendingPointsRequest>,
     ) -> Result<Response<pb::Balance>, Status> {
-        reply(writes::activate(self, r).await)
+        reply(points::activate(self, r).await)
     }
     async fn get_balance(&self, r: Request<pb::GetBalanceRequest>) -> Result<Response<pb::Balance>, Status> {
         reply(reads::balance(self, r).await)
@@ -192,7 +193,7 @@ impl LedgerService for LedgerApi {
         &self,
         r: Request<pb::SetAccountBlockedRequest>,
     ) -> Result<Response<pb::SetAccountBlockedResponse>, Status> {
-        reply(writes::set_blocked(self, r).await)
+        reply(points::set_blocked(self, r).await)
     }
 
     type WatchEventsStream = EventStream;

@@ -4,7 +4,8 @@
 //! `target/bench-pg`; starts the services it needs in-process; shows progress on stderr while it
 //! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
 //! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_ACCOUNTS` (100000),
-//! `BENCH_SECONDS` per measurement (10).
+//! `BENCH_SECONDS` per measurement (10), `BENCH_POOL` connections of the ledger's pool (16, the
+//! services' default).
 mod card_lookup;
 mod client_search;
 mod harness;

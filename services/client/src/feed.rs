@@ -26,11 +26,13 @@ impl ApplyEvent for Purchases {
                 .as_ref()
                 .and_then(loyalty_platform::convert::from_timestamp)
                 .unwrap_or_else(time::OffsetDateTime::now_utc);
-            // A purchase of a client merged since counts for the survivor.
+            // A purchase of a client merged since counts for the survivor; an erased client's
+            // purchases are not recorded here again.
             loyalty_platform::db::cached::execute(
                 tx,
                 "INSERT INTO purchase_stores (tenant_id, client_id, store_id, first_at)
                  SELECT $1, coalesce((SELECT merged_into FROM clients WHERE tenant_id = $1 AND id = $2), $2), $3, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM clients WHERE tenant_id = $1 AND id = $2 AND erased)
                  ON CONFLICT (tenant_id, client_id, store_id) DO UPDATE
                      SET first_at = least(purchase_stores.first_at, excluded.first_at)",
                 &[&event.tenant_id, &client, &p.store_id, &at],

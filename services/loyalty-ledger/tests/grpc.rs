@@ -323,7 +323,18 @@ async fn a_cashier_also_sees_the_clients_who_bought_in_their_store() {
     assert_eq!(seen.map(|c| c.id), Some(client.clone()), "visible once the ledger's feed told where they bought");
     let found = cashier.list_clients(search()).await.expect("search").into_inner();
     assert_eq!(found.clients.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [client.as_str()]);
-    let vilnius = app.store_token(TENANT, &["clients.read"], &["RIX-01"]);
-    let mut riga = clients::client_service_client::ClientServiceClient::new(app.authed(&vilnius));
+    let riga = app.store_token(TENANT, &["clients.read"], &["RIX-01"]);
+    let mut riga = clients::client_service_client::ClientServiceClient::new(app.authed(&riga));
     assert_eq!(riga.get_client(get()).await.expect_err("never bought there").code(), Code::NotFound);
+
+    // The stores are the person's data: in their export, gone with their erase.
+    let mut admin = clients::client_service_client::ClientServiceClient::new(app.authed(&app.admin_token(TENANT)));
+    let export = || clients::ExportClientDataRequest { client_id: client.clone() };
+    let stores = |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("json")["stores_bought_in"].clone();
+    let before = admin.export_client_data(export()).await.expect("export").into_inner().json;
+    assert_eq!(stores(&before), serde_json::json!(["KNS-01", "VLN-01"]));
+    let erase = clients::EraseClientRequest { client_id: client.clone(), reason: "GDPR-1".into(), ..Default::default() };
+    admin.erase_client(erase).await.expect("erased");
+    let after = admin.export_client_data(export()).await.expect("export").into_inner().json;
+    assert_eq!(stores(&after), serde_json::json!([]));
 }

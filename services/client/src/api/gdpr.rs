@@ -172,6 +172,9 @@ pub async fn erase(
         )
         .await?;
         store::consents::delete_all(&tx, &ctx.tenant, *person).await?;
+        // Where the person shopped is theirs too; the ledger keeps the financial records.
+        tx.execute("DELETE FROM purchase_stores WHERE tenant_id = $1 AND client_id = $2", &[&ctx.tenant, person])
+            .await?;
         tx.execute(
             "UPDATE history SET before = '{}', after = '{}', comment = '' WHERE tenant_id = $1 AND client_id = $2",
             &[&ctx.tenant, person],
@@ -216,6 +219,7 @@ pub async fn export(
         "third_party_transfer_consent": record.third_party_consent.as_ref().map(|a| json!({"granted": a.granted, "source": a.source})),
         "tags": tag_names,
         "merged_client_ids": client.merged_client_ids,
+        "stores_bought_in": record.purchase_store_ids,
         "history": history.iter().map(|h| json!({
             "kind": h.kind, "at": h.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "before": h.before, "after": h.after, "comment": h.comment,

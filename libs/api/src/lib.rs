@@ -43,6 +43,7 @@ impl events::v1::event::Payload {
             P::CardChanged(_) => "card_changed",
             P::CardReplaced(_) => "card_replaced",
             P::CardsMerged(_) => "cards_merged",
+            P::CardSettingsChanged(_) => "card_settings_changed",
             P::PurchaseRecorded(_) => "purchase_recorded",
             P::PurchaseReturned(_) => "purchase_returned",
             P::PointsAdjusted(_) => "points_adjusted",

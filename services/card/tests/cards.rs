@@ -145,3 +145,45 @@ async fn a_replaced_card_points_to_its_successor_and_retired_cards_stay_out_of_t
         api.list_client_cards(pb::ListClientCardsRequest { client_id: owner }).await.expect("list").into_inner();
     assert_eq!((listed.total_count, listed.active_count), (2, 0));
 }
+
+#[tokio::test]
+async fn template_issue_form_and_numbering_changes_are_on_the_feed() {
+    use futures::StreamExt;
+    use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
+    let app = start().await;
+    let mut api = cards(&app, TENANT);
+    let template = pb::CardTemplate { name: "Silver".into(), kind: pb::CardKind::Virtual as i32, ..Default::default() };
+    let template =
+        api.create_card_template(pb::CreateCardTemplateRequest { template: Some(template) }).await.expect("t");
+    let mut renamed = template.into_inner();
+    renamed.name = "Silver 2027".into();
+    let mask = Some(prost_types::FieldMask { paths: vec!["name".into()] });
+    let update = pb::UpdateCardTemplateRequest { template: Some(renamed.clone()), update_mask: mask };
+    api.update_card_template(update).await.expect("renamed");
+    let form = pb::IssueForm { name: "Web shop".into(), ..Default::default() };
+    api.create_issue_form(pb::CreateIssueFormRequest { issue_form: Some(form) }).await.expect("form");
+    let rule = pb::NumberingRule { prefix: "29".into(), length: 13, luhn_check_digit: true };
+    api.update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule) }).await.expect("rule");
+    api.delete_card_template(pb::DeleteCardTemplateRequest { template_id: renamed.id.clone() }).await.expect("gone");
+
+    let replay =
+        WatchEventsRequest { after_sequence: 0, kinds: vec!["card_settings_changed".into()], replay_only: true };
+    let events: Vec<_> = api.watch_events(replay).await.expect("feed").into_inner().collect().await;
+    let seen: Vec<String> = events
+        .into_iter()
+        .filter_map(|e| match e.expect("event").payload {
+            Some(Payload::CardSettingsChanged(c)) => Some(format!("{} {} {} {}", c.setting, c.change, c.name, c.kind)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "template created Silver virtual",
+            "template updated Silver 2027 virtual",
+            "issue_form created Web shop ",
+            "numbering_rule updated 29/13/luhn ",
+            "template deleted Silver 2027 virtual",
+        ]
+    );
+}

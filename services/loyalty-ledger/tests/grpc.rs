@@ -330,10 +330,12 @@ async fn a_cashier_also_sees_the_clients_who_bought_in_their_store() {
     // The stores are the person's data: in their export, gone with their erase.
     let mut admin = clients::client_service_client::ClientServiceClient::new(app.authed(&app.admin_token(TENANT)));
     let export = || clients::ExportClientDataRequest { client_id: client.clone() };
-    let stores = |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("json")["stores_bought_in"].clone();
+    let stores =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("json")["stores_bought_in"].clone();
     let before = admin.export_client_data(export()).await.expect("export").into_inner().json;
     assert_eq!(stores(&before), serde_json::json!(["KNS-01", "VLN-01"]));
-    let erase = clients::EraseClientRequest { client_id: client.clone(), reason: "GDPR-1".into(), ..Default::default() };
+    let erase =
+        clients::EraseClientRequest { client_id: client.clone(), reason: "GDPR-1".into(), ..Default::default() };
     admin.erase_client(erase).await.expect("erased");
     let after = admin.export_client_data(export()).await.expect("export").into_inner().json;
     assert_eq!(stores(&after), serde_json::json!([]));

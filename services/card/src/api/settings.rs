@@ -5,8 +5,31 @@ use crate::domain::{self, number::NumberingRule};
 use crate::error::{CardError, Result};
 use crate::store;
 use loyalty_api::card::v1 as pb;
+use loyalty_api::events::v1::{CardSettingsChanged, event::Payload};
 use loyalty_platform::error::Violations;
+use loyalty_platform::outbox::publish;
 use uuid::Uuid;
+
+/// The `CardSettingsChanged` event of one change.
+fn changed(
+    ctx: &Ctx,
+    setting: &str,
+    (id, name, kind): (&str, &str, &str),
+    change: &str,
+) -> loyalty_api::events::v1::Event {
+    let payload = CardSettingsChanged {
+        setting: setting.into(),
+        id: id.into(),
+        name: name.into(),
+        kind: kind.into(),
+        change: change.into(),
+    };
+    ctx.event(if id.is_empty() { setting } else { id }, Payload::CardSettingsChanged(payload))
+}
+
+fn template_changed(ctx: &Ctx, t: &pb::CardTemplate, change: &str) -> loyalty_api::events::v1::Event {
+    changed(ctx, "template", (&t.id, &t.name, domain::kind_name(t.kind).unwrap_or("")), change)
+}
 
 fn check_template(t: &pb::CardTemplate) -> Result<()> {
     let mut v = Violations::new();
@@ -30,9 +53,12 @@ pub async fn create_template(
     let mut t = request.into_inner().template.unwrap_or_default();
     check_template(&t)?;
     let id = Uuid::now_v7();
-    let conn = api.conn().await?;
-    store::put_template(&conn, &ctx.tenant, id, &t).await?;
     t.id = id.to_string();
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    store::put_template(&tx, &ctx.tenant, id, &t).await?;
+    publish(&tx, &template_changed(&ctx, &t, "created")).await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(t)
 }
 
@@ -44,8 +70,9 @@ pub async fn update_template(
     let body = request.into_inner();
     let input = body.template.unwrap_or_default();
     let id = uuid("template.id", &input.id)?;
-    let conn = api.conn().await?;
-    let mut t = store::get_template(&conn, &ctx.tenant, id).await?.ok_or(CardError::NotFound("template"))?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let mut t = store::get_template(&tx, &ctx.tenant, id).await?.ok_or(CardError::NotFound("template"))?;
     let mut v = Violations::new();
     for path in body.update_mask.map(|m| m.paths).unwrap_or_default() {
         match path.as_str() {
@@ -61,7 +88,9 @@ pub async fn update_template(
     }
     v.into_result()?;
     check_template(&t)?;
-    store::put_template(&conn, &ctx.tenant, id, &t).await?;
+    store::put_template(&tx, &ctx.tenant, id, &t).await?;
+    publish(&tx, &template_changed(&ctx, &t, "updated")).await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(t)
 }
 
@@ -86,8 +115,10 @@ pub async fn delete_template(
 ) -> Result<pb::DeleteCardTemplateResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let id = uuid("template_id", &request.get_ref().template_id)?;
-    let conn = api.conn().await?;
-    let used: i64 = conn
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(t) = store::get_template(&tx, &ctx.tenant, id).await? else { return Err(CardError::NotFound("template")) };
+    let used: i64 = tx
         .query_one("SELECT count(*) FROM cards WHERE tenant_id = $1 AND template_id = $2", &[&ctx.tenant, &id])
         .await?
         .get(0);
@@ -96,10 +127,9 @@ pub async fn delete_template(
             "{used} cards use this template; move them first (BulkChangeCards)"
         )));
     }
-    let n = conn.execute("DELETE FROM card_templates WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &id]).await?;
-    if n == 0 {
-        return Err(CardError::NotFound("template"));
-    }
+    tx.execute("DELETE FROM card_templates WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &id]).await?;
+    publish(&tx, &template_changed(&ctx, &t, "deleted")).await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(pb::DeleteCardTemplateResponse {})
 }
 
@@ -113,8 +143,9 @@ pub async fn create_issue_form(
         return Err(CardError::field("issue_form.name", "must be 1 to 60 characters"));
     }
     let id = Uuid::now_v7();
-    let conn = api.conn().await?;
-    let n = conn
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    let n = tx
         .execute(
             "INSERT INTO issue_forms (tenant_id, id, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             &[&ctx.tenant, &id, &name],
@@ -123,7 +154,10 @@ pub async fn create_issue_form(
     if n == 0 {
         return Err(CardError::AlreadyExists(format!("an issue form named {name:?} exists")));
     }
-    Ok(pb::IssueForm { id: id.to_string(), name })
+    let form = pb::IssueForm { id: id.to_string(), name };
+    publish(&tx, &changed(&ctx, "issue_form", (&form.id, &form.name, ""), "created")).await?;
+    loyalty_platform::outbox::commit(tx).await?;
+    Ok(form)
 }
 
 pub async fn list_issue_forms(
@@ -160,7 +194,11 @@ pub async fn update_rule(
     let input = request.into_inner().rule.unwrap_or_default();
     let rule = NumberingRule::new(&input.prefix, input.length, input.luhn_check_digit)
         .map_err(|e| CardError::field("rule", &e.to_string()))?;
-    let conn = api.conn().await?;
-    store::set_rule(&conn, &ctx.tenant, &rule).await?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    store::set_rule(&tx, &ctx.tenant, &rule).await?;
+    let text = format!("{}/{}{}", rule.prefix, rule.length, if rule.luhn { "/luhn" } else { "" });
+    publish(&tx, &changed(&ctx, "numbering_rule", ("", &text, ""), "updated")).await?;
+    loyalty_platform::outbox::commit(tx).await?;
     Ok(rule_message(&rule))
 }

@@ -94,19 +94,10 @@ impl SortColumn {
     /// The SQL expression sorted on: never NULL, so keyset comparisons hold.
     pub fn sql(self) -> &'static str {
         match self {
-            SortColumn::RegisteredAt => "c.registered_at",
-            SortColumn::UpdatedAt => "c.updated_at",
-            SortColumn::FirstName => "c.first_name",
-            SortColumn::LastName => "c.last_name",
-            SortColumn::MiddleName => "c.middle_name",
             SortColumn::Email => "coalesce(c.email_key, '')",
             SortColumn::Phone => "coalesce(c.phone, '')",
-            SortColumn::City => "c.city",
-            SortColumn::Region => "c.region",
             SortColumn::BirthDate => "coalesce(c.birth_date, '-infinity'::date)",
-            SortColumn::Status => "c.status",
-            SortColumn::Gender => "c.gender",
-            SortColumn::RegistrationStore => "c.registration_store_id",
+            other => other.column(),
         }
     }
 

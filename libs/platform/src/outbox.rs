@@ -75,6 +75,9 @@ static COMMITTED: std::sync::LazyLock<watch::Sender<u64>> = std::sync::LazyLock:
 /// How long a feed reader waits for a nudge before it looks for new events anyway.
 pub const POLL: Duration = Duration::from_secs(1);
 
+/// The shortest time between two `NOTIFY`s of one replica's outbox.
+const NOTIFY_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Writes `event` into the outbox of the transaction's schema. Call it last in the transaction:
 /// from here to commit, the feed's sequencer waits for this transaction.
 pub async fn publish(tx: &impl deadpool_postgres::GenericClient, event: &Event) -> anyhow::Result<()> {
@@ -322,8 +325,17 @@ impl Outbox {
 /// `NOTIFY`. Commits that happen while a `NOTIFY` is on its way are covered by the next one.
 async fn notify_forever(pool: deadpool_postgres::Pool, channel: String, wake: watch::Sender<u64>) {
     let mut committed = COMMITTED.subscribe();
+    let mut last_sent: Option<tokio::time::Instant> = None;
     while committed.changed().await.is_ok() {
         wake.send_modify(|n| *n += 1);
+        // At most one NOTIFY per interval: commits meanwhile ride on the next one (a busy replica
+        // would otherwise run a NOTIFY transaction for nearly every commit).
+        if let Some(at) = last_sent {
+            tokio::time::sleep_until(at + NOTIFY_INTERVAL).await;
+            committed.borrow_and_update();
+            wake.send_modify(|n| *n += 1);
+        }
+        last_sent = Some(tokio::time::Instant::now());
         let sent = async {
             let conn = pool.get().await.context("taking a database connection")?;
             conn.batch_execute(&format!("NOTIFY \"{channel}\"")).await.context("NOTIFY")

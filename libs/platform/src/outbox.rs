@@ -61,13 +61,9 @@ fn current_traceparent() -> String {
 /// readers' next poll, within [`POLL`].
 pub async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
     tx.commit().await?;
-    nudge();
-    Ok(())
-}
-
-/// Tells this process's outboxes that events may have committed.
-pub fn nudge() {
+    // Tells this process's outboxes that events may have committed.
     COMMITTED.send_modify(|n| *n = n.wrapping_add(1));
+    Ok(())
 }
 
 static COMMITTED: std::sync::LazyLock<watch::Sender<u64>> = std::sync::LazyLock::new(|| watch::channel(0).0);

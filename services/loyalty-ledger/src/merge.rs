@@ -77,16 +77,17 @@ pub async fn merge_into(
         )
         .await
         .context("moving purchases")?;
-        let moving = [
+        let totals = [
             (MOVED_POINTS, amount),
             (MOVED_USED, moving.used),
             (MOVED_EXPIRED, moving.expired),
             (MOVED_CANCELLED, moving.cancelled),
         ];
-        let out: Vec<NewEntry> =
-            moving.iter().filter(|(_, p)| *p != 0).map(|(kind, p)| moved(kind, -p, now, origin)).collect();
-        let into: Vec<NewEntry> =
-            moving.iter().filter(|(_, p)| *p != 0).map(|(kind, p)| moved(kind, *p, now, origin)).collect();
+        let (out, into): (Vec<NewEntry>, Vec<NewEntry>) = totals
+            .iter()
+            .filter(|(_, points)| *points != 0)
+            .map(|(kind, points)| (moved(kind, -points, now, origin), moved(kind, *points, now, origin)))
+            .unzip();
         store::append(db, tenant, *from, &mut from_head, &out).await?;
         store::append(db, tenant, survivor, &mut to_head, &into).await?;
         db.execute(

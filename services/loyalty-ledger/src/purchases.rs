@@ -199,49 +199,53 @@ impl Decided<'_> {
     /// Writes the purchase, its entries, lots and the account: one round trip. A store's check
     /// recorded before fails with [`PurchaseError::DuplicateCheck`].
     pub async fn write(&mut self, db: &impl GenericClient, tenant: &str, p: &NewPurchase) -> Result<(), PurchaseError> {
-        let r = &self.recorded;
-        let lines = Json(&p.lines);
-        let purchase = async {
-            loyalty_platform::db::cached::execute(
-            db,
-            "INSERT INTO purchases (tenant_id, id, client_id, check_id, store_id, seller_id, purchased_at, amount, currency,
-                 payment_method, lines, promo_code, promotion_id, points_earned, points_spent, manual, programme_version, lot_no)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-             ON CONFLICT DO NOTHING",
-            &[
-                &tenant,
-                &p.id,
-                &p.client_id,
-                &p.check_id,
-                &p.store_id,
-                &p.seller_id,
-                &self.purchased_at,
-                &p.amount_minor,
-                &p.currency,
-                &p.payment_method,
-                &lines,
-                &p.promo_code,
-                &p.promotion_id,
-                &r.earned,
-                &r.spent,
-                &p.manual,
-                &r.programme.version,
-                &self.lot_no,
-            ],
-        )
-        .await
-        };
+        let purchase = insert(db, tenant, p, (&self.recorded, self.purchased_at, self.lot_no));
         let o = &mut self.opened;
         let account = store::write(db, tenant, p.client_id, &o.account, &self.new_lots, &mut o.head, &self.entries);
-        let (inserted, ()) = futures::try_join!(
-            async { purchase.await.context("recording the purchase").map_err(PurchaseError::Store) },
-            async { account.await.map_err(PurchaseError::Store) }
-        )?;
+        let (inserted, ()) = futures::try_join!(purchase, account).map_err(PurchaseError::Store)?;
         if inserted == 0 {
             return Err(PurchaseError::DuplicateCheck);
         }
         Ok(())
     }
+}
+
+/// Inserts the purchase row; 0 when the store's check was recorded before.
+async fn insert(
+    db: &impl GenericClient,
+    tenant: &str,
+    p: &NewPurchase,
+    (r, purchased_at, lot_no): (&Recorded, OffsetDateTime, Option<i64>),
+) -> anyhow::Result<u64> {
+    loyalty_platform::db::cached::execute(
+        db,
+        "INSERT INTO purchases (tenant_id, id, client_id, check_id, store_id, seller_id, purchased_at, amount, currency,
+             payment_method, lines, promo_code, promotion_id, points_earned, points_spent, manual, programme_version, lot_no)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         ON CONFLICT DO NOTHING",
+        &[
+            &tenant,
+            &p.id,
+            &p.client_id,
+            &p.check_id,
+            &p.store_id,
+            &p.seller_id,
+            &purchased_at,
+            &p.amount_minor,
+            &p.currency,
+            &p.payment_method,
+            &Json(&p.lines),
+            &p.promo_code,
+            &p.promotion_id,
+            &r.earned,
+            &r.spent,
+            &p.manual,
+            &r.programme.version,
+            &lot_no,
+        ],
+    )
+    .await
+    .context("recording the purchase")
 }
 
 /// Records a purchase in the caller's transaction: [`open`], [`decide`], then write.

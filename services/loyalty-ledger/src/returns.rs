@@ -24,6 +24,8 @@ pub struct NewReturn {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Returned {
+    /// Whose purchase it was.
+    pub client: Uuid,
     pub amount: i64,
     /// Earned points cancelled.
     pub cancelled: i64,
@@ -162,6 +164,7 @@ pub async fn record(
     let previous_level_id = std::mem::replace(&mut head.level_id, level_id.clone());
     store::write(db, tenant, client, &account, &new_lots, &mut head, &entries).await?;
     Ok(Returned {
+        client,
         amount: returned,
         cancelled,
         refunded: spent_share,

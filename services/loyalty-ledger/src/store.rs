@@ -33,6 +33,8 @@ pub struct Head {
     pub last_hash: String,
     /// The level the account holds (LE-9); written back by [`save`].
     pub level_id: String,
+    /// The open lots as [`lock`] read them: [`save`] writes only the ones that differ.
+    loaded_lots: Vec<Lot>,
 }
 
 const LOCK_ACCOUNT: &str =
@@ -64,7 +66,7 @@ pub async fn lock(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow
         lots = cached::query(db, OPEN_LOTS, &params).await.context("loading lots")?;
     }
     let row = row.context("the account vanished while locked")?;
-    let lots = lots
+    let lots: Vec<Lot> = lots
         .iter()
         .map(|r| Lot {
             id: r.get::<_, i64>(0) as u64,
@@ -77,8 +79,14 @@ pub async fn lock(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow
         })
         .collect();
     let totals = Totals { used: row.get(1), expired: row.get(2), cancelled: row.get(3), debt: row.get(4) };
-    let account = Account::restore(lots, totals, row.get::<_, i64>(5) as u64);
-    Ok((account, Head { blocked: row.get(0), entries: row.get(6), last_hash: row.get(7), level_id: row.get(8) }))
+    let head = Head {
+        blocked: row.get(0),
+        entries: row.get(6),
+        last_hash: row.get(7),
+        level_id: row.get(8),
+        loaded_lots: lots.clone(),
+    };
+    Ok((Account::restore(lots, totals, row.get::<_, i64>(5) as u64), head))
 }
 
 /// Where a new lot came from.
@@ -87,8 +95,8 @@ pub struct LotOrigin<'a> {
     pub purchase_id: Option<Uuid>,
 }
 
-/// Writes the account's lots and cached balances back, in two statements sent together. `new_lots`
-/// names the lots created by this change and where they came from.
+/// Writes the account's changed and new lots and its cached balances back, in two statements sent
+/// together. `new_lots` names the lots created by this change and where they came from.
 pub async fn save(
     db: &impl GenericClient,
     tenant: &str,
@@ -101,7 +109,9 @@ pub async fn save(
     let (mut earned, mut remaining, mut held) = (Vec::new(), Vec::new(), Vec::new());
     let (mut activates, mut expires, mut states) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sources, mut purchases) = (Vec::new(), Vec::new());
-    for lot in &account.lots {
+    // A frequent shopper holds a lot per purchase: rewriting the untouched ones on every change
+    // would cost a row version each.
+    for lot in account.lots.iter().filter(|lot| !head.loaded_lots.contains(lot)) {
         let origin = new_lots.iter().find(|(id, _)| *id == lot.id).map(|(_, o)| o);
         numbers.push(lot.id as i64);
         earned.push(lot.earned);
@@ -175,6 +185,7 @@ pub struct NewEntry<'a> {
 }
 
 /// Entries with their place in the chain, ready to insert.
+#[derive(Default)]
 pub struct Chained {
     seqs: Vec<i64>,
     ids: Vec<Uuid>,
@@ -193,20 +204,7 @@ pub struct Chained {
 /// Hashes `entries` onto the chain of `client`, advancing `head`.
 pub fn chain(client: Uuid, head: &mut Head, entries: &[NewEntry<'_>]) -> Chained {
     let client_text = client.to_string();
-    let mut c = Chained {
-        seqs: Vec::new(),
-        ids: Vec::new(),
-        kinds: Vec::new(),
-        points: Vec::new(),
-        ats: Vec::new(),
-        sources: Vec::new(),
-        actors: Vec::new(),
-        comments: Vec::new(),
-        purchases: Vec::new(),
-        reservations: Vec::new(),
-        lots: Vec::new(),
-        hashes: Vec::new(),
-    };
+    let mut c = Chained::default();
     for e in entries {
         let id = Uuid::now_v7();
         let id_text = id.to_string();
@@ -298,17 +296,12 @@ pub async fn write(
 ) -> anyhow::Result<()> {
     let chained = chain(client, head, entries);
     let lot_events = crate::events::lot_changes(tenant, client, entries);
-    let publish = async {
-        match lot_events.is_empty() {
-            true => Ok(()),
-            false => loyalty_platform::outbox::publish_many(db, &lot_events).await,
-        }
-    };
     futures::try_join!(
         insert(db, tenant, client, &chained),
         save(db, tenant, client, account, new_lots, head),
-        publish
+        loyalty_platform::outbox::publish_many(db, &lot_events)
     )?;
+    head.loaded_lots.clone_from(&account.lots);
     Ok(())
 }
 

@@ -218,7 +218,7 @@ pub async fn record_purchase(
     let origin = origin(&ctx, "purchase", "", Some(purchase.id));
     let mut decided =
         purchases::decide(&tx, &ctx.tenant, &purchase, opened, ctx.now, &origin).await.map_err(purchase_error)?;
-    let recorded = decided.recorded.clone();
+    let recorded = &decided.recorded;
     let (balance_changed, balance) = balance_event_of(&ctx, client, &recorded.view, &recorded.programme);
     let wire = pb::Purchase {
         id: purchase.id.to_string(),
@@ -315,10 +315,7 @@ pub async fn return_purchase(
         ReturnFailure::Invalid(reason) => LedgerError::field("lines", &format!("{reason:?}")),
         ReturnFailure::Store(e) => LedgerError::Internal(e),
     })?;
-    let client: Uuid = tx
-        .query_one("SELECT client_id FROM purchases WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &purchase_id])
-        .await?
-        .get(0);
+    let client = done.client;
     let (view, programme) =
         futures::try_join!(balances::view(&tx, &ctx.tenant, client), programmes::at(&tx, &ctx.tenant, ctx.now))?;
     let (balance_changed, balance) = balance_event_of(&ctx, client, &view, &programme);

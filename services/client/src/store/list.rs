@@ -99,10 +99,12 @@ fn where_sql(sql: &mut Sql, tenant: &str, f: &Filter) -> String {
         clauses.push(format!("c.registration_store_id = ANY({})", sql.bind(stores.to_vec())));
     }
     if let Some(scope) = f.scope {
-        let p = sql.bind(scope.to_vec());
+        // The buyers' ids as an array, so both sides of the OR stay index scans (a BitmapOr); a
+        // correlated EXISTS made a scoped count probe every client of the tenant.
+        let (stores, tenant) = (sql.bind(scope.to_vec()), sql.bind(tenant.to_string()));
         clauses.push(format!(
-            "(c.registration_store_id = ANY({p}) OR EXISTS (SELECT 1 FROM purchase_stores ps
-               WHERE ps.tenant_id = c.tenant_id AND ps.client_id = c.id AND ps.store_id = ANY({p})))"
+            "(c.registration_store_id = ANY({stores}) OR c.id = ANY(ARRAY(SELECT ps.client_id FROM purchase_stores ps
+               WHERE ps.tenant_id = {tenant} AND ps.store_id = ANY({stores}))))"
         ));
     }
     clauses.join(" AND ")

@@ -127,4 +127,101 @@ async fn a_read_mask_returns_only_the_chosen_columns() {
     let c = &r.clients[0];
     assert_eq!((c.full_name.as_str(), c.phone.as_str()), ("Ona Kazlauskienė", "+37061200001"));
     assert!(c.first_name.is_empty() && c.registered_at.is_none() && !c.id.is_empty());
+    let by_phone =
+        pb::ListClientsRequest { query: "+37061200001".into(), read_mask: mask(&["email"]), ..Default::default() };
+    let found = api.list_clients(by_phone).await.expect("exact lookup").into_inner();
+    assert_eq!((found.clients.len(), found.page.expect("page").total_size), (1, 1));
+    assert!(found.clients[0].last_name.is_empty(), "an exact lookup keeps to the mask too");
+    let unknown = pb::ListClientsRequest { read_mask: mask(&["full_name", "password"]), ..Default::default() };
+    let err = api.list_clients(unknown).await.expect_err("an unknown field");
+    assert_eq!(fields(&err), vec!["read_mask"]);
+    assert!(err.message().contains("password") || format!("{err:?}").contains("password"), "{err:?}");
+}
+
+/// Every field a mask can name, on a client that has one of everything: asking for all of them
+/// answers exactly what an unmasked list answers.
+#[tokio::test]
+async fn a_mask_of_every_field_reads_the_whole_client() {
+    let app = start().await;
+    let mut api = admin(&app);
+    let mut ona = person("Ona", "Kazlauskienė", "8 612 00001");
+    ona.middle_name = "Marija".into();
+    ona.email = "ona@example.lt".into();
+    ona.birth_date = Some(loyalty_api::common::v1::Date { year: 1980, month: 5, day: 17 });
+    ona.custom_attributes =
+        [("shoe_size".to_string(), pb::AttributeValue { value: Some(pb::attribute_value::Value::Integer(38)) })].into();
+    ona.children = vec![pb::Child { name: "Ieva".into(), ..Default::default() }];
+    ona.utm = Some(pb::Utm { source: "google".into(), ..Default::default() });
+    ona.additional_keys = vec!["k1".into()];
+    ona.anonymous_ids = vec!["cookie-1".into()];
+    let ona = api.create_client(create(ona)).await.expect("ona").into_inner();
+    let dup = add(&mut api, "Onutė", "Kazlauskienė", "+37061200002").await;
+    let consent = pb::ChannelConsent {
+        channel: loyalty_api::common::v1::ContactChannel::Sms as i32,
+        status: loyalty_api::common::v1::ConsentStatus::Subscribed as i32,
+        ..Default::default()
+    };
+    let consents = pb::SetConsentRequest { client_id: ona.id.clone(), consents: vec![consent], ..Default::default() };
+    api.set_consent(consents).await.expect("consent");
+    let tag = pb::Tag { name: "vip".into(), ..Default::default() };
+    let tag = api.create_tag(pb::CreateTagRequest { tag: Some(tag) }).await.expect("tag").into_inner();
+    let tagging =
+        pb::ModifyClientTagsRequest { client_id: ona.id.clone(), add_tag_ids: vec![tag.id], ..Default::default() };
+    api.modify_client_tags(tagging).await.expect("tagged");
+    let merge = pb::MergeClientsRequest {
+        survivor_client_id: ona.id.clone(),
+        merged_client_ids: vec![dup.id],
+        ..Default::default()
+    };
+    api.merge_clients(merge).await.expect("merged");
+    let block =
+        pb::BlockClientRequest { client_id: ona.id.clone(), comment: "Card fraud".into(), ..Default::default() };
+    api.block_client(block).await.expect("blocked");
+
+    let every_field = [
+        "id",
+        "etag",
+        "first_name",
+        "last_name",
+        "middle_name",
+        "full_name",
+        "email",
+        "phone",
+        "identified",
+        "phone_original",
+        "phone_verified",
+        "birth_date",
+        "gender",
+        "address",
+        "city",
+        "region",
+        "notes",
+        "car_number",
+        "additional_keys",
+        "custom_attributes",
+        "children",
+        "registration_store_id",
+        "added_by",
+        "registered_at",
+        "updated_at",
+        "utm",
+        "referrer_client_id",
+        "source_channel",
+        "anonymous_ids",
+        "status",
+        "block",
+        "personal_data_consent",
+        "third_party_transfer_consent",
+        "erased",
+        "tag_ids",
+        "merged_client_ids",
+        "consents",
+    ];
+    for query in ["", "ona@example.lt", "kazlausk", &ona.id] {
+        let list = |read_mask| pb::ListClientsRequest { query: query.into(), read_mask, ..Default::default() };
+        let whole = api.list_clients(list(None)).await.expect("unmasked").into_inner().clients;
+        let masked = api.list_clients(list(mask(&every_field))).await.expect("masked").into_inner().clients;
+        assert_eq!(masked, whole, "query {query:?}");
+        assert!(!whole[0].tag_ids.is_empty() && !whole[0].merged_client_ids.is_empty() && whole[0].block.is_some());
+    }
 }

@@ -316,6 +316,9 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
         n => n.min(MAX_PAGE),
     };
     let keys = search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
+    let mask = body.read_mask.map(|m| m.paths).unwrap_or_default();
+    let selection = store::columns::Selection::for_read_mask(&mask)
+        .map_err(|path| ClientError::field("read_mask", &format!("{path} is not a field of Client")))?;
     let conn = api.conn().await?;
     let region = api.phone_region(&conn, &ctx.tenant).await?;
     let mut filter = list_filter(&ctx, &region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
@@ -336,9 +339,8 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
     } else {
         Some(PageToken::decode(&page.page_token, &fingerprint).map_err(|e| ClientError::field("page.page_token", e))?)
     };
-    let (rows, total) =
-        store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &keys, after.as_ref(), i64::from(size) + 1)
-            .await?;
+    let window = store::list::Window { keys: &keys, after: after.as_ref(), limit: i64::from(size) + 1 };
+    let (rows, total) = store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &window, selection).await?;
     let has_more = rows.len() > size as usize;
     let mut rows: Vec<_> = rows.into_iter().take(size as usize).collect();
     let next_page_token = match (has_more, rows.last()) {
@@ -346,7 +348,6 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
         _ => String::new(),
     };
     let records: Vec<ClientRecord> = rows.drain(..).map(|(r, _)| r).collect();
-    let mask = body.read_mask.map(|m| m.paths).unwrap_or_default();
     Ok(pb::ListClientsResponse {
         clients: records.iter().map(|r| convert::read_masked(convert::client(r), &mask)).collect(),
         page: Some(loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }),

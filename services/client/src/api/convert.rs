@@ -254,7 +254,8 @@ fn copy_field(to: &mut pb::Client, from: &pb::Client, path: &str) {
     }
 }
 
-/// Keeps only the fields of `read_mask` (and the id): the table's column choice.
+/// Keeps only the fields of `read_mask` (and the id and etag): the table's column choice. The
+/// paths were checked by [`crate::store::columns::Selection::for_read_mask`].
 pub fn read_masked(full: pb::Client, mask: &[String]) -> pb::Client {
     if mask.is_empty() {
         return full;
@@ -272,6 +273,11 @@ pub fn read_masked(full: pb::Client, mask: &[String]) -> pb::Client {
             "tag_ids" => out.tag_ids = full.tag_ids.clone(),
             "block" => out.block = full.block.clone(),
             "personal_data_consent" => out.personal_data_consent = full.personal_data_consent.clone(),
+            "third_party_transfer_consent" => {
+                out.third_party_transfer_consent = full.third_party_transfer_consent.clone()
+            }
+            "merged_client_ids" => out.merged_client_ids = full.merged_client_ids.clone(),
+            "erased" => out.erased = full.erased,
             other => copy_field(&mut out, &full, other),
         }
     }

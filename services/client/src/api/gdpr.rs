@@ -153,7 +153,7 @@ pub async fn erase(
             .query(
                 &format!(
                     "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c",
-                    store::clients::SELECT_COLUMNS
+                    store::columns::every_value()
                 ),
                 &[&ctx.tenant, person],
             )

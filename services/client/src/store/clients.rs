@@ -8,7 +8,8 @@ use anyhow::Context;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use tokio_postgres::types::{Json, ToSql};
+use super::columns::Selection;
+use tokio_postgres::types::{FromSql, Json, ToSql};
 use uuid::Uuid;
 
 /// The columns a profile is written to, in the order of [`ProfileRow::params`].
@@ -42,25 +43,6 @@ const PROFILE_COLUMNS: [&str; 28] = [
     "third_party_consent",
     "updated_at",
 ];
-
-/// Every column of a client, and its tags, merged ids and consents, in one row.
-pub const SELECT_COLUMNS: &str = "c.id, c.first_name, c.last_name, c.middle_name, c.email, c.phone, c.phone_original, \
-     c.phone_verified, c.birth_date, c.gender, c.address, c.city, c.region, c.notes, c.car_number, \
-     c.additional_keys, c.custom_attributes, c.children, c.registration_store_id, c.added_by, \
-     c.registered_at, c.updated_at, c.utm, c.referrer_client_id, c.source_channel, c.anonymous_ids, \
-     c.status, c.block, c.personal_data_consent, c.third_party_consent, c.erased, c.version, \
-     (SELECT coalesce(array_agg(ct.tag_id ORDER BY ct.tag_id), '{}') FROM client_tags ct \
-       WHERE ct.tenant_id = c.tenant_id AND ct.client_id = c.id), \
-     (SELECT coalesce(array_agg(m.id ORDER BY m.id), '{}') FROM clients m \
-       WHERE m.tenant_id = c.tenant_id AND m.merged_into = c.id), \
-     (SELECT coalesce(jsonb_agg(jsonb_build_object('channel', k.channel, 'status', k.status, \
-       'changed_at', k.changed_at, 'source', k.source, 'address', k.address) ORDER BY k.channel), '[]') \
-       FROM consents k WHERE k.tenant_id = c.tenant_id AND k.client_id = c.id), \
-     (SELECT coalesce(array_agg(ps.store_id ORDER BY ps.store_id), '{}') FROM purchase_stores ps \
-       WHERE ps.tenant_id = c.tenant_id AND ps.client_id = c.id)";
-
-/// How many columns [`SELECT_COLUMNS`] yields (list queries append their sort values after them).
-pub const SELECT_COLUMN_COUNT: usize = 36;
 
 #[derive(serde::Deserialize)]
 struct ConsentJson {
@@ -173,51 +155,72 @@ impl ProfileRow {
     }
 }
 
-/// Reads a row selected with [`SELECT_COLUMNS`]; tags, consents and merged ids are filled by the caller.
+/// Reads a row of every value of a client ([`Selection::ALL`]).
 pub fn from_row(row: &Row) -> ClientRecord {
-    let email: Option<String> = row.get(4);
-    let phone: Option<String> = row.get(5);
+    read(row, Selection::ALL)
+}
+
+/// The values of one row that a [`Selection`] chose, by their place in the whole client.
+struct Values<'r> {
+    row: &'r Row,
+    selection: Selection,
+}
+
+impl<'r> Values<'r> {
+    /// Value `i`, or `None` when the selection left it out.
+    fn get<T: FromSql<'r>>(&self, i: usize) -> Option<T> {
+        self.selection.position(i).map(|p| self.row.get(p))
+    }
+
+    fn json<T: serde::de::DeserializeOwned + Default>(&self, i: usize) -> T {
+        self.get::<Option<Json<T>>>(i).flatten().map(|j| j.0).unwrap_or_default()
+    }
+}
+
+/// Reads a row of the values `selection` chose; the others are left empty (a read mask hides them).
+pub fn read(row: &Row, selection: Selection) -> ClientRecord {
+    let v = Values { row, selection };
+    let email: Option<String> = v.get(4).flatten();
+    let phone: Option<String> = v.get(5).flatten();
     ClientRecord {
         id: row.get(0),
         profile: Profile {
-            first_name: row.get(1),
-            last_name: row.get(2),
-            middle_name: row.get(3),
+            first_name: v.get(1).unwrap_or_default(),
+            last_name: v.get(2).unwrap_or_default(),
+            middle_name: v.get(3).unwrap_or_default(),
             email: email.map(|address| Email { key: address.to_lowercase(), address }),
             phone: phone.map(Phone::from_stored),
-            phone_original: row.get::<_, Option<String>>(6).unwrap_or_default(),
-            phone_verified: row.get(7),
-            birth_date: row.get(8),
-            gender: row.get(9),
-            address: row.get(10),
-            city: row.get(11),
-            region: row.get(12),
-            notes: row.get(13),
-            car_number: row.get(14),
-            additional_keys: row.get(15),
-            custom_attributes: row.get::<_, Json<BTreeMap<String, Attribute>>>(16).0,
-            children: row.get::<_, Json<Vec<Child>>>(17).0,
-            registration_store_id: row.get(18),
-            added_by: row.get(19),
-            utm: row.get::<_, Json<Utm>>(22).0,
-            referrer_client_id: row.get(23),
-            source_channel: row.get(24),
-            anonymous_ids: row.get(25),
+            phone_original: v.get::<Option<String>>(6).flatten().unwrap_or_default(),
+            phone_verified: v.get(7).unwrap_or_default(),
+            birth_date: v.get(8).flatten(),
+            gender: v.get(9).unwrap_or_default(),
+            address: v.get(10).unwrap_or_default(),
+            city: v.get(11).unwrap_or_default(),
+            region: v.get(12).unwrap_or_default(),
+            notes: v.get(13).unwrap_or_default(),
+            car_number: v.get(14).unwrap_or_default(),
+            additional_keys: v.get(15).unwrap_or_default(),
+            custom_attributes: v.json::<BTreeMap<String, Attribute>>(16),
+            children: v.json::<Vec<Child>>(17),
+            registration_store_id: v.get(18).unwrap_or_default(),
+            added_by: v.get(19).unwrap_or_default(),
+            utm: v.json::<Utm>(22),
+            referrer_client_id: v.get(23).flatten(),
+            source_channel: v.get(24).unwrap_or_default(),
+            anonymous_ids: v.get(25).unwrap_or_default(),
         },
-        registered_at: row.get(20),
-        updated_at: row.get(21),
-        status: Status::parse(row.get(26)),
-        block: row.get::<_, Option<Json<Block>>>(27).map(|j| j.0),
-        personal_data_consent: row.get::<_, Option<Json<Agreement>>>(28).map(|j| j.0),
-        third_party_consent: row.get::<_, Option<Json<Agreement>>>(29).map(|j| j.0),
-        erased: row.get(30),
-        version: row.get(31),
-        tag_ids: row.get(32),
-        purchase_store_ids: row.get(35),
-        merged_client_ids: row.get(33),
-        consents: row
-            .get::<_, Json<Vec<ConsentJson>>>(34)
-            .0
+        registered_at: v.get(20).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        updated_at: v.get(21).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        status: Status::parse(v.get(26).unwrap_or_default()),
+        block: v.get::<Option<Json<Block>>>(27).flatten().map(|j| j.0),
+        personal_data_consent: v.get::<Option<Json<Agreement>>>(28).flatten().map(|j| j.0),
+        third_party_consent: v.get::<Option<Json<Agreement>>>(29).flatten().map(|j| j.0),
+        erased: v.get(30).unwrap_or_default(),
+        version: v.get(31).unwrap_or_default(),
+        tag_ids: v.get(32).unwrap_or_default(),
+        merged_client_ids: v.get(33).unwrap_or_default(),
+        consents: v
+            .json::<Vec<ConsentJson>>(34)
             .into_iter()
             .map(|c| Consent {
                 channel: c.channel,
@@ -227,6 +230,7 @@ pub fn from_row(row: &Row) -> ClientRecord {
                 address: c.address,
             })
             .collect(),
+        purchase_store_ids: v.get(35).unwrap_or_default(),
     }
 }
 
@@ -301,7 +305,8 @@ pub async fn resolve(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow:
 /// Loads a live client with its tags, consents and merged ids; `lock` takes its row lock for an update.
 pub async fn load(db: &impl GenericClient, tenant: &str, id: Uuid, lock: bool) -> anyhow::Result<Option<ClientRecord>> {
     let sql = format!(
-        "SELECT {SELECT_COLUMNS} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.merged_into IS NULL{}",
+        "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.merged_into IS NULL{}",
+        super::columns::every_value(),
         if lock { " FOR UPDATE OF c" } else { "" }
     );
     let row = super::query_opt(db, &sql, &[&tenant, &id]).await.context("loading the client")?;

@@ -1,6 +1,7 @@
 //! The quick-search list (CL-7): one SQL statement built from the terms, filters and ordering,
 //! with keyset paging so that rows added meanwhile neither repeat nor shift a page.
-use super::clients::{SELECT_COLUMN_COUNT, SELECT_COLUMNS, from_row};
+use super::clients::read;
+use super::columns::Selection;
 use crate::domain::ClientRecord;
 use crate::domain::search::{PageToken, SortKey, SqlType, Term};
 use crate::store::GenericClient;
@@ -137,16 +138,24 @@ fn keyset_sql(sql: &mut Sql, keys: &[SortKey], token: &PageToken) -> String {
     format!("({})", alternatives.join(" OR "))
 }
 
-/// One page of clients and, for each, the sort values a next-page token needs; plus the total of
-/// matching clients (counted in the same statement).
+/// Where a page starts and how long it is.
+pub struct Window<'a> {
+    pub keys: &'a [SortKey],
+    pub after: Option<&'a PageToken>,
+    pub limit: i64,
+}
+
+/// One page of clients (read as `selection`) and, for each, the sort values a next-page token
+/// needs; plus the total of matching clients (counted in the same statement).
 pub async fn page(
     db: &impl GenericClient,
     tenant: &str,
     filter: &Filter<'_>,
-    keys: &[SortKey],
-    after: Option<&PageToken>,
-    limit: i64,
+    window: &Window<'_>,
+    selection: Selection,
 ) -> anyhow::Result<(Vec<(ClientRecord, Vec<String>)>, i64)> {
+    let Window { keys, after, limit } = *window;
+    let (columns, width) = (selection.sql(), selection.width());
     let mut sql = Sql { params: Vec::new() };
     let base = where_sql(&mut sql, tenant, filter);
     let count_params = sql.params.len();
@@ -189,7 +198,7 @@ pub async fn page(
         let full = super::query(
             db,
             &format!(
-                "SELECT {SELECT_COLUMNS} FROM clients c
+                "SELECT {columns} FROM clients c
                  WHERE c.tenant_id = $1 AND c.id = ANY($2) AND c.merged_into IS NULL AND NOT c.erased"
             ),
             &[&tenant, &ids],
@@ -197,7 +206,7 @@ pub async fn page(
         .await
         .context("reading the page")?;
         let mut by_id: std::collections::HashMap<Uuid, ClientRecord> =
-            full.iter().map(from_row).map(|r| (r.id, r)).collect();
+            full.iter().map(|row| read(row, selection)).map(|r| (r.id, r)).collect();
         let page = found
             .iter()
             .filter_map(|row| {
@@ -207,30 +216,31 @@ pub async fn page(
             .collect();
         (page, found.first().map(|r| r.get::<_, i64>(1)))
     } else {
-        // Exact lookups gather and read in one prepared statement; an unfiltered list keeps its
-        // index-ordered LIMIT and counts separately.
-        let query = if count_inline {
-            format!(
+        // Exact lookups gather and read in one prepared statement (a first page counts its matches
+        // as it reads them; a later page counts them all before it skips to its place); an
+        // unfiltered list keeps its index-ordered LIMIT and counts separately.
+        let (sort_values, order) = (sort_values.join(", "), order.join(", "));
+        let query = match (count_inline, after) {
+            (true, None) => format!(
+                "SELECT {columns}, count(*) OVER (), {sort_values} FROM clients c WHERE {base}
+                 ORDER BY {order} LIMIT {limit_param}"
+            ),
+            (true, Some(_)) => format!(
                 "WITH matching AS MATERIALIZED (SELECT c.*, count(*) OVER () AS total FROM clients c WHERE {base})
-                 SELECT {SELECT_COLUMNS}, c.total, {} FROM matching c WHERE {keyset} ORDER BY {} LIMIT {limit_param}",
-                sort_values.join(", "),
-                order.join(", ")
-            )
-        } else {
-            format!(
-                "SELECT {SELECT_COLUMNS}, 0::bigint, {} FROM (SELECT * FROM clients c WHERE {base}) c WHERE {keyset}
-                 ORDER BY {} LIMIT {limit_param}",
-                sort_values.join(", "),
-                order.join(", ")
-            )
+                 SELECT {columns}, c.total, {sort_values} FROM matching c WHERE {keyset} ORDER BY {order} LIMIT {limit_param}"
+            ),
+            (false, _) => format!(
+                "SELECT {columns}, 0::bigint, {sort_values} FROM (SELECT * FROM clients c WHERE {base}) c WHERE {keyset}
+                 ORDER BY {order} LIMIT {limit_param}"
+            ),
         };
         let rows = super::query(db, &query, &sql.refs()).await.context("listing clients")?;
-        let total = rows.first().filter(|_| count_inline).map(|row| row.get::<_, i64>(SELECT_COLUMN_COUNT));
+        let total = rows.first().filter(|_| count_inline).map(|row| row.get::<_, i64>(width));
         let page = rows
             .iter()
             .map(|row| {
-                let values = (0..keys.len()).map(|i| row.get::<_, String>(SELECT_COLUMN_COUNT + 1 + i)).collect();
-                (from_row(row), values)
+                let values = (0..keys.len()).map(|i| row.get::<_, String>(width + 1 + i)).collect();
+                (read(row, selection), values)
             })
             .collect();
         (page, total)

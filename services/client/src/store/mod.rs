@@ -3,6 +3,7 @@
 //! Statements on hot paths go through [`query`] and friends (the platform's cached statements).
 pub mod bulk;
 pub mod clients;
+pub mod columns;
 pub mod consents;
 pub mod history;
 pub mod list;

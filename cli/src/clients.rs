@@ -106,6 +106,9 @@ pub enum ClientsCommand {
     Export { id: String },
 }
 
+/// The fields [`line`] shows: what a search asks the service for.
+const LINE_FIELDS: [&str; 4] = ["full_name", "phone", "email", "registration_store_id"];
+
 fn line(c: &pb::Client) -> String {
     format!("{}  {:<32} {:<16} {:<32} {}", c.id, c.full_name, c.phone, c.email, c.registration_store_id)
 }
@@ -131,10 +134,9 @@ pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
     match args.command {
         ClientsCommand::Search { query, limit, order_by } => {
             let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, page_token: String::new() });
-            let r = api
-                .list_clients(pb::ListClientsRequest { query, order_by, page, ..Default::default() })
-                .await?
-                .into_inner();
+            let read_mask = Some(prost_types::FieldMask { paths: LINE_FIELDS.map(String::from).to_vec() });
+            let request = pb::ListClientsRequest { query, order_by, page, read_mask, ..Default::default() };
+            let r = api.list_clients(request).await?.into_inner();
             for c in &r.clients {
                 println!("{}", line(c));
             }

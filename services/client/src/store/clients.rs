@@ -1,4 +1,5 @@
 //! The `clients` table.
+use super::columns::Selection;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
 use crate::domain::profile::{Attribute, Child, Utm};
@@ -8,7 +9,6 @@ use anyhow::Context;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use super::columns::Selection;
 use tokio_postgres::types::{FromSql, Json, ToSql};
 use uuid::Uuid;
 

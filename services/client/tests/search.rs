@@ -225,3 +225,37 @@ async fn a_mask_of_every_field_reads_the_whole_client() {
         assert!(!whole[0].tag_ids.is_empty() && !whole[0].merged_client_ids.is_empty() && whole[0].block.is_some());
     }
 }
+
+/// Exact terms (here five ids) paged two at a time: every page counts all five, and the pages
+/// together hold each client once, with only the masked fields.
+#[tokio::test]
+async fn exact_lookups_page_with_a_total_on_every_page() {
+    let app = start().await;
+    let mut api = admin(&app);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(add(&mut api, "Jonas", &format!("Petraitis{i}"), &format!("+3706130000{i}")).await.id);
+    }
+    add(&mut api, "Jonas", "Kitas", "+37061300009").await;
+    let (mut seen, mut token, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let request = pb::ListClientsRequest {
+            query: ids.join(";"),
+            page: Some(PageRequest { page_size: 2, page_token: token.clone() }),
+            read_mask: mask(&["last_name"]),
+            ..Default::default()
+        };
+        let page = api.list_clients(request).await.expect("page").into_inner();
+        assert_eq!(page.page.as_ref().map(|p| p.total_size), Some(5), "page {pages}");
+        assert!(page.clients.iter().all(|c| c.first_name.is_empty() && c.last_name.starts_with("Petraitis")));
+        seen.extend(page.clients.iter().map(|c| c.id.clone()));
+        pages += 1;
+        token = page.page.expect("page").next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    seen.sort();
+    ids.sort();
+    assert_eq!((pages, seen), (3, ids));
+}

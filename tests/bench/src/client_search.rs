@@ -199,6 +199,8 @@ pub async fn run() -> anyhow::Result<()> {
     let floor_line = serde_json::json!({
         "scenario": "client-search/rpc-floor", "n": floor.latencies.len(), "ops_per_s": round(floor.ops_per_s()),
         "p50_ms": round(floor.percentile_ms(0.5)), "p99_ms": round(floor.percentile_ms(0.99)),
+        // Callers, services and their Postgres clients share these threads (TOKIO_WORKER_THREADS).
+        "worker_threads": tokio::runtime::Handle::current().metrics().num_workers(),
     });
     println!("{floor_line}");
 

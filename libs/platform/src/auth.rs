@@ -113,6 +113,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     issuer: String,
+    verified: Arc<crate::verified_tokens::VerifiedTokens>,
 }
 
 impl TokenKeys {
@@ -129,6 +130,7 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             issuer: settings.issuer.clone(),
+            verified: Arc::default(),
         }
     }
 
@@ -150,7 +152,16 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, Status> {
+        self.verify_at(token, time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// [`Self::verify`] at `now` (Unix seconds), which decides whether an earlier verification of
+    /// the same token still holds; a full verification checks the expiry against the clock.
+    fn verify_at(&self, token: &str, now: i64) -> Result<Principal, Status> {
         use jsonwebtoken::errors::ErrorKind;
+        if let Some(known) = self.verified.get(token, now) {
+            return Ok(known);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             Status::unauthenticated(match e.kind() {
                 ErrorKind::ExpiredSignature => "token expired",
@@ -162,7 +173,10 @@ impl TokenKeys {
         if data.claims.tenant.is_empty() {
             return Err(Status::unauthenticated("token names no tenant"));
         }
-        Ok(Principal::from_claims(data.claims))
+        let exp = data.claims.exp;
+        let principal = Principal::from_claims(data.claims);
+        self.verified.remember(token, &principal, exp);
+        Ok(principal)
     }
 }
 
@@ -359,6 +373,37 @@ mod tests {
         assert!(p.has_right("clients.read") && !p.has_right("clients.write"));
         let err = keys("b").verify(&token).expect_err("wrong key");
         assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn a_verified_token_is_known_until_it_expires_and_only_by_its_exact_text() {
+        let keys = keys("a");
+        let rights = ["clients.read"];
+        let token = keys.mint(&Grant::new("acme", &rights)).expect("mint");
+        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+        let first = keys.verify(&token).expect("valid");
+        assert_eq!(keys.verified.known(), 1);
+        assert_eq!(keys.verified.get(&token, exp - 60), Some(first.clone()), "known before its expiry");
+        assert_eq!(keys.verify(&token).expect("again"), first);
+        assert_eq!(keys.verified.get(&token, exp + 1), None, "not after it");
+        assert_eq!(keys.verified.known(), 0, "and forgotten");
+        // One byte changed in the signature: not the cached token, and not valid.
+        let mut tampered = token.clone();
+        let at = tampered.len() - 10;
+        let swapped = if &tampered[at..=at] == "A" { "B" } else { "A" };
+        tampered.replace_range(at..=at, swapped);
+        keys.verify(&token).expect("cached again");
+        let err = keys.verify(&tampered).expect_err("tampered signature");
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        let other_key = self::keys("b");
+        assert!(other_key.verify(&token).is_err(), "another key's cache knows nothing of it");
+        // A token at its expiry is never answered from the cache: each call checks it in full
+        // (where the leeway applies, and then the refusal).
+        let mut at_expiry = Grant::new("acme", &rights);
+        at_expiry.ttl = std::time::Duration::ZERO;
+        let ending = keys.mint(&at_expiry).expect("mint");
+        keys.verify(&ending).expect("within the leeway");
+        assert_eq!(keys.verified.get(&ending, time::OffsetDateTime::now_utc().unix_timestamp()), None);
     }
 
     #[test]

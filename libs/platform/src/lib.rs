@@ -17,6 +17,7 @@ pub mod secret;
 pub mod server;
 pub mod service_main;
 pub mod telemetry;
+pub mod verified_tokens;
 
 pub use auth::Principal;
 pub use secret::Secret;

@@ -322,10 +322,6 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
     let conn = api.conn().await?;
     let region = api.phone_region(&conn, &ctx.tenant).await?;
     let mut filter = list_filter(&ctx, &region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
-    // A card number in the box finds its holder (CL-7).
-    for holder in cards::holders_of_terms(api, &ctx, &filter.terms).await {
-        filter.terms.push(search::Term::Id(holder));
-    }
     let stores_text = filter.stores.as_ref().map(|s| s.join(",")).unwrap_or_else(|| "*".into());
     let fingerprint = search::fingerprint(&[
         &body.query,
@@ -340,7 +336,21 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
         Some(PageToken::decode(&page.page_token, &fingerprint).map_err(|e| ClientError::field("page.page_token", e))?)
     };
     let window = store::list::Window { keys: &keys, after: after.as_ref(), limit: i64::from(size) + 1 };
-    let (rows, total) = store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &window, selection).await?;
+    // A card number in the box finds its holder (CL-7). The card service is asked while the page
+    // is read; the page is read again with the holders only when a number was a card.
+    let (holders, page) = {
+        let without_cards = filter.as_store_filter();
+        futures::join!(
+            cards::holders_of_terms(api, &ctx, &filter.terms),
+            store::list::page(&conn, &ctx.tenant, &without_cards, &window, selection)
+        )
+    };
+    let (rows, total) = if holders.is_empty() {
+        page?
+    } else {
+        filter.terms.extend(holders.into_iter().map(search::Term::Id));
+        store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &window, selection).await?
+    };
     let has_more = rows.len() > size as usize;
     let mut rows: Vec<_> = rows.into_iter().take(size as usize).collect();
     let next_page_token = match (has_more, rows.last()) {

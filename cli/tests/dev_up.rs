@@ -21,6 +21,26 @@ fn grpcurl() -> std::path::PathBuf {
         .unwrap_or_else(|| panic!("grpcurl is not installed: run `bash .ci/ensure-tools` (make test does)"))
 }
 
+/// Stops `dev up` (and with it its Postgres) when the test fails half-way, so a failed run leaves no
+/// server behind holding the test's output pipe open.
+struct StopOnDrop(Option<std::process::Child>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            for _ in 0..300 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
@@ -29,18 +49,20 @@ fn free_port() -> u16 {
 async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let data_dir = std::env::temp_dir().join(format!("loyalty-devup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
-    let mut child = Command::new(BIN)
-        .args(["dev", "up", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--demo"])
-        .arg("--pg-port")
-        .arg(free_port().to_string())
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env_remove("LOYALTY__DATABASE__URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("loyalty dev up starts");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = StopOnDrop(Some(
+        Command::new(BIN)
+            .args(["dev", "up", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--demo"])
+            .arg("--pg-port")
+            .arg(free_port().to_string())
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env_remove("LOYALTY__DATABASE__URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("loyalty dev up starts"),
+    ));
+    let stdout = child.0.as_mut().and_then(|c| c.stdout.take()).expect("stdout");
     let lines = tokio::task::spawn_blocking(move || {
         let mut seen = Vec::new();
         for line in BufReader::new(stdout).lines() {
@@ -172,14 +194,17 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         "{services}"
     );
     let call = Command::new(&grpcurl)
-        .args(["-plaintext", "-H", &format!("authorization: Bearer {}", token.trim()), "-d", r#"{"query": "sarunas"}"#])
+        .args(["-plaintext", "-H", &format!("authorization: Bearer {}", token.trim())])
+        .args(["-d", r#"{"query": "sarunas", "readMask": {"paths": ["full_name", "phone"]}}"#])
         .args([address.as_str(), "loyalty.client.v1.ClientService/ListClients"])
         .output()
         .expect("grpcurl call");
     let reply = String::from_utf8_lossy(&call.stdout);
     assert!(call.status.success() && reply.contains("Šarūnas"), "{reply}{}", String::from_utf8_lossy(&call.stderr));
+    assert!(reply.contains("\"phone\"") && !reply.contains("registeredAt"), "only the masked fields: {reply}");
 
     // SIGTERM drains and exits cleanly.
+    let mut child = child.0.take().expect("dev up is running");
     let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
     assert!(killed.success());
     let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");

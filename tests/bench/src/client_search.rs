@@ -149,6 +149,21 @@ fn baseline_sql(kind: &str) -> &'static str {
     }
 }
 
+/// The hand-written query as a DBA would run it: exact lookups prepared once; fragment searches
+/// planned for their values (a generic plan of a LIKE may scan the whole table).
+async fn sql_lookup(pool: &deadpool_postgres::Pool, kind: &str, value: &str) -> anyhow::Result<()> {
+    let conn = pool.get().await?;
+    let sql = baseline_sql(kind);
+    let rows = if kind == "partial-name" {
+        conn.query(sql, &[&TENANT, &value]).await?
+    } else {
+        let statement = conn.prepare_cached(sql).await?;
+        conn.query(&statement, &[&TENANT, &value]).await?
+    };
+    anyhow::ensure!(!rows.is_empty(), "the SQL lookup found nothing");
+    Ok(())
+}
+
 pub async fn run() -> anyhow::Result<()> {
     let n = env_number("BENCH_CLIENTS", 1_000_000)?;
     let seconds = env_number("BENCH_SECONDS", 10)?;
@@ -188,8 +203,9 @@ pub async fn run() -> anyhow::Result<()> {
     // server, same connection, same callers). A lookup costs at least this plus its SQL.
     eprintln!("measuring the gRPC floor (health checks) for {seconds} s at {CONCURRENCY} callers");
     let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let floor_health = health.clone();
     let floor = measure(CONCURRENCY, Duration::from_secs(seconds), move |_, _| {
-        let mut health = health.clone();
+        let mut health = floor_health.clone();
         async move {
             health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await?;
             Ok(())
@@ -222,27 +238,29 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await?;
         eprintln!("measuring {kind} as hand-written SQL");
-        let (pool, sql_inputs) = (pool.clone(), inputs.clone());
-        let sql = baseline_sql(kind);
+        let (sql_pool, sql_inputs) = (pool.clone(), inputs.clone());
         let baseline = measure(CONCURRENCY, Duration::from_secs(seconds), move |w, i| {
-            let pool = pool.clone();
+            let pool = sql_pool.clone();
             let value = sql_inputs[((w as u64 * 7919 + i) % sql_inputs.len() as u64) as usize].sql_value.clone();
-            async move {
-                let conn = pool.get().await?;
-                // What a DBA would run: exact lookups prepared once; fragment searches planned for
-                // their values (a generic plan of a LIKE may scan the whole table).
-                let rows = if kind == "partial-name" {
-                    conn.query(sql, &[&TENANT, &value]).await?
-                } else {
-                    let statement = conn.prepare_cached(sql).await?;
-                    conn.query(&statement, &[&TENANT, &value]).await?
-                };
-                anyhow::ensure!(!rows.is_empty(), "the SQL lookup found nothing");
-                Ok(())
-            }
+            async move { sql_lookup(&pool, kind, &value).await }
         })
         .await?;
         report(&format!("client-search/{kind}"), &service, &baseline, goal, Some(2.0));
+        if kind == "exact-id" {
+            // The least any gRPC lookup could cost on this host: an empty call, then the SQL.
+            eprintln!("measuring a health check followed by the {kind} SQL");
+            let (health, pool, inputs) = (health.clone(), pool.clone(), inputs.clone());
+            let least = measure(CONCURRENCY, Duration::from_secs(seconds), move |w, i| {
+                let (mut health, pool) = (health.clone(), pool.clone());
+                let value = inputs[((w as u64 * 7919 + i) % inputs.len() as u64) as usize].sql_value.clone();
+                async move {
+                    health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await?;
+                    sql_lookup(&pool, kind, &value).await
+                }
+            })
+            .await?;
+            report(&format!("client-search/{kind}/floor-then-sql"), &least, &baseline, goal, Some(2.0));
+        }
     }
     server.stop().await
 }

@@ -39,12 +39,15 @@ impl View {
 /// The cached balances, the next expiry and the level; an unknown client has an empty account.
 pub async fn view(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<View> {
     // The client's own lots first (MATERIALIZED): left to itself the planner may find the minimum
-    // by walking every tenant's lots in expiry order.
+    // by walking every tenant's lots in expiry order. No `expires_at IS NOT NULL` here: it would let
+    // the planner take the sweep's partial index `lots_to_expire`, and when its statistics are older
+    // than a wave of expiring lots it looks empty, so every client's balance read walks all of them
+    // (seen: 400 reads/s instead of 15,000). min() and `=` skip lots that never expire anyway.
     let row = loyalty_platform::db::cached::query_opt(
         db,
         "WITH mine AS MATERIALIZED (
              SELECT expires_at, remaining - held AS spendable FROM lots
-             WHERE tenant_id = $1 AND client_id = $2 AND state = 'active' AND expires_at IS NOT NULL
+             WHERE tenant_id = $1 AND client_id = $2 AND state = 'active'
          ), next AS (
              SELECT min(expires_at) AS at FROM mine WHERE spendable > 0
          )

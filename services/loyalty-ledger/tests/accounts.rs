@@ -93,3 +93,56 @@ async fn a_blocked_account_neither_earns_nor_spends() {
     assert!(matches!(ops::spend(&tx, "acme", client, 100, now, &origin()).await, Err(SpendError::Blocked)));
     assert!(matches!(ops::earn(&tx, "acme", client, 100, (now, None), now, &origin()).await, Err(SpendError::Blocked)));
 }
+
+/// Rows of `lots` this transaction has read so far, by sequential scans and through any index.
+async fn lots_read(tx: &deadpool_postgres::Transaction<'_>) -> i64 {
+    tx.query_one(
+        "SELECT pg_stat_get_xact_tuples_returned('lots'::regclass)
+              + coalesce(sum(pg_stat_get_xact_tuples_returned(indexrelid)), 0)::bigint
+         FROM pg_index WHERE indrelid = 'lots'::regclass",
+        &[],
+    )
+    .await
+    .expect("this transaction's statistics")
+    .get(0)
+}
+
+/// A POS asks for a balance on every scan: the read must touch only that client's lots, even when
+/// the planner's statistics still say no lot expires (taken before a wave of purchases with expiry,
+/// autoanalyze not yet run) while every other client now holds expiring points.
+#[tokio::test]
+async fn a_balance_read_touches_only_the_clients_own_lots_whatever_the_statistics_say() {
+    let (settings, pool) = ledger().await;
+    let db = loyalty_platform::db::connect(&settings, "ledger").await.expect("connect");
+    db.batch_execute(
+        "ALTER TABLE lots SET (autovacuum_enabled = false);
+         INSERT INTO accounts (tenant_id, client_id)
+             SELECT 'acme', ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid
+             FROM generate_series(1, 6000) AS i;
+         INSERT INTO lots (tenant_id, client_id, lot_no, earned, remaining, activates_at, state, source)
+             SELECT tenant_id, client_id, 1, 10, 10, now(), 'active', 'setup' FROM accounts;
+         ANALYZE accounts;
+         ANALYZE lots;
+         INSERT INTO lots (tenant_id, client_id, lot_no, earned, remaining, activates_at, expires_at, state, source)
+             SELECT tenant_id, client_id, 2, 10, 10, now(), now() + interval '1 year', 'active', 'setup'
+             FROM accounts;",
+    )
+    .await
+    .expect("other clients' lots");
+    let client = Uuid::now_v7();
+    let now = OffsetDateTime::now_utc();
+    let expiry = now + time::Duration::days(30);
+    let mut conn = pool.get().await.expect("connection");
+    let tx = conn.transaction().await.expect("begin");
+    ops::earn(&tx, "acme", client, 70, (now, Some(expiry)), now, &origin()).await.expect("earned");
+    ops::earn(&tx, "acme", client, 30, (now, None), now, &origin()).await.expect("earned");
+    tx.commit().await.expect("commit");
+
+    let tx = conn.transaction().await.expect("begin");
+    let before = lots_read(&tx).await;
+    let view = loyalty_ledger::balances::view(&tx, "acme", client).await.expect("balance");
+    let after = lots_read(&tx).await;
+    assert_eq!((view.balance.available, view.next_expiry_points), (100, 70));
+    assert_eq!(view.next_expiry_at.map(|t| t.unix_timestamp()), Some(expiry.unix_timestamp()));
+    assert!(after - before <= 2, "the balance read read {} lots for a client holding two", after - before);
+}

@@ -27,6 +27,14 @@ fn account(i: u64) -> Uuid {
 /// ceiling for this work, with no gRPC and no Rust in the way.
 const PURCHASE_STATEMENTS: &str = include_str!("ledger_purchase.pgbench.sql");
 
+/// The least any purchase's transaction costs: it locks its account and commits, nothing else.
+const LOCK_ONLY: &str = "\\set c random(0, :accounts - 1)
+BEGIN;
+SELECT 1 FROM ledger.accounts WHERE tenant_id = 'bench'
+  AND client_id = ('01900000-0000-7002-0000-' || lpad(to_hex(:c::bigint), 12, '0'))::uuid FOR UPDATE;
+COMMIT;
+";
+
 /// pgbench's TPS for `script` at `CONCURRENCY` clients.
 fn pgbench_tps(url: &str, seconds: u64, accounts: u64, (name, script_text): (&str, &str)) -> anyhow::Result<f64> {
     let bin = loyalty_localpg::find_binaries()?.join("pgbench");
@@ -142,6 +150,10 @@ pub async fn run() -> anyhow::Result<()> {
         pgbench_tps(&statements_url, seconds, n, ("purchase", PURCHASE_STATEMENTS))
     })
     .await??;
+    eprintln!("measuring pgbench locking an account and committing for {seconds} s at {CONCURRENCY} clients");
+    let lock_url = url.clone();
+    let lock_tps =
+        tokio::task::spawn_blocking(move || pgbench_tps(&lock_url, seconds, n, ("lock-only", LOCK_ONLY))).await??;
     line(
         "ledger-purchase",
         &purchases,
@@ -149,6 +161,7 @@ pub async fn run() -> anyhow::Result<()> {
             "baseline_pgbench_tps": round(tps), "ratio_to_pgbench": round(purchases.ops_per_s() / tps),
             "baseline_same_statements_tps": round(same_tps),
             "ratio_to_same_statements": round(purchases.ops_per_s() / same_tps),
+            "baseline_lock_only_tps": round(lock_tps), "lock_only_ratio_to_pgbench": round(lock_tps / tps),
             "goal": ">= 0.5 x pgbench, p99 <= 25 ms",
             "goal_met": purchases.ops_per_s() >= 0.5 * tps && purchases.percentile_ms(0.99) <= 25.0,
         }),

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 /// Right to read a service's feed for the caller's own tenant.
@@ -169,6 +170,8 @@ pub struct SequencerPass {
 #[derive(Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
+    /// Live streams end with UNAVAILABLE when this is cancelled (the server is draining).
+    draining: CancellationToken,
 }
 
 struct Inner {
@@ -201,7 +204,17 @@ impl Outbox {
         let channel = format!("{schema}_outbox");
         let listener = tokio::spawn(listen_forever(config, channel.clone(), wake.clone()));
         let notifier = tokio::spawn(notify_forever(pool.clone(), channel, wake.clone()));
-        Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener, notifier }) })
+        Ok(Self {
+            inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener, notifier }),
+            draining: CancellationToken::new(),
+        })
+    }
+
+    /// Ends live `WatchEvents` streams with UNAVAILABLE once `draining` is cancelled (see
+    /// [`crate::server::Services::draining`]): followers resume from their last sequence elsewhere.
+    pub fn ending_streams_on(mut self, draining: CancellationToken) -> Self {
+        self.draining = draining;
+        self
     }
 
     /// The `WatchEvents` handler: the caller's tenant, or every tenant for holders of
@@ -249,7 +262,13 @@ impl Outbox {
                     break;
                 }
                 // A nudge follows every commit; the poll covers a lost one.
-                let _ = tokio::time::timeout(POLL, wake.changed()).await;
+                let draining = tokio::select! {
+                    _ = this.draining.cancelled() => true,
+                    _ = tokio::time::timeout(POLL, wake.changed()) => false,
+                };
+                if draining {
+                    Err(Status::unavailable("the server is shutting down: watch again after your last sequence"))?;
+                }
                 settled = false;
             }
         })

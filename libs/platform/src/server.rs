@@ -11,6 +11,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
@@ -23,6 +24,7 @@ pub struct Services {
     routes: tonic::service::RoutesBuilder,
     rights: RightsTable,
     names: Vec<&'static str>,
+    draining: CancellationToken,
 }
 
 impl Services {
@@ -50,6 +52,13 @@ impl Services {
     pub fn names(&self) -> &[&'static str] {
         &self.names
     }
+
+    /// Cancelled when the server starts to drain. Calls that never end on their own (live
+    /// `WatchEvents` streams) end on it, so a stopping replica does not wait out the drain timeout
+    /// and its followers reconnect (to another replica) at once.
+    pub fn draining(&self) -> CancellationToken {
+        self.draining.clone()
+    }
 }
 
 /// A server that is accepting calls.
@@ -58,11 +67,13 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     drain: std::time::Duration,
+    draining: CancellationToken,
 }
 
 impl RunningServer {
     /// Reports NOT_SERVING, stops accepting, lets in-flight calls finish (up to the drain timeout).
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.draining.cancel();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -140,6 +151,7 @@ pub async fn serve(
         .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests.max(1)))
         .layer(AuthLayer::new(TokenKeys::new(auth), services.rights));
     let names: Vec<&'static str> = services.names.clone();
+    let draining = services.draining.clone();
     let router = tonic::transport::Server::builder()
         .timeout(settings.request_timeout())
         .layer(layers)
@@ -163,7 +175,7 @@ pub async fn serve(
         .with_keepalive(Some(std::time::Duration::from_secs(60)));
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal));
     tracing::info!(%addr, "serving gRPC");
-    Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout() })
+    Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout(), draining })
 }
 
 /// Completes on SIGTERM (Kubernetes) or Ctrl-C.

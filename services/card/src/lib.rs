@@ -56,7 +56,7 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
         if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() };
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "card")?;
+    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "card")?.ending_streams_on(services.draining());
     let clients =
         tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
     let feed = loyalty_platform::feed::PeerFeed {
@@ -68,7 +68,8 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
     };
     let consumer = FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(events::ClientEvents));
     // Runs for the life of the process; a replica that stops leading hands over through the lock.
-    tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
+    // Stops leading when this replica drains, so another replica takes the feed over at once.
+    tokio::spawn(consumer.run(services.draining()));
     tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     services.add(CardServiceServer::new(api::CardApi::new(pool, outbox, Arc::new(SystemClock), clients)), RIGHTS);
     Ok(())

@@ -73,7 +73,8 @@ pub async fn register_with_clock(
     let schema = schema(settings);
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client")?;
+    let outbox =
+        Outbox::new(pool.clone(), &settings.database, &schema, "client")?.ending_streams_on(services.draining());
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
     let ledger = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.ledger))?.connect_lazy();
     let purchases = loyalty_platform::feed::PeerFeed {
@@ -89,7 +90,8 @@ pub async fn register_with_clock(
         Arc::new(purchases),
         Arc::new(feed::Purchases),
     );
-    tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
+    // Stops leading when this replica drains, so another replica takes the feed over at once.
+    tokio::spawn(consumer.run(services.draining()));
     tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, (cards, ledger))), RIGHTS);
     Ok(())

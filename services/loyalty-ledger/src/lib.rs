@@ -73,7 +73,8 @@ pub async fn register_with_clock(
         if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() };
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = loyalty_platform::outbox::Outbox::new(pool.clone(), &settings.database, &schema, "ledger")?;
+    let outbox = loyalty_platform::outbox::Outbox::new(pool.clone(), &settings.database, &schema, "ledger")?
+        .ending_streams_on(services.draining());
     let clients =
         tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
@@ -86,7 +87,8 @@ pub async fn register_with_clock(
     };
     let consumer =
         loyalty_platform::feed::FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(feed::ClientEvents));
-    tokio::spawn(consumer.run(tokio_util::sync::CancellationToken::new()));
+    // Stops leading when this replica drains, so another replica takes the feed over at once.
+    tokio::spawn(consumer.run(services.draining()));
     tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     tokio::spawn(sweep(pool.clone(), clock.clone()));
     services.add(

@@ -67,8 +67,7 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
         call: loyalty_platform::feed::watch_clients,
     };
     let consumer = FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(events::ClientEvents));
-    // Runs for the life of the process; a replica that stops leading hands over through the lock.
-    // Stops leading when this replica drains, so another replica takes the feed over at once.
+    // Leads while this replica serves; when it drains, another replica takes the lock and the feed.
     tokio::spawn(consumer.run(services.draining()));
     tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
     services.add(CardServiceServer::new(api::CardApi::new(pool, outbox, Arc::new(SystemClock), clients)), RIGHTS);

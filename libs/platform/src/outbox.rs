@@ -193,28 +193,21 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<Event, Status>> + Send>>;
 
 impl Outbox {
     /// `source` names the service in events ("client", "ledger"); `schema` is where its outbox is.
+    /// Live `WatchEvents` streams end with UNAVAILABLE once `draining` is cancelled (pass
+    /// [`crate::server::Services::draining`]): followers resume from their last sequence elsewhere.
     pub fn new(
         pool: deadpool_postgres::Pool,
         db: &DatabaseSettings,
         schema: &str,
         source: &str,
+        draining: CancellationToken,
     ) -> anyhow::Result<Self> {
         let config = crate::db::pg_config(db, schema)?;
         let (wake, _) = watch::channel(0u64);
         let channel = format!("{schema}_outbox");
         let listener = tokio::spawn(listen_forever(config, channel.clone(), wake.clone()));
         let notifier = tokio::spawn(notify_forever(pool.clone(), channel, wake.clone()));
-        Ok(Self {
-            inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener, notifier }),
-            draining: CancellationToken::new(),
-        })
-    }
-
-    /// Ends live `WatchEvents` streams with UNAVAILABLE once `draining` is cancelled (see
-    /// [`crate::server::Services::draining`]): followers resume from their last sequence elsewhere.
-    pub fn ending_streams_on(mut self, draining: CancellationToken) -> Self {
-        self.draining = draining;
-        self
+        Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener, notifier }), draining })
     }
 
     /// The `WatchEvents` handler: the caller's tenant, or every tenant for holders of

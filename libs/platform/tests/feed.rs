@@ -69,7 +69,7 @@ async fn setup() -> (deadpool_postgres::Pool, Outbox) {
         )
         .await
         .expect("create applied");
-    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe", Default::default()).expect("outbox");
     (pool, outbox)
 }
 

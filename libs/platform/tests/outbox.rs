@@ -21,7 +21,7 @@ async fn collect(outbox: &Outbox, tenant: Option<&str>, req: WatchEventsRequest)
 #[tokio::test]
 async fn committed_events_arrive_in_order_and_rolled_back_ones_never_do() {
     let (settings, pool) = support::migrated().await;
-    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe", Default::default()).expect("outbox");
     publish_committed(&pool, &blocked("acme", "first")).await;
     {
         let mut conn = pool.get().await.expect("connection");
@@ -44,7 +44,7 @@ async fn committed_events_arrive_in_order_and_rolled_back_ones_never_do() {
 #[tokio::test]
 async fn a_live_watcher_sees_events_as_they_commit() {
     let (settings, pool) = support::migrated().await;
-    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe", Default::default()).expect("outbox");
     let mut live = outbox.watch(None, WatchEventsRequest::default());
     publish_committed(&pool, &blocked("acme", "one")).await;
     let first = tokio::time::timeout(Duration::from_secs(10), live.next()).await.expect("arrives").expect("open");
@@ -59,7 +59,7 @@ async fn a_live_watcher_sees_events_as_they_commit() {
 #[tokio::test]
 async fn concurrent_writers_leave_no_gap_for_a_live_reader() {
     let (settings, pool) = support::migrated().await;
-    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe", Default::default()).expect("outbox");
     let writers = 6;
     let per_writer = 40;
     let mut live = outbox.watch(None, WatchEventsRequest::default());
@@ -115,7 +115,7 @@ async fn concurrent_writers_leave_no_gap_for_a_live_reader() {
 #[tokio::test]
 async fn a_tenant_sees_only_its_own_events_and_kinds_filter() {
     let (settings, pool) = support::migrated().await;
-    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe", Default::default()).expect("outbox");
     publish_committed(&pool, &blocked("acme", "acme-1")).await;
     publish_committed(&pool, &blocked("globex", "globex-1")).await;
     publish_committed(&pool, &blocked("acme", "acme-2")).await;
@@ -137,7 +137,7 @@ async fn a_tenant_sees_only_its_own_events_and_kinds_filter() {
 #[tokio::test]
 async fn a_commit_nudges_other_replicas_with_a_notify_after_it() {
     let (settings, pool) = support::migrated().await;
-    let _outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe").expect("outbox");
+    let _outbox = Outbox::new(pool.clone(), &settings, support::SCHEMA, "probe", Default::default()).expect("outbox");
     let config = loyalty_platform::db::pg_config(&settings, support::SCHEMA).expect("config");
     let (other_replica, mut connection) = config.connect(tokio_postgres::NoTls).await.expect("connect");
     let (tx_note, mut notes) = tokio::sync::mpsc::unbounded_channel();

@@ -56,7 +56,7 @@ pub async fn register(settings: &PlatformSettings, services: &mut Services) -> a
         if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() };
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "card")?.ending_streams_on(services.draining());
+    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "card", services.draining())?;
     let clients =
         tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
     let feed = loyalty_platform::feed::PeerFeed {

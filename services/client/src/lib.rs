@@ -73,8 +73,7 @@ pub async fn register_with_clock(
     let schema = schema(settings);
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox =
-        Outbox::new(pool.clone(), &settings.database, &schema, "client")?.ending_streams_on(services.draining());
+    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client", services.draining())?;
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
     let ledger = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.ledger))?.connect_lazy();
     let purchases = loyalty_platform::feed::PeerFeed {

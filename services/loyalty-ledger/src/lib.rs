@@ -73,8 +73,13 @@ pub async fn register_with_clock(
         if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() };
     loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
     let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = loyalty_platform::outbox::Outbox::new(pool.clone(), &settings.database, &schema, "ledger")?
-        .ending_streams_on(services.draining());
+    let outbox = loyalty_platform::outbox::Outbox::new(
+        pool.clone(),
+        &settings.database,
+        &schema,
+        "ledger",
+        services.draining(),
+    )?;
     let clients =
         tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
     let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();

@@ -149,6 +149,11 @@ fn baseline_sql(kind: &str) -> &'static str {
     }
 }
 
+/// The input caller `w` uses on its `i`-th call: callers spread over the inputs, not in step.
+fn pick(inputs: &[Lookup], w: usize, i: u64) -> &Lookup {
+    &inputs[((w as u64 * 7919 + i) % inputs.len() as u64) as usize]
+}
+
 /// The hand-written query as a DBA would run it: exact lookups prepared once; fragment searches
 /// planned for their values (a generic plan of a LIKE may scan the whole table).
 async fn sql_lookup(pool: &deadpool_postgres::Pool, kind: &str, value: &str) -> anyhow::Result<()> {
@@ -226,7 +231,7 @@ pub async fn run() -> anyhow::Result<()> {
         let (api, service_inputs) = (api.clone(), inputs.clone());
         let service = measure(CONCURRENCY, Duration::from_secs(seconds), move |w, i| {
             let mut api = api.clone();
-            let query = service_inputs[((w as u64 * 7919 + i) % service_inputs.len() as u64) as usize].typed.clone();
+            let query = pick(&service_inputs, w, i).typed.clone();
             async move {
                 let page = Some(PageRequest { page_size: PAGE, page_token: String::new() });
                 let read_mask = Some(prost_types::FieldMask { paths: SHOWN.map(String::from).to_vec() });
@@ -241,7 +246,7 @@ pub async fn run() -> anyhow::Result<()> {
         let (sql_pool, sql_inputs) = (pool.clone(), inputs.clone());
         let baseline = measure(CONCURRENCY, Duration::from_secs(seconds), move |w, i| {
             let pool = sql_pool.clone();
-            let value = sql_inputs[((w as u64 * 7919 + i) % sql_inputs.len() as u64) as usize].sql_value.clone();
+            let value = pick(&sql_inputs, w, i).sql_value.clone();
             async move { sql_lookup(&pool, kind, &value).await }
         })
         .await?;
@@ -252,7 +257,7 @@ pub async fn run() -> anyhow::Result<()> {
             let (health, pool, inputs) = (health.clone(), pool.clone(), inputs.clone());
             let least = measure(CONCURRENCY, Duration::from_secs(seconds), move |w, i| {
                 let (mut health, pool) = (health.clone(), pool.clone());
-                let value = inputs[((w as u64 * 7919 + i) % inputs.len() as u64) as usize].sql_value.clone();
+                let value = pick(&inputs, w, i).sql_value.clone();
                 async move {
                     health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await?;
                     sql_lookup(&pool, kind, &value).await

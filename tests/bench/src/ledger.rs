@@ -28,12 +28,7 @@ fn account(i: u64) -> Uuid {
 const PURCHASE_STATEMENTS: &str = include_str!("ledger_purchase.pgbench.sql");
 
 /// The least any purchase's transaction costs: it locks its account and commits, nothing else.
-const LOCK_ONLY: &str = "\\set c random(0, :accounts - 1)
-BEGIN;
-SELECT 1 FROM ledger.accounts WHERE tenant_id = 'bench'
-  AND client_id = ('01900000-0000-7002-0000-' || lpad(to_hex(:c::bigint), 12, '0'))::uuid FOR UPDATE;
-COMMIT;
-";
+const LOCK_ONLY: &str = include_str!("ledger_lock_only.pgbench.sql");
 
 /// pgbench's TPS for `script` at `CONCURRENCY` clients.
 fn pgbench_tps(url: &str, seconds: u64, accounts: u64, (name, script_text): (&str, &str)) -> anyhow::Result<f64> {

@@ -22,6 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        // Maps decode into BTreeMaps, so a message encodes to the same bytes in every process: the
+        // idempotency hash of a retry matches its first call's.
+        .btree_map(".")
         .file_descriptor_set_path(out_dir.join("loyalty_descriptor.bin"))
         .compile_protos(&protos, &[root])?;
     Ok(())

@@ -1,12 +1,15 @@
-//! Bearer tokens (JWT, HS256) carrying tenant, rights and an optional store scope, and the tower
-//! layer that turns them into a [`Principal`] in the request extensions.
+//! Bearer tokens carrying tenant, rights and an optional store scope, and the tower layer that
+//! turns them into a [`Principal`] in the request extensions. Keys and verification: [`crate::keys`].
 //!
 //! Missing, expired or badly signed tokens are UNAUTHENTICATED; a valid token without the right an
 //! RPC needs is PERMISSION_DENIED. Every method of a service must be listed in its [`RightsTable`]:
 //! a method that is not listed is refused, so a forgotten entry fails closed.
-use crate::config::AuthSettings;
+//!
+//! Service identities: a token of kind `service` may name the tenant `*` (it acts for every
+//! tenant, as the feed consumers and the client service's block call do); each call then names its
+//! tenant in the `x-loyalty-tenant` header. No other token may.
+use crate::keys::Verifier;
 use futures::future::BoxFuture;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use loyalty_api::common::v1::{Actor, Channel, actor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -16,17 +19,34 @@ use tonic::Status;
 use tonic::body::Body;
 
 /// Grants every right within the token's tenant (dev admin tokens, tenant administrators); never
-/// a right that crosses tenants (see [`Principal::has_explicit_right`]).
+/// a right of [`CROSS_TENANT_RIGHTS`] or [`SERVICE_RIGHTS`].
 pub const ALL_RIGHTS: &str = "*";
+
+/// Rights that cross the tenant boundary: granted only when the token names them.
+pub const CROSS_TENANT_RIGHTS: &[&str] = &[crate::outbox::READ_ALL_TENANTS, OPERATE_FEEDS];
+
+/// Rights only a service identity holds (honoured for tokens of kind `service` that name them):
+/// no person's token can lift a ledger block, whatever rights it carries.
+pub const SERVICE_RIGHTS: &[&str] = &[SET_LEDGER_BLOCK];
+
+/// The client service's right to pass its block decisions to the ledger (CL-4).
+pub const SET_LEDGER_BLOCK: &str = "ledger.block";
+/// Operators' right to list and retry parked feed events of every tenant.
+pub const OPERATE_FEEDS: &str = "ops.feeds";
+
+/// The header a service identity names its tenant in.
+pub const TENANT_HEADER: &str = "x-loyalty-tenant";
+/// The tenant claim of a service identity that acts for every tenant.
+pub const EVERY_TENANT: &str = "*";
 
 /// The claims of a loyalty token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
-    /// User or integration id.
+    /// User, integration or service id.
     pub sub: String,
-    /// Tenant id (one retail chain).
+    /// Tenant id (one retail chain); `*` for a service identity acting for every tenant.
     pub tenant: String,
-    /// Rights such as "clients.read", "ledger.manual"; "*" grants all.
+    /// Rights such as "clients.read", "ledger.manual"; "*" grants all within the tenant.
     #[serde(default)]
     pub rights: Vec<String>,
     /// Store scope: when non-empty, the holder sees only these stores' data (CL-11).
@@ -35,12 +55,14 @@ pub struct Claims {
     /// Display name for history and audit.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    /// "user" (default), "integration" or "system".
+    /// "user" (default), "integration", "service" or "system".
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub iss: String,
+    pub aud: String,
     pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
 }
 
@@ -48,29 +70,69 @@ pub struct Claims {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub subject: String,
+    /// The tenant the call acts for; empty for a service identity that named none.
     pub tenant: String,
     pub name: String,
     pub kind: actor::Kind,
     rights: Vec<String>,
     stores: Vec<String>,
+    /// A service identity whose token names every tenant.
+    every_tenant: bool,
+}
+
+/// The longest tenant id a token may name.
+const MAX_TENANT: usize = 64;
+
+fn is_tenant_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_TENANT
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl Principal {
-    fn from_claims(c: Claims) -> Self {
+    pub(crate) fn from_claims(c: Claims) -> Result<Self, Status> {
         let kind = match c.kind.as_str() {
             "integration" => actor::Kind::Integration,
             "system" => actor::Kind::System,
-            _ => actor::Kind::User,
+            "service" => actor::Kind::Service,
+            "user" | "" => actor::Kind::User,
+            _ => return Err(Status::unauthenticated("token kind must be user, integration, service or system")),
         };
-        Self { subject: c.sub, tenant: c.tenant, name: c.name, kind, rights: c.rights, stores: c.stores }
+        let every_tenant = c.tenant == EVERY_TENANT;
+        if every_tenant && kind != actor::Kind::Service {
+            return Err(Status::unauthenticated("only a service identity may act for every tenant"));
+        }
+        if !every_tenant && !is_tenant_id(&c.tenant) {
+            return Err(Status::unauthenticated("token names no valid tenant"));
+        }
+        let tenant = if every_tenant { String::new() } else { c.tenant };
+        Ok(Self { subject: c.sub, tenant, name: c.name, kind, rights: c.rights, stores: c.stores, every_tenant })
+    }
+
+    /// A principal built in this process (tests of handlers, the suite's own sweeps).
+    pub fn internal(tenant: &str, subject: &str, rights: &[&str], stores: &[&str]) -> Self {
+        Self {
+            subject: subject.into(),
+            tenant: tenant.into(),
+            name: String::new(),
+            kind: actor::Kind::System,
+            rights: rights.iter().map(|r| r.to_string()).collect(),
+            stores: stores.iter().map(|s| s.to_string()).collect(),
+            every_tenant: false,
+        }
     }
 
     pub fn has_right(&self, right: &str) -> bool {
+        if SERVICE_RIGHTS.contains(&right) {
+            return self.kind == actor::Kind::Service && self.has_explicit_right(right);
+        }
+        if CROSS_TENANT_RIGHTS.contains(&right) {
+            return self.has_explicit_right(right);
+        }
         self.rights.iter().any(|r| r == right || r == ALL_RIGHTS)
     }
 
-    /// Named in the token itself: `*` does not grant it. For rights that cross the tenant boundary
-    /// (service accounts reading every tenant's feed), which no tenant admin should hold by accident.
+    /// Named in the token itself: `*` does not grant it.
     pub fn has_explicit_right(&self, right: &str) -> bool {
         self.rights.iter().any(|r| r == right)
     }
@@ -84,6 +146,16 @@ impl Principal {
     /// The stores the principal is limited to; `None` means all stores of the tenant.
     pub fn store_scope(&self) -> Option<&[String]> {
         if self.stores.is_empty() { None } else { Some(&self.stores) }
+    }
+
+    /// Whether the principal may act in `store` (always, without a store scope).
+    pub fn may_act_in(&self, store: &str) -> bool {
+        self.store_scope().is_none_or(|stores| stores.iter().any(|s| s == store))
+    }
+
+    /// A service identity acting for every tenant.
+    pub fn acts_for_every_tenant(&self) -> bool {
+        self.every_tenant
     }
 
     /// The actor recorded in history and events.
@@ -104,80 +176,6 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
         .extensions()
         .get::<Principal>()
         .ok_or_else(|| Status::unauthenticated("no principal: the auth layer is not installed"))
-}
-
-/// Signs and verifies tokens.
-#[derive(Clone)]
-pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    issuer: String,
-    verified: Arc<crate::verified_tokens::VerifiedTokens>,
-}
-
-impl TokenKeys {
-    pub fn new(settings: &AuthSettings) -> Self {
-        let secret = settings.jwt_secret.expose().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        if !settings.issuer.is_empty() {
-            validation.set_issuer(&[settings.issuer.as_str()]);
-        }
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            issuer: settings.issuer.clone(),
-            verified: Arc::default(),
-        }
-    }
-
-    /// Mints a token for `tenant` with `rights`, valid for `ttl`.
-    pub fn mint(&self, grant: &Grant<'_>) -> anyhow::Result<String> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = Claims {
-            sub: grant.subject.to_string(),
-            tenant: grant.tenant.to_string(),
-            rights: grant.rights.iter().map(|r| r.to_string()).collect(),
-            stores: grant.stores.iter().map(|s| s.to_string()).collect(),
-            name: grant.name.to_string(),
-            kind: grant.kind.to_string(),
-            iss: self.issuer.clone(),
-            iat: now,
-            exp: now + grant.ttl.as_secs() as i64,
-        };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
-    }
-
-    pub fn verify(&self, token: &str) -> Result<Principal, Status> {
-        self.verify_at(token, time::OffsetDateTime::now_utc().unix_timestamp())
-    }
-
-    /// [`Self::verify`] at `now` (Unix seconds), which decides whether an earlier verification of
-    /// the same token still holds; a full verification checks the expiry against the clock.
-    fn verify_at(&self, token: &str, now: i64) -> Result<Principal, Status> {
-        use jsonwebtoken::errors::ErrorKind;
-        if let Some(known) = self.verified.get(token, now) {
-            return Ok(known);
-        }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            Status::unauthenticated(match e.kind() {
-                ErrorKind::ExpiredSignature => "token expired",
-                ErrorKind::InvalidSignature => "token signature is not valid",
-                ErrorKind::InvalidIssuer => "token issuer is not accepted",
-                _ => "token is malformed",
-            })
-        })?;
-        if data.claims.tenant.is_empty() {
-            return Err(Status::unauthenticated("token names no tenant"));
-        }
-        let exp = data.claims.exp;
-        let principal = Principal::from_claims(data.claims);
-        self.verified.remember(token, &principal, exp);
-        Ok(principal)
-    }
 }
 
 /// What a minted token grants.
@@ -203,6 +201,12 @@ impl<'a> Grant<'a> {
             kind: "user",
             ttl: std::time::Duration::from_secs(3600),
         }
+    }
+
+    /// The identity of one service of the suite (`"ledger-service"`) with the rights it needs,
+    /// acting for every tenant.
+    pub fn service(subject: &'a str, rights: &'a [&'a str]) -> Self {
+        Self { subject, kind: "service", name: subject, ttl: std::time::Duration::from_secs(90 * 86_400), ..Self::new(EVERY_TENANT, rights) }
     }
 }
 
@@ -241,13 +245,13 @@ fn is_public(path: &str) -> bool {
 /// Verifies the bearer token of every call and checks the right its method needs.
 #[derive(Clone)]
 pub struct AuthLayer {
-    keys: Arc<TokenKeys>,
+    keys: Verifier,
     rights: Arc<RightsTable>,
 }
 
 impl AuthLayer {
-    pub fn new(keys: TokenKeys, rights: RightsTable) -> Self {
-        Self { keys: Arc::new(keys), rights: Arc::new(rights) }
+    pub fn new(keys: Verifier, rights: RightsTable) -> Self {
+        Self { keys, rights: Arc::new(rights) }
     }
 
     fn authorize(&self, req: &http::Request<Body>) -> Result<Option<Principal>, Status> {
@@ -264,7 +268,15 @@ impl AuthLayer {
             .ok()
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .ok_or_else(|| Status::unauthenticated("authorization is not a bearer token"))?;
-        let principal = self.keys.verify(token.trim())?;
+        let mut principal = self.keys.verify(token.trim())?;
+        if principal.every_tenant {
+            if let Some(named) = req.headers().get(TENANT_HEADER) {
+                let named = named.to_str().ok().filter(|t| is_tenant_id(t)).ok_or_else(|| {
+                    Status::invalid_argument(format!("{TENANT_HEADER}: is not a tenant id (letters, digits, -, _, .)"))
+                })?;
+                principal.tenant = named.to_string();
+            }
+        }
         let right = self
             .rights
             .right_for(path)
@@ -318,8 +330,9 @@ where
     }
 }
 
-/// The caller's bearer token, carried to the other services a handler calls (service-to-service
-/// calls forward the caller's token, so tenant, rights and store scope apply there too).
+/// The caller's bearer token, carried to the other services a handler asks on the caller's behalf
+/// (the POS card lookup), so tenant, rights and store scope apply there too; and the trace context,
+/// so one purchase is one trace.
 #[derive(Clone, Debug, Default)]
 pub struct ForwardToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
 
@@ -328,12 +341,13 @@ impl ForwardToken {
         Self(request.metadata().get("authorization").cloned())
     }
 
-    /// A request to another service carrying the token.
+    /// A request to another service carrying the token and the current trace context.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         if let Some(token) = &self.0 {
             request.metadata_mut().insert("authorization", token.clone());
         }
+        crate::trace::inject(request.metadata_mut());
         request
     }
 }
@@ -352,68 +366,5 @@ impl tonic::service::Interceptor for BearerToken {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
         request.metadata_mut().insert("authorization", self.0.clone());
         Ok(request)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Secret;
-
-    fn keys(secret: &str) -> TokenKeys {
-        TokenKeys::new(&AuthSettings { jwt_secret: Secret::new(secret.into()), issuer: String::new() })
-    }
-
-    #[test]
-    fn minted_tokens_verify_with_the_same_key_only() {
-        let rights = ["clients.read"];
-        let token = keys("a").mint(&Grant::new("acme", &rights)).expect("mint");
-        let p = keys("a").verify(&token).expect("valid");
-        assert_eq!(p.tenant, "acme");
-        assert!(p.has_right("clients.read") && !p.has_right("clients.write"));
-        let err = keys("b").verify(&token).expect_err("wrong key");
-        assert_eq!(err.code(), tonic::Code::Unauthenticated);
-    }
-
-    #[test]
-    fn a_verified_token_is_known_until_it_expires_and_only_by_its_exact_text() {
-        let keys = keys("a");
-        let rights = ["clients.read"];
-        let token = keys.mint(&Grant::new("acme", &rights)).expect("mint");
-        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
-        let first = keys.verify(&token).expect("valid");
-        assert_eq!(keys.verified.known(), 1);
-        assert_eq!(keys.verified.get(&token, exp - 60), Some(first.clone()), "known before its expiry");
-        assert_eq!(keys.verify(&token).expect("again"), first);
-        assert_eq!(keys.verified.get(&token, exp + 1), None, "not after it");
-        assert_eq!(keys.verified.known(), 0, "and forgotten");
-        // One byte changed in the signature: not the cached token, and not valid.
-        let mut tampered = token.clone();
-        let at = tampered.len() - 10;
-        let swapped = if &tampered[at..=at] == "A" { "B" } else { "A" };
-        tampered.replace_range(at..=at, swapped);
-        keys.verify(&token).expect("cached again");
-        let err = keys.verify(&tampered).expect_err("tampered signature");
-        assert_eq!(err.code(), tonic::Code::Unauthenticated);
-        let other_key = self::keys("b");
-        assert!(other_key.verify(&token).is_err(), "another key's cache knows nothing of it");
-        // A token at its expiry is never answered from the cache: each call checks it in full
-        // (where the leeway applies, and then the refusal).
-        let mut at_expiry = Grant::new("acme", &rights);
-        at_expiry.ttl = std::time::Duration::ZERO;
-        let ending = keys.mint(&at_expiry).expect("mint");
-        keys.verify(&ending).expect("within the leeway");
-        assert_eq!(keys.verified.get(&ending, time::OffsetDateTime::now_utc().unix_timestamp()), None);
-    }
-
-    #[test]
-    fn star_grants_every_right_and_store_scope_is_optional() {
-        let rights = [ALL_RIGHTS];
-        let stores = ["VLN-01"];
-        let mut grant = Grant::new("acme", &rights);
-        grant.stores = &stores;
-        let p = keys("k").verify(&keys("k").mint(&grant).expect("mint")).expect("valid");
-        assert!(p.has_right("ledger.manual"));
-        assert_eq!(p.store_scope(), Some(&["VLN-01".to_string()][..]));
     }
 }

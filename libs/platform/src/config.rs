@@ -19,6 +19,24 @@ pub struct PlatformSettings {
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
     pub peers: PeerSettings,
+    /// This service's own identity towards its peers.
+    pub identity: crate::identity::IdentitySettings,
+    pub outbox: OutboxSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct OutboxSettings {
+    /// Published events older than this are deleted (hourly). Read models replay from sequence 0
+    /// when they rebuild, so keep at least the history they answer questions about (two years of
+    /// purchases for the segment service's period facts).
+    pub retention_days: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self { retention_days: 730 }
+    }
 }
 
 /// Where the other services answer. Empty means "this server": all services in one process
@@ -32,6 +50,9 @@ pub struct PeerSettings {
     pub segment: String,
     pub messaging: String,
     pub importexport: String,
+    /// CA certificate (PEM) that peers' TLS certificates are checked against, for `https://`
+    /// endpoints; empty uses the system's roots.
+    pub tls_ca_file: String,
 }
 
 impl PlatformSettings {
@@ -42,7 +63,25 @@ impl PlatformSettings {
             return configured.to_string();
         }
         let listen = self.server.listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
-        format!("http://{listen}")
+        let scheme = if self.server.tls_cert_file.is_empty() { "http" } else { "https" };
+        format!("{scheme}://{listen}")
+    }
+
+    /// A lazily connecting channel to peer `configured` (TLS for `https://` endpoints).
+    pub fn peer_channel(&self, configured: &str) -> anyhow::Result<tonic::transport::Channel> {
+        let endpoint = self.peer_endpoint(configured);
+        let mut channel = tonic::transport::Channel::from_shared(endpoint.clone())
+            .map_err(|e| anyhow::anyhow!("peers: {endpoint:?} is not an endpoint: {e}"))?;
+        if endpoint.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+            if !self.peers.tls_ca_file.is_empty() {
+                let pem = std::fs::read(&self.peers.tls_ca_file)
+                    .with_context(|| format!("peers.tls_ca_file: reading {}", self.peers.tls_ca_file))?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            channel = channel.tls_config(tls).context("peers: TLS settings")?;
+        }
+        Ok(channel.connect_lazy())
     }
 }
 
@@ -59,6 +98,10 @@ pub struct ServerSettings {
     pub max_concurrent_requests: usize,
     /// After SIGTERM, how long in-flight calls may finish before the process exits.
     pub drain_timeout_ms: u64,
+    /// TLS on the gRPC listener: the certificate chain and private key (PEM). Empty serves
+    /// plaintext (behind a mesh or on a private network).
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
 }
 
 impl Default for ServerSettings {
@@ -69,6 +112,8 @@ impl Default for ServerSettings {
             request_timeout_ms: 30_000,
             max_concurrent_requests: 512,
             drain_timeout_ms: 20_000,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
         }
     }
 }
@@ -94,6 +139,12 @@ pub struct DatabaseSettings {
     pub max_size: usize,
     /// How long a caller waits for a pooled connection.
     pub wait_timeout_ms: u64,
+    /// "disable" (default) or "verify-full": TLS with the server's certificate checked against
+    /// `ca_file` and its name against the host of the URL.
+    pub tls_mode: String,
+    /// CA certificate (PEM) the server's certificate is checked against; empty uses the system's
+    /// roots.
+    pub ca_file: String,
 }
 
 impl Default for DatabaseSettings {
@@ -103,26 +154,24 @@ impl Default for DatabaseSettings {
             schema: String::new(),
             max_size: 16,
             wait_timeout_ms: 5_000,
+            tls_mode: "disable".into(),
+            ca_file: String::new(),
         }
     }
 }
 
-/// Development key used when none is configured. Start-up logs a warning when it is in use.
-pub const DEV_JWT_SECRET: &str = "loyalty-dev-only-secret-change-me";
-
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct AuthSettings {
-    /// HS256 key the tokens are signed with.
-    pub jwt_secret: Secret<String>,
-    /// Expected `iss` claim; empty accepts any.
+    /// JWKS file with the public keys tokens are signed with (several at once for rotation).
+    pub jwks_file: String,
+    /// The `iss` every token must carry.
     pub issuer: String,
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self { jwt_secret: Secret::new(DEV_JWT_SECRET.into()), issuer: String::new() }
-    }
+    /// The `aud` every token must carry; "loyalty" when empty.
+    pub audience: String,
+    /// Development mode: with no `jwks_file`, trust the development key (`loyalty dev up`). A
+    /// service refuses to start with the development key otherwise.
+    pub development: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -3,8 +3,10 @@ use crate::config::DatabaseSettings;
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::future::BoxFuture;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use deadpool_postgres::{Pool as PgPool, Transaction};
 
@@ -36,10 +38,51 @@ pub fn pg_config(db: &DatabaseSettings, schema: &str) -> anyhow::Result<tokio_po
     Ok(config)
 }
 
+/// How connections to Postgres are secured (`database.tls_mode`).
+#[derive(Clone)]
+pub enum Tls {
+    Disabled,
+    /// TLS with the server's certificate and host name verified (libpq's `verify-full`).
+    VerifyFull(MakeRustlsConnect),
+}
+
+/// The TLS connector `db` asks for.
+pub fn tls(db: &DatabaseSettings) -> anyhow::Result<Tls> {
+    match db.tls_mode.as_str() {
+        "" | "disable" => Ok(Tls::Disabled),
+        "verify-full" => {
+            let mut roots = rustls::RootCertStore::empty();
+            anyhow::ensure!(
+                !db.ca_file.is_empty(),
+                "database.ca_file: verify-full needs the CA certificate (PEM) the server's certificate is signed by"
+            );
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(&db.ca_file)
+                .with_context(|| format!("database.ca_file: reading {}", db.ca_file))?;
+            for cert in certs {
+                let cert = cert.with_context(|| format!("database.ca_file: {} holds a bad certificate", db.ca_file))?;
+                roots.add(cert).context("database.ca_file: a certificate rustls refuses")?;
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .context("TLS protocol versions")?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Tls::VerifyFull(MakeRustlsConnect::new(config)))
+        }
+        other => anyhow::bail!("database.tls_mode: {other:?} is not one of disable, verify-full"),
+    }
+}
+
 /// A pool of connections whose search path is `schema`.
 pub fn pool(db: &DatabaseSettings, schema: &str) -> anyhow::Result<Pool> {
-    let manager =
-        Manager::from_config(pg_config(db, schema)?, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let config = pg_config(db, schema)?;
+    let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager = match tls(db)? {
+        Tls::Disabled => Manager::from_config(config, NoTls, recycling),
+        Tls::VerifyFull(tls) => Manager::from_config(config, tls, recycling),
+    };
     Pool::builder(manager)
         .max_size(db.max_size.max(1))
         .runtime(Runtime::Tokio1)
@@ -51,13 +94,30 @@ pub fn pool(db: &DatabaseSettings, schema: &str) -> anyhow::Result<Pool> {
 
 /// Opens a connection outside the pool (LISTEN, session advisory locks, migrations).
 pub async fn connect(db: &DatabaseSettings, schema: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = pg_config(db, schema)?.connect(NoTls).await.context("connecting to the database")?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "database connection ended");
+    let config = pg_config(db, schema)?;
+    let client = match tls(db)? {
+        Tls::Disabled => {
+            let (client, connection) = config.connect(NoTls).await.context("connecting to the database")?;
+            tokio::spawn(drive(connection));
+            client
         }
-    });
+        Tls::VerifyFull(tls) => {
+            let (client, connection) = config.connect(tls).await.context("connecting to the database over TLS")?;
+            tokio::spawn(drive(connection));
+            client
+        }
+    };
     Ok(client)
+}
+
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(error) = connection.await {
+        tracing::warn!(%error, "database connection ended");
+    }
 }
 
 /// Runs `work` in one transaction and commits it; rolls back when `work` fails. Every write path

@@ -2,8 +2,11 @@
 //! with a `google.rpc.BadRequest` naming every violated field; internal failures are logged with
 //! their cause chain and returned without it.
 //!
-//! Each service keeps its own error enum (`ClientError`, `LedgerError`) and maps it to `Status`
-//! with these helpers.
+//! Every service answers with [`ApiError`]: the outcomes a caller can tell apart (the codes of
+//! ARCHITECTURE.md → Contracts) and one `Internal` for what the caller cannot fix. A service keeps
+//! only its own domain errors (the ledger's `PurchaseError`, say) and says once, in a `From` impl,
+//! which outcome each one is — as Quickwit's `ServiceError::error_code` and GreptimeDB's `ErrorExt`
+//! do.
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -58,9 +61,121 @@ impl Violations {
     }
 }
 
+impl std::fmt::Display for Violations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.iter().map(|(field, reason)| format!("{field}: {reason}")).collect::<Vec<_>>().join("; ");
+        f.write_str(&text)
+    }
+}
+
+/// What went wrong for a caller, as every service answers it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad input: every violated field, with the reason in words.
+    #[error("{0}")]
+    InvalidArgument(Violations),
+    /// Unknown, another tenant's, or outside the caller's store scope: all look the same.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The state of what the call is about forbids it (a blocked client, too few points).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A conflict worth retrying (an etag that no longer matches).
+    #[error("{0}")]
+    Aborted(String),
+    /// A status decided by shared machinery (idempotency, auth, a peer service's answer).
+    #[error("{0}")]
+    Status(#[from] Status),
+    /// What the caller cannot fix: logged with its cause chain, answered without it.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// INVALID_ARGUMENT for one field.
+    pub fn field(field: &str, reason: &str) -> Self {
+        let mut v = Violations::new();
+        v.add(field, reason);
+        ApiError::InvalidArgument(v)
+    }
+
+    pub fn precondition(message: impl Into<String>) -> Self {
+        ApiError::FailedPrecondition(message.into())
+    }
+
+    pub fn denied(message: impl Into<String>) -> Self {
+        ApiError::PermissionDenied(message.into())
+    }
+
+    /// The status code the caller receives.
+    pub fn code(&self) -> Code {
+        match self {
+            ApiError::InvalidArgument(_) => Code::InvalidArgument,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::AlreadyExists(_) => Code::AlreadyExists,
+            ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ApiError::PermissionDenied(_) => Code::PermissionDenied,
+            ApiError::Aborted(_) => Code::Aborted,
+            ApiError::Status(s) => s.code(),
+            ApiError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<Violations> for ApiError {
+    fn from(v: Violations) -> Self {
+        ApiError::InvalidArgument(v)
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        ApiError::Internal(anyhow::Error::from(e).context("taking a database connection"))
+    }
+}
+
+impl From<prost::DecodeError> for ApiError {
+    fn from(e: prost::DecodeError) -> Self {
+        ApiError::Internal(anyhow::Error::from(e).context("decoding a stored answer"))
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        match e {
+            ApiError::InvalidArgument(v) => invalid_argument(&v),
+            ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::AlreadyExists(m) => Status::already_exists(m),
+            ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ApiError::PermissionDenied(m) => Status::permission_denied(m),
+            ApiError::Aborted(m) => Status::aborted(m),
+            ApiError::Status(s) => s,
+            ApiError::Internal(e) => from_infrastructure(&e),
+        }
+    }
+}
+
+/// The result every handler returns.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A handler's result as tonic wants it.
+pub fn reply<T>(result: ApiResult<T>) -> Result<tonic::Response<T>, Status> {
+    result.map(tonic::Response::new).map_err(Status::from)
+}
+
 /// INVALID_ARGUMENT whose message lists the fields and whose details carry a `BadRequest`.
 pub fn invalid_argument(violations: &Violations) -> Status {
-    let message = violations.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; ");
+    let message = violations.to_string();
     let mut details = ErrorDetails::new();
     for (field, reason) in violations.iter() {
         details.add_bad_request_violation(field, reason);

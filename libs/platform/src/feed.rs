@@ -4,17 +4,30 @@
 //! receiving and applying only means the event is received again, and then skipped or applied, never
 //! applied twice. One replica applies a feed at a time (a session advisory lock); the others wait
 //! and take over when the leader's connection goes away.
+//!
+//! An event the handler refuses [`PARK_AFTER`] times in a row for a reason that is not the
+//! database going away (a bad id, a constraint) is parked: written to `feed_parked_events` with the
+//! reason, in the transaction that moves the cursor past it, so one poisoned event never holds back
+//! every later event of every tenant. Parked events are counted in the metrics
+//! (`feed_events_parked_total`), listed and retried through `FeedOperations` and `loyalty feeds`.
+use crate::identity::ServiceIdentity;
 use anyhow::Context;
+use deadpool_postgres::Transaction;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use loyalty_api::events::v1::Event;
-use std::sync::Arc;
+use prost::Message;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The longest wait between attempts to follow a feed that keeps failing.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// Attempts at one event before it is parked.
+pub const PARK_AFTER: u32 = 3;
 
 /// Where events come from: usually a `WatchEvents` call on another service, or an [`crate::outbox::Outbox`]
 /// in the same process.
@@ -32,33 +45,57 @@ impl EventSource for crate::outbox::Outbox {
 }
 
 /// What a consumer does with one event, inside the transaction that also moves its cursor.
+/// Implement it as `async fn apply(&self, tx: &Transaction<'_>, event: &Event) -> anyhow::Result<()>`.
 pub trait ApplyEvent: Send + Sync + 'static {
-    fn apply<'a>(
-        &'a self,
-        tx: &'a deadpool_postgres::Transaction<'a>,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn apply(&self, tx: &Transaction<'_>, event: &Event) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// Reads the feed of `source` and applies it with `handler`; its cursor is the row `name` of this
 /// service's `feed_cursors`.
-pub struct FeedConsumer {
+pub struct FeedConsumer<H> {
     pub name: String,
     pub pool: deadpool_postgres::Pool,
     pub source: Arc<dyn EventSource>,
-    pub handler: Arc<dyn ApplyEvent>,
+    pub handler: Arc<H>,
     /// How long to wait before retrying after a failure.
     pub retry_after: Duration,
+    /// The event that failed last and how many times in a row.
+    failing: Mutex<(i64, u32)>,
 }
 
-impl FeedConsumer {
-    pub fn new(
-        name: &str,
-        pool: deadpool_postgres::Pool,
-        source: Arc<dyn EventSource>,
-        handler: Arc<dyn ApplyEvent>,
-    ) -> Self {
-        Self { name: name.to_string(), pool, source, handler, retry_after: Duration::from_millis(500) }
+/// Whether a failure is the database (or the network to it) going away: worth waiting out, never a
+/// reason to park an event.
+pub fn is_transient(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if cause.downcast_ref::<deadpool_postgres::PoolError>().is_some() {
+            return true;
+        }
+        let Some(db) = cause.downcast_ref::<tokio_postgres::Error>() else { return false };
+        if db.is_closed() {
+            return true;
+        }
+        match db.code().map(|c| c.code()) {
+            // connection exceptions, serialization failure, deadlock, lock timeout, shutdown,
+            // cannot connect now, too many connections
+            Some(code) => {
+                code.starts_with("08")
+                    || matches!(code, "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300")
+            }
+            None => true, // an I/O error without a server answer
+        }
+    })
+}
+
+impl<H: ApplyEvent> FeedConsumer<H> {
+    pub fn new(name: &str, pool: deadpool_postgres::Pool, source: Arc<dyn EventSource>, handler: Arc<H>) -> Self {
+        Self {
+            name: name.to_string(),
+            pool,
+            source,
+            handler,
+            retry_after: Duration::from_millis(500),
+            failing: Mutex::new((0, 0)),
+        }
     }
 
     /// Runs until `stop` is cancelled: waits to lead, then applies events as they come.
@@ -121,11 +158,30 @@ impl FeedConsumer {
                 _ = stop.cancelled() => return Ok(()),
                 next = events.next() => next,
             };
-            match next {
-                Some(event) => self.apply_one(&event?).await?,
+            let event = match next {
+                Some(event) => event?,
                 None => anyhow::bail!("the feed ended"),
+            };
+            match self.apply_one(&event).await {
+                Ok(()) => self.forget_failures(),
+                Err(error) if is_transient(&error) => return Err(error),
+                Err(error) if self.failed_again(event.sequence) < PARK_AFTER => return Err(error),
+                Err(error) => {
+                    self.park(&event, &error).await?;
+                    self.forget_failures();
+                }
             }
         }
+    }
+
+    fn failed_again(&self, sequence: i64) -> u32 {
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        *failing = if failing.0 == sequence { (sequence, failing.1 + 1) } else { (sequence, 1) };
+        failing.1
+    }
+
+    fn forget_failures(&self) {
+        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = (0, 0);
     }
 
     /// The last sequence this consumer applied.
@@ -141,7 +197,9 @@ impl FeedConsumer {
         Ok(row.get(0))
     }
 
-    async fn apply_one(&self, event: &Event) -> anyhow::Result<()> {
+    /// Runs `work` in a transaction that holds the cursor and moves it to `event`, unless the
+    /// event was applied already (delivered again after a reconnect).
+    async fn with_cursor(&self, event: &Event, work: impl AsyncWork) -> anyhow::Result<()> {
         let mut conn = self.pool.get().await.context("taking a database connection")?;
         let tx = conn.transaction().await?;
         // The row lock makes the position check and the apply atomic even if two replicas ever ran.
@@ -151,12 +209,9 @@ impl FeedConsumer {
             .context("locking the cursor")?
             .get(0);
         if event.sequence <= position {
-            return Ok(()); // delivered again after a reconnect: already applied
+            return Ok(());
         }
-        self.handler
-            .apply(&tx, event)
-            .await
-            .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))?;
+        work.run(&tx).await?;
         tx.execute(
             "UPDATE feed_cursors SET position = $2, updated_at = now() WHERE consumer = $1",
             &[&self.name, &event.sequence],
@@ -165,6 +220,72 @@ impl FeedConsumer {
         .context("moving the cursor")?;
         crate::outbox::commit(tx).await.context("committing the applied event")?;
         metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(event.sequence as f64);
+        Ok(())
+    }
+
+    async fn apply_one(&self, event: &Event) -> anyhow::Result<()> {
+        let handler = self.handler.clone();
+        self.with_cursor(event, Apply { handler, event })
+            .await
+            .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))
+    }
+
+    async fn park(&self, event: &Event, error: &anyhow::Error) -> anyhow::Result<()> {
+        tracing::error!(
+            consumer = self.name,
+            sequence = event.sequence,
+            tenant = event.tenant_id,
+            error = format!("{error:#}"),
+            "feed event parked after {PARK_AFTER} failed attempts; later events go on"
+        );
+        let parked = Park { consumer: &self.name, event, reason: format!("{error:#}") };
+        self.with_cursor(event, parked).await.context("parking an event")?;
+        metrics::counter!("feed_events_parked_total", "consumer" => self.name.clone()).increment(1);
+        Ok(())
+    }
+}
+
+/// Work done in the cursor's transaction.
+trait AsyncWork {
+    fn run(self, tx: &Transaction<'_>) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+struct Apply<'e, H> {
+    handler: Arc<H>,
+    event: &'e Event,
+}
+
+impl<H: ApplyEvent> AsyncWork for Apply<'_, H> {
+    async fn run(self, tx: &Transaction<'_>) -> anyhow::Result<()> {
+        self.handler.apply(tx, self.event).await
+    }
+}
+
+struct Park<'e> {
+    consumer: &'e str,
+    event: &'e Event,
+    reason: String,
+}
+
+impl AsyncWork for Park<'_> {
+    async fn run(self, tx: &Transaction<'_>) -> anyhow::Result<()> {
+        let kind = self.event.payload.as_ref().map(|p| p.kind()).unwrap_or("");
+        tx.execute(
+            "INSERT INTO feed_parked_events (tenant_id, consumer, sequence, event_id, kind, reason, attempts, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[
+                &self.event.tenant_id,
+                &self.consumer,
+                &self.event.sequence,
+                &self.event.event_id,
+                &kind,
+                &self.reason,
+                &(PARK_AFTER as i32),
+                &self.event.encode_to_vec(),
+            ],
+        )
+        .await
+        .context("writing the parked event")?;
         Ok(())
     }
 }
@@ -202,14 +323,17 @@ watch_call!(
     watch_ledger,
     loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient<tonic::transport::Channel>
 );
+watch_call!(
+    /// The card service's `WatchEvents`, for [`PeerFeed`].
+    watch_cards,
+    loyalty_api::card::v1::card_service_client::CardServiceClient<tonic::transport::Channel>
+);
 
-/// Another service's feed, followed with a service token this service mints for itself (it holds
-/// the signing key): a system principal that may read every tenant's events.
+/// Another service's feed, followed under this service's own identity (a service token that may
+/// read every tenant's events, and nothing else it does not need).
 pub struct PeerFeed {
     pub channel: tonic::transport::Channel,
-    pub keys: crate::auth::TokenKeys,
-    /// Who is reading, e.g. "card-service".
-    pub subject: &'static str,
+    pub identity: ServiceIdentity,
     /// Only these payload kinds.
     pub kinds: &'static [&'static str],
     pub call: WatchCall,
@@ -218,11 +342,7 @@ pub struct PeerFeed {
 impl EventSource for PeerFeed {
     fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
         Box::pin(async move {
-            let rights = [crate::outbox::READ_EVENTS, crate::outbox::READ_ALL_TENANTS];
-            let mut grant = crate::auth::Grant::new("system", &rights);
-            grant.subject = self.subject;
-            grant.kind = "system";
-            let bearer = crate::auth::BearerToken::new(&self.keys.mint(&grant)?)?;
+            let bearer = self.identity.bearer()?;
             let request = loyalty_api::events::v1::WatchEventsRequest {
                 after_sequence: after,
                 kinds: self.kinds.iter().map(|k| k.to_string()).collect(),

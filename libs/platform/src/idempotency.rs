@@ -100,6 +100,32 @@ pub async fn remember(
     Ok(())
 }
 
+/// The first call's answer when `request` repeats an earlier call with the caller's idempotency
+/// key; otherwise claims the key, so that [`keep`] stores this call's answer in the same
+/// transaction. Without a key every call is new.
+pub async fn replay<T: prost::Message + Default>(
+    tx: &impl deadpool_postgres::GenericClient,
+    caller: &crate::request::Caller,
+    method: &str,
+    request: &impl prost::Message,
+) -> crate::error::ApiResult<Option<T>> {
+    match claim(tx, caller.tenant.as_str(), &caller.idempotency_key, method, &request.encode_to_vec()).await? {
+        Claim::Replay(answer) => Ok(Some(T::decode(answer.as_slice())?)),
+        Claim::Fresh { .. } => Ok(None),
+    }
+}
+
+/// Stores the answer of a call [`replay`] found new; `subject` is the client it is about.
+pub async fn keep(
+    tx: &impl deadpool_postgres::GenericClient,
+    caller: &crate::request::Caller,
+    subject: &str,
+    answer: &impl prost::Message,
+) -> crate::error::ApiResult<()> {
+    remember(tx, caller.tenant.as_str(), &caller.idempotency_key, subject, &answer.encode_to_vec()).await?;
+    Ok(())
+}
+
 /// Forgets every stored answer about `subject` (GDPR erase). A retry of such a request afterwards
 /// is treated as new.
 pub async fn forget_subject(tx: &tokio_postgres::Transaction<'_>, tenant: &str, subject: &str) -> anyhow::Result<u64> {
@@ -117,23 +143,6 @@ pub async fn purge_expired(client: &tokio_postgres::Client) -> anyhow::Result<u6
         )
         .await
         .context("purging old idempotency keys")
-}
-
-/// Purges keys past the retention every `every`, for as long as the service runs. Every replica may
-/// run it: the deletes are idempotent.
-pub async fn purge_periodically(pool: deadpool_postgres::Pool, every: std::time::Duration) {
-    loop {
-        tokio::time::sleep(every).await;
-        let purged = match pool.get().await {
-            Ok(conn) => purge_expired(&conn).await,
-            Err(e) => Err(anyhow::Error::new(e).context("taking a database connection")),
-        };
-        match purged {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "idempotency keys past retention purged"),
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "purging idempotency keys failed"),
-        }
-    }
 }
 
 #[cfg(test)]

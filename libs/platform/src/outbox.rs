@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres::{AsyncMessage, NoTls};
+use crate::db::Tls;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
@@ -40,19 +41,10 @@ pub fn event(tenant: &str, actor: Actor, subject_id: &str, payload: Payload) -> 
         occurred_at: Some(crate::convert::to_timestamp(time::OffsetDateTime::now_utc())),
         actor: Some(actor),
         subject_id: subject_id.to_string(),
-        traceparent: current_traceparent(),
+        traceparent: crate::trace::current_traceparent(),
         source: String::new(),
         payload: Some(payload),
     }
-}
-
-fn current_traceparent() -> String {
-    use opentelemetry::propagation::TextMapPropagator;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let context = tracing::Span::current().context();
-    let mut carrier = std::collections::HashMap::new();
-    opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&context, &mut carrier);
-    carrier.remove("traceparent").unwrap_or_default()
 }
 
 /// Commits a transaction that may have published events, then nudges the feed readers: this
@@ -158,6 +150,19 @@ pub async fn rewrite_subject(
     Ok(rows.len() as u64)
 }
 
+/// Deletes published events older than `days` (a purge every replica may run: the delete is
+/// idempotent). Unsequenced rows are never touched, so the feed keeps no gap a reader could see.
+pub async fn purge_older_than(db: &tokio_postgres::Client, days: i32) -> anyhow::Result<u64> {
+    db.execute(
+        // The newest event stays whatever its age: the sequencer numbers on from it.
+        "DELETE FROM outbox WHERE sequence IS NOT NULL AND occurred_at < now() - make_interval(days => $1)
+             AND sequence < (SELECT max(sequence) FROM outbox)",
+        &[&days],
+    )
+    .await
+    .context("purging outbox rows past retention")
+}
+
 /// What one sequencer pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SequencerPass {
@@ -203,9 +208,10 @@ impl Outbox {
         draining: CancellationToken,
     ) -> anyhow::Result<Self> {
         let config = crate::db::pg_config(db, schema)?;
+        let tls = crate::db::tls(db)?;
         let (wake, _) = watch::channel(0u64);
         let channel = format!("{schema}_outbox");
-        let listener = tokio::spawn(listen_forever(config, channel.clone(), wake.clone()));
+        let listener = tokio::spawn(listen_forever(config, tls, channel.clone(), wake.clone()));
         let notifier = tokio::spawn(notify_forever(pool.clone(), channel, wake.clone()));
         Ok(Self { inner: Arc::new(Inner { pool, source: source.to_string(), wake, listener, notifier }), draining })
     }
@@ -214,7 +220,20 @@ impl Outbox {
     /// `events.read_all_tenants`.
     pub fn serve(&self, request: tonic::Request<WatchEventsRequest>) -> Result<tonic::Response<EventStream>, Status> {
         let principal: &Principal = principal(&request)?;
-        let tenant = if principal.has_explicit_right(READ_ALL_TENANTS) { None } else { Some(principal.tenant.clone()) };
+        // The feed carries the personal data of every client of the tenant: a token limited to
+        // some stores sees only their clients elsewhere, so it may not watch the feed at all.
+        if principal.store_scope().is_some() {
+            return Err(Status::permission_denied(
+                "a store-scoped token cannot watch the event feed: it carries every store's clients",
+            ));
+        }
+        let tenant = if principal.has_right(READ_ALL_TENANTS) {
+            None
+        } else if principal.tenant.is_empty() {
+            return Err(Status::permission_denied("name the tenant (x-loyalty-tenant) or hold events.read_all_tenants"));
+        } else {
+            Some(principal.tenant.clone())
+        };
         let req = request.into_inner();
         if req.after_sequence < 0 {
             return Err(crate::error::invalid_field("after_sequence", "must be 0 or more"));
@@ -356,17 +375,30 @@ async fn notify_forever(pool: deadpool_postgres::Pool, channel: String, wake: wa
 }
 
 /// Keeps one LISTEN connection open and turns notifications into wake-ups of the feed readers.
-async fn listen_forever(config: tokio_postgres::Config, channel: String, wake: watch::Sender<u64>) {
+async fn listen_forever(config: tokio_postgres::Config, tls: Tls, channel: String, wake: watch::Sender<u64>) {
     loop {
-        if let Err(error) = listen_once(&config, &channel, &wake).await {
+        let listened = match &tls {
+            Tls::Disabled => listen_once(&config, NoTls, &channel, &wake).await,
+            Tls::VerifyFull(tls) => listen_once(&config, tls.clone(), &channel, &wake).await,
+        };
+        if let Err(error) = listened {
             tracing::warn!(error = format!("{error:#}"), channel, "outbox listener lost; reconnecting");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-async fn listen_once(config: &tokio_postgres::Config, channel: &str, wake: &watch::Sender<u64>) -> anyhow::Result<()> {
-    let (client, mut connection) = config.connect(NoTls).await.context("connecting the outbox listener")?;
+async fn listen_once<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    channel: &str,
+    wake: &watch::Sender<u64>,
+) -> anyhow::Result<()>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut connection) = config.connect(tls).await.context("connecting the outbox listener")?;
     let notify = wake.clone();
     let driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -3,12 +3,16 @@
 //!
 //! [`start`] binds (port 0 works) and returns the bound address at once, so tests and
 //! `loyalty dev up` start servers in-process and read the port back.
-use crate::auth::{AuthLayer, RightsTable, TokenKeys};
+use crate::auth::{AuthLayer, RightsTable};
+use crate::feed_ops::{FeedOperationsApi, ParkedFeed};
+use crate::input::InputLayer;
+use crate::keys::Verifier;
 use crate::config::{AuthSettings, ServerSettings};
 use crate::metrics::ObserveLayer;
 use anyhow::Context;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +29,7 @@ pub struct Services {
     rights: RightsTable,
     names: Vec<&'static str>,
     draining: CancellationToken,
+    parked: Vec<Arc<dyn ParkedFeed>>,
 }
 
 impl Services {
@@ -47,6 +52,11 @@ impl Services {
         self.rights = std::mem::take(&mut self.rights).service(S::NAME, rights);
         self.names.push(S::NAME);
         self
+    }
+
+    /// Lists a feed consumer's parked events in this server's `FeedOperations`.
+    pub fn add_parked(&mut self, feed: Arc<dyn ParkedFeed>) {
+        self.parked.push(feed);
     }
 
     pub fn names(&self) -> &[&'static str] {
@@ -126,11 +136,18 @@ pub async fn serve(
     auth: &AuthSettings,
     services: Services,
 ) -> anyhow::Result<RunningServer> {
-    if auth.jwt_secret.expose() == crate::config::DEV_JWT_SECRET {
-        tracing::warn!("auth.jwt_secret is the development default: set LOYALTY__AUTH__JWT_SECRET in production");
+    let verifier = Verifier::new(auth)?;
+    if auth.development {
+        tracing::warn!("auth.development is on: the development key is trusted; never in production");
     }
     crate::metrics::install_exporter(&settings.metrics_listen)?;
     let Bound { addr, listener } = bound;
+    let mut services = services;
+    if !services.parked.is_empty() {
+        let feeds = std::mem::take(&mut services.parked);
+        let api = loyalty_api::events::v1::feed_operations_server::FeedOperationsServer::new(FeedOperationsApi::new(feeds));
+        services.add(api, crate::feed_ops::RIGHTS);
+    }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for name in services.names() {
@@ -149,10 +166,15 @@ pub async fn serve(
     let layers = tower::ServiceBuilder::new()
         .layer(ObserveLayer)
         .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests.max(1)))
-        .layer(AuthLayer::new(TokenKeys::new(auth), services.rights));
+        .layer(AuthLayer::new(verifier, services.rights))
+        .layer(InputLayer::new()?);
     let names: Vec<&'static str> = services.names.clone();
     let draining = services.draining.clone();
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if !settings.tls_cert_file.is_empty() || !settings.tls_key_file.is_empty() {
+        builder = builder.tls_config(server_tls(settings)?).context("server TLS settings")?;
+    }
+    let router = builder
         .timeout(settings.request_timeout())
         .layer(layers)
         .add_routes(services.routes.routes())
@@ -176,6 +198,19 @@ pub async fn serve(
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal));
     tracing::info!(%addr, "serving gRPC");
     Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout(), draining })
+}
+
+/// The listener's certificate and key (`server.tls_cert_file`, `server.tls_key_file`).
+fn server_tls(settings: &ServerSettings) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
+    anyhow::ensure!(
+        !settings.tls_cert_file.is_empty() && !settings.tls_key_file.is_empty(),
+        "server.tls_cert_file and server.tls_key_file go together"
+    );
+    let cert = std::fs::read(&settings.tls_cert_file)
+        .with_context(|| format!("server.tls_cert_file: reading {}", settings.tls_cert_file))?;
+    let key = std::fs::read(&settings.tls_key_file)
+        .with_context(|| format!("server.tls_key_file: reading {}", settings.tls_key_file))?;
+    Ok(tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key)))
 }
 
 /// Completes on SIGTERM (Kubernetes) or Ctrl-C.

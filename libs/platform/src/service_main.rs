@@ -1,19 +1,36 @@
-//! The `main` of every service binary: `<binary> [serve]` runs the service, `<binary> migrate`
-//! applies its migrations and exits (the Helm pre-install/pre-upgrade hook). Both accept
-//! `--config <file.toml>`.
+//! The `main` of every service binary: `<binary> [serve]` runs the service (migrating its schema
+//! first, under an advisory lock), `<binary> migrate` applies its migrations and exits (the Helm
+//! pre-install/pre-upgrade hook). Both accept `--config <file.toml>`.
 use crate::config::PlatformSettings;
 use crate::server::Services;
 use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// A service's settings: the platform's (`server`, `database`, `auth`, …) and its own.
+pub trait ServiceSettings: DeserializeOwned + Clone + Send + Sync + 'static {
+    fn platform(&self) -> &PlatformSettings;
+    fn platform_mut(&mut self) -> &mut PlatformSettings;
+}
+
+impl ServiceSettings for PlatformSettings {
+    fn platform(&self) -> &PlatformSettings {
+        self
+    }
+
+    fn platform_mut(&mut self) -> &mut PlatformSettings {
+        self
+    }
+}
+
 /// How a service plugs into [`run`].
-pub struct ServiceSpec {
+pub struct ServiceSpec<S> {
     /// "client", "card", "ledger", ...: the settings prefix and the default schema.
     pub name: &'static str,
     pub migrations: fn() -> refinery::Runner,
-    /// Adds the service's gRPC services (and starts its background tasks).
-    pub register: for<'a> fn(&'a PlatformSettings, &'a mut Services) -> BoxFuture<'a, anyhow::Result<()>>,
+    /// Migrates the schema, adds the service's gRPC services and starts its background tasks.
+    pub register: for<'a> fn(&'a S, &'a mut Services) -> BoxFuture<'a, anyhow::Result<()>>,
 }
 
 enum Mode {
@@ -39,7 +56,7 @@ fn parse_args() -> Result<(Mode, Option<PathBuf>), String> {
 }
 
 /// Runs a service binary to completion.
-pub fn run(spec: ServiceSpec) -> ExitCode {
+pub fn run<S: ServiceSettings>(spec: ServiceSpec<S>) -> ExitCode {
     let (mode, config) = match parse_args() {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -64,19 +81,18 @@ pub fn run(spec: ServiceSpec) -> ExitCode {
     }
 }
 
-async fn run_async(spec: &ServiceSpec, mode: Mode, config: Option<PathBuf>) -> anyhow::Result<()> {
-    let mut settings: PlatformSettings = crate::config::load(spec.name, config.as_deref())?;
-    if settings.database.schema.is_empty() {
-        settings.database.schema = spec.name.replace('-', "_");
-    }
-    let _telemetry = crate::telemetry::init(spec.name, &settings.telemetry)?;
-    crate::db::migrate(&settings.database, &settings.database.schema, Some((spec.migrations)())).await?;
+async fn run_async<S: ServiceSettings>(spec: &ServiceSpec<S>, mode: Mode, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings: S = crate::config::load(spec.name, config.as_deref())?;
+    let platform = settings.platform();
+    let _telemetry = crate::telemetry::init(spec.name, &platform.telemetry)?;
     if let Mode::Migrate = mode {
-        tracing::info!(schema = settings.database.schema, "migrations applied");
+        let schema = crate::service::schema_of(spec.name, platform);
+        crate::db::migrate(&platform.database, &schema, Some((spec.migrations)())).await?;
+        tracing::info!(schema, "migrations applied");
         return Ok(());
     }
     let mut services = Services::new();
     (spec.register)(&settings, &mut services).await?;
-    let server = crate::server::start(&settings.server, &settings.auth, services).await?;
+    let server = crate::server::start(&platform.server, &platform.auth, services).await?;
     server.serve_until_signal().await
 }

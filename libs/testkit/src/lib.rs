@@ -3,6 +3,7 @@
 //! demo data.
 mod app;
 pub mod demo;
+pub mod support;
 
-pub use app::{TestApp, test_settings};
+pub use app::{ServiceCall, TEST_ISSUER, TestApp, signer, test_settings};
 pub use loyalty_localpg::{TestDatabase, test_database};

@@ -1,79 +1,66 @@
-//! What the card service consumes: the client feed. A client merge moves the merged clients' cards to
-//! the survivor; an erase clears the personal fields cards hold (wallet links).
-use anyhow::Context;
-use futures::future::BoxFuture;
-use loyalty_api::card::v1::Card;
-use loyalty_api::events::v1::{CardChanged, Event, event::Payload};
-use loyalty_platform::feed::ApplyEvent;
-use loyalty_platform::outbox::publish_many;
-use uuid::Uuid;
+//! What the card service publishes: every card change (`CardChanged`, with the card as it is now),
+//! replacements, merges and settings. Consumers: segment (card facts), messaging.
+use crate::domain;
+use loyalty_api::card::v1 as pb;
+use loyalty_api::common::v1::Actor;
+use loyalty_api::events::v1::{CardChanged, CardReplaced, CardSettingsChanged, CardsMerged, Event, event::Payload};
+use loyalty_platform::request::Caller;
 
-/// Applies client events to cards, in the consumer's transaction.
-pub struct ClientEvents;
+/// The `CardChanged` payload of a card as it is now; `change` says what happened ("issued").
+pub fn card_changed(c: &pb::Card, change: &str) -> CardChanged {
+    CardChanged {
+        card_id: c.id.clone(),
+        client_id: c.client_id.clone(),
+        number: c.number.clone(),
+        barcode: c.barcode.clone(),
+        kind: domain::kind_name(c.kind).unwrap_or("physical").into(),
+        template_id: c.template_id.clone(),
+        issue_form_id: c.issue_form_id.clone(),
+        store_id: c.store_id.clone(),
+        status: domain::status_name(c.status).unwrap_or("active").into(),
+        tags: c.tags.clone(),
+        issued_at: c.created_at,
+        change: change.into(),
+        wallet_link: c.wallet_link.clone(),
+    }
+}
 
-fn moved(event: &Event, card: &Card) -> Event {
-    let payload = CardChanged {
-        card_id: card.id.clone(),
-        client_id: card.client_id.clone(),
-        number: card.number.clone(),
-        barcode: card.barcode.clone(),
-        status: crate::domain::status_name(card.status).unwrap_or("active").into(),
-        store_id: card.store_id.clone(),
-        template_id: card.template_id.clone(),
-        issue_form_id: card.issue_form_id.clone(),
-        kind: crate::domain::kind_name(card.kind).unwrap_or("physical").into(),
-        tags: card.tags.clone(),
-        issued_at: card.created_at,
-        change: "moved".into(),
-    };
-    let mut e = loyalty_platform::outbox::event(
-        &event.tenant_id,
-        event.actor.clone().unwrap_or_default(),
-        &card.id,
-        Payload::CardChanged(payload),
-    );
-    e.traceparent = event.traceparent.clone();
+/// The caller changed card `c`.
+pub fn changed(ctx: &Caller, c: &pb::Card, change: &str) -> Event {
+    ctx.event(&c.id, Payload::CardChanged(card_changed(c, change)))
+}
+
+/// Card `c` changed because of a client event (`cause`): moved to a merge's survivor, erased.
+pub fn touched(cause: &Event, c: &pb::Card, change: &str) -> Event {
+    let actor: Actor = cause.actor.clone().unwrap_or_default();
+    let payload = Payload::CardChanged(card_changed(c, change));
+    let mut e = loyalty_platform::outbox::event(&cause.tenant_id, actor, &c.id, payload);
+    e.traceparent = cause.traceparent.clone();
     e
 }
 
-impl ApplyEvent for ClientEvents {
-    fn apply<'a>(
-        &'a self,
-        tx: &'a deadpool_postgres::Transaction<'a>,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            match &event.payload {
-                Some(Payload::ClientsMerged(m)) => {
-                    let survivor = Uuid::parse_str(&m.survivor_client_id).context("survivor id")?;
-                    let merged: Vec<Uuid> =
-                        m.merged_client_ids.iter().filter_map(|i| Uuid::parse_str(i).ok()).collect();
-                    let rows = tx
-                        .query(
-                            &format!(
-                                "UPDATE cards SET client_id = $2, updated_at = now() WHERE tenant_id = $1 AND client_id = ANY($3)
-                                 RETURNING {}",
-                                crate::store::CARD_COLUMNS
-                            ),
-                            &[&event.tenant_id, &survivor, &merged],
-                        )
-                        .await
-                        .context("moving cards to the survivor")?;
-                    let events: Vec<Event> = rows.iter().map(crate::store::card).map(|c| moved(event, &c)).collect();
-                    publish_many(tx, &events).await?;
-                }
-                Some(Payload::ClientErased(e)) => {
-                    let client = Uuid::parse_str(&e.client_id).context("client id")?;
-                    tx.execute(
-                        "UPDATE cards SET wallet_link = '', updated_at = now() WHERE tenant_id = $1 AND client_id = $2",
-                        &[&event.tenant_id, &client],
-                    )
-                    .await
-                    .context("clearing the erased client's wallet links")?;
-                }
-                _ => {}
-            }
-            Ok(())
-        })
-    }
+pub fn replaced(ctx: &Caller, old: &pb::Card, new: &pb::Card) -> Event {
+    let payload = CardReplaced { old_card_id: old.id.clone(), new_card_id: new.id.clone(), client_id: old.client_id.clone() };
+    ctx.event(&old.id, Payload::CardReplaced(payload))
+}
+
+pub fn merged(ctx: &Caller, target: &pb::Card, merged: &[String]) -> Event {
+    let payload = CardsMerged {
+        target_card_id: target.id.clone(),
+        merged_card_ids: merged.to_vec(),
+        client_id: target.client_id.clone(),
+    };
+    ctx.event(&target.id, Payload::CardsMerged(payload))
+}
+
+/// A template, issue form or the numbering rule changed.
+pub fn settings_changed(ctx: &Caller, setting: &str, (id, name, kind): (&str, &str, &str), change: &str) -> Event {
+    let payload = CardSettingsChanged {
+        setting: setting.into(),
+        id: id.into(),
+        name: name.into(),
+        kind: kind.into(),
+        change: change.into(),
+    };
+    ctx.event(if id.is_empty() { setting } else { id }, Payload::CardSettingsChanged(payload))
 }

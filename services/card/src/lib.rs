@@ -1,22 +1,23 @@
 //! The card service: loyalty cards, templates, issue forms, the POS lookup, bulk change and merge
 //! (SPEC CA-1 .. CA-5). It owns the `card` schema and follows the client feed.
 pub mod api;
+pub mod config;
 pub mod domain;
-pub mod error;
 pub mod events;
+pub mod feed;
 pub mod store;
 
+pub use config::Settings;
+
 use loyalty_api::card::v1::card_service_server::CardServiceServer;
-use loyalty_platform::auth::TokenKeys;
-use loyalty_platform::clock::SystemClock;
-use loyalty_platform::config::PlatformSettings;
-use loyalty_platform::feed::FeedConsumer;
-use loyalty_platform::outbox::{Outbox, READ_EVENTS};
+use loyalty_platform::clock::{SharedClock, SystemClock};
+use loyalty_platform::outbox::{READ_ALL_TENANTS, READ_EVENTS};
 use loyalty_platform::server::Services;
+use loyalty_platform::service::ServiceKit;
 use std::sync::Arc;
 
-/// The schema this service owns, unless `database.schema` says otherwise.
-pub const SCHEMA: &str = "card";
+/// The service's name: its settings prefix, default schema and event source.
+pub const NAME: &str = "card";
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -50,26 +51,34 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("WatchEvents", READ_EVENTS),
 ];
 
+/// What the card service's own identity may do: follow the client feed, read a holder's points
+/// for the till.
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_ALL_TENANTS, "ledger.read"];
+
+/// The client events the service applies.
+const CLIENT_EVENTS: &[&str] = &["clients_merged", "client_erased"];
+
 /// Migrates the schema, adds the service to `services` and starts following the client feed.
-pub async fn register(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
-    let schema =
-        if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() };
-    loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
-    let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "card", services.draining())?;
-    let clients =
-        tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
-    let feed = loyalty_platform::feed::PeerFeed {
-        channel: clients.clone(),
-        keys: TokenKeys::new(&settings.auth),
-        subject: "card-service",
-        kinds: &["clients_merged", "client_erased"],
-        call: loyalty_platform::feed::watch_clients,
+pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {
+    register_with_clock(settings, services, Arc::new(SystemClock)).await
+}
+
+/// Like [`register`] with a clock the caller moves (tests).
+pub async fn register_with_clock(
+    settings: &Settings,
+    services: &mut Services,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
+    let platform = &settings.platform;
+    let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
+    let clients = kit.peer_feed(&platform.peers.client, CLIENT_EVENTS, loyalty_platform::feed::watch_clients)?;
+    kit.follow(services, "client", clients, feed::ClientEvents);
+    let peers = api::Peers {
+        clients: kit.peer(&platform.peers.client)?,
+        ledger: kit.peer(&platform.peers.ledger)?,
+        identity: kit.identity()?,
     };
-    let consumer = FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(events::ClientEvents));
-    // Leads while this replica serves; when it drains, another replica takes the lock and the feed.
-    tokio::spawn(consumer.run(services.draining()));
-    tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
-    services.add(CardServiceServer::new(api::CardApi::new(pool, outbox, Arc::new(SystemClock), clients)), RIGHTS);
+    let api = api::CardApi::new(&kit, clock, peers, settings.cards.clone());
+    services.add(CardServiceServer::new(api), RIGHTS);
     Ok(())
 }

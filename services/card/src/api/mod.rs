@@ -1,48 +1,72 @@
 //! The gRPC face of the card service: decode, call the use case, encode. No SQL here.
 mod bulk;
-pub mod cards;
-mod context;
+mod cards;
+mod holders;
 mod settings;
 
-use crate::error::CardError;
+use crate::config::CardSettings;
 use loyalty_api::card::v1 as pb;
 use loyalty_api::card::v1::card_service_server::CardService;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
+use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::clock::{Clock, SharedClock};
+use loyalty_platform::error::{ApiResult, reply};
+use loyalty_platform::identity::ServiceIdentity;
 use loyalty_platform::outbox::Outbox;
+use loyalty_platform::request::Caller;
+use loyalty_platform::service::ServiceKit;
 use std::pin::Pin;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
+
+/// The caller of a card-service request.
+type Ctx = Caller;
+
+/// The services the card service asks.
+pub struct Peers {
+    /// Whether a client exists and is visible to the caller (asked with the caller's token).
+    pub clients: Channel,
+    /// A holder's points for the till (asked under the service's own identity).
+    pub ledger: Channel,
+    pub identity: ServiceIdentity,
+}
 
 #[derive(Clone)]
 pub struct CardApi {
     pool: deadpool_postgres::Pool,
     outbox: Outbox,
     clock: SharedClock,
-    /// The client service, called with the caller's token.
     clients: ClientServiceClient<Channel>,
+    ledger: LedgerServiceClient<Channel>,
+    identity: ServiceIdentity,
+    settings: CardSettings,
 }
 
 impl CardApi {
-    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock, clients: Channel) -> Self {
-        Self { pool, outbox, clock, clients: ClientServiceClient::new(clients) }
+    pub fn new(kit: &ServiceKit, clock: SharedClock, peers: Peers, settings: CardSettings) -> Self {
+        Self {
+            pool: kit.pool.clone(),
+            outbox: kit.outbox.clone(),
+            clock,
+            clients: ClientServiceClient::new(peers.clients),
+            ledger: LedgerServiceClient::new(peers.ledger),
+            identity: peers.identity,
+            settings,
+        }
     }
 
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }
 
-    async fn conn(&self) -> Result<deadpool_postgres::Object, CardError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| CardError::Internal(anyhow::Error::from(e).context("taking a database connection")))
+    fn ctx<T>(&self, request: &Request<T>, context: Option<&loyalty_api::common::v1::RequestContext>) -> ApiResult<Ctx> {
+        Caller::new(request, context, self.clock())
     }
-}
 
-fn reply<T>(result: Result<T, CardError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
+    async fn conn(&self) -> ApiResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;

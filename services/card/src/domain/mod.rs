@@ -1,4 +1,6 @@
 //! The card service's rules as plain types and functions.
+pub mod bulk;
+pub mod filter;
 pub mod number;
 
 use loyalty_api::card::v1::{BarcodeFormat, CardKind, CardStatus};
@@ -52,6 +54,23 @@ pub fn barcode_value(name: &str) -> BarcodeFormat {
     if name == "ean13" { BarcodeFormat::Ean13 } else { BarcodeFormat::Code128 }
 }
 
+/// Whether a card in status `from` may move to `to` (CA-3): active and blocked cards move between
+/// each other and to deleted, replaced or merged; those three are final.
+pub fn may_become(from: &str, to: &str) -> bool {
+    from == to || (matches!(from, "active" | "blocked") && matches!(to, "active" | "blocked" | "deleted" | "replaced" | "merged"))
+}
+
+/// Why a card may not be used at the till, in words for the cashier; `None` for an active card.
+/// A replaced card names its successor's number when it is known.
+pub fn not_at_till(status: &str, successor_number: Option<&str>) -> Option<String> {
+    match (status, successor_number) {
+        ("active", _) => None,
+        ("replaced", Some(number)) => Some(format!("the card was replaced by card {number}; use that card")),
+        ("merged", Some(number)) => Some(format!("the card was merged into card {number}; use that card")),
+        (status, _) => Some(format!("the card is {status}; it cannot be used at the till")),
+    }
+}
+
 /// The barcode of a card: the supplied one (checked), or derived from the number. EAN-13 needs 12
 /// digits (a check digit is appended) or 13 with a valid one.
 pub fn barcode(number: &str, supplied: &str, format: &str) -> Result<String, &'static str> {
@@ -72,6 +91,21 @@ pub fn barcode(number: &str, supplied: &str, format: &str) -> Result<String, &'s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replaced_merged_and_deleted_are_final() {
+        assert!(may_become("active", "blocked") && may_become("blocked", "active"));
+        assert!(may_become("blocked", "deleted") && may_become("active", "replaced"));
+        for done in ["replaced", "merged", "deleted"] {
+            assert!(!may_become(done, "active") && !may_become(done, "blocked"), "{done} is final");
+        }
+        assert_eq!(not_at_till("active", None), None);
+        assert_eq!(
+            not_at_till("replaced", Some("2000000000022")).as_deref(),
+            Some("the card was replaced by card 2000000000022; use that card")
+        );
+        assert_eq!(not_at_till("blocked", None).as_deref(), Some("the card is blocked; it cannot be used at the till"));
+    }
 
     #[test]
     fn barcodes_are_derived_or_checked() {

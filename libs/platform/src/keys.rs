@@ -1,0 +1,233 @@
+//! Signing keys and the public keys tokens are checked against.
+//!
+//! Services hold only public keys: a JWKS file (`auth.jwks_file`) with one or more keys, each with
+//! its `kid`, so an identity provider can rotate keys (publish the new key, sign with it, drop the
+//! old one when its last token has expired). EdDSA (Ed25519), RS256 and ES256 are accepted.
+//! Every token must name the configured issuer (`iss`) and audience (`aud`); `exp` is required,
+//! `nbf` is honoured.
+//!
+//! A well-known development key (its private half is in this file) signs the tokens of
+//! `loyalty dev up` and `loyalty token`. A service started without `auth.development = true`
+//! refuses to start when its keys include it.
+use crate::auth::{Claims, Principal};
+use crate::config::AuthSettings;
+use anyhow::Context;
+use base64::Engine;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use tonic::Status;
+
+/// `kid` of the development key.
+pub const DEVELOPMENT_KID: &str = "loyalty-development";
+/// The development key's private half (PKCS#8 DER, base64). Never trusted outside development.
+const DEVELOPMENT_PRIVATE_KEY: &str = "MC4CAQAwBQYDK2VwBCIEIAy/3k2h/nWoLnwuv8/IJHVXpJNzny5/WLj8ONHXZyKs";
+/// Its public half (the JWK `x`, base64url).
+const DEVELOPMENT_PUBLIC_KEY: &str = "ISUrGw56DnNvxI6pdjbD0SIJQxQBEB1jkGB-GmnHgUQ";
+/// Issuer and audience of development tokens.
+pub const DEVELOPMENT_ISSUER: &str = "loyalty-dev";
+pub const DEFAULT_AUDIENCE: &str = "loyalty";
+
+/// The development key's JWKS (what `loyalty dev up` trusts).
+pub fn development_jwks() -> JwkSet {
+    JwkSet { keys: vec![ed25519_jwk(DEVELOPMENT_KID, DEVELOPMENT_PUBLIC_KEY)] }
+}
+
+fn ed25519_jwk(kid: &str, x: &str) -> Jwk {
+    let value = serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x });
+    // A literal of the JWK shape: it always deserializes.
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("a literal JWK: {e}"))
+}
+
+/// One public key and the algorithm tokens signed with it use.
+struct PublicKey {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// Verifies tokens against the configured public keys.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: Arc<HashMap<String, PublicKey>>,
+    verified: Arc<crate::verified_tokens::VerifiedTokens>,
+}
+
+impl Verifier {
+    /// The keys of `settings`: the JWKS file, or the development key in development mode with no
+    /// file. Fails, saying what to set, when production settings are missing.
+    pub fn new(settings: &AuthSettings) -> anyhow::Result<Self> {
+        let set = if settings.jwks_file.is_empty() {
+            anyhow::ensure!(
+                settings.development,
+                "auth.jwks_file is not set: give the public keys tokens are signed with (a JWKS file); only \
+                 auth.development = true (loyalty dev up) trusts the development key"
+            );
+            development_jwks()
+        } else {
+            read_jwks(Path::new(&settings.jwks_file))?
+        };
+        let issuer = if settings.issuer.is_empty() && settings.development {
+            DEVELOPMENT_ISSUER.to_string()
+        } else {
+            settings.issuer.clone()
+        };
+        anyhow::ensure!(!issuer.is_empty(), "auth.issuer is not set: name the issuer (iss) tokens must carry");
+        let audience = if settings.audience.is_empty() { DEFAULT_AUDIENCE } else { &settings.audience };
+        Self::from_jwks(&set, &issuer, audience, settings.development)
+    }
+
+    /// Keys from `set`; `development` decides whether the development key may be among them.
+    pub fn from_jwks(set: &JwkSet, issuer: &str, audience: &str, development: bool) -> anyhow::Result<Self> {
+        let mut keys = HashMap::new();
+        for (i, jwk) in set.keys.iter().enumerate() {
+            let kid = jwk.common.key_id.clone().with_context(|| format!("auth.jwks_file: key {i} has no kid"))?;
+            if let AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm {
+                anyhow::ensure!(
+                    development || okp.x != DEVELOPMENT_PUBLIC_KEY,
+                    "auth.jwks_file: key {kid:?} is the development key; it is trusted only with auth.development = true"
+                );
+                let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(okp.x.trim_end_matches('='))
+                    .with_context(|| format!("auth.jwks_file: key {kid:?}: x is not base64url"))?;
+                anyhow::ensure!(x.len() == 32, "auth.jwks_file: key {kid:?}: an Ed25519 key has 32 bytes");
+            }
+            let algorithm = match &jwk.algorithm {
+                AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                _ => anyhow::bail!("auth.jwks_file: key {kid:?} is not a public key (OKP, RSA or EC)"),
+            };
+            let key = DecodingKey::from_jwk(jwk).with_context(|| format!("auth.jwks_file: key {kid:?}"))?;
+            let mut validation = Validation::new(algorithm);
+            validation.leeway = 5;
+            validation.validate_nbf = true;
+            validation.set_issuer(&[issuer]);
+            validation.set_audience(&[audience]);
+            validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+            keys.insert(kid, PublicKey { key, validation });
+        }
+        anyhow::ensure!(!keys.is_empty(), "auth.jwks_file holds no keys");
+        Ok(Self { keys: Arc::new(keys), verified: Arc::default() })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, Status> {
+        self.verify_at(token, time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// [`Self::verify`] at `now` (Unix seconds), which decides whether an earlier verification of
+    /// the same token still holds; a full verification checks the expiry against the clock.
+    pub(crate) fn verify_at(&self, token: &str, now: i64) -> Result<Principal, Status> {
+        use jsonwebtoken::errors::ErrorKind;
+        if let Some(known) = self.verified.get(token, now) {
+            return Ok(known);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Status::unauthenticated("token is malformed"))?;
+        let key = match &header.kid {
+            Some(kid) => self.keys.get(kid),
+            None if self.keys.len() == 1 => self.keys.values().next(),
+            None => None,
+        }
+        .ok_or_else(|| Status::unauthenticated("token is signed with a key this service does not trust (kid)"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation).map_err(|e| {
+            Status::unauthenticated(match e.kind() {
+                ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::ImmatureSignature => "token is not valid yet (nbf)",
+                ErrorKind::InvalidSignature => "token signature is not valid",
+                ErrorKind::InvalidIssuer => "token issuer is not accepted",
+                ErrorKind::InvalidAudience => "token audience is not accepted",
+                ErrorKind::InvalidAlgorithm => "token algorithm does not match its key",
+                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim (exp, sub, iss, aud)",
+                _ => "token is malformed",
+            })
+        })?;
+        let exp = data.claims.exp;
+        let principal = Principal::from_claims(data.claims)?;
+        self.verified.remember(token, &principal, exp);
+        Ok(principal)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cache(&self) -> &crate::verified_tokens::VerifiedTokens {
+        &self.verified
+    }
+}
+
+/// Reads a JWKS file.
+pub fn read_jwks(path: &Path) -> anyhow::Result<JwkSet> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("auth.jwks_file: reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("auth.jwks_file: {} is not a JWKS document", path.display()))
+}
+
+/// Signs tokens with a private key (the identity provider's role: tests, `loyalty token`,
+/// `loyalty dev up`).
+#[derive(Clone)]
+pub struct TokenSigner {
+    key: EncodingKey,
+    der: crate::Secret<Vec<u8>>,
+    kid: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl TokenSigner {
+    /// The development key.
+    pub fn development() -> Self {
+        let der = base64::engine::general_purpose::STANDARD.decode(DEVELOPMENT_PRIVATE_KEY).unwrap_or_default();
+        Self::from_pkcs8(&der, DEVELOPMENT_KID, DEVELOPMENT_ISSUER)
+    }
+
+    /// A new random Ed25519 key and the JWKS that trusts it.
+    pub fn generate(kid: &str, issuer: &str) -> anyhow::Result<(Self, JwkSet)> {
+        use ring::signature::KeyPair;
+        let rng = ring::rand::SystemRandom::new();
+        let der = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("generating a key"))?;
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(der.as_ref())
+            .map_err(|_| anyhow::anyhow!("reading the generated key"))?;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let signer = Self::from_pkcs8(der.as_ref(), kid, issuer);
+        Ok((signer, JwkSet { keys: vec![ed25519_jwk(kid, &x)] }))
+    }
+
+    /// An Ed25519 private key in PKCS#8 DER.
+    pub fn from_pkcs8(der: &[u8], kid: &str, issuer: &str) -> Self {
+        Self {
+            key: EncodingKey::from_ed_der(der),
+            der: crate::Secret::new(der.to_vec()),
+            kid: kid.into(),
+            issuer: issuer.into(),
+            audience: DEFAULT_AUDIENCE.into(),
+        }
+    }
+
+    /// The private key as `identity.signing_key` takes it (development and tests).
+    pub fn private_key_base64(&self) -> crate::Secret<String> {
+        crate::Secret::new(base64::engine::general_purpose::STANDARD.encode(self.der.expose()))
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Mints a token granting `grant`.
+    pub fn mint(&self, grant: &crate::auth::Grant<'_>) -> anyhow::Result<String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            sub: grant.subject.to_string(),
+            tenant: grant.tenant.to_string(),
+            rights: grant.rights.iter().map(|r| r.to_string()).collect(),
+            stores: grant.stores.iter().map(|s| s.to_string()).collect(),
+            name: grant.name.to_string(),
+            kind: grant.kind.to_string(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now,
+            nbf: None,
+            exp: now + grant.ttl.as_secs() as i64,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key).context("signing the token")
+    }
+}

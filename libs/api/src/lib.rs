@@ -53,6 +53,7 @@ impl events::v1::event::Payload {
             P::LevelChanged(_) => "level_changed",
             P::PointsNotificationRequested(_) => "points_notification_requested",
             P::ProgrammeChanged(_) => "programme_changed",
+            P::AccountBlockChanged(_) => "account_block_changed",
             P::SegmentChanged(_) => "segment_changed",
             P::SegmentMembershipChanged(_) => "segment_membership_changed",
             P::DeliveryChanged(_) => "delivery_changed",

@@ -28,6 +28,7 @@ pub mod service_main;
 pub mod sweep;
 pub mod telemetry;
 pub mod trace;
+pub mod tz;
 pub mod verified_tokens;
 
 pub use auth::Principal;

@@ -1,21 +1,23 @@
 //! The client service: customer profiles, stores and tenant settings, consents, tags, blocking,
 //! merge, history and GDPR (SPEC CL-1 .. CL-11). It owns the `client` schema.
 pub mod api;
+pub mod config;
 pub mod domain;
-pub mod error;
 pub mod events;
 pub mod feed;
 pub mod store;
 
+pub use config::Settings;
+
 use loyalty_api::client::v1::client_service_server::ClientServiceServer;
 use loyalty_platform::clock::{SharedClock, SystemClock};
-use loyalty_platform::config::PlatformSettings;
-use loyalty_platform::outbox::{Outbox, READ_EVENTS};
+use loyalty_platform::outbox::{READ_ALL_TENANTS, READ_EVENTS};
 use loyalty_platform::server::Services;
+use loyalty_platform::service::ServiceKit;
 use std::sync::Arc;
 
-/// The schema this service owns, unless `database.schema` says otherwise.
-pub const SCHEMA: &str = "client";
+/// The service's name: its settings prefix, default schema and event source.
+pub const NAME: &str = "client";
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -55,43 +57,29 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("WatchEvents", READ_EVENTS),
 ];
 
-pub fn schema(settings: &PlatformSettings) -> String {
-    if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() }
-}
+/// What the client service's own identity may do: follow the ledger's purchases, and pass its
+/// block decisions to the ledger (a right no person's token carries).
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_ALL_TENANTS, loyalty_platform::auth::SET_LEDGER_BLOCK];
 
 /// Migrates the schema and adds the service to `services`, with the wall clock.
-pub async fn register(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
+pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {
     register_with_clock(settings, services, Arc::new(SystemClock)).await
 }
 
 /// Like [`register`] with a clock the caller controls (tests).
-pub async fn register_with_clock(
-    settings: &PlatformSettings,
-    services: &mut Services,
-    clock: SharedClock,
-) -> anyhow::Result<()> {
-    let schema = schema(settings);
-    loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
-    let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = Outbox::new(pool.clone(), &settings.database, &schema, "client", services.draining())?;
-    let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
-    let ledger = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.ledger))?.connect_lazy();
-    let purchases = loyalty_platform::feed::PeerFeed {
-        channel: ledger.clone(),
-        keys: loyalty_platform::auth::TokenKeys::new(&settings.auth),
-        subject: "client-service",
-        kinds: &["purchase_recorded"],
-        call: loyalty_platform::feed::watch_ledger,
-    };
-    let consumer = loyalty_platform::feed::FeedConsumer::new(
-        "ledger",
-        pool.clone(),
-        Arc::new(purchases),
-        Arc::new(feed::Purchases),
-    );
-    // Stops leading when this replica drains, so another replica takes the feed over at once.
-    tokio::spawn(consumer.run(services.draining()));
-    tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
-    services.add(ClientServiceServer::new(api::ClientApi::new(pool, outbox, clock, (cards, ledger))), RIGHTS);
+pub async fn register_with_clock(settings: &Settings, services: &mut Services, clock: SharedClock) -> anyhow::Result<()> {
+    let platform = &settings.platform;
+    let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
+    let purchases = kit.peer_feed(&platform.peers.ledger, &["purchase_recorded"], loyalty_platform::feed::watch_ledger)?;
+    kit.follow(services, "ledger", purchases, feed::Purchases);
+    let pool = kit.pool.clone();
+    let every = std::time::Duration::from_secs(settings.clients.history_purge_every_s.max(1));
+    kit.every("history past retention", every, move || {
+        let pool = pool.clone();
+        async move { store::history::purge_past_retention(&pool.get().await?).await }
+    });
+    let peers = api::Peers { cards: kit.peer(&platform.peers.card)?, ledger: kit.peer(&platform.peers.ledger)?, identity: kit.identity()? };
+    let api = api::ClientApi::new(&kit, clock, peers, settings.clients.clone());
+    services.add(ClientServiceServer::new(api), RIGHTS);
     Ok(())
 }

@@ -1,29 +1,30 @@
-//! The loyalty ledger (SPEC LE-1 .. LE-11). Work in progress: the domain model — programme rules,
-//! the lot account with first-expiring-first spending, reservations, expiry, returns and debt, and
-//! the hash chain of entries — is here and property-tested, with the storage of accounts, lots and
-//! chained entries; the gRPC service, idempotency, purchases and the feeds follow in the next steps
-//! of its issue.
+//! The loyalty ledger (SPEC LE-1 .. LE-11): programme rules, accounts of points in lots with their
+//! own activation and expiry, purchases and returns, reservations, manual adjustments, levels, and
+//! hash-chained entries that every balance can be checked against. It owns the `ledger` schema and
+//! follows the client feed (blocks, merges, erasures, which clients exist).
 pub mod api;
-pub mod balances;
+pub mod config;
 pub mod domain;
-pub mod error;
 pub mod events;
-pub mod expiry;
 pub mod feed;
-pub mod merge;
-pub mod ops;
-pub mod programmes;
-pub mod purchases;
-pub mod reservations;
-pub mod returns;
 pub mod store;
+
+pub use config::Settings;
+
+use loyalty_api::ledger::v1::ledger_service_server::LedgerServiceServer;
+use loyalty_platform::clock::{SharedClock, SystemClock};
+use loyalty_platform::outbox::{READ_ALL_TENANTS, READ_EVENTS};
+use loyalty_platform::server::Services;
+use loyalty_platform::service::ServiceKit;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The service's name: its settings prefix, default schema and event source.
+pub const NAME: &str = "ledger";
 
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
-
-/// The schema this service owns, unless `database.schema` says otherwise.
-pub const SCHEMA: &str = "ledger";
 
 pub fn migrations() -> refinery::Runner {
     embedded::migrations::runner()
@@ -49,81 +50,55 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("ListEntries", "ledger.read"),
     ("ExportEntries", "ledger.read"),
     ("VerifyAccount", "ledger.read"),
-    ("SetAccountBlocked", "clients.write"),
-    ("WatchEvents", loyalty_platform::outbox::READ_EVENTS),
+    // Only the client service's own identity holds it: no person's token changes a ledger block.
+    ("SetAccountBlocked", loyalty_platform::auth::SET_LEDGER_BLOCK),
+    ("WatchEvents", READ_EVENTS),
 ];
 
-/// Migrates the schema, adds the service, and starts its workers: expiry and activation at their
-/// instants, reservation timeouts, and the client feed.
-pub async fn register(
-    settings: &loyalty_platform::config::PlatformSettings,
-    services: &mut loyalty_platform::server::Services,
-) -> anyhow::Result<()> {
-    register_with_clock(settings, services, std::sync::Arc::new(loyalty_platform::clock::SystemClock)).await
+/// What the ledger's own identity may do: follow the client feed, look cards up at the till, and
+/// ask the client service about a client id it has not heard of yet.
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_ALL_TENANTS, "cards.read", "clients.read"];
+
+/// The client events the ledger applies.
+const CLIENT_EVENTS: &[&str] = &[
+    "client_upserted",
+    "client_deleted",
+    "client_blocked",
+    "client_unblocked",
+    "clients_merged",
+    "client_erased",
+    "tenant_settings_changed",
+];
+
+/// Migrates the schema, adds the service, and starts its workers.
+pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {
+    register_with_clock(settings, services, Arc::new(SystemClock)).await
 }
 
 /// Like [`register`] with a clock the caller moves (tests).
-pub async fn register_with_clock(
-    settings: &loyalty_platform::config::PlatformSettings,
-    services: &mut loyalty_platform::server::Services,
-    clock: loyalty_platform::clock::SharedClock,
-) -> anyhow::Result<()> {
-    use std::sync::Arc;
-    let schema =
-        if settings.database.schema.is_empty() { SCHEMA.to_string() } else { settings.database.schema.clone() };
-    loyalty_platform::db::migrate(&settings.database, &schema, Some(migrations())).await?;
-    let pool = loyalty_platform::db::pool(&settings.database, &schema)?;
-    let outbox = loyalty_platform::outbox::Outbox::new(
-        pool.clone(),
-        &settings.database,
-        &schema,
-        "ledger",
-        services.draining(),
-    )?;
-    let clients =
-        tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.client))?.connect_lazy();
-    let cards = tonic::transport::Channel::from_shared(settings.peer_endpoint(&settings.peers.card))?.connect_lazy();
-    let feed = loyalty_platform::feed::PeerFeed {
-        channel: clients.clone(),
-        keys: loyalty_platform::auth::TokenKeys::new(&settings.auth),
-        subject: "ledger-service",
-        kinds: &["client_blocked", "client_unblocked", "clients_merged"],
-        call: loyalty_platform::feed::watch_clients,
-    };
-    let consumer =
-        loyalty_platform::feed::FeedConsumer::new("client", pool.clone(), Arc::new(feed), Arc::new(feed::ClientEvents));
-    // Stops leading when this replica drains, so another replica takes the feed over at once.
-    tokio::spawn(consumer.run(services.draining()));
-    tokio::spawn(loyalty_platform::idempotency::purge_periodically(pool.clone(), std::time::Duration::from_secs(3600)));
-    tokio::spawn(sweep(pool.clone(), clock.clone()));
-    services.add(
-        loyalty_api::ledger::v1::ledger_service_server::LedgerServiceServer::new(api::LedgerApi::new(
-            pool,
-            outbox,
-            clock,
-            (clients, cards),
-        )),
-        RIGHTS,
-    );
+pub async fn register_with_clock(settings: &Settings, services: &mut Services, clock: SharedClock) -> anyhow::Result<()> {
+    let platform = &settings.platform;
+    let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
+    let clients = kit.peer_feed(&platform.peers.client, CLIENT_EVENTS, loyalty_platform::feed::watch_clients)?;
+    kit.follow(services, "client", clients, feed::ClientEvents { clock: clock.clone() });
+    start_sweeps(&kit, settings, &clock);
+    let peers = api::Peers { clients: kit.peer(&platform.peers.client)?, cards: kit.peer(&platform.peers.card)?, identity: kit.identity()? };
+    services.add(LedgerServiceServer::new(api::LedgerApi::new(&kit, clock, peers)), RIGHTS);
     Ok(())
 }
 
-/// Every half second: lots due to activate or expire, reservations past their deadline.
-async fn sweep(pool: deadpool_postgres::Pool, clock: loyalty_platform::clock::SharedClock) {
-    let origin = ops::Origin {
-        source: "system",
-        actor: serde_json::json!({"id": "ledger-sweep"}),
-        comment: "",
-        purchase_id: None,
-    };
-    loop {
-        let now = clock.now();
-        if let Err(e) = expiry::advance_due(&pool, now, 500, &origin).await {
-            tracing::warn!(error = format!("{e:#}"), "expiry sweep failed");
-        }
-        if let Err(e) = reservations::time_out_due(&pool, now, 500, &origin).await {
-            tracing::warn!(error = format!("{e:#}"), "reservation sweep failed");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+/// Lots due to activate or expire, reservations past their deadline.
+fn start_sweeps(kit: &ServiceKit, settings: &Settings, clock: &SharedClock) {
+    let every = Duration::from_millis(settings.sweep.every_ms.max(10));
+    let batch = settings.sweep.batch.max(1);
+    let (pool, clock_for_lots) = (kit.pool.clone(), clock.clone());
+    kit.every("lots due", every, move || {
+        let (pool, now) = (pool.clone(), clock_for_lots.now());
+        async move { store::expiry::advance_due(&pool, now, batch).await }
+    });
+    let (pool, clock) = (kit.pool.clone(), clock.clone());
+    kit.every("reservations due", every, move || {
+        let (pool, now) = (pool.clone(), clock.now());
+        async move { store::reservations::time_out_due(&pool, now, batch).await }
+    });
 }

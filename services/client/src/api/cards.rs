@@ -1,7 +1,7 @@
 //! What the client service asks of the card service: card numbers identify clients (CL-2, CL-7).
 use super::ClientApi;
 use super::context::Ctx;
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_api::card::v1 as cards;
 use loyalty_api::card::v1::lookup_card_request::Key;
 use loyalty_api::common::v1::RequestContext;
@@ -11,11 +11,11 @@ use uuid::Uuid;
 /// The client holding card `number`, if any.
 pub async fn holder(api: &ClientApi, ctx: &Ctx, number: &str) -> Result<Option<Uuid>> {
     let mut client = api.cards.clone();
-    let request = ctx.token.request(cards::LookupCardRequest { key: Some(Key::Number(number.to_string())) });
+    let request = ctx.token.request(cards::LookupCardRequest { key: Some(Key::Number(number.to_string())), any_status: true, with_points: false });
     match client.lookup_card(request).await {
         Ok(found) => Ok(Uuid::parse_str(&found.into_inner().client_id).ok()),
         Err(status) if status.code() == Code::NotFound => Ok(None),
-        Err(status) => Err(ClientError::Status(status)),
+        Err(status) => Err(ApiError::Status(status)),
     }
 }
 
@@ -23,7 +23,7 @@ pub async fn holder(api: &ClientApi, ctx: &Ctx, number: &str) -> Result<Option<U
 pub async fn holds_any(api: &ClientApi, ctx: &Ctx, client: Uuid) -> Result<bool> {
     let mut cards_api = api.cards.clone();
     let request = ctx.token.request(cards::ListClientCardsRequest { client_id: client.to_string() });
-    let listed = cards_api.list_client_cards(request).await.map_err(ClientError::Status)?;
+    let listed = cards_api.list_client_cards(request).await.map_err(ApiError::Status)?;
     Ok(listed.into_inner().total_count > 0)
 }
 
@@ -49,9 +49,9 @@ pub async fn issue_to(api: &ClientApi, ctx: &Ctx, client: Uuid, number: &str, st
                 .map(|(_, r)| r)
                 .next()
                 .unwrap_or_else(|| status.message().to_string());
-            Err(ClientError::field("card_number", &reason))
+            Err(ApiError::field("card_number", &reason))
         }
-        Err(status) => Err(ClientError::Status(status)),
+        Err(status) => Err(ApiError::Status(status)),
     }
 }
 

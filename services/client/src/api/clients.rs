@@ -5,7 +5,7 @@ use crate::domain::email::Email;
 use crate::domain::profile::Rules;
 use crate::domain::search::{self, PageToken};
 use crate::domain::{ClientRecord, Profile, Status};
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::events;
 use crate::store;
 use crate::store::GenericClient;
@@ -58,9 +58,9 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     let tx = conn.transaction().await?;
     let hash_input = body.encode_to_vec();
     if let Claim::Replay(answer) =
-        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "CreateClient", &hash_input).await?
+        idempotency::claim(&tx, ctx.tenant.as_str(), &ctx.idempotency_key, "CreateClient", &hash_input).await?
     {
-        return pb::Client::decode(answer.as_slice()).map_err(|e| ClientError::Internal(e.into()));
+        return pb::Client::decode(answer.as_slice()).map_err(|e| ApiError::Internal(e.into()));
     }
     let settings = store::settings::get(&tx, &ctx.tenant).await?;
     let mut input = body.client.unwrap_or_default();
@@ -88,7 +88,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         }
     };
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
-        return Err(ClientError::InvalidArgument(v));
+        return Err(ApiError::InvalidArgument(v));
     };
     let record = ClientRecord {
         id: Uuid::now_v7(),
@@ -108,7 +108,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     };
     if let Err(e) = store::clients::insert(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
-            return Err(ClientError::field("client.email", "is already used by another client of this tenant"));
+            return Err(ApiError::field("client.email", "is already used by another client of this tenant"));
         }
         return Err(e.into());
     }
@@ -117,7 +117,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         convert::subset(&convert::serde_like(&answer), &convert::changed_fields(&pb::Client::default(), &answer));
     ctx.record(&tx, record.id, "created", json!({}), after, "").await?;
     publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
-    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
+    idempotency::remember(&tx, ctx.tenant.as_str(), &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
     loyalty_platform::outbox::commit(tx).await?;
     if !card_number.is_empty() {
         let store = record.profile.registration_store_id.clone();
@@ -145,7 +145,7 @@ async fn undo_create(api: &ClientApi, ctx: &Ctx, id: Uuid) -> Result<()> {
 /// Loads the live client `id` answers for (following merges), if the caller may see it.
 pub async fn load_visible(db: &impl GenericClient, ctx: &Ctx, id: Uuid, lock: bool) -> Result<ClientRecord> {
     let Some(live) = store::clients::resolve(db, &ctx.tenant, id).await? else {
-        return Err(ClientError::NotFound("client"));
+        return Err(ApiError::NotFound("client"));
     };
     ctx.visible(store::clients::load(db, &ctx.tenant, live, lock).await?)
 }
@@ -164,7 +164,7 @@ pub async fn batch_get(
     let ctx = Ctx::new(&request, None, api.clock())?;
     let ids = &request.get_ref().client_ids;
     if ids.len() > 1000 {
-        return Err(ClientError::field("client_ids", "at most 1000 ids per call"));
+        return Err(ApiError::field("client_ids", "at most 1000 ids per call"));
     }
     let conn = api.conn().await?;
     let mut clients = Vec::new();
@@ -187,10 +187,10 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let tx = conn.transaction().await?;
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.erased {
-        return Err(ClientError::FailedPrecondition("the client was erased (GDPR); it cannot be edited".into()));
+        return Err(ApiError::FailedPrecondition("the client was erased (GDPR); it cannot be edited".into()));
     }
     if !body.etag.is_empty() && body.etag != record.etag() {
-        return Err(ClientError::Aborted("the client changed since it was read (etag mismatch); read it again".into()));
+        return Err(ApiError::Aborted("the client changed since it was read (etag mismatch); read it again".into()));
     }
     let before = convert::client(&record);
     let mut merged = before.clone();
@@ -202,7 +202,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let has_card = merged.phone.trim().is_empty() && cards::holds_any(api, &ctx, record.id).await?;
     check_input(&tx, &ctx, &merged, (record.id, has_card), &mut v).await?;
     let Some(mut profile) = profile.filter(|_| v.is_empty()) else {
-        return Err(ClientError::InvalidArgument(v));
+        return Err(ApiError::InvalidArgument(v));
     };
     // A phone written the same way again keeps its original spelling.
     if profile.phone == record.profile.phone && !paths.iter().any(|p| p == "phone") {
@@ -212,7 +212,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     record.updated_at = ctx.now;
     if let Err(e) = store::clients::update_profile(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
-            return Err(ClientError::field("client.email", "is already used by another client of this tenant"));
+            return Err(ApiError::field("client.email", "is already used by another client of this tenant"));
         }
         return Err(e.into());
     }
@@ -311,14 +311,14 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
     let body = request.into_inner();
     let page = body.page.unwrap_or_default();
     let size = match page.page_size {
-        n if n < 0 => return Err(ClientError::field("page.page_size", "must not be negative")),
+        n if n < 0 => return Err(ApiError::field("page.page_size", "must not be negative")),
         0 => DEFAULT_PAGE,
         n => n.min(MAX_PAGE),
     };
-    let keys = search::parse_order_by(&body.order_by).map_err(|e| ClientError::field("order_by", &e))?;
+    let keys = search::parse_order_by(&body.order_by).map_err(|e| ApiError::field("order_by", &e))?;
     let mask = body.read_mask.map(|m| m.paths).unwrap_or_default();
     let selection = store::columns::Selection::for_read_mask(&mask)
-        .map_err(|path| ClientError::field("read_mask", &format!("{path} is not a field of Client")))?;
+        .map_err(|path| ApiError::field("read_mask", &format!("{path} is not a field of Client")))?;
     let conn = api.conn().await?;
     let region = api.phone_region(&conn, &ctx.tenant).await?;
     let mut filter = list_filter(&ctx, &region, &body.query, &body.statuses, &body.tag_ids, &body.store_ids)?;
@@ -333,7 +333,7 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
     let after = if page.page_token.is_empty() {
         None
     } else {
-        Some(PageToken::decode(&page.page_token, &fingerprint).map_err(|e| ClientError::field("page.page_token", e))?)
+        Some(PageToken::decode(&page.page_token, &fingerprint).map_err(|e| ApiError::field("page.page_token", e))?)
     };
     let window = store::list::Window { keys: &keys, after: after.as_ref(), limit: i64::from(size) + 1 };
     // A card number in the box finds its holder (CL-7). The card service is asked while the page

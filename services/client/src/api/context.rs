@@ -1,6 +1,6 @@
 //! Who is calling and when: built once per request from the token and the request context.
 use crate::domain::ClientRecord;
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_api::common::v1::RequestContext;
 use loyalty_platform::clock::Clock;
 use loyalty_platform::request::Caller;
@@ -37,7 +37,7 @@ impl Ctx {
     pub fn visible(&self, r: Option<ClientRecord>) -> Result<ClientRecord> {
         match r {
             Some(r) if self.sees(&r) => Ok(r),
-            _ => Err(ClientError::NotFound("client")),
+            _ => Err(ApiError::NotFound("client")),
         }
     }
 
@@ -65,7 +65,7 @@ impl Ctx {
 /// A client id from the wire.
 pub fn client_id(field: &str, text: &str) -> Result<uuid::Uuid> {
     if text.is_empty() {
-        return Err(ClientError::field(field, "is required"));
+        return Err(ApiError::field(field, "is required"));
     }
-    uuid::Uuid::parse_str(text).map_err(|_| ClientError::field(field, "is not a client id (UUID)"))
+    uuid::Uuid::parse_str(text).map_err(|_| ApiError::field(field, "is not a client id (UUID)"))
 }

@@ -3,7 +3,7 @@ use super::clients::load_visible;
 use super::context::{Ctx, client_id};
 use super::{ClientApi, convert};
 use crate::domain::{ClientRecord, merge};
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::events;
 use crate::store;
 use loyalty_api::client::v1 as pb;
@@ -20,13 +20,13 @@ pub async fn merge(
     let body = request.into_inner();
     let survivor_id = client_id("survivor_client_id", &body.survivor_client_id)?;
     if body.merged_client_ids.is_empty() {
-        return Err(ClientError::field("merged_client_ids", "name at least one duplicate"));
+        return Err(ApiError::field("merged_client_ids", "name at least one duplicate"));
     }
     let mut merged_ids = Vec::new();
     for (i, text) in body.merged_client_ids.iter().enumerate() {
         let id = client_id(&format!("merged_client_ids[{i}]"), text)?;
         if id == survivor_id || merged_ids.contains(&id) {
-            return Err(ClientError::field(&format!("merged_client_ids[{i}]"), "repeats the survivor or another id"));
+            return Err(ApiError::field(&format!("merged_client_ids[{i}]"), "repeats the survivor or another id"));
         }
         merged_ids.push(id);
     }
@@ -39,13 +39,13 @@ pub async fn merge(
     for id in all {
         let r = ctx.visible(store::clients::load(&tx, &ctx.tenant, id, true).await?)?;
         if r.erased {
-            return Err(ClientError::FailedPrecondition(format!("client {id} was erased and cannot be merged")));
+            return Err(ApiError::FailedPrecondition(format!("client {id} was erased and cannot be merged")));
         }
         loaded.push(r);
     }
     let take =
         |id: Uuid, loaded: &mut Vec<ClientRecord>| loaded.iter().position(|r| r.id == id).map(|i| loaded.remove(i));
-    let mut survivor = take(survivor_id, &mut loaded).ok_or(ClientError::NotFound("client"))?;
+    let mut survivor = take(survivor_id, &mut loaded).ok_or(ApiError::NotFound("client"))?;
     let duplicates: Vec<ClientRecord> = merged_ids.iter().filter_map(|id| take(*id, &mut loaded)).collect();
     let before = convert::client(&survivor);
     for d in &duplicates {
@@ -61,32 +61,17 @@ pub async fn merge(
         &std::iter::once(&survivor).chain(&duplicates).map(|r| r.third_party_consent.as_ref()).collect::<Vec<_>>(),
     );
     // The duplicates leave the live set first, which frees their emails for the survivor.
-    tx.execute(
-        "UPDATE clients SET merged_into = $2, updated_at = $4, version = version + 1
-         WHERE tenant_id = $1 AND (id = ANY($3) OR merged_into = ANY($3))",
-        &[&ctx.tenant, &survivor.id, &merged_ids, &ctx.now],
-    )
-    .await?;
+    store::clients::merge_into(&tx, &ctx.tenant, survivor.id, &merged_ids, ctx.now).await?;
     survivor.updated_at = ctx.now;
     store::clients::update_profile(&tx, &ctx.tenant, &survivor).await?;
     for c in &consents {
         store::consents::upsert(&tx, &ctx.tenant, survivor.id, c).await?;
     }
-    // Where the duplicates bought now counts for the survivor (CL-11).
-    tx.execute(
-        "INSERT INTO purchase_stores (tenant_id, client_id, store_id, first_at)
-         SELECT tenant_id, $2, store_id, min(first_at) FROM purchase_stores
-         WHERE tenant_id = $1 AND client_id = ANY($3) GROUP BY tenant_id, store_id
-         ON CONFLICT (tenant_id, client_id, store_id) DO UPDATE
-             SET first_at = least(purchase_stores.first_at, excluded.first_at)",
-        &[&ctx.tenant, &survivor.id, &merged_ids],
-    )
-    .await?;
     let tags: Vec<Uuid> = duplicates.iter().flat_map(|d| d.tag_ids.iter().copied()).collect();
     store::tags::add(&tx, &ctx.tenant, &[survivor.id], &tags).await?;
     let merged_text: Vec<String> = merged_ids.iter().map(ToString::to_string).collect();
     let record =
-        store::clients::load(&tx, &ctx.tenant, survivor.id, false).await?.ok_or(ClientError::NotFound("client"))?;
+        store::clients::load(&tx, &ctx.tenant, survivor.id, false).await?.ok_or(ApiError::NotFound("client"))?;
     let after = convert::client(&record);
     let changed = convert::changed_fields(&before, &after);
     ctx.record(
@@ -137,7 +122,7 @@ pub async fn erase(
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let reason = request.get_ref().reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(ClientError::field("reason", "is required (the request reference, at most 200 characters)"));
+        return Err(ApiError::field("reason", "is required (the request reference, at most 200 characters)"));
     }
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
@@ -149,40 +134,19 @@ pub async fn erase(
     let mut people: Vec<Uuid> = record.merged_client_ids.clone();
     people.push(record.id);
     for person in &people {
-        let rows = tx
-            .query(
-                &format!(
-                    "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c",
-                    store::columns::every_value()
-                ),
-                &[&ctx.tenant, person],
-            )
-            .await?;
-        let Some(row) = rows.first() else { continue };
-        let mut r = store::clients::from_row(row);
+        let Some(mut r) = store::clients::load_any(&tx, &ctx.tenant, *person).await? else { continue };
         r.profile = merge::erased(&r.profile);
         r.personal_data_consent = None;
         r.third_party_consent = None;
         r.updated_at = ctx.now;
         store::clients::update_profile(&tx, &ctx.tenant, &r).await?;
-        tx.execute(
-            "UPDATE clients SET erased = true, block = CASE WHEN block IS NULL THEN NULL ELSE jsonb_set(block, '{comment}', '\"\"') END
-             WHERE tenant_id = $1 AND id = $2",
-            &[&ctx.tenant, person],
-        )
-        .await?;
-        store::consents::delete_all(&tx, &ctx.tenant, *person).await?;
         // Where the person shopped is theirs too; the ledger keeps the financial records.
-        tx.execute("DELETE FROM purchase_stores WHERE tenant_id = $1 AND client_id = $2", &[&ctx.tenant, person])
-            .await?;
-        tx.execute(
-            "UPDATE history SET before = '{}', after = '{}', comment = '' WHERE tenant_id = $1 AND client_id = $2",
-            &[&ctx.tenant, person],
-        )
-        .await?;
+        store::clients::mark_erased(&tx, &ctx.tenant, *person).await?;
+        store::consents::delete_all(&tx, &ctx.tenant, *person).await?;
+        store::history::scrub(&tx, &ctx.tenant, *person).await?;
         let subject = person.to_string();
-        loyalty_platform::outbox::rewrite_subject(&tx, &ctx.tenant, &subject, scrub).await?;
-        loyalty_platform::idempotency::forget_subject(&tx, &ctx.tenant, &subject).await?;
+        loyalty_platform::outbox::rewrite_subject(&tx, ctx.tenant.as_str(), &subject, scrub).await?;
+        loyalty_platform::idempotency::forget_subject(&tx, ctx.tenant.as_str(), &subject).await?;
     }
     ctx.record(&tx, record.id, "erased", json!({}), json!({}), &reason).await?;
     let subject = record.id.to_string();

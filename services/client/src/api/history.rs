@@ -2,7 +2,7 @@
 use super::ClientApi;
 use super::clients::load_visible;
 use super::context::{Ctx, client_id};
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_platform::convert::{from_timestamp, to_timestamp};
@@ -16,25 +16,25 @@ pub async fn list(
     let id = client_id("client_id", &body.client_id)?;
     let page = body.page.unwrap_or_default();
     let size = match page.page_size {
-        n if n < 0 => return Err(ClientError::field("page.page_size", "must not be negative")),
+        n if n < 0 => return Err(ApiError::field("page.page_size", "must not be negative")),
         0 => 50,
         n => n.min(1000),
     };
     let before_id = if page.page_token.is_empty() {
         None
     } else {
-        Some(page.page_token.parse::<i64>().map_err(|_| ClientError::field("page.page_token", "is not a page token"))?)
+        Some(page.page_token.parse::<i64>().map_err(|_| ApiError::field("page.page_token", "is not a page token"))?)
     };
     let period = body.period.unwrap_or_default();
     let start = period
         .start
         .as_ref()
-        .map(|t| from_timestamp(t).ok_or_else(|| ClientError::field("period.start", "is out of range")))
+        .map(|t| from_timestamp(t).ok_or_else(|| ApiError::field("period.start", "is out of range")))
         .transpose()?;
     let end = period
         .end
         .as_ref()
-        .map(|t| from_timestamp(t).ok_or_else(|| ClientError::field("period.end", "is out of range")))
+        .map(|t| from_timestamp(t).ok_or_else(|| ApiError::field("period.end", "is out of range")))
         .transpose()?;
     let conn = api.conn().await?;
     let record = load_visible(&conn, &ctx, id, false).await?;

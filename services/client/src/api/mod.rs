@@ -9,20 +9,33 @@ mod settings;
 mod status;
 mod tags;
 
-use crate::error::ClientError;
+use loyalty_platform::error::ApiError;
 use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_server::ClientService;
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
+use loyalty_platform::TenantId;
 use loyalty_platform::clock::{Clock, SharedClock};
+use loyalty_platform::error::reply;
+use loyalty_platform::identity::ServiceIdentity;
 use loyalty_platform::outbox::Outbox;
+use loyalty_platform::service::ServiceKit;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
+
+/// The services the client service asks.
+pub struct Peers {
+    /// Card numbers as identifiers (CL-2, CL-7), asked with the caller's token.
+    pub cards: Channel,
+    /// Told at once when a client is blocked or unblocked (CL-4), under the service's identity.
+    pub ledger: Channel,
+    pub identity: ServiceIdentity,
+}
 
 /// State shared by every call.
 #[derive(Clone)]
@@ -34,42 +47,43 @@ pub struct ClientApi {
     cards: CardServiceClient<Channel>,
     /// The ledger, told at once when a client is blocked or unblocked (CL-4).
     ledger: LedgerServiceClient<Channel>,
+    /// The service's own identity, for the block it passes to the ledger.
+    identity: ServiceIdentity,
+    settings: crate::config::ClientSettings,
     /// Phone regions of tenants, for reading search terms without a query per search.
-    regions: Arc<Mutex<HashMap<String, (Instant, String)>>>,
+    regions: Arc<Mutex<HashMap<TenantId, (Instant, String)>>>,
 }
 
-/// How long a cached phone region is trusted; a changed setting reaches searches within this.
-const REGION_TTL: Duration = Duration::from_secs(10);
-
 impl ClientApi {
-    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock, peers: (Channel, Channel)) -> Self {
-        let (cards, ledger) = peers;
+    pub fn new(kit: &ServiceKit, clock: SharedClock, peers: Peers, settings: crate::config::ClientSettings) -> Self {
         Self {
-            pool,
-            outbox,
+            pool: kit.pool.clone(),
+            outbox: kit.outbox.clone(),
             clock,
-            cards: CardServiceClient::new(cards),
-            ledger: LedgerServiceClient::new(ledger),
+            cards: CardServiceClient::new(peers.cards),
+            ledger: LedgerServiceClient::new(peers.ledger),
+            identity: peers.identity,
+            settings,
             regions: Arc::default(),
         }
     }
 
-    /// The tenant's default phone region, cached for [`REGION_TTL`].
-    async fn phone_region(&self, db: &deadpool_postgres::Object, tenant: &str) -> Result<String, ClientError> {
+    /// The tenant's default phone region, cached for `phone_region_ttl_ms`.
+    async fn phone_region(&self, db: &deadpool_postgres::Object, tenant: &TenantId) -> Result<String, ApiError> {
         let cached = self.regions.lock().ok().and_then(|m| m.get(tenant).cloned());
         if let Some((at, region)) = cached
-            && at.elapsed() < REGION_TTL
+            && at.elapsed() < Duration::from_millis(self.settings.phone_region_ttl_ms)
         {
             return Ok(region);
         }
         let region = crate::store::settings::get(db, tenant).await?.default_phone_region;
         if let Ok(mut m) = self.regions.lock() {
-            m.insert(tenant.to_string(), (Instant::now(), region.clone()));
+            m.insert(tenant.clone(), (Instant::now(), region.clone()));
         }
         Ok(region)
     }
 
-    fn forget_region(&self, tenant: &str) {
+    fn forget_region(&self, tenant: &TenantId) {
         if let Ok(mut m) = self.regions.lock() {
             m.remove(tenant);
         }
@@ -79,16 +93,9 @@ impl ClientApi {
         self.clock.as_ref()
     }
 
-    async fn conn(&self) -> Result<deadpool_postgres::Object, ClientError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| ClientError::Internal(anyhow::Error::from(e).context("taking a database connection")))
+    async fn conn(&self) -> Result<deadpool_postgres::Object, ApiError> {
+        Ok(self.pool.get().await?)
     }
-}
-
-fn reply<T>(result: Result<T, ClientError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;

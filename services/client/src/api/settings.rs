@@ -2,7 +2,7 @@
 use super::ClientApi;
 use super::context::Ctx;
 use crate::domain::phone::is_known_region;
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::events::v1::{StoreChanged, TenantSettingsChanged, event::Payload};
@@ -32,7 +32,7 @@ pub async fn create_store(api: &ClientApi, request: tonic::Request<pb::CreateSto
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     if !store::settings::put_store(&tx, &ctx.tenant, &store, true).await? {
-        return Err(ClientError::AlreadyExists(format!("store {} exists", store.id)));
+        return Err(ApiError::AlreadyExists(format!("store {} exists", store.id)));
     }
     publish(&tx, &store_event(&ctx, &store)).await?;
     loyalty_platform::outbox::commit(tx).await?;
@@ -46,7 +46,7 @@ pub async fn update_store(api: &ClientApi, request: tonic::Request<pb::UpdateSto
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     let Some(mut store) = store::settings::get_store(&tx, &ctx.tenant, &input.id).await? else {
-        return Err(ClientError::NotFound("store"));
+        return Err(ApiError::NotFound("store"));
     };
     let mut v = Violations::new();
     for path in body.update_mask.map(|m| m.paths).unwrap_or_default() {
@@ -132,7 +132,7 @@ pub async fn update_settings(
         default_phone_region: settings.default_phone_region.clone(),
         currency: settings.currency.clone(),
     };
-    publish(&tx, &ctx.event(&ctx.tenant, Payload::TenantSettingsChanged(payload))).await?;
+    publish(&tx, &ctx.event(ctx.tenant.as_str(), Payload::TenantSettingsChanged(payload))).await?;
     loyalty_platform::outbox::commit(tx).await?;
     api.forget_region(&ctx.tenant);
     Ok(settings)

@@ -3,7 +3,7 @@ use super::clients::load_visible;
 use super::context::{Ctx, client_id};
 use super::{ClientApi, convert};
 use crate::domain::{Agreement, Block, Consent, Status};
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::events;
 use crate::store;
 use loyalty_api::client::v1 as pb;
@@ -18,10 +18,10 @@ const MAX_COMMENT: usize = 1000;
 fn comment(text: &str) -> Result<String> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(ClientError::field("comment", "is required: say why"));
+        return Err(ApiError::field("comment", "is required: say why"));
     }
     if text.chars().count() > MAX_COMMENT {
-        return Err(ClientError::field("comment", "is longer than 1000 characters"));
+        return Err(ApiError::field("comment", "is longer than 1000 characters"));
     }
     Ok(text.to_string())
 }
@@ -34,7 +34,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     let tx = conn.transaction().await?;
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.status == Status::Blocked {
-        return Err(ClientError::FailedPrecondition("the client is already blocked".into()));
+        return Err(ApiError::FailedPrecondition("the client is already blocked".into()));
     }
     let block = Block {
         comment: comment.clone(),
@@ -57,7 +57,7 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
         .await?;
     loyalty_platform::outbox::commit(tx).await?;
-    tell_ledger(api, &ctx, record.id, true).await;
+    tell_ledger(api, &ctx, record.id, true, &block.comment).await;
     record.status = Status::Blocked;
     record.block = Some(block);
     record.version += 1;
@@ -73,7 +73,7 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     let tx = conn.transaction().await?;
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     let Some(block) = record.block.take().filter(|_| record.status == Status::Blocked) else {
-        return Err(ClientError::FailedPrecondition("the client is not blocked".into()));
+        return Err(ApiError::FailedPrecondition("the client is not blocked".into()));
     };
     let restored = block.previous_status;
     store::clients::set_status(&tx, &ctx.tenant, record.id, restored, None, ctx.now).await?;
@@ -88,10 +88,10 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     .await?;
     let subject = record.id.to_string();
     let event =
-        ClientUnblocked { client_id: subject.clone(), comment, restored_status: events::status(restored) as i32 };
+        ClientUnblocked { client_id: subject.clone(), comment: comment.clone(), restored_status: events::status(restored) as i32 };
     publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    tell_ledger(api, &ctx, record.id, false).await;
+    tell_ledger(api, &ctx, record.id, false, &comment).await;
     record.status = restored;
     record.version += 1;
     record.updated_at = ctx.now;
@@ -99,16 +99,21 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
 }
 
 /// Blocking must stop the ledger before BlockClient returns: the ledger is told directly after the
-/// commit. Should that call fail, the ledger still applies the same fact from this service's feed.
-async fn tell_ledger(api: &ClientApi, ctx: &Ctx, client: uuid::Uuid, blocked: bool) {
+/// commit, under this service's own identity (no person's token may change a ledger block). Should
+/// that call fail, the ledger still applies the same fact from this service's feed.
+async fn tell_ledger(api: &ClientApi, ctx: &Ctx, client: uuid::Uuid, blocked: bool, comment: &str) {
     let mut ledger = api.ledger.clone();
-    let request = loyalty_api::ledger::v1::SetAccountBlockedRequest {
+    let body = loyalty_api::ledger::v1::SetAccountBlockedRequest {
         client_id: client.to_string(),
         blocked,
-        comment: String::new(),
+        comment: comment.to_string(),
     };
-    if let Err(status) = ledger.set_account_blocked(ctx.token.request(request)).await {
-        tracing::warn!(%status, %client, blocked, "the ledger was not told directly; it applies the client feed");
+    let told = match api.identity.request(ctx.tenant.as_str(), body) {
+        Ok(request) => ledger.set_account_blocked(request).await.map(|_| ()).map_err(|s| s.to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    if let Err(error) = told {
+        tracing::warn!(error, %client, blocked, "the ledger was not told directly; it applies the client feed");
     }
 }
 
@@ -158,7 +163,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     let tx = conn.transaction().await?;
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.erased {
-        return Err(ClientError::FailedPrecondition("the client was erased (GDPR)".into()));
+        return Err(ApiError::FailedPrecondition("the client was erased (GDPR)".into()));
     }
     let before = json!(
         record
@@ -238,7 +243,7 @@ pub async fn check_permission(
     let ctx = Ctx::new(&request, None, api.clock())?;
     let id = client_id("client_id", &request.get_ref().client_id)?;
     let channel = convert::channel_name(request.get_ref().channel)
-        .ok_or_else(|| ClientError::field("channel", "must be email, sms, push or telegram"))?;
+        .ok_or_else(|| ApiError::field("channel", "must be email, sms, push or telegram"))?;
     let conn = api.conn().await?;
     let record = load_visible(&conn, &ctx, id, false).await?;
     let (reason, address) = permission(&record, channel);

@@ -2,17 +2,17 @@
 use super::clients::{list_filter, load_visible};
 use super::context::{Ctx, client_id};
 use super::{ClientApi, convert};
-use crate::error::{ClientError, Result};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::bulk_edit_tags_request::{Mode, Target};
 use loyalty_api::events::v1::{ClientTagsChanged, TagChanged, event::Payload};
 use loyalty_platform::error::Violations;
+use loyalty_platform::idempotency;
 use loyalty_platform::outbox::publish;
 use serde_json::json;
 use uuid::Uuid;
 
-const MAX_BULK: i64 = 100_000;
 
 fn tag_name(v: &mut Violations, name: &str) -> String {
     let name = name.trim();
@@ -34,7 +34,16 @@ fn colour(v: &mut Violations, colour: &str) -> String {
 }
 
 fn tag_id(field: &str, text: &str) -> Result<Uuid> {
-    Uuid::parse_str(text).map_err(|_| ClientError::field(field, "is not a tag id"))
+    Uuid::parse_str(text).map_err(|_| ApiError::field(field, "is not a tag id"))
+}
+
+/// Tags are the tenant's: a token limited to some stores may tag the clients it sees, but not
+/// define, rename or delete tags (a deletion untags clients it cannot see).
+fn defines_tags(ctx: &Ctx) -> Result<()> {
+    if ctx.principal.store_scope().is_some() {
+        return Err(ApiError::denied("a store-scoped token cannot define, change or delete the tenant's tags"));
+    }
+    Ok(())
 }
 
 fn tag_event(ctx: &Ctx, tag: &pb::Tag, deleted: bool) -> loyalty_api::events::v1::Event {
@@ -43,32 +52,42 @@ fn tag_event(ctx: &Ctx, tag: &pb::Tag, deleted: bool) -> loyalty_api::events::v1
 }
 
 pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateTagRequest>) -> Result<pb::Tag> {
-    let ctx = Ctx::new(&request, None, api.clock())?;
-    let input = request.into_inner().tag.unwrap_or_default();
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    defines_tags(&ctx)?;
+    let body = request.into_inner();
+    let input = body.tag.clone().unwrap_or_default();
     let mut v = Violations::new();
     let name = tag_name(&mut v, &input.name);
     let colour = colour(&mut v, &input.colour);
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "CreateTag", &body).await? {
+        return Ok(answer);
+    }
     let Some(tag) = store::tags::create(&tx, &ctx.tenant, Uuid::now_v7(), &name, &colour).await? else {
-        return Err(ClientError::AlreadyExists(format!("a tag named {name:?} exists")));
+        return Err(ApiError::AlreadyExists(format!("a tag named {name:?} exists")));
     };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
+    idempotency::keep(&tx, &ctx, "", &tag).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(tag)
 }
 
 pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateTagRequest>) -> Result<pb::Tag> {
-    let ctx = Ctx::new(&request, None, api.clock())?;
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    defines_tags(&ctx)?;
     let body = request.into_inner();
-    let input = body.tag.unwrap_or_default();
+    let input = body.tag.clone().unwrap_or_default();
     let id = tag_id("tag.id", &input.id)?;
-    let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
+    let paths = body.update_mask.clone().map(|m| m.paths).unwrap_or_default();
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "UpdateTag", &body).await? {
+        return Ok(answer);
+    }
     let Some(current) = store::tags::get(&tx, &ctx.tenant, id).await? else {
-        return Err(ClientError::NotFound("tag"));
+        return Err(ApiError::NotFound("tag"));
     };
     let mut v = Violations::new();
     let (mut name, mut colour_value) = (current.name.clone(), current.colour.clone());
@@ -89,31 +108,43 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateTagReques
     store::tags::update(&tx, &ctx.tenant, id, &name, &colour_value).await?;
     let tag = pb::Tag { name, colour: colour_value, ..current };
     publish(&tx, &tag_event(&ctx, &tag, false)).await?;
+    idempotency::keep(&tx, &ctx, "", &tag).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(tag)
 }
 
 pub async fn delete(api: &ClientApi, request: tonic::Request<pb::DeleteTagRequest>) -> Result<pb::DeleteTagResponse> {
-    let ctx = Ctx::new(&request, None, api.clock())?;
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    defines_tags(&ctx)?;
     let id = tag_id("tag_id", &request.get_ref().tag_id)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "DeleteTag", request.get_ref()).await? {
+        return Ok(answer);
+    }
     let Some(tag) = store::tags::get(&tx, &ctx.tenant, id).await? else {
-        return Err(ClientError::NotFound("tag"));
+        return Err(ApiError::NotFound("tag"));
     };
     let Some(clients) = store::tags::delete(&tx, &ctx.tenant, id).await? else {
-        return Err(ClientError::NotFound("tag"));
+        return Err(ApiError::NotFound("tag"));
     };
     changed_clients(&tx, &ctx, &clients, json!({ "removed_tag": tag.name })).await?;
     publish(&tx, &tag_event(&ctx, &tag, true)).await?;
+    let answer = pb::DeleteTagResponse { clients_untagged: clients.len() as i64 };
+    idempotency::keep(&tx, &ctx, "", &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    Ok(pb::DeleteTagResponse { clients_untagged: clients.len() as i64 })
+    Ok(answer)
 }
 
 pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListTagsRequest>) -> Result<pb::ListTagsResponse> {
     let ctx = Ctx::new(&request, None, api.clock())?;
     let conn = api.conn().await?;
-    Ok(pb::ListTagsResponse { tags: store::tags::list(&conn, &ctx.tenant).await? })
+    let tags = match ctx.principal.store_scope() {
+        None => store::tags::list(&conn, &ctx.tenant).await?,
+        // Counts are over the clients the token sees.
+        Some(stores) => store::tags::list_seen(&conn, &ctx.tenant, stores).await?,
+    };
+    Ok(pb::ListTagsResponse { tags })
 }
 
 fn tag_ids(field: &str, ids: &[String], v: &mut Violations) -> Vec<Uuid> {
@@ -129,7 +160,7 @@ async fn check_tags_exist(db: &impl crate::store::GenericClient, ctx: &Ctx, fiel
         return Ok(());
     }
     let names: Vec<String> = unknown.iter().map(ToString::to_string).collect();
-    Err(ClientError::field(field, &format!("unknown tags: {}", names.join(", "))))
+    Err(ApiError::field(field, &format!("unknown tags: {}", names.join(", "))))
 }
 
 /// History, version bump and a `ClientTagsChanged` event for each client whose tags changed.
@@ -143,11 +174,7 @@ async fn changed_clients(
         return Ok(());
     }
     store::history::record_many(tx, &ctx.tenant, clients, "tags", ctx.now, &ctx.actor, &what).await?;
-    tx.execute(
-        "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
-        &[&ctx.tenant, &clients, &ctx.now],
-    )
-    .await?;
+    store::clients::bump_versions(tx, &ctx.tenant, clients, ctx.now).await?;
     let events: Vec<_> = store::tags::of_clients(tx, &ctx.tenant, clients)
         .await?
         .into_iter()
@@ -177,6 +204,9 @@ pub async fn modify_client(
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "ModifyClientTags", &body).await? {
+        return Ok(answer);
+    }
     let record = load_visible(&tx, &ctx, id, true).await?;
     check_tags_exist(&tx, &ctx, "add_tag_ids", &add).await?;
     let mut changed = store::tags::remove(&tx, &ctx.tenant, &[record.id], &remove).await?;
@@ -184,9 +214,11 @@ pub async fn modify_client(
     changed.dedup();
     changed_clients(&tx, &ctx, &changed, json!({ "added": body.add_tag_ids, "removed": body.remove_tag_ids })).await?;
     let record =
-        store::clients::load(&tx, &ctx.tenant, record.id, false).await?.ok_or(ClientError::NotFound("client"))?;
+        store::clients::load(&tx, &ctx.tenant, record.id, false).await?.ok_or(ApiError::NotFound("client"))?;
+    let answer = convert::client(&record);
+    idempotency::keep(&tx, &ctx, &answer.id, &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    Ok(convert::client(&record))
+    Ok(answer)
 }
 
 pub async fn bulk_edit(
@@ -198,6 +230,7 @@ pub async fn bulk_edit(
     let mut v = Violations::new();
     let tags = tag_ids("tag_ids", &body.tag_ids, &mut v);
     let mode = Mode::try_from(body.mode).unwrap_or(Mode::Unspecified);
+    let max = api.settings.max_bulk_tags;
     if mode == Mode::Unspecified {
         v.add("mode", "must be add, remove or replace");
     }
@@ -206,8 +239,8 @@ pub async fn bulk_edit(
     }
     let explicit = match &body.target {
         Some(Target::ClientIds(list)) => {
-            if list.ids.len() as i64 > MAX_BULK {
-                v.add("client_ids", "at most 100000 ids per call");
+            if list.ids.len() as i64 > max {
+                v.add("client_ids", format!("at most {max} ids per call"));
             }
             Some(
                 list.ids
@@ -226,6 +259,9 @@ pub async fn bulk_edit(
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "BulkEditTags", &body).await? {
+        return Ok(answer);
+    }
     check_tags_exist(&tx, &ctx, "tag_ids", &tags).await?;
     let settings = store::settings::get(&tx, &ctx.tenant).await?;
     let clients = match (explicit, &body.target) {
@@ -233,16 +269,16 @@ pub async fn bulk_edit(
             // Only live clients of this tenant that the caller sees are touched.
             let mut filter = list_filter(&ctx, &settings.default_phone_region, "", &[], &[], &[])?;
             filter.only_ids = Some(ids);
-            store::list::ids(&tx, &ctx.tenant, &filter.as_store_filter(), MAX_BULK).await?
+            store::list::ids(&tx, &ctx.tenant, &filter.as_store_filter(), max).await?
         }
         (None, Some(Target::Query(query))) => {
             let filter = list_filter(&ctx, &settings.default_phone_region, query, &[], &[], &[])?;
-            store::list::ids(&tx, &ctx.tenant, &filter.as_store_filter(), MAX_BULK + 1).await?
+            store::list::ids(&tx, &ctx.tenant, &filter.as_store_filter(), max + 1).await?
         }
         _ => Vec::new(),
     };
-    if clients.len() as i64 > MAX_BULK {
-        return Err(ClientError::field("query", "matches more than 100000 clients; narrow it"));
+    if clients.len() as i64 > max {
+        return Err(ApiError::field("query", &format!("matches more than {max} clients; narrow it")));
     }
     let mut changed = match mode {
         Mode::Add => store::tags::add(&tx, &ctx.tenant, &clients, &tags).await?,
@@ -257,6 +293,8 @@ pub async fn bulk_edit(
     changed.dedup();
     let mode_name = format!("{mode:?}").to_lowercase();
     changed_clients(&tx, &ctx, &changed, json!({ "bulk": mode_name, "tag_ids": body.tag_ids })).await?;
+    let answer = pb::BulkEditTagsResponse { matched: clients.len() as i64, changed: changed.len() as i64 };
+    idempotency::keep(&tx, &ctx, "", &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    Ok(pb::BulkEditTagsResponse { matched: clients.len() as i64, changed: changed.len() as i64 })
+    Ok(answer)
 }

@@ -1,5 +1,6 @@
 //! Loading many clients at once with binary COPY (demo data at scale, benchmarks, migrations from
 //! another system). Rows are written as they are: callers validate them first (`Profile::parse`).
+use loyalty_platform::TenantId;
 use crate::domain::Profile;
 use anyhow::Context;
 use futures::pin_mut;
@@ -18,7 +19,7 @@ pub struct NewClient {
 /// Writes `clients` of `tenant` with one COPY; returns how many rows were written.
 pub async fn copy_clients(
     db: &tokio_postgres::Client,
-    tenant: &str,
+    tenant: &TenantId,
     clients: impl IntoIterator<Item = NewClient>,
 ) -> anyhow::Result<u64> {
     let sink = db

@@ -1,4 +1,5 @@
 //! The `clients` table.
+use loyalty_platform::TenantId;
 use super::columns::Selection;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
@@ -234,7 +235,7 @@ pub fn read(row: &Row, selection: Selection) -> ClientRecord {
     }
 }
 
-pub async fn insert(db: &impl GenericClient, tenant: &str, r: &ClientRecord) -> Result<(), tokio_postgres::Error> {
+pub async fn insert(db: &impl GenericClient, tenant: &TenantId, r: &ClientRecord) -> Result<(), tokio_postgres::Error> {
     let row = ProfileRow::new(r);
     let status = r.status.as_str();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant, &r.id, &r.registered_at, &status];
@@ -251,7 +252,7 @@ pub async fn insert(db: &impl GenericClient, tenant: &str, r: &ClientRecord) -> 
 /// Writes the profile and agreements of `r`, bumping its version.
 pub async fn update_profile(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     r: &ClientRecord,
 ) -> Result<(), tokio_postgres::Error> {
     let row = ProfileRow::new(r);
@@ -264,7 +265,7 @@ pub async fn update_profile(
 
 pub async fn set_status(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     id: Uuid,
     status: Status,
     block: Option<&Block>,
@@ -280,7 +281,7 @@ pub async fn set_status(
 }
 
 /// Bumps the version after a change stored in another table (tags, consents).
-pub async fn touch(db: &impl GenericClient, tenant: &str, id: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
+pub async fn touch(db: &impl GenericClient, tenant: &TenantId, id: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
     db.execute(
         "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = $2",
         &[&tenant, &id, &at],
@@ -291,7 +292,7 @@ pub async fn touch(db: &impl GenericClient, tenant: &str, id: Uuid, at: OffsetDa
 }
 
 /// The live client `id` answers for: itself, or the survivor it was merged into.
-pub async fn resolve(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Uuid>> {
+pub async fn resolve(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Option<Uuid>> {
     let row = super::query_opt(
         db,
         "SELECT coalesce(merged_into, id) FROM clients WHERE tenant_id = $1 AND id = $2",
@@ -303,7 +304,7 @@ pub async fn resolve(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow:
 }
 
 /// Loads a live client with its tags, consents and merged ids; `lock` takes its row lock for an update.
-pub async fn load(db: &impl GenericClient, tenant: &str, id: Uuid, lock: bool) -> anyhow::Result<Option<ClientRecord>> {
+pub async fn load(db: &impl GenericClient, tenant: &TenantId, id: Uuid, lock: bool) -> anyhow::Result<Option<ClientRecord>> {
     let sql = format!(
         "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.merged_into IS NULL{}",
         super::columns::every_value(),
@@ -314,7 +315,7 @@ pub async fn load(db: &impl GenericClient, tenant: &str, id: Uuid, lock: bool) -
 }
 
 /// Another live client of the tenant already uses this email.
-pub async fn email_taken(db: &impl GenericClient, tenant: &str, email_key: &str, except: Uuid) -> anyhow::Result<bool> {
+pub async fn email_taken(db: &impl GenericClient, tenant: &TenantId, email_key: &str, except: Uuid) -> anyhow::Result<bool> {
     let row = db
         .query_opt(
             "SELECT 1 FROM clients WHERE tenant_id = $1 AND email_key = $2 AND merged_into IS NULL AND id <> $3",
@@ -330,10 +331,100 @@ pub fn is_email_conflict(e: &tokio_postgres::Error) -> bool {
     e.as_db_error().and_then(|d| d.constraint()) == Some("clients_email_unique")
 }
 
-pub async fn delete(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<bool> {
+pub async fn delete(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<bool> {
     let n = db
         .execute("DELETE FROM clients WHERE tenant_id = $1 AND id = $2 AND merged_into IS NULL", &[&tenant, &id])
         .await
         .context("deleting the client")?;
     Ok(n == 1)
+}
+
+/// Records that `client` bought in `store` (a ledger purchase); a client merged since counts for
+/// the survivor, an erased client's purchases are not recorded again.
+pub async fn record_purchase_store(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: loyalty_platform::ClientId,
+    store: &loyalty_platform::StoreId,
+    at: OffsetDateTime,
+) -> anyhow::Result<()> {
+    loyalty_platform::db::cached::execute(
+        db,
+        "INSERT INTO purchase_stores (tenant_id, client_id, store_id, first_at)
+         SELECT $1, coalesce((SELECT merged_into FROM clients WHERE tenant_id = $1 AND id = $2), $2), $3, $4
+         WHERE NOT EXISTS (SELECT 1 FROM clients WHERE tenant_id = $1 AND id = $2 AND erased)
+         ON CONFLICT (tenant_id, client_id, store_id) DO UPDATE
+             SET first_at = least(purchase_stores.first_at, excluded.first_at)",
+        &[&tenant, &client, &store, &at],
+    )
+    .await
+    .context("recording the store of a purchase")?;
+    Ok(())
+}
+
+/// Takes `merged` (and whoever was merged into them) out of the live set, pointing them at
+/// `survivor`; this frees their emails. Where they bought now counts for the survivor (CL-11).
+pub async fn merge_into(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    survivor: Uuid,
+    merged: &[Uuid],
+    at: OffsetDateTime,
+) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE clients SET merged_into = $2, updated_at = $4, version = version + 1
+         WHERE tenant_id = $1 AND (id = ANY($3) OR merged_into = ANY($3))",
+        &[&tenant, &survivor, &merged, &at],
+    )
+    .await
+    .context("marking merged clients")?;
+    db.execute(
+        "INSERT INTO purchase_stores (tenant_id, client_id, store_id, first_at)
+         SELECT tenant_id, $2, store_id, min(first_at) FROM purchase_stores
+         WHERE tenant_id = $1 AND client_id = ANY($3) GROUP BY tenant_id, store_id
+         ON CONFLICT (tenant_id, client_id, store_id) DO UPDATE
+             SET first_at = least(purchase_stores.first_at, excluded.first_at)",
+        &[&tenant, &survivor, &merged],
+    )
+    .await
+    .context("moving purchase stores to the survivor")?;
+    Ok(())
+}
+
+/// Loads a client row with every value, locked, whatever its state (GDPR erase).
+pub async fn load_any(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Option<ClientRecord>> {
+    let rows = db
+        .query(
+            &format!("SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c", super::columns::every_value()),
+            &[&tenant, &id],
+        )
+        .await
+        .context("loading a client to erase")?;
+    Ok(rows.first().map(from_row))
+}
+
+/// Marks a client erased, blanks its block comment and forgets where it shopped.
+pub async fn mark_erased(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE clients SET erased = true, block = CASE WHEN block IS NULL THEN NULL ELSE jsonb_set(block, '{comment}', '\"\"') END
+         WHERE tenant_id = $1 AND id = $2",
+        &[&tenant, &id],
+    )
+    .await
+    .context("marking the client erased")?;
+    db.execute("DELETE FROM purchase_stores WHERE tenant_id = $1 AND client_id = $2", &[&tenant, &id])
+        .await
+        .context("forgetting where the client shopped")?;
+    Ok(())
+}
+
+/// A new version of `clients` changed together (tags).
+pub async fn bump_versions(db: &impl GenericClient, tenant: &TenantId, clients: &[Uuid], at: OffsetDateTime) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
+        &[&tenant, &clients, &at],
+    )
+    .await
+    .context("bumping client versions")?;
+    Ok(())
 }

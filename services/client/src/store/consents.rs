@@ -1,10 +1,11 @@
 //! The `consents` table (CL-5).
+use loyalty_platform::TenantId;
 use crate::domain::Consent;
 use crate::store::GenericClient;
 use anyhow::Context;
 use uuid::Uuid;
 
-pub async fn for_clients(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<Vec<(Uuid, Consent)>> {
+pub async fn for_clients(db: &impl GenericClient, tenant: &TenantId, ids: &[Uuid]) -> anyhow::Result<Vec<(Uuid, Consent)>> {
     let rows = db
         .query(
             "SELECT client_id, channel, status, changed_at, source, address FROM consents
@@ -31,7 +32,7 @@ pub async fn for_clients(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) ->
 }
 
 /// Sets one channel's consent (insert or replace).
-pub async fn upsert(db: &impl GenericClient, tenant: &str, client: Uuid, c: &Consent) -> anyhow::Result<()> {
+pub async fn upsert(db: &impl GenericClient, tenant: &TenantId, client: Uuid, c: &Consent) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO consents (tenant_id, client_id, channel, status, changed_at, source, address)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -44,7 +45,7 @@ pub async fn upsert(db: &impl GenericClient, tenant: &str, client: Uuid, c: &Con
     Ok(())
 }
 
-pub async fn delete_all(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<()> {
+pub async fn delete_all(db: &impl GenericClient, tenant: &TenantId, client: Uuid) -> anyhow::Result<()> {
     db.execute("DELETE FROM consents WHERE tenant_id = $1 AND client_id = $2", &[&tenant, &client])
         .await
         .context("deleting consents")?;

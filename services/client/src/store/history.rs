@@ -1,4 +1,5 @@
 //! The `history` table: every change of a client (CL-9, X-3).
+use loyalty_platform::TenantId;
 use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::common::v1::Actor;
@@ -28,7 +29,7 @@ pub fn actor_from_json(v: &Value) -> Actor {
     Actor { kind: int("kind"), id: text("id"), name: text("name"), channel: int("channel"), store_id: text("store_id") }
 }
 
-pub async fn record(db: &impl GenericClient, tenant: &str, c: &Change<'_>) -> anyhow::Result<()> {
+pub async fn record(db: &impl GenericClient, tenant: &TenantId, c: &Change<'_>) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO history (tenant_id, client_id, kind, at, actor, before, after, comment)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -51,7 +52,7 @@ pub async fn record(db: &impl GenericClient, tenant: &str, c: &Change<'_>) -> an
 /// The same change for many clients in one statement (bulk tag edits).
 pub async fn record_many(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     clients: &[Uuid],
     kind: &str,
     at: OffsetDateTime,
@@ -81,7 +82,7 @@ pub struct Record {
 /// Newest first, after `before_id` (keyset paging), of the given kinds and period.
 pub async fn list(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     client: Uuid,
     kinds: &[String],
     period: (Option<OffsetDateTime>, Option<OffsetDateTime>),
@@ -121,4 +122,26 @@ pub async fn list(
         })
         .collect();
     Ok((records, total))
+}
+
+/// Blanks what a client's history says of the person (GDPR erase); the records of what happened stay.
+pub async fn scrub(db: &impl GenericClient, tenant: &TenantId, client: Uuid) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE history SET before = '{}', after = '{}', comment = '' WHERE tenant_id = $1 AND client_id = $2",
+        &[&tenant, &client],
+    )
+    .await
+    .context("scrubbing the client's history")?;
+    Ok(())
+}
+
+/// Deletes history older than each tenant's `history_retention_days`; returns how many records.
+pub async fn purge_past_retention(db: &impl GenericClient) -> anyhow::Result<u64> {
+    db.execute(
+        "DELETE FROM history h USING tenant_settings s
+         WHERE h.tenant_id = s.tenant_id AND h.at < now() - make_interval(days => s.history_retention_days)",
+        &[],
+    )
+    .await
+    .context("purging history past retention")
 }

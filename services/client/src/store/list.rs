@@ -1,5 +1,6 @@
 //! The quick-search list (CL-7): one SQL statement built from the terms, filters and ordering,
 //! with keyset paging so that rows added meanwhile neither repeat nor shift a page.
+use loyalty_platform::TenantId;
 use super::clients::read;
 use super::columns::Selection;
 use crate::domain::ClientRecord;
@@ -75,7 +76,7 @@ fn has_fragments(f: &Filter) -> bool {
     })
 }
 
-fn where_sql(sql: &mut Sql, tenant: &str, f: &Filter) -> String {
+fn where_sql(sql: &mut Sql, tenant: &TenantId, f: &Filter) -> String {
     let mut clauses = vec![
         format!("c.tenant_id = {}", sql.bind(tenant.to_string())),
         "c.merged_into IS NULL AND NOT c.erased".to_string(),
@@ -149,7 +150,7 @@ pub struct Window<'a> {
 /// needs; plus the total of matching clients (counted in the same statement).
 pub async fn page(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     filter: &Filter<'_>,
     window: &Window<'_>,
     selection: Selection,
@@ -258,7 +259,7 @@ pub async fn page(
 }
 
 /// Every client id matching `filter` (bulk edits by query), in id order.
-pub async fn ids(db: &impl GenericClient, tenant: &str, filter: &Filter<'_>, max: i64) -> anyhow::Result<Vec<Uuid>> {
+pub async fn ids(db: &impl GenericClient, tenant: &TenantId, filter: &Filter<'_>, max: i64) -> anyhow::Result<Vec<Uuid>> {
     let mut sql = Sql { params: Vec::new() };
     let condition = where_sql(&mut sql, tenant, filter);
     let limit = sql.bind(max);

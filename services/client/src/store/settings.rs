@@ -1,4 +1,5 @@
 //! Tenant settings and stores.
+use loyalty_platform::TenantId;
 use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::client::v1::{Store, TenantSettings};
@@ -12,7 +13,7 @@ pub fn default_settings() -> TenantSettings {
     }
 }
 
-pub async fn get(db: &impl GenericClient, tenant: &str) -> anyhow::Result<TenantSettings> {
+pub async fn get(db: &impl GenericClient, tenant: &TenantId) -> anyhow::Result<TenantSettings> {
     let row = db
         .query_opt(
             "SELECT time_zone, default_phone_region, currency, history_retention_days FROM tenant_settings WHERE tenant_id = $1",
@@ -31,7 +32,7 @@ pub async fn get(db: &impl GenericClient, tenant: &str) -> anyhow::Result<Tenant
     })
 }
 
-pub async fn put(db: &impl GenericClient, tenant: &str, s: &TenantSettings) -> anyhow::Result<()> {
+pub async fn put(db: &impl GenericClient, tenant: &TenantId, s: &TenantSettings) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO tenant_settings (tenant_id, time_zone, default_phone_region, currency, history_retention_days)
          VALUES ($1, $2, $3, $4, $5)
@@ -44,7 +45,7 @@ pub async fn put(db: &impl GenericClient, tenant: &str, s: &TenantSettings) -> a
     Ok(())
 }
 
-pub async fn store_exists(db: &impl GenericClient, tenant: &str, id: &str) -> anyhow::Result<bool> {
+pub async fn store_exists(db: &impl GenericClient, tenant: &TenantId, id: &str) -> anyhow::Result<bool> {
     let row = db
         .query_opt("SELECT 1 FROM stores WHERE tenant_id = $1 AND id = $2", &[&tenant, &id])
         .await
@@ -52,7 +53,7 @@ pub async fn store_exists(db: &impl GenericClient, tenant: &str, id: &str) -> an
     Ok(row.is_some())
 }
 
-pub async fn get_store(db: &impl GenericClient, tenant: &str, id: &str) -> anyhow::Result<Option<Store>> {
+pub async fn get_store(db: &impl GenericClient, tenant: &TenantId, id: &str) -> anyhow::Result<Option<Store>> {
     let row = db
         .query_opt(
             "SELECT id, name, city, address, archived FROM stores WHERE tenant_id = $1 AND id = $2",
@@ -64,7 +65,7 @@ pub async fn get_store(db: &impl GenericClient, tenant: &str, id: &str) -> anyho
 }
 
 /// Inserts or replaces a store; `false` when `insert_only` and it exists.
-pub async fn put_store(db: &impl GenericClient, tenant: &str, s: &Store, insert_only: bool) -> anyhow::Result<bool> {
+pub async fn put_store(db: &impl GenericClient, tenant: &TenantId, s: &Store, insert_only: bool) -> anyhow::Result<bool> {
     let sql = if insert_only {
         "INSERT INTO stores (tenant_id, id, name, city, address, archived) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT DO NOTHING"
@@ -78,7 +79,7 @@ pub async fn put_store(db: &impl GenericClient, tenant: &str, s: &Store, insert_
     Ok(n == 1)
 }
 
-pub async fn list_stores(db: &impl GenericClient, tenant: &str, include_archived: bool) -> anyhow::Result<Vec<Store>> {
+pub async fn list_stores(db: &impl GenericClient, tenant: &TenantId, include_archived: bool) -> anyhow::Result<Vec<Store>> {
     let rows = db
         .query(
             "SELECT id, name, city, address, archived FROM stores WHERE tenant_id = $1 AND ($2 OR NOT archived) ORDER BY id",

@@ -1,4 +1,5 @@
 //! Tags (CL-6): the `tags` and `client_tags` tables.
+use loyalty_platform::TenantId;
 use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::client::v1::Tag;
@@ -15,7 +16,7 @@ const TAG_SELECT: &str = "SELECT t.id, t.name, t.colour,
 /// Creates a tag; `None` when the name is taken (case-insensitively).
 pub async fn create(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     id: Uuid,
     name: &str,
     colour: &str,
@@ -33,7 +34,7 @@ pub async fn create(
     get(db, tenant, id).await
 }
 
-pub async fn get(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Tag>> {
+pub async fn get(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Option<Tag>> {
     let row = db
         .query_opt(&format!("{TAG_SELECT} WHERE t.tenant_id = $1 AND t.id = $2"), &[&tenant, &id])
         .await
@@ -41,7 +42,7 @@ pub async fn get(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Res
     Ok(row.as_ref().map(tag_from_row))
 }
 
-pub async fn list(db: &impl GenericClient, tenant: &str) -> anyhow::Result<Vec<Tag>> {
+pub async fn list(db: &impl GenericClient, tenant: &TenantId) -> anyhow::Result<Vec<Tag>> {
     let rows = db
         .query(&format!("{TAG_SELECT} WHERE t.tenant_id = $1 ORDER BY t.name_key"), &[&tenant])
         .await
@@ -49,8 +50,27 @@ pub async fn list(db: &impl GenericClient, tenant: &str) -> anyhow::Result<Vec<T
     Ok(rows.iter().map(tag_from_row).collect())
 }
 
+/// The tenant's tags with each one's count over the clients a store-scoped token sees (registered
+/// or bought in one of `stores`).
+pub async fn list_seen(db: &impl GenericClient, tenant: &TenantId, stores: &[String]) -> anyhow::Result<Vec<Tag>> {
+    let rows = db
+        .query(
+            "SELECT t.id, t.name, t.colour,
+                 (SELECT count(*) FROM client_tags ct JOIN clients c ON c.tenant_id = ct.tenant_id AND c.id = ct.client_id
+                  WHERE ct.tenant_id = t.tenant_id AND ct.tag_id = t.id AND c.merged_into IS NULL
+                    AND (c.registration_store_id = ANY($2) OR EXISTS (
+                        SELECT 1 FROM purchase_stores ps
+                        WHERE ps.tenant_id = c.tenant_id AND ps.client_id = c.id AND ps.store_id = ANY($2))))
+             FROM tags t WHERE t.tenant_id = $1 ORDER BY t.name_key",
+            &[&tenant, &stores],
+        )
+        .await
+        .context("listing tags with scoped counts")?;
+    Ok(rows.iter().map(tag_from_row).collect())
+}
+
 /// Another tag of the tenant has this name.
-pub async fn name_taken(db: &impl GenericClient, tenant: &str, name: &str, except: Uuid) -> anyhow::Result<bool> {
+pub async fn name_taken(db: &impl GenericClient, tenant: &TenantId, name: &str, except: Uuid) -> anyhow::Result<bool> {
     let row = db
         .query_opt(
             "SELECT 1 FROM tags WHERE tenant_id = $1 AND name_key = lower($2) AND id <> $3",
@@ -61,7 +81,7 @@ pub async fn name_taken(db: &impl GenericClient, tenant: &str, name: &str, excep
     Ok(row.is_some())
 }
 
-pub async fn update(db: &impl GenericClient, tenant: &str, id: Uuid, name: &str, colour: &str) -> anyhow::Result<()> {
+pub async fn update(db: &impl GenericClient, tenant: &TenantId, id: Uuid, name: &str, colour: &str) -> anyhow::Result<()> {
     db.execute(
         "UPDATE tags SET name = $3, name_key = lower($3), colour = $4 WHERE tenant_id = $1 AND id = $2",
         &[&tenant, &id, &name, &colour],
@@ -72,7 +92,7 @@ pub async fn update(db: &impl GenericClient, tenant: &str, id: Uuid, name: &str,
 }
 
 /// Deletes a tag; returns the clients that carried it.
-pub async fn delete(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<Option<Vec<Uuid>>> {
+pub async fn delete(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Option<Vec<Uuid>>> {
     let clients: Vec<Uuid> = db
         .query("DELETE FROM client_tags WHERE tenant_id = $1 AND tag_id = $2 RETURNING client_id", &[&tenant, &id])
         .await
@@ -88,7 +108,7 @@ pub async fn delete(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::
 }
 
 /// The ids among `ids` that are not tags of the tenant.
-pub async fn unknown(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
+pub async fn unknown(db: &impl GenericClient, tenant: &TenantId, ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
     let rows = db
         .query(
             "SELECT u.id FROM unnest($2::uuid[]) AS u(id)
@@ -101,7 +121,7 @@ pub async fn unknown(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> any
 }
 
 /// Adds every tag to every client; returns the clients that gained a tag.
-pub async fn add(db: &impl GenericClient, tenant: &str, clients: &[Uuid], tags: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
+pub async fn add(db: &impl GenericClient, tenant: &TenantId, clients: &[Uuid], tags: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
     let rows = db
         .query(
             "WITH added AS (
@@ -119,7 +139,7 @@ pub async fn add(db: &impl GenericClient, tenant: &str, clients: &[Uuid], tags: 
 /// Removes the tags from the clients; returns the clients that lost a tag.
 pub async fn remove(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     clients: &[Uuid],
     tags: &[Uuid],
 ) -> anyhow::Result<Vec<Uuid>> {
@@ -139,7 +159,7 @@ pub async fn remove(
 /// Removes every tag not in `keep` from the clients; returns the clients that lost one.
 pub async fn remove_others(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     clients: &[Uuid],
     keep: &[Uuid],
 ) -> anyhow::Result<Vec<Uuid>> {
@@ -159,7 +179,7 @@ pub async fn remove_others(
 /// Tag ids of each client.
 pub async fn of_clients(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     clients: &[Uuid],
 ) -> anyhow::Result<Vec<(Uuid, Vec<Uuid>)>> {
     let rows = db

@@ -1,8 +1,14 @@
-//! Between the wire and the ledger's types.
-use crate::balances::View;
-use crate::domain::programme::{Level, Programme, ReturnPolicy, Rounding, Validity};
+//! Between the wire and the ledger's types: every value a caller sends is read here, with its
+//! bounds, and every problem reported at once.
+use crate::domain::programme::{DEFAULT_MAX_ADJUSTMENT_POINTS, DEFAULT_MAX_CHECK_MINOR, Level, Programme, ReturnPolicy, Rounding, Validity};
+use crate::domain::purchase::Line;
+use crate::store::balances::View;
 use loyalty_api::ledger::v1 as pb;
-use loyalty_platform::convert::to_timestamp;
+use loyalty_platform::convert::{from_timestamp, to_timestamp};
+use loyalty_platform::error::{ApiError, ApiResult, Violations};
+use loyalty_platform::money::{MAX_MINOR, MAX_POINTS};
+use loyalty_platform::{Currency, Money};
+use time::{Duration, OffsetDateTime};
 
 pub fn programme_to_wire(p: &Programme) -> pb::Programme {
     use pb::validity::Rule;
@@ -49,6 +55,8 @@ pub fn programme_to_wire(p: &Programme) -> pb::Programme {
         reservation_ttl_seconds: p.reservation_ttl_seconds as i32,
         credit_notice_template: p.credit_notice_template.clone(),
         currency: p.currency.clone(),
+        max_check_minor: p.max_check_minor,
+        max_adjustment_points: p.max_adjustment_points,
     }
 }
 
@@ -64,7 +72,20 @@ pub fn programme_from_wire(w: &pb::Programme) -> Result<Programme, loyalty_platf
     use pb::validity::Rule;
     let mut v = loyalty_platform::error::Violations::new();
     let f = |name: &str| format!("programme.{name}");
-    v.add_if(w.points_per_unit_milli < 0, &f("points_per_unit_milli"), "must be 0 or more");
+    v.add_if(
+        !(0..=1_000_000_000).contains(&w.points_per_unit_milli),
+        &f("points_per_unit_milli"),
+        "must be between 0 and 1000000000 (a million points per unit)",
+    );
+    v.add_if(!(0..=MAX_MINOR).contains(&w.max_check_minor), &f("max_check_minor"), "must be between 0 and 10^14");
+    v.add_if(!(0..=MAX_POINTS).contains(&w.max_adjustment_points), &f("max_adjustment_points"), "must be between 0 and 10^12");
+    v.add_if(
+        !(0..=1_000_000_000).contains(&w.point_value_milli),
+        &f("point_value_milli"),
+        "must be between 0 and 1000000000",
+    );
+    let currency = if w.currency.is_empty() { Some(Currency::EUR) } else { Currency::known(&w.currency) };
+    v.add_if(currency.is_none(), &f("currency"), "is not an ISO 4217 currency code in circulation (EUR, PLN, RON…)");
     let validity = match w.validity.as_ref().and_then(|x| x.rule) {
         Some(Rule::Days(d)) if d > 0 => Validity::Days(d as u32),
         Some(Rule::EndOfMonthAfterMonths(m)) if m >= 0 => Validity::EndOfMonth(m as u32),
@@ -140,7 +161,9 @@ pub fn programme_from_wire(w: &pb::Programme) -> Result<Programme, loyalty_platf
             non_negative(&mut v, &f("reservation_ttl_seconds"), i64::from(w.reservation_ttl_seconds))
         },
         credit_notice_template: template,
-        currency: if w.currency.is_empty() { "EUR".into() } else { w.currency.clone() },
+        currency: currency.unwrap_or(Currency::EUR).code().to_string(),
+        max_check_minor: if w.max_check_minor == 0 { DEFAULT_MAX_CHECK_MINOR } else { w.max_check_minor },
+        max_adjustment_points: if w.max_adjustment_points == 0 { DEFAULT_MAX_ADJUSTMENT_POINTS } else { w.max_adjustment_points },
     };
     if v.is_empty() { Ok(programme) } else { Err(v) }
 }
@@ -162,4 +185,126 @@ pub fn balance(client_id: &str, view: &View, level_name: &str, discount_bp: u32)
         discount_bp: discount_bp as i32,
         blocked: view.blocked,
     }
+}
+
+/// The quantity a line may hold at most: a million pieces (in thousandths).
+const MAX_QUANTITY_MILLI: i64 = 1_000_000_000;
+
+/// A purchase as the caller sent it, read and checked.
+pub struct PurchaseInput {
+    pub amount: Money,
+    pub lines: Vec<Line>,
+    pub purchased_at: OffsetDateTime,
+    pub points_to_spend: i64,
+    pub payment_method: String,
+}
+
+/// Reads one line; a line amount defaults to quantity × unit price, computed wide and refused
+/// when it does not fit.
+fn line(i: usize, l: &pb::PurchaseLine, currency: &str, v: &mut Violations) -> Line {
+    let f = |name: &str| format!("lines[{i}].{name}");
+    let money = |m: &Option<loyalty_api::common::v1::Money>, field: &str, v: &mut Violations| {
+        let m = m.clone().unwrap_or_default();
+        if !m.currency.is_empty() && m.currency != currency {
+            v.add(f(&format!("{field}.currency")), format!("must be the check's currency {currency}"));
+        }
+        if !(0..=MAX_MINOR).contains(&m.minor_units) {
+            v.add(f(&format!("{field}.minor_units")), "must be 0 or more, and at most 10^14");
+        }
+        m.minor_units
+    };
+    let unit = money(&l.unit_price, "unit_price", v);
+    if !(1..=MAX_QUANTITY_MILLI).contains(&l.quantity_milli) {
+        v.add(f("quantity_milli"), "must be more than 0 and at most 1000000000 (a million pieces)");
+    }
+    let amount = if l.amount.is_some() {
+        money(&l.amount, "amount", v)
+    } else {
+        match loyalty_platform::money::mul_div(unit, l.quantity_milli, 1000).filter(|a| *a <= MAX_MINOR) {
+            Some(amount) => amount,
+            None => {
+                v.add(f("amount"), "quantity × unit price is too large to be a check line");
+                0
+            }
+        }
+    };
+    Line {
+        line_no: if l.line_no == 0 { i as i32 + 1 } else { l.line_no },
+        sku: l.sku.clone(),
+        name: l.name.clone(),
+        category: l.category.clone(),
+        quantity_milli: l.quantity_milli,
+        unit_price_minor: unit,
+        amount_minor: amount,
+        returned_quantity_milli: 0,
+    }
+}
+
+/// Reads a purchase: the amount with its currency, the lines (adding up to it, each line number
+/// once), the time (a manual one in the past), the points to spend.
+pub fn purchase_input(body: &pb::RecordPurchaseRequest, now: OffsetDateTime, manual: bool) -> ApiResult<PurchaseInput> {
+    let mut v = Violations::new();
+    let wire = body.amount.clone().unwrap_or_default();
+    let amount = match Money::parse("amount", wire.minor_units, &wire.currency) {
+        Ok(m) => Some(m),
+        Err(ApiError::InvalidArgument(e)) => {
+            v.extend(e);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    v.add_if(wire.minor_units <= 0, "amount.minor_units", "must be more than 0");
+    v.add_if(!(0..=MAX_POINTS).contains(&body.points_to_spend), "points_to_spend", "must be 0 or more, and at most 10^12");
+    let purchased_at = match &body.purchased_at {
+        Some(t) => v.take("purchased_at", from_timestamp(t).ok_or("is out of range")),
+        None => None,
+    };
+    if manual {
+        v.add_if(purchased_at.is_none_or(|t| t > now), "purchased_at", "a manual purchase needs a date in the past");
+    } else {
+        v.add_if(purchased_at.is_some_and(|t| t > now + Duration::minutes(5)), "purchased_at", "is in the future");
+    }
+    let lines: Vec<Line> = body.lines.iter().enumerate().map(|(i, l)| line(i, l, &wire.currency, &mut v)).collect();
+    for (i, l) in lines.iter().enumerate() {
+        if lines[..i].iter().any(|o| o.line_no == l.line_no) {
+            v.add(format!("lines[{i}].line_no"), format!("line number {} is used twice", l.line_no));
+        }
+    }
+    if !lines.is_empty() {
+        let sum = lines.iter().try_fold(0i64, |s, l| s.checked_add(l.amount_minor));
+        match sum {
+            Some(sum) if sum == wire.minor_units => {}
+            Some(sum) => v.add("lines", format!("add up to {sum}, not the check's amount of {}", wire.minor_units)),
+            None => v.add("lines", "add up to more than any check can hold"),
+        }
+    }
+    v.into_result()?;
+    let payment_method =
+        pb::PaymentMethod::try_from(body.payment_method).map(|m| m.as_str_name().trim_start_matches("PAYMENT_METHOD_").to_lowercase()).unwrap_or_default();
+    Ok(PurchaseInput {
+        amount: amount.ok_or_else(|| ApiError::field("amount", "is required"))?,
+        lines,
+        purchased_at: purchased_at.unwrap_or(now),
+        points_to_spend: body.points_to_spend,
+        payment_method,
+    })
+}
+
+/// INVALID_ARGUMENT unless the check fits the programme: its currency, its sanity limit.
+pub fn check_against(programme: &Programme, amount: &Money) -> ApiResult<()> {
+    let mut v = Violations::new();
+    if amount.currency().code() != programme.currency {
+        v.add("amount.currency", format!("must be the programme's currency {}", programme.currency));
+    }
+    if amount.minor() > programme.max_check_minor {
+        let limit = loyalty_platform::money::format_minor(programme.max_check_minor, amount.currency());
+        v.add("amount.minor_units", format!("is above the programme's limit for one check ({limit})"));
+    }
+    Ok(v.into_result()?)
+}
+
+/// The wire balance of `view`, its level named by `programme`.
+pub fn balance_with_level(client_id: &str, view: &View, programme: &Programme) -> pb::Balance {
+    let level = programme.levels.iter().find(|l| l.id == view.level_id);
+    balance(client_id, view, level.map(|l| l.name.as_str()).unwrap_or(""), level.map(|l| l.discount_bp).unwrap_or(0))
 }

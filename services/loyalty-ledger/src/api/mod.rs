@@ -1,70 +1,70 @@
-//! The gRPC face of the ledger: decode, call the use case, encode.
+//! The gRPC face of the ledger: decode, call the use case, encode. No SQL here.
 mod context;
 mod convert;
 mod points;
+mod programme;
+mod purchases;
 mod reads;
-mod writes;
 
-use crate::error::LedgerError;
-use crate::reservations::Close;
+use crate::store::reservations::Close;
 use context::Ctx;
 use loyalty_api::card::v1::card_service_client::CardServiceClient;
-use loyalty_api::client::v1::GetClientRequest;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::common::v1::FileChunk;
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_api::ledger::v1::ledger_service_server::LedgerService;
 use loyalty_platform::clock::{Clock, SharedClock};
+use loyalty_platform::error::{ApiResult, reply};
+use loyalty_platform::identity::ServiceIdentity;
 use loyalty_platform::outbox::Outbox;
-use prost::Message;
+use loyalty_platform::service::ServiceKit;
 use std::pin::Pin;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
+
+/// The services the ledger asks, under its own identity.
+pub struct Peers {
+    /// Whether a client id it has not heard of exists; names for the points-credited notice.
+    pub clients: Channel,
+    /// Card numbers name buyers at the POS.
+    pub cards: Channel,
+    pub identity: ServiceIdentity,
+}
 
 #[derive(Clone)]
 pub struct LedgerApi {
     pool: deadpool_postgres::Pool,
     outbox: Outbox,
     clock: SharedClock,
-    /// Card numbers name buyers at the POS.
     cards: CardServiceClient<Channel>,
-    /// Names for the points-credited notice.
     clients: ClientServiceClient<Channel>,
+    identity: ServiceIdentity,
 }
 
 impl LedgerApi {
-    pub fn new(pool: deadpool_postgres::Pool, outbox: Outbox, clock: SharedClock, peers: (Channel, Channel)) -> Self {
-        Self { pool, outbox, clock, clients: ClientServiceClient::new(peers.0), cards: CardServiceClient::new(peers.1) }
+    pub fn new(kit: &ServiceKit, clock: SharedClock, peers: Peers) -> Self {
+        Self {
+            pool: kit.pool.clone(),
+            outbox: kit.outbox.clone(),
+            clock,
+            cards: CardServiceClient::new(peers.cards),
+            clients: ClientServiceClient::new(peers.clients),
+            identity: peers.identity,
+        }
     }
 
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }
 
-    async fn conn(&self) -> Result<deadpool_postgres::Object, LedgerError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| LedgerError::Internal(anyhow::Error::from(e).context("taking a database connection")))
+    fn ctx<T>(&self, request: &Request<T>, context: Option<&loyalty_api::common::v1::RequestContext>) -> ApiResult<Ctx> {
+        Ctx::new(request, context, self.clock())
     }
-}
 
-/// The client's first name for a notice; empty when the client service cannot say.
-async fn client_name(api: &LedgerApi, ctx: &Ctx, client: Uuid) -> String {
-    let mut clients = api.clients.clone();
-    match clients.get_client(ctx.token.request(GetClientRequest { client_id: client.to_string() })).await {
-        Ok(c) => c.into_inner().first_name,
-        Err(status) => {
-            tracing::warn!(%status, "no client name for the notice");
-            String::new()
-        }
+    async fn conn(&self) -> ApiResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
     }
-}
-
-fn reply<T>(result: Result<T, LedgerError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
@@ -73,31 +73,31 @@ type ChunkStream = Pin<Box<dyn futures::Stream<Item = Result<FileChunk, Status>>
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
     async fn get_programme(&self, r: Request<pb::GetProgrammeRequest>) -> Result<Response<pb::Programme>, Status> {
-        reply(reads::get_programme(self, r).await)
+        reply(programme::get(self, r).await)
     }
     async fn update_programme(
         &self,
         r: Request<pb::UpdateProgrammeRequest>,
     ) -> Result<Response<pb::Programme>, Status> {
-        reply(points::update_programme(self, r).await)
+        reply(programme::update(self, r).await)
     }
     async fn list_programme_versions(
         &self,
         r: Request<pb::ListProgrammeVersionsRequest>,
     ) -> Result<Response<pb::ListProgrammeVersionsResponse>, Status> {
-        reply(reads::programme_versions(self, r).await)
+        reply(programme::versions(self, r).await)
     }
     async fn record_purchase(
         &self,
         r: Request<pb::RecordPurchaseRequest>,
     ) -> Result<Response<pb::PurchaseResult>, Status> {
-        reply(writes::record_purchase(self, r, false).await)
+        reply(purchases::record(self, r, false).await)
     }
     async fn add_manual_purchase(
         &self,
         r: Request<pb::RecordPurchaseRequest>,
     ) -> Result<Response<pb::PurchaseResult>, Status> {
-        reply(writes::record_purchase(self, r, true).await)
+        reply(purchases::record(self, r, true).await)
     }
     async fn get_purchase(&self, r: Request<pb::GetPurchaseRequest>) -> Result<Response<pb::Purchase>, Status> {
         reply(reads::get_purchase(self, r).await)
@@ -112,7 +112,7 @@ impl LedgerService for LedgerApi {
         &self,
         r: Request<pb::ReturnPurchaseRequest>,
     ) -> Result<Response<pb::ReturnResult>, Status> {
-        reply(writes::return_purchase(self, r).await)
+        reply(purchases::give_back(self, r).await)
     }
     async fn reserve_points(&self, r: Request<pb::ReservePointsRequest>) -> Result<Response<pb::Reservation>, Status> {
         reply(points::reserve(self, r).await)
@@ -121,30 +121,16 @@ impl LedgerService for LedgerApi {
         &self,
         r: Request<pb::CommitReservationRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let ctx = Ctx::new(&r, r.get_ref().context.as_ref(), self.clock())?;
-        let body = r.into_inner();
-        reply(
-            points::close(
-                self,
-                ctx,
-                &body.reservation_id,
-                points::close_how(body.points),
-                &body.encode_to_vec(),
-                "CommitReservation",
-            )
-            .await,
-        )
+        let close = Close::Commit(r.get_ref().points);
+        let id = r.get_ref().reservation_id.clone();
+        reply(points::close(self, &r, (&id, close, "CommitReservation")).await)
     }
     async fn cancel_reservation(
         &self,
         r: Request<pb::CancelReservationRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let ctx = Ctx::new(&r, r.get_ref().context.as_ref(), self.clock())?;
-        let body = r.into_inner();
-        reply(
-            points::close(self, ctx, &body.reservation_id, Close::Cancel, &body.encode_to_vec(), "CancelReservation")
-                .await,
-        )
+        let id = r.get_ref().reservation_id.clone();
+        reply(points::close(self, &r, (&id, Close::Cancel, "CancelReservation")).await)
     }
     async fn adjust_points(
         &self,
@@ -181,6 +167,7 @@ impl LedgerService for LedgerApi {
         r: Request<pb::ExportEntriesRequest>,
     ) -> Result<Response<Self::ExportEntriesStream>, Status> {
         let chunks = reads::export(self, r).await.map_err(Status::from)?;
+        let chunks: Vec<FileChunk> = chunks;
         Ok(Response::new(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))))
     }
     async fn verify_account(

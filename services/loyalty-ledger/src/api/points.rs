@@ -1,265 +1,245 @@
 //! The ledger's other writes over gRPC: reservations (LE-5), manual adjustments with their notice
-//! (LE-3), early activation, blocking (CL-4) and programme updates. Every write is idempotent by
-//! its key and publishes its events.
-use super::LedgerApi;
-use super::context::{Ctx, require_key, uuid};
-use super::convert;
-use super::writes::{balance_event, origin};
-use crate::error::{LedgerError, Result};
-use crate::reservations::{self, Close, CloseError};
-use crate::{balances, ops, programmes};
-use loyalty_api::events::v1::{self as ev, event::Payload};
+//! (LE-3), early activation, and the block the client service passes on (CL-4). Every write is
+//! idempotent by its key and publishes its events.
+use super::context::{Ctx, client, holder, origin};
+use super::{LedgerApi, convert};
+use crate::events::of_caller as ev;
+use crate::store;
+use crate::store::balances::View;
+use crate::store::reservations::{Close, Held};
+use loyalty_api::events::v1::{self as events, event::Payload};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_platform::convert::{from_timestamp, to_timestamp};
-use loyalty_platform::idempotency::{self, Claim};
-use loyalty_platform::outbox::publish;
-use prost::Message;
+use loyalty_platform::error::{ApiError, ApiResult, Violations};
+use loyalty_platform::idempotency;
+use loyalty_platform::money::Points;
+use loyalty_platform::outbox::{publish, publish_many};
+use loyalty_platform::{ClientId, PurchaseId, ReservationId};
 use time::Duration;
-use uuid::Uuid;
 
-fn reservation_event(ctx: &Ctx, id: Uuid, client: Uuid, points: i64, state: &str, order_ref: &str) -> ev::Event {
-    let payload = ev::ReservationChanged {
-        reservation_id: id.to_string(),
-        client_id: client.to_string(),
-        points,
-        state: state.into(),
-        order_ref: order_ref.into(),
+/// The wire reservation of `held`, with the account's balance after the change.
+fn reservation(held: &Held, balance: pb::Balance) -> pb::Reservation {
+    let state = match held.state.as_str() {
+        "held" => pb::ReservationState::Held,
+        "committed" => pb::ReservationState::Committed,
+        _ => pb::ReservationState::Cancelled,
     };
-    ctx.event(&client.to_string(), Payload::ReservationChanged(payload))
-}
-
-pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsRequest>) -> Result<pb::Reservation> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    require_key(&ctx)?;
-    let body = request.into_inner();
-    let client = uuid("client_id", &body.client_id)?;
-    if body.points <= 0 {
-        return Err(LedgerError::field("points", "must be more than 0"));
-    }
-    if body.ttl_seconds < 0 {
-        return Err(LedgerError::field("ttl_seconds", "must be 0 (the programme's default) or more"));
-    }
-    let mut conn = api.conn().await?;
-    let tx = conn.transaction().await?;
-    if let Claim::Replay(answer) =
-        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "ReservePoints", &body.encode_to_vec()).await?
-    {
-        let mut replay = pb::Reservation::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
-        replay.replayed = true;
-        return Ok(replay);
-    }
-    let programme = programmes::at(&tx, &ctx.tenant, ctx.now).await?;
-    let ttl = Duration::seconds(i64::from(if body.ttl_seconds == 0 {
-        programme.reservation_ttl_seconds as i32
-    } else {
-        body.ttl_seconds
-    }));
-    let (id, _) = reservations::reserve(
-        &tx,
-        &ctx.tenant,
-        client,
-        (body.points, &body.order_ref, ttl),
-        ctx.now,
-        &origin(&ctx, "reservation", "", None),
-    )
-    .await?;
-    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
-    publish(&tx, &reservation_event(&ctx, id, client, body.points, "held", &body.order_ref)).await?;
-    publish(&tx, &balance_changed).await?;
-    let answer = pb::Reservation {
-        id: id.to_string(),
-        client_id: client.to_string(),
-        points: body.points,
-        committed_points: 0,
-        state: pb::ReservationState::Held as i32,
-        order_ref: body.order_ref.clone(),
-        expires_at: Some(to_timestamp(ctx.now + ttl)),
+    pb::Reservation {
+        id: held.id.to_string(),
+        client_id: held.client.to_string(),
+        points: held.points,
+        committed_points: held.committed,
+        state: state as i32,
+        order_ref: held.order_ref.clone(),
+        expires_at: Some(to_timestamp(held.expires_at)),
         balance: Some(balance),
         replayed: false,
-    };
-    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    }
+}
+
+/// The balance after a change, and the event that tells read models.
+async fn balance_after(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, client: ClientId) -> ApiResult<(pb::Balance, events::Event)> {
+    let (view, programme): (View, _) =
+        futures::try_join!(store::balances::view(tx, &ctx.tenant, client), store::programmes::at(tx, &ctx.tenant, ctx.now))?;
+    let balance = convert::balance_with_level(&client.to_string(), &view, &programme);
+    Ok((balance, ev::balance_changed(ctx, client, &view)))
+}
+
+fn check_reserve(body: &pb::ReservePointsRequest) -> ApiResult<()> {
+    let mut v = Violations::new();
+    v.add_if(body.points <= 0 || Points::new(body.points).is_none(), "points", "must be more than 0, and at most 10^12");
+    v.add_if(body.ttl_seconds < 0, "ttl_seconds", "must be 0 (the programme's default) or more");
+    Ok(v.into_result()?)
+}
+
+pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsRequest>) -> ApiResult<pb::Reservation> {
+    let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
+    ctx.require_key()?;
+    let body = request.into_inner();
+    check_reserve(&body)?;
+    let mut conn = api.conn().await?;
+    let client = holder(api, &conn, &ctx, (&body.client_id, &body.card_number)).await?;
+    let tx = conn.transaction().await?;
+    if let Some(mut answer) = idempotency::replay::<pb::Reservation>(&tx, &ctx, "ReservePoints", &body).await? {
+        answer.replayed = true;
+        return Ok(answer);
+    }
+    let programme = store::programmes::at(&tx, &ctx.tenant, ctx.now).await?;
+    let seconds = if body.ttl_seconds == 0 { programme.reservation_ttl_seconds as i32 } else { body.ttl_seconds };
+    let ttl = Duration::seconds(i64::from(seconds));
+    let how = origin(&ctx, "reservation", "", None);
+    let (id, _) = store::reservations::reserve(&tx, &ctx.tenant, client, (body.points, &body.order_ref, ttl), ctx.now, &how).await?;
+    let held = store::reservations::get(&tx, &ctx.tenant, id).await?.ok_or(ApiError::NotFound("reservation"))?;
+    let (balance, balance_changed) = balance_after(&tx, &ctx, client).await?;
+    publish_many(&tx, &[ev::reservation_changed(&ctx, &held), balance_changed]).await?;
+    let answer = reservation(&held, balance);
+    idempotency::keep(&tx, &ctx, &client.to_string(), &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
-/// Commit (all or part) or cancel a reservation.
-pub async fn close(
+/// Commits (all or part) or cancels a reservation of a client the caller can see.
+pub async fn close<T: prost::Message + HasContext>(
     api: &LedgerApi,
-    ctx: Ctx,
-    id_text: &str,
-    how: Close,
-    body: &[u8],
-    method: &str,
-) -> Result<pb::Reservation> {
-    require_key(&ctx)?;
-    let id = uuid("reservation_id", id_text)?;
+    request: &tonic::Request<T>,
+    (id_text, how, method): (&str, Close, &str),
+) -> ApiResult<pb::Reservation> {
+    let ctx = api.ctx(request, request.get_ref().context())?;
+    ctx.require_key()?;
+    let id = ReservationId::parse("reservation_id", id_text)?;
     let mut conn = api.conn().await?;
+    let found = store::reservations::get(&conn, &ctx.tenant, id).await?.ok_or(ApiError::NotFound("reservation"))?;
+    client(api, &conn, &ctx, found.client).await.map_err(|_| ApiError::NotFound("reservation"))?;
     let tx = conn.transaction().await?;
-    if let Claim::Replay(answer) = idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, method, body).await? {
-        let mut replay = pb::Reservation::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
-        replay.replayed = true;
-        return Ok(replay);
+    if let Some(mut answer) = idempotency::replay::<pb::Reservation>(&tx, &ctx, method, request.get_ref()).await? {
+        answer.replayed = true;
+        return Ok(answer);
     }
-    reservations::close(&tx, &ctx.tenant, id, how, ctx.now, &origin(&ctx, "reservation", "", None)).await.map_err(
-        |e| match e {
-            CloseError::NotFound => LedgerError::NotFound("reservation"),
-            CloseError::Closed(state) => LedgerError::FailedPrecondition(format!("the reservation is {state} already")),
-            CloseError::TooMuch { reserved } => {
-                LedgerError::field("points", &format!("is more than the {reserved} points reserved"))
-            }
-            CloseError::Store(e) => LedgerError::Internal(e),
-        },
-    )?;
-    let row = tx
-        .query_one("SELECT client_id, points, committed, state, order_ref, expires_at FROM reservations WHERE tenant_id = $1 AND id = $2", &[&ctx.tenant, &id])
-        .await?;
-    let (client, points, committed, state, order_ref): (Uuid, i64, i64, String, String) =
-        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
-    publish(&tx, &reservation_event(&ctx, id, client, points, &state, &order_ref)).await?;
-    publish(&tx, &balance_changed).await?;
-    let answer = pb::Reservation {
-        id: id.to_string(),
-        client_id: client.to_string(),
-        points,
-        committed_points: committed,
-        state: if state == "committed" { pb::ReservationState::Committed } else { pb::ReservationState::Cancelled }
-            as i32,
-        order_ref,
-        expires_at: Some(to_timestamp(row.get(5))),
-        balance: Some(balance),
-        replayed: false,
-    };
-    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    store::reservations::close(&tx, &ctx.tenant, id, how, ctx.now, &origin(&ctx, "reservation", "", None)).await?;
+    let held = store::reservations::get(&tx, &ctx.tenant, id).await?.ok_or(ApiError::NotFound("reservation"))?;
+    let (balance, balance_changed) = balance_after(&tx, &ctx, held.client).await?;
+    publish_many(&tx, &[ev::reservation_changed(&ctx, &held), balance_changed]).await?;
+    let answer = reservation(&held, balance);
+    idempotency::keep(&tx, &ctx, &held.client.to_string(), &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
-pub async fn adjust(
-    api: &LedgerApi,
-    request: tonic::Request<pb::AdjustPointsRequest>,
-) -> Result<pb::AdjustPointsResponse> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    require_key(&ctx)?;
-    let body = request.into_inner();
-    let client = uuid("client_id", &body.client_id)?;
-    let mut v = loyalty_platform::error::Violations::new();
+/// The request context of a request that has one.
+pub trait HasContext {
+    fn context(&self) -> Option<&loyalty_api::common::v1::RequestContext>;
+}
+
+impl HasContext for pb::CommitReservationRequest {
+    fn context(&self) -> Option<&loyalty_api::common::v1::RequestContext> {
+        self.context.as_ref()
+    }
+}
+
+impl HasContext for pb::CancelReservationRequest {
+    fn context(&self) -> Option<&loyalty_api::common::v1::RequestContext> {
+        self.context.as_ref()
+    }
+}
+
+/// Reads an adjustment: points within bounds and the programme's limit, a comment, an expiry in the
+/// future for accruals only.
+fn check_adjustment(body: &pb::AdjustPointsRequest, ctx: &Ctx, limit: i64) -> ApiResult<Option<time::OffsetDateTime>> {
+    let mut v = Violations::new();
     v.add_if(body.points == 0, "points", "must not be 0: positive accrues, negative writes off");
-    v.add_if(body.comment.trim().is_empty(), "comment", "is required");
-    v.add_if(body.points < 0 && body.expires_at.is_some(), "expires_at", "only accruals have an expiry");
-    let custom_expiry = body.expires_at.as_ref().map(|t| from_timestamp(t).filter(|e| *e > ctx.now));
-    v.add_if(matches!(custom_expiry, Some(None)), "expires_at", "must be in the future");
-    v.into_result()?;
-    let mut conn = api.conn().await?;
-    let tx = conn.transaction().await?;
-    if let Claim::Replay(answer) =
-        idempotency::claim(&tx, &ctx.tenant, &ctx.idempotency_key, "AdjustPoints", &body.encode_to_vec()).await?
-    {
-        let mut replay =
-            pb::AdjustPointsResponse::decode(answer.as_slice()).map_err(|e| LedgerError::Internal(e.into()))?;
-        replay.replayed = true;
-        return Ok(replay);
+    match Points::new(body.points) {
+        None => v.add("points", "must be between -10^12 and 10^12"),
+        Some(p) if p.get().abs() > limit => v.add("points", format!("moves more than the programme's limit of {limit} points for one adjustment")),
+        Some(_) => {}
     }
-    let programme = programmes::at(&tx, &ctx.tenant, ctx.now).await?;
+    v.add_if(body.comment.trim().is_empty(), "comment", "is required: say why");
+    v.add_if(body.points < 0 && body.expires_at.is_some(), "expires_at", "only accruals have an expiry");
+    let expiry = body.expires_at.as_ref().map(|t| from_timestamp(t).filter(|e| *e > ctx.now));
+    v.add_if(matches!(expiry, Some(None)), "expires_at", "must be in the future");
+    v.into_result()?;
+    Ok(expiry.flatten())
+}
+
+pub async fn adjust(api: &LedgerApi, request: tonic::Request<pb::AdjustPointsRequest>) -> ApiResult<pb::AdjustPointsResponse> {
+    let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
+    ctx.require_key()?;
+    let body = request.into_inner();
+    let mut conn = api.conn().await?;
+    let client = client(api, &conn, &ctx, ClientId::parse("client_id", &body.client_id)?).await?;
+    let tx = conn.transaction().await?;
+    if let Some(mut answer) = idempotency::replay::<pb::AdjustPointsResponse>(&tx, &ctx, "AdjustPoints", &body).await? {
+        answer.replayed = true;
+        return Ok(answer);
+    }
+    let (programme, zone) =
+        futures::try_join!(store::programmes::at(&tx, &ctx.tenant, ctx.now), store::clients::time_zone(&tx, &ctx.tenant))?;
+    let custom_expiry = check_adjustment(&body, &ctx, programme.max_adjustment_points)?;
     let source = if ctx.principal.kind == loyalty_api::common::v1::actor::Kind::User { "manual" } else { "api" };
     let how = origin(&ctx, source, body.comment.trim(), None);
     if body.points > 0 {
-        let expires = custom_expiry.flatten().or_else(|| programme.expires_at(ctx.now));
-        ops::earn(&tx, &ctx.tenant, client, body.points, (ctx.now, expires), ctx.now, &how).await?;
+        let expires = custom_expiry.or_else(|| programme.expires_at(ctx.now, &loyalty_platform::tz::stored(&zone)));
+        store::accounts::earn(&tx, &ctx.tenant, client, body.points, (ctx.now, expires), ctx.now, &how).await?;
     } else {
-        ops::spend(&tx, &ctx.tenant, client, -body.points, ctx.now, &how).await?;
+        store::accounts::spend(&tx, &ctx.tenant, client, -body.points, ctx.now, &how).await?;
     }
-    let entry_id: Uuid = tx
-        .query_one(
-            "SELECT id FROM entries WHERE tenant_id = $1 AND client_id = $2 ORDER BY seq DESC LIMIT 1",
-            &[&ctx.tenant, &client],
-        )
-        .await?
-        .get(0);
-    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
-    let adjusted = ev::PointsAdjusted {
+    let entry_id = store::entries::last_id(&tx, &ctx.tenant, client).await?;
+    let (balance, balance_changed) = balance_after(&tx, &ctx, client).await?;
+    let adjusted = events::PointsAdjusted {
         entry_id: entry_id.to_string(),
         client_id: client.to_string(),
         points: body.points,
         comment: body.comment.trim().into(),
         source: source.into(),
     };
-    publish(&tx, &ctx.event(&client.to_string(), Payload::PointsAdjusted(adjusted))).await?;
+    let mut published = vec![ctx.event(&client.to_string(), Payload::PointsAdjusted(adjusted))];
     if body.notify_by_sms && body.points > 0 {
-        let name = super::client_name(api, &ctx, client).await;
-        let notice = ev::PointsNotificationRequested {
-            client_id: client.to_string(),
-            channel: loyalty_api::common::v1::ContactChannel::Sms as i32,
-            text: programme.credit_notice(&name, body.points, balance.available),
-            points: body.points,
-            balance: balance.available,
-        };
-        publish(&tx, &ctx.event(&client.to_string(), Payload::PointsNotificationRequested(notice))).await?;
+        let name = client_name(api, &ctx, client).await;
+        published.push(notice(&ctx, client, programme.credit_notice(&name, body.points, balance.available), (body.points, balance.available)));
     }
-    publish(&tx, &balance_changed).await?;
+    published.push(balance_changed);
+    publish_many(&tx, &published).await?;
     let answer = pb::AdjustPointsResponse { entry_id: entry_id.to_string(), balance: Some(balance), replayed: false };
-    idempotency::remember(&tx, &ctx.tenant, &ctx.idempotency_key, &client.to_string(), &answer.encode_to_vec()).await?;
+    idempotency::keep(&tx, &ctx, &client.to_string(), &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
 
-pub async fn activate(
-    api: &LedgerApi,
-    request: tonic::Request<pb::ActivatePendingPointsRequest>,
-) -> Result<pb::Balance> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+/// The points-credited SMS notice (LE-3, ME-5), for messaging to send.
+fn notice(ctx: &Ctx, client: ClientId, text: String, (points, balance): (i64, i64)) -> events::Event {
+    let notice = events::PointsNotificationRequested {
+        client_id: client.to_string(),
+        channel: loyalty_api::common::v1::ContactChannel::Sms as i32,
+        text,
+        points,
+        balance,
+    };
+    ctx.event(&client.to_string(), Payload::PointsNotificationRequested(notice))
+}
+
+/// The client's first name for a notice (asked under the ledger's identity); empty when the client
+/// service cannot say.
+async fn client_name(api: &LedgerApi, ctx: &Ctx, client: ClientId) -> String {
+    let body = loyalty_api::client::v1::GetClientRequest { client_id: client.to_string(), ..Default::default() };
+    let asked = match api.identity.request(ctx.tenant.as_str(), body) {
+        Ok(request) => api.clients.clone().get_client(request).await.map_err(|s| s.to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    match asked {
+        Ok(c) => c.into_inner().first_name,
+        Err(error) => {
+            tracing::warn!(error, "no client name for the notice");
+            String::new()
+        }
+    }
+}
+
+pub async fn activate(api: &LedgerApi, request: tonic::Request<pb::ActivatePendingPointsRequest>) -> ApiResult<pb::Balance> {
+    let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
-    let client = uuid("client_id", &body.client_id)?;
-    let purchase = if body.purchase_id.is_empty() { None } else { Some(uuid("purchase_id", &body.purchase_id)?) };
+    let purchase = PurchaseId::parse_optional("purchase_id", &body.purchase_id)?;
     let mut conn = api.conn().await?;
+    let client = client(api, &conn, &ctx, ClientId::parse("client_id", &body.client_id)?).await?;
     let tx = conn.transaction().await?;
-    balances::activate_pending(
-        &tx,
-        &ctx.tenant,
-        client,
-        purchase,
-        ctx.now,
-        &origin(&ctx, "manual", "early activation", purchase),
-    )
-    .await?;
-    let (balance_changed, balance) = balance_event(&tx, &ctx, client).await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "ActivatePendingPoints", &body).await? {
+        return Ok(answer);
+    }
+    let how = origin(&ctx, "manual", "early activation", purchase);
+    store::balances::activate_pending(&tx, &ctx.tenant, client, purchase, ctx.now, &how).await?;
+    let (balance, balance_changed) = balance_after(&tx, &ctx, client).await?;
     publish(&tx, &balance_changed).await?;
+    idempotency::keep(&tx, &ctx, &client.to_string(), &balance).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(balance)
 }
 
-pub async fn set_blocked(
-    api: &LedgerApi,
-    request: tonic::Request<pb::SetAccountBlockedRequest>,
-) -> Result<pb::SetAccountBlockedResponse> {
-    let ctx = Ctx::new(&request, None, api.clock())?;
+/// The client service's block decision (its own identity only), recorded and published.
+pub async fn set_blocked(api: &LedgerApi, request: tonic::Request<pb::SetAccountBlockedRequest>) -> ApiResult<pb::SetAccountBlockedResponse> {
+    let ctx = api.ctx(&request, None)?;
     let body = request.into_inner();
-    let client = uuid("client_id", &body.client_id)?;
-    let conn = api.conn().await?;
-    balances::set_blocked(&conn, &ctx.tenant, client, body.blocked).await?;
-    Ok(pb::SetAccountBlockedResponse {})
-}
-
-pub async fn update_programme(
-    api: &LedgerApi,
-    request: tonic::Request<pb::UpdateProgrammeRequest>,
-) -> Result<pb::Programme> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    let rules = convert::programme_from_wire(&request.get_ref().programme.clone().unwrap_or_default())?;
+    let client = ClientId::parse("client_id", &body.client_id)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
-    let published = programmes::publish(&tx, &ctx.tenant, &rules, ctx.now).await?;
-    publish(
-        &tx,
-        &ctx.event(&ctx.tenant, Payload::ProgrammeChanged(ev::ProgrammeChanged { version: published.version })),
-    )
-    .await?;
+    crate::feed::block(&tx, &ctx.tenant, (&client.to_string(), body.blocked, &body.comment), ctx.now).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    let mut wire = convert::programme_to_wire(&published);
-    wire.effective_from = Some(to_timestamp(ctx.now));
-    Ok(wire)
-}
-
-pub fn close_how(points: i64) -> Close {
-    Close::Commit(points)
+    Ok(pb::SetAccountBlockedResponse {})
 }

@@ -2,6 +2,7 @@
 pub mod account;
 pub mod chain;
 pub mod programme;
+pub mod purchase;
 pub mod returns;
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Programme rules (LE-2, LE-4, LE-9): how many points a purchase earns, when they activate and
 //! expire, how much of a check points may pay.
+use loyalty_platform::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, Month, OffsetDateTime, Time};
+use time::{Date, Duration, Month, OffsetDateTime};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +72,12 @@ pub struct Programme {
     pub reservation_ttl_seconds: u32,
     /// The points-credited notice (LE-3); {name}, {N} and {M} are replaced.
     pub credit_notice_template: String,
+    /// The programme's currency: purchases in another one are refused.
     pub currency: String,
+    /// Sanity limits the tenant sets: the largest check, in minor units, and the most points one
+    /// manual adjustment may move.
+    pub max_check_minor: i64,
+    pub max_adjustment_points: i64,
 }
 
 impl Default for Programme {
@@ -99,9 +105,15 @@ impl Default for Programme {
             reservation_ttl_seconds: 900,
             credit_notice_template: "{name}, you have been credited {N} points (balance {M}). Have a nice day!".into(),
             currency: "EUR".into(),
+            max_check_minor: DEFAULT_MAX_CHECK_MINOR,
+            max_adjustment_points: DEFAULT_MAX_ADJUSTMENT_POINTS,
         }
     }
 }
+
+/// A check of a million (in the currency's units, two decimals) is the default ceiling.
+pub const DEFAULT_MAX_CHECK_MINOR: i64 = 100_000_000;
+pub const DEFAULT_MAX_ADJUSTMENT_POINTS: i64 = 1_000_000;
 
 fn round_div(numerator: i128, denominator: i128, rounding: Rounding) -> i128 {
     let (q, r) = (numerator.div_euclid(denominator), numerator.rem_euclid(denominator));
@@ -126,7 +138,8 @@ impl Programme {
         let per_unit = amount * i128::from(self.points_per_unit_milli) * 10; // (amount/100)*rate*1000
         let percent = amount * i128::from(self.percent_of_amount_bp) * 100; // amount*bp/10000*1e6
         let micro = (per_unit + percent) * i128::from(multiplier_bp) / 10_000;
-        i64::try_from(round_div(micro, 1_000_000, self.rounding)).unwrap_or(i64::MAX)
+        let points = round_div(micro, 1_000_000, self.rounding);
+        i64::try_from(points.min(i128::from(loyalty_platform::money::MAX_POINTS))).unwrap_or(0)
     }
 
     /// The most points a check of `amount_minor` may be paid with.
@@ -144,22 +157,22 @@ impl Programme {
     }
 
     /// When points activating at `active_from` expire (`None`: never). Month and year ends are the
-    /// last instant of that day in UTC.
-    pub fn expires_at(&self, active_from: OffsetDateTime) -> Option<OffsetDateTime> {
-        let end_of = |d: Date| d.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1) - Duration::nanoseconds(1);
+    /// last instant of that day in the tenant's time zone `zone`: points earned at 00:30 in
+    /// Vilnius on 1 February belong to February there.
+    pub fn expires_at(&self, active_from: OffsetDateTime, zone: &TimeZone) -> Option<OffsetDateTime> {
+        let local = loyalty_platform::tz::local_date(active_from, zone);
         match self.validity {
             Validity::Never => None,
             Validity::Days(days) => Some(active_from + Duration::days(i64::from(days))),
             Validity::EndOfMonth(months) => {
-                let d = active_from.date();
-                let total = d.year() * 12 + i32::from(u8::from(d.month())) - 1 + months as i32;
+                let total = local.year() * 12 + i32::from(u8::from(local.month())) - 1 + months as i32;
                 let (year, month) = (total.div_euclid(12), Month::try_from((total.rem_euclid(12) + 1) as u8).ok()?);
                 let last = time::util::days_in_month(month, year);
-                Some(end_of(Date::from_calendar_date(year, month, last).ok()?))
+                Some(loyalty_platform::tz::end_of_day(Date::from_calendar_date(year, month, last).ok()?, zone))
             }
             Validity::EndOfYear(years) => {
-                let year = active_from.year() + years as i32;
-                Some(end_of(Date::from_calendar_date(year, Month::December, 31).ok()?))
+                let year = local.year() + years as i32;
+                Some(loyalty_platform::tz::end_of_day(Date::from_calendar_date(year, Month::December, 31).ok()?, zone))
             }
         }
     }
@@ -217,11 +230,24 @@ mod tests {
     fn validity_ends_after_days_or_at_month_and_year_ends() {
         let from = datetime!(2026-01-30 10:00 UTC);
         let p = |validity| Programme { validity, ..Default::default() };
-        assert_eq!(p(Validity::Days(30)).expires_at(from), Some(datetime!(2026-03-01 10:00 UTC)));
-        assert_eq!(p(Validity::EndOfMonth(1)).expires_at(from), Some(datetime!(2026-02-28 23:59:59.999999999 UTC)));
-        assert_eq!(p(Validity::EndOfMonth(11)).expires_at(from), Some(datetime!(2026-12-31 23:59:59.999999999 UTC)));
-        assert_eq!(p(Validity::EndOfYear(1)).expires_at(from), Some(datetime!(2027-12-31 23:59:59.999999999 UTC)));
-        assert_eq!(p(Validity::Never).expires_at(from), None);
+        let utc = TimeZone::UTC;
+        assert_eq!(p(Validity::Days(30)).expires_at(from, &utc), Some(datetime!(2026-03-01 10:00 UTC)));
+        assert_eq!(p(Validity::EndOfMonth(1)).expires_at(from, &utc), Some(datetime!(2026-02-28 23:59:59.999999999 UTC)));
+        assert_eq!(p(Validity::EndOfMonth(11)).expires_at(from, &utc), Some(datetime!(2026-12-31 23:59:59.999999999 UTC)));
+        assert_eq!(p(Validity::EndOfYear(1)).expires_at(from, &utc), Some(datetime!(2027-12-31 23:59:59.999999999 UTC)));
+        assert_eq!(p(Validity::Never).expires_at(from, &utc), None);
+    }
+
+    #[test]
+    fn month_ends_are_the_tenant_s_month_ends() {
+        let vilnius = loyalty_platform::tz::parse("time_zone", "Europe/Vilnius").expect("zone");
+        let p = Programme { validity: Validity::EndOfMonth(0), ..Default::default() };
+        // 00:30 on 1 February in Vilnius (22:30 UTC on 31 January): February's points.
+        let earned = datetime!(2026-01-31 22:30 UTC);
+        assert_eq!(p.expires_at(earned, &vilnius), Some(datetime!(2026-02-28 21:59:59.999999999 UTC)));
+        assert_eq!(p.expires_at(earned, &TimeZone::UTC), Some(datetime!(2026-01-31 23:59:59.999999999 UTC)));
+        let year = Programme { validity: Validity::EndOfYear(0), ..Default::default() };
+        assert_eq!(year.expires_at(datetime!(2026-12-31 22:30 UTC), &vilnius), Some(datetime!(2027-12-31 21:59:59.999999999 UTC)));
     }
 
     #[test]

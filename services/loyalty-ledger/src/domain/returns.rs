@@ -14,8 +14,32 @@ pub struct LineState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReturnError {
     UnknownLine(i32),
+    /// The same line named twice in one return.
+    Duplicate(i32),
+    /// A quantity of 0 or less.
+    NotPositive(i32),
     TooMany { line_no: i32, left_milli: i64 },
     NothingLeft,
+}
+
+impl std::fmt::Display for ReturnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReturnError::UnknownLine(n) => write!(f, "line {n} is not a line of this purchase"),
+            ReturnError::Duplicate(n) => write!(f, "line {n} is named more than once; give its whole quantity once"),
+            ReturnError::NotPositive(n) => write!(f, "line {n}: the quantity returned must be more than 0"),
+            ReturnError::TooMany { line_no, left_milli } => {
+                write!(f, "line {line_no}: only {} left to return", quantity_text(*left_milli))
+            }
+            ReturnError::NothingLeft => write!(f, "nothing of this purchase is left to return"),
+        }
+    }
+}
+
+/// A quantity in thousandths for people: 1500 → "1.5", 2000 → "2".
+pub fn quantity_text(milli: i64) -> String {
+    let (whole, fraction) = (milli / 1000, (milli % 1000).abs());
+    if fraction == 0 { whole.to_string() } else { format!("{whole}.{}", format!("{fraction:03}").trim_end_matches('0')) }
 }
 
 /// The amount returned and each line's new returned quantity. `wanted` lists (line, quantity);
@@ -38,22 +62,31 @@ pub fn returned_amount(
     } else {
         wanted.to_vec()
     };
-    let mut amount = 0i64;
-    let mut updated = Vec::new();
+    let mut amount = 0i128;
+    let mut updated: Vec<(i32, i64)> = Vec::new();
     for (line_no, qty) in &wanted {
+        if updated.iter().any(|(n, _)| n == line_no) {
+            return Err(ReturnError::Duplicate(*line_no));
+        }
+        if *qty <= 0 {
+            return Err(ReturnError::NotPositive(*line_no));
+        }
         let line = lines.iter().find(|l| l.line_no == *line_no).ok_or(ReturnError::UnknownLine(*line_no))?;
         let left = line.quantity_milli - line.returned_quantity_milli;
-        if *qty <= 0 || *qty > left {
-            return Err(ReturnError::TooMany { line_no: *line_no, left_milli: left });
+        if *qty > left || line.quantity_milli <= 0 {
+            return Err(ReturnError::TooMany { line_no: *line_no, left_milli: left.max(0) });
         }
         let already_amount =
             i128::from(line.amount_minor) * i128::from(line.returned_quantity_milli) / i128::from(line.quantity_milli);
         let after_amount = i128::from(line.amount_minor) * i128::from(line.returned_quantity_milli + qty)
             / i128::from(line.quantity_milli);
-        amount += i64::try_from(after_amount - already_amount).unwrap_or(0);
+        amount += (after_amount - already_amount).max(0);
         updated.push((*line_no, line.returned_quantity_milli + qty));
     }
-    if amount <= 0 && updated.is_empty() {
+    // Never more than what is left of the purchase, whatever its lines say.
+    let left = i128::from((purchase_amount - already_returned).max(0));
+    let amount = i64::try_from(amount.min(left)).unwrap_or(0);
+    if updated.is_empty() {
         return Err(ReturnError::NothingLeft);
     }
     Ok((amount, updated))
@@ -101,6 +134,14 @@ mod tests {
     }
 
     #[test]
+    fn a_line_named_twice_or_a_negative_quantity_is_refused() {
+        let l = lines();
+        assert_eq!(returned_amount(&l, &[(1, 3_000), (1, 3_000)], (1_500, 0)), Err(ReturnError::Duplicate(1)));
+        assert_eq!(returned_amount(&l, &[(2, -1_000)], (1_500, 0)), Err(ReturnError::NotPositive(2)));
+        assert_eq!(ReturnError::TooMany { line_no: 1, left_milli: 1_500 }.to_string(), "line 1: only 1.5 left to return");
+    }
+
+    #[test]
     fn an_empty_list_returns_what_is_left() {
         let mut l = lines();
         l[0].returned_quantity_milli = 1_000;
@@ -116,5 +157,64 @@ mod tests {
         let last = points_share(100, first + second, (1_500, 666, 834));
         assert_eq!((first, second, last), (22, 22, 56));
         assert_eq!(first + second + last, 100);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn purchase() -> impl Strategy<Value = Vec<LineState>> {
+        proptest::collection::vec((1i64..5_000, 1i64..100_000), 1..6).prop_map(|lines| {
+            lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, (qty, amount))| LineState {
+                    line_no: i as i32 + 1,
+                    quantity_milli: qty,
+                    amount_minor: amount,
+                    returned_quantity_milli: 0,
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// Whatever returns are asked, in whatever order, with repeated and negative lines among
+        /// them: the amount returned never exceeds the purchase and the points never exceed what it
+        /// earned and spent.
+        #[test]
+        fn returns_never_give_back_more_than_was_bought(
+            mut lines in purchase(),
+            earned in 0i64..5_000,
+            spent in 0i64..5_000,
+            asks in proptest::collection::vec(proptest::collection::vec((0i32..8, -2_000i64..6_000), 0..4), 1..8),
+        ) {
+            let amount: i64 = lines.iter().map(|l| l.amount_minor).sum();
+            let (mut returned, mut cancelled, mut refunded) = (0i64, 0i64, 0i64);
+            for ask in asks {
+                let Ok((part, updated)) = returned_amount(&lines, &ask, (amount, returned)) else { continue };
+                let points = points_share(earned, cancelled, (amount, returned, part));
+                let back = points_share(spent, refunded, (amount, returned, part));
+                returned += part;
+                cancelled += points;
+                refunded += back;
+                for (n, q) in updated {
+                    if let Some(l) = lines.iter_mut().find(|l| l.line_no == n) {
+                        l.returned_quantity_milli = q;
+                    }
+                }
+                prop_assert!(returned <= amount, "returned {} of {}", returned, amount);
+                prop_assert!(cancelled <= earned && refunded <= spent, "{} of {}, {} of {}", cancelled, earned, refunded, spent);
+                prop_assert!(lines.iter().all(|l| l.returned_quantity_milli <= l.quantity_milli));
+            }
+            if lines.iter().all(|l| l.returned_quantity_milli == l.quantity_milli) {
+                prop_assert_eq!(returned, amount, "a fully returned purchase returns its whole amount");
+                prop_assert_eq!(cancelled, earned);
+            }
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! LE-8 without a nightly batch: pending lots activate and active lots expire at their exact
 //! instants. A worker calls [`advance_due`] with the clock's time; every account operation also
 //! advances its own lots first, so no read or write ever sees a lot past its time.
-use crate::ops::{Origin, entries_of};
+use crate::store::accounts::{Origin, entries_of};
 use crate::store;
 use anyhow::Context;
 use loyalty_platform::outbox::publish;
+use loyalty_platform::{ClientId, TenantId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Activates and expires the due lots of up to `batch` accounts, each in its own transaction;
 /// returns how many accounts changed.
@@ -14,8 +14,8 @@ pub async fn advance_due(
     pool: &deadpool_postgres::Pool,
     now: OffsetDateTime,
     batch: i64,
-    origin: &Origin<'_>,
 ) -> anyhow::Result<u64> {
+    let origin = &Origin::system("system", "ledger-sweep");
     let mut conn = pool.get().await.context("taking a database connection")?;
     let due = conn
         .query(
@@ -29,13 +29,13 @@ pub async fn advance_due(
         .context("finding due lots")?;
     let mut changed = 0;
     for row in &due {
-        let (tenant, client): (String, Uuid) = (row.get(0), row.get(1));
+        let (tenant, client): (TenantId, ClientId) = (row.get(0), row.get(1));
         let tx = conn.transaction().await.context("beginning")?;
         let (mut account, mut head) = store::lock(&tx, &tenant, client).await?;
         let changes = account.advance(now);
         if !changes.is_empty() {
             store::write(&tx, &tenant, client, &account, &[], &mut head, &entries_of(&changes, now, origin)).await?;
-            let view = crate::balances::View::of(&account, &head);
+            let view = store::balances::View::of(&account, &head);
             publish(&tx, &crate::events::balance(&tenant, client, &view)).await?;
             changed += 1;
         }

@@ -1,10 +1,24 @@
-//! SQL of the ledger: accounts with their open lots, and the hash-chained entries.
+//! Every SQL statement of the ledger. This module: accounts with their open lots, and the
+//! hash-chained entries. Beside it, each table's statements and the changes of an account that lock
+//! it, let the domain decide and write the outcome (`accounts`, `purchases`, `returns`, …).
+pub mod accounts;
+pub mod balances;
+pub mod clients;
+pub mod entries;
+pub mod expiry;
+pub mod merge;
+pub mod programmes;
+pub mod purchases;
+pub mod reservations;
+pub mod returns;
+
 use crate::domain::account::{Account, Lot, LotState, Totals};
 use crate::domain::chain::{EntryContent, hash};
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use tokio_postgres::types::Json;
+use loyalty_platform::{ClientId, TenantId};
 use uuid::Uuid;
 
 fn state_name(s: LotState) -> &'static str {
@@ -48,7 +62,7 @@ const OPEN_LOTS: &str = "SELECT lot_no, earned, remaining, held, activates_at, e
 /// an account starts here, so changes of one account never interleave. The lock and the lots go to
 /// Postgres in one round trip: the lots query runs after the lock is granted, so it sees the state
 /// the previous holder committed.
-pub async fn lock(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<(Account, Head)> {
+pub async fn lock(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<(Account, Head)> {
     use loyalty_platform::db::cached;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &client];
     let (mut row, mut lots) =
@@ -99,8 +113,8 @@ pub struct LotOrigin<'a> {
 /// together. `new_lots` names the lots created by this change and where they came from.
 pub async fn save(
     db: &impl GenericClient,
-    tenant: &str,
-    client: Uuid,
+    tenant: &TenantId,
+    client: ClientId,
     account: &Account,
     new_lots: &[(u64, LotOrigin<'_>)],
     head: &Head,
@@ -184,6 +198,23 @@ pub struct NewEntry<'a> {
     pub lot_no: Option<u64>,
 }
 
+impl<'a> NewEntry<'a> {
+    /// An entry made by `origin` at `at`; set its kind, points and lot.
+    pub fn of(origin: &accounts::Origin<'a>, at: OffsetDateTime) -> Self {
+        NewEntry {
+            kind: "",
+            points: 0,
+            at,
+            source: origin.source,
+            actor: origin.actor.clone(),
+            comment: origin.comment,
+            purchase_id: origin.purchase_id,
+            reservation_id: None,
+            lot_no: None,
+        }
+    }
+}
+
 /// Entries with their place in the chain, ready to insert.
 #[derive(Default)]
 pub struct Chained {
@@ -202,7 +233,7 @@ pub struct Chained {
 }
 
 /// Hashes `entries` onto the chain of `client`, advancing `head`.
-pub fn chain(client: Uuid, head: &mut Head, entries: &[NewEntry<'_>]) -> Chained {
+pub fn chain(client: ClientId, head: &mut Head, entries: &[NewEntry<'_>]) -> Chained {
     let client_text = client.to_string();
     let mut c = Chained::default();
     for e in entries {
@@ -239,7 +270,7 @@ pub fn chain(client: Uuid, head: &mut Head, entries: &[NewEntry<'_>]) -> Chained
 }
 
 /// Inserts chained entries in one statement.
-pub async fn insert(db: &impl GenericClient, tenant: &str, client: Uuid, c: &Chained) -> anyhow::Result<()> {
+pub async fn insert(db: &impl GenericClient, tenant: &TenantId, client: ClientId, c: &Chained) -> anyhow::Result<()> {
     if c.seqs.is_empty() {
         return Ok(());
     }
@@ -274,8 +305,8 @@ pub async fn insert(db: &impl GenericClient, tenant: &str, client: Uuid, c: &Cha
 /// Appends entries to the client's chain, advancing `head`.
 pub async fn append(
     db: &impl GenericClient,
-    tenant: &str,
-    client: Uuid,
+    tenant: &TenantId,
+    client: ClientId,
     head: &mut Head,
     entries: &[NewEntry<'_>],
 ) -> anyhow::Result<()> {
@@ -287,8 +318,8 @@ pub async fn append(
 /// round trip.
 pub async fn write(
     db: &impl GenericClient,
-    tenant: &str,
-    client: Uuid,
+    tenant: &TenantId,
+    client: ClientId,
     account: &Account,
     new_lots: &[(u64, LotOrigin<'_>)],
     head: &mut Head,
@@ -309,8 +340,8 @@ pub async fn write(
 /// many entries were checked.
 pub async fn verify_chain(
     db: &impl GenericClient,
-    tenant: &str,
-    client: Uuid,
+    tenant: &TenantId,
+    client: ClientId,
 ) -> anyhow::Result<(Option<String>, i64)> {
     let rows = loyalty_platform::db::cached::query(
         db,

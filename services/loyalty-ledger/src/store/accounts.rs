@@ -2,6 +2,8 @@
 //! decide, write lots, balances and chained entries. The gRPC layer calls these.
 use crate::domain::account::{Balance, Insufficient, LotChange};
 use crate::store::{self, LotOrigin, NewEntry};
+use loyalty_platform::error::{ApiError, ApiResult};
+use loyalty_platform::{ClientId, TenantId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -13,16 +15,26 @@ pub struct Origin<'a> {
     pub purchase_id: Option<Uuid>,
 }
 
-#[derive(Debug)]
+impl Origin<'static> {
+    /// The ledger itself (its sweeps, what it applies from the client feed).
+    pub fn system(source: &'static str, who: &str) -> Self {
+        Origin { source, actor: serde_json::json!({ "id": who }), comment: "", purchase_id: None }
+    }
+}
+
+/// Why an account cannot earn or spend as asked.
+#[derive(Debug, PartialEq, Eq)]
 pub enum SpendError {
     Blocked,
     Insufficient(Insufficient),
-    Store(anyhow::Error),
 }
 
-impl From<anyhow::Error> for SpendError {
-    fn from(e: anyhow::Error) -> Self {
-        SpendError::Store(e)
+impl From<SpendError> for ApiError {
+    fn from(e: SpendError) -> Self {
+        ApiError::FailedPrecondition(match e {
+            SpendError::Blocked => "the client is blocked: no earning or spending".into(),
+            SpendError::Insufficient(i) => format!("insufficient points: {} available, {} wanted", i.available, i.wanted),
+        })
     }
 }
 
@@ -58,16 +70,16 @@ pub(crate) fn entries_of<'a>(changes: &[LotChange], at: OffsetDateTime, origin: 
 /// Earns `points` as a new lot; returns the new balances.
 pub async fn earn(
     db: &impl deadpool_postgres::GenericClient,
-    tenant: &str,
-    client: Uuid,
+    tenant: &TenantId,
+    client: ClientId,
     points: i64,
     (activates_at, expires_at): (OffsetDateTime, Option<OffsetDateTime>),
     now: OffsetDateTime,
     origin: &Origin<'_>,
-) -> Result<Balance, SpendError> {
+) -> ApiResult<Balance> {
     let (mut account, mut head) = store::lock(db, tenant, client).await?;
     if head.blocked {
-        return Err(SpendError::Blocked);
+        return Err(SpendError::Blocked.into());
     }
     let advanced = account.advance(now);
     let (lot, paid_debt) = account.earn(points, activates_at, expires_at, now);
@@ -83,15 +95,15 @@ pub async fn earn(
 /// nothing.
 pub async fn spend(
     db: &impl deadpool_postgres::GenericClient,
-    tenant: &str,
-    client: Uuid,
+    tenant: &TenantId,
+    client: ClientId,
     points: i64,
     now: OffsetDateTime,
     origin: &Origin<'_>,
-) -> Result<Balance, SpendError> {
+) -> ApiResult<Balance> {
     let (mut account, mut head) = store::lock(db, tenant, client).await?;
     if head.blocked {
-        return Err(SpendError::Blocked);
+        return Err(SpendError::Blocked.into());
     }
     let mut changes = account.advance(now);
     changes.extend(account.spend(points).map_err(SpendError::Insufficient)?);

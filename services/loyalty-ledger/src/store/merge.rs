@@ -1,13 +1,13 @@
 //! A client merge (CL-8) moves the merged clients' points to the survivor: their open reservations
 //! are released, their lots, purchases and totals move (lot numbers shifted after the survivor's),
 //! and both chains record the move. Nothing financial is lost.
-use crate::ops::Origin;
-use crate::reservations::{self, Close};
+use crate::store::accounts::Origin;
+use crate::store::reservations::{self, Close};
 use crate::store::{self, NewEntry};
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
+use loyalty_platform::{ClientId, TenantId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Entry kinds of a merge: spendable points, and the all-time totals that move with them so that
 /// both accounts still verify against their own entries.
@@ -32,9 +32,9 @@ fn moved<'a>(kind: &'a str, points: i64, at: OffsetDateTime, origin: &Origin<'a>
 
 pub async fn merge_into(
     db: &impl GenericClient,
-    tenant: &str,
-    survivor: Uuid,
-    merged: &[Uuid],
+    tenant: &TenantId,
+    survivor: ClientId,
+    merged: &[ClientId],
     now: OffsetDateTime,
     origin: &Origin<'_>,
 ) -> anyhow::Result<()> {
@@ -42,19 +42,10 @@ pub async fn merge_into(
         if *from == survivor {
             continue;
         }
-        let open: Vec<Uuid> = db
-            .query(
-                "SELECT id FROM reservations WHERE tenant_id = $1 AND client_id = $2 AND state = 'held'",
-                &[&tenant, from],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        for id in open {
+        for id in reservations::open_of(db, tenant, *from).await? {
             reservations::close(db, tenant, id, Close::Cancel, now, origin)
                 .await
-                .map_err(|e| anyhow::anyhow!("releasing {id}: {e:?}"))?;
+                .map_err(|e| anyhow::anyhow!("releasing reservation {id}: {e}"))?;
         }
         // Both accounts, in id order, so two merges never wait on each other in a circle.
         let (first, second) = if survivor < *from { (survivor, *from) } else { (*from, survivor) };

@@ -1,11 +1,11 @@
 //! Reading and checking accounts (LE-1, LE-8, LE-11), the block flag (CL-4), early activation.
 use crate::domain::account::{Balance, LotState};
-use crate::ops::{Origin, entries_of};
-use crate::store;
+use crate::store::accounts::{Origin, entries_of};
+use crate::store::{self, NewEntry};
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
+use loyalty_platform::{ClientId, TenantId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// What a client sees of their points.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl View {
 }
 
 /// The cached balances, the next expiry and the level; an unknown client has an empty account.
-pub async fn view(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<View> {
+pub async fn view(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<View> {
     // The client's own lots first (MATERIALIZED): left to itself the planner may find the minimum
     // by walking every tenant's lots in expiry order. No `expires_at IS NOT NULL` here: it would let
     // the planner take the sweep's partial index `lots_to_expire`, and when its statistics are older
@@ -78,25 +78,37 @@ pub async fn view(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow
     })
 }
 
-/// Sets or clears the block (CL-4). Idempotent; creates the account if the client has none yet, so
-/// a block arriving before the first purchase still holds.
-pub async fn set_blocked(db: &impl GenericClient, tenant: &str, client: Uuid, blocked: bool) -> anyhow::Result<()> {
+/// Sets or clears the block (CL-4), recording it on the account's chain (a `blocked` or
+/// `unblocked` entry of 0 points). Idempotent: `false` when the account was so already. Creates the
+/// account if the client has none yet, so a block arriving before the first purchase still holds.
+pub async fn set_blocked(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: ClientId,
+    blocked: bool,
+    (now, origin): (OffsetDateTime, &Origin<'_>),
+) -> anyhow::Result<bool> {
+    let (_, mut head) = store::lock(db, tenant, client).await?;
+    if head.blocked == blocked {
+        return Ok(false);
+    }
+    let kind = if blocked { "blocked" } else { "unblocked" };
+    store::append(db, tenant, client, &mut head, &[NewEntry { kind, ..NewEntry::of(origin, now) }]).await?;
     db.execute(
-        "INSERT INTO accounts (tenant_id, client_id, blocked) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = $3, updated_at = now()",
-        &[&tenant, &client, &blocked],
+        "UPDATE accounts SET blocked = $3, entries = $4, last_hash = $5, updated_at = now() WHERE tenant_id = $1 AND client_id = $2",
+        &[&tenant, &client, &blocked, &head.entries, &head.last_hash],
     )
     .await
     .context("setting the block")?;
-    Ok(())
+    Ok(true)
 }
 
 /// Activates the client's pending lots now (all, or those of one purchase).
 pub async fn activate_pending(
     db: &impl GenericClient,
-    tenant: &str,
-    client: Uuid,
-    purchase: Option<Uuid>,
+    tenant: &TenantId,
+    client: ClientId,
+    purchase: Option<loyalty_platform::PurchaseId>,
     now: OffsetDateTime,
     origin: &Origin<'_>,
 ) -> anyhow::Result<Balance> {
@@ -144,7 +156,7 @@ impl Verification {
 }
 
 /// Recomputes the balances from the entries and the lots, and checks the hash chain.
-pub async fn verify(db: &impl GenericClient, tenant: &str, client: Uuid) -> anyhow::Result<Verification> {
+pub async fn verify(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Verification> {
     let cached = view(db, tenant, client).await?.balance;
     let sums = db
         .query_one(

@@ -2,11 +2,12 @@
 use crate::domain::programme::Programme;
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
+use loyalty_platform::TenantId;
 use time::OffsetDateTime;
 use tokio_postgres::types::Json;
 
 /// The rules in force at `at` (the defaults when the tenant has published none).
-pub async fn at(db: &impl GenericClient, tenant: &str, at: OffsetDateTime) -> anyhow::Result<Programme> {
+pub async fn at(db: &impl GenericClient, tenant: &TenantId, at: OffsetDateTime) -> anyhow::Result<Programme> {
     let row = loyalty_platform::db::cached::query_opt(
         db,
         "SELECT rules FROM programme_versions WHERE tenant_id = $1 AND effective_from <= $2
@@ -23,7 +24,7 @@ pub async fn at(db: &impl GenericClient, tenant: &str, at: OffsetDateTime) -> an
 /// Publishes `rules` as the next version, in force from `now`; returns it with its version.
 pub async fn publish(
     db: &impl GenericClient,
-    tenant: &str,
+    tenant: &TenantId,
     rules: &Programme,
     now: OffsetDateTime,
 ) -> anyhow::Result<Programme> {
@@ -53,7 +54,7 @@ pub async fn publish(
 }
 
 /// Every published version, newest first, with when it took effect.
-pub async fn versions(db: &impl GenericClient, tenant: &str) -> anyhow::Result<Vec<(Programme, OffsetDateTime)>> {
+pub async fn versions(db: &impl GenericClient, tenant: &TenantId) -> anyhow::Result<Vec<(Programme, OffsetDateTime)>> {
     let rows = loyalty_platform::db::cached::query(
         db,
         "SELECT rules, effective_from FROM programme_versions WHERE tenant_id = $1 ORDER BY version DESC",

@@ -1,0 +1,102 @@
+//! Reading a client's entries (LE-10): the history, newest first, and its export.
+use anyhow::Context;
+use deadpool_postgres::GenericClient;
+use loyalty_api::ledger::v1 as pb;
+use loyalty_platform::convert::to_timestamp;
+use loyalty_platform::{ClientId, TenantId};
+use time::OffsetDateTime;
+use tokio_postgres::types::Json;
+use uuid::Uuid;
+
+/// Which entries a read shows.
+pub struct EntryQuery {
+    pub client: ClientId,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    /// Entry kinds as stored ("earned"); empty means all.
+    pub kinds: Vec<String>,
+}
+
+const FILTER: &str = "tenant_id = $1 AND client_id = $2 AND ($3::timestamptz IS NULL OR at >= $3)
+     AND ($4::timestamptz IS NULL OR at < $4) AND (cardinality($5::text[]) = 0 OR kind = ANY($5))";
+
+const COLUMNS: &str = "id, kind, points, at, source, actor, comment, purchase_id, reservation_id, lot_no, hash, seq";
+
+/// One stored entry.
+pub struct Stored {
+    pub entry: pb::Entry,
+    /// Its kind as stored ("cancelled_by_return").
+    pub kind: String,
+    pub at: OffsetDateTime,
+    pub seq: i64,
+}
+
+fn stored(r: &tokio_postgres::Row, client: &str) -> Stored {
+    let actor: Json<serde_json::Value> = r.get(5);
+    let text = |k: &str| actor.0.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let kind: String = r.get(1);
+    let at: OffsetDateTime = r.get(3);
+    let entry = pb::Entry {
+        id: r.get::<_, Uuid>(0).to_string(),
+        client_id: client.to_string(),
+        kind: kind_value(&kind) as i32,
+        points: r.get(2),
+        at: Some(to_timestamp(at)),
+        source: r.get(4),
+        actor: Some(loyalty_api::common::v1::Actor {
+            id: text("id"),
+            name: text("name"),
+            store_id: text("store_id"),
+            ..Default::default()
+        }),
+        comment: r.get(6),
+        purchase_id: r.get::<_, Option<Uuid>>(7).map(|u| u.to_string()).unwrap_or_default(),
+        reservation_id: r.get::<_, Option<Uuid>>(8).map(|u| u.to_string()).unwrap_or_default(),
+        lot_id: r.get::<_, Option<i64>>(9).map(|l| l.to_string()).unwrap_or_default(),
+        hash: r.get(10),
+    };
+    Stored { entry, kind, at, seq: r.get(11) }
+}
+
+fn kind_value(name: &str) -> pb::EntryKind {
+    pb::EntryKind::from_str_name(&format!("ENTRY_KIND_{}", name.to_uppercase())).unwrap_or(pb::EntryKind::Unspecified)
+}
+
+/// A page of entries newest first (before `before_seq`), and how many match in all.
+pub async fn page(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    q: &EntryQuery,
+    (before_seq, limit): (Option<i64>, i64),
+) -> anyhow::Result<(Vec<Stored>, i64)> {
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&tenant, &q.client, &q.start, &q.end, &q.kinds];
+    let total: i64 = db.query_one(&format!("SELECT count(*) FROM entries WHERE {FILTER}"), &params).await.context("counting entries")?.get(0);
+    let rows = db
+        .query(
+            &format!("SELECT {COLUMNS} FROM entries WHERE {FILTER} AND ($6::bigint IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7"),
+            &[&tenant, &q.client, &q.start, &q.end, &q.kinds, &before_seq, &limit],
+        )
+        .await
+        .context("listing entries")?;
+    let client = q.client.to_string();
+    Ok((rows.iter().map(|r| stored(r, &client)).collect(), total))
+}
+
+/// Every matching entry, oldest first (the export).
+pub async fn all(db: &impl GenericClient, tenant: &TenantId, q: &EntryQuery) -> anyhow::Result<Vec<Stored>> {
+    let rows = db
+        .query(&format!("SELECT {COLUMNS} FROM entries WHERE {FILTER} ORDER BY seq"), &[&tenant, &q.client, &q.start, &q.end, &q.kinds])
+        .await
+        .context("exporting entries")?;
+    let client = q.client.to_string();
+    Ok(rows.iter().map(|r| stored(r, &client)).collect())
+}
+
+/// The id of the client's newest entry.
+pub async fn last_id(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Uuid> {
+    let row = db
+        .query_one("SELECT id FROM entries WHERE tenant_id = $1 AND client_id = $2 ORDER BY seq DESC LIMIT 1", &[&tenant, &client])
+        .await
+        .context("reading the newest entry")?;
+    Ok(row.get(0))
+}

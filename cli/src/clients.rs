@@ -1,46 +1,10 @@
 //! `loyalty clients …`: the client service from the command line, for CRM staff and operators.
-use anyhow::Context;
+use crate::connection::{Connection, key};
+use crate::format::{self, Tenant};
+use crate::output::{Output, Table};
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
-use loyalty_platform::auth::BearerToken;
-use std::path::PathBuf;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
-
-#[derive(clap::Args)]
-pub struct Connection {
-    /// gRPC endpoint of the suite.
-    #[arg(long, env = "LOYALTY_ENDPOINT", default_value = "http://127.0.0.1:50051", global = true)]
-    pub endpoint: String,
-    /// Bearer token; defaults to the file given by --token-file.
-    #[arg(long, env = "LOYALTY_TOKEN", global = true, hide_env_values = true)]
-    pub token: Option<String>,
-    /// File holding the token (the one `loyalty dev up` writes).
-    #[arg(long, default_value = ".data/dev-token", global = true)]
-    pub token_file: PathBuf,
-}
-
-impl Connection {
-    pub fn bearer(&self) -> anyhow::Result<BearerToken> {
-        let token = match &self.token {
-            Some(t) => t.clone(),
-            None => std::fs::read_to_string(&self.token_file)
-                .with_context(|| format!("no --token and no token file {}", self.token_file.display()))?,
-        };
-        BearerToken::new(token.trim())
-    }
-
-    pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Channel::from_shared(self.endpoint.clone())?
-            .connect()
-            .await
-            .with_context(|| format!("connecting to {}", self.endpoint))
-    }
-
-    async fn clients(&self) -> anyhow::Result<ClientServiceClient<InterceptedService<Channel, BearerToken>>> {
-        Ok(ClientServiceClient::with_interceptor(self.channel().await?, self.bearer()?))
-    }
-}
+use loyalty_api::common::v1::RequestContext;
 
 #[derive(clap::Args)]
 pub struct ClientsArgs {
@@ -50,146 +14,206 @@ pub struct ClientsArgs {
     pub command: ClientsCommand,
 }
 
+#[derive(clap::Args)]
+pub struct Write {
+    /// Makes the write safe to retry: the same key with the same values is applied once (a new key
+    /// is made when none is given).
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+impl Write {
+    pub fn context(&self) -> Option<RequestContext> {
+        Some(RequestContext { idempotency_key: key(&self.idempotency_key), ..Default::default() })
+    }
+}
+
 #[derive(clap::Subcommand)]
 pub enum ClientsCommand {
-    /// Quick search: names, emails, phones, ids; several terms separated by ';' combine with OR.
+    /// Quick search: names, emails, phones, card numbers, ids; terms separated by ';' combine with OR.
     Search {
+        /// What to look for, e.g. "sarunas" or "8 (600) 00012; @example.pl".
         query: String,
+        /// How many clients to show at most.
         #[arg(long, default_value_t = 20)]
         limit: i32,
         /// Sort, e.g. "last_name" or "registered_at desc".
         #[arg(long, default_value = "")]
         order_by: String,
     },
-    /// Show one client.
-    Get { id: String },
+    /// Show one client: profile, status, consents, block.
+    Get {
+        /// The client's id.
+        id: String,
+    },
     /// Register a client.
     Create {
+        /// First name.
         #[arg(long)]
         first_name: String,
+        /// Last name.
         #[arg(long)]
         last_name: String,
+        /// Phone in any punctuation (+370 612 34567).
         #[arg(long)]
         phone: String,
+        /// Email address.
         #[arg(long, default_value = "")]
         email: String,
+        /// The store the client registers in.
         #[arg(long, default_value = "")]
         store: String,
+        #[command(flatten)]
+        write: Write,
     },
-    /// Block a client (no earning, spending or mailings).
+    /// Block a client: no earning, spending or mailings, until unblocked.
     Block {
+        /// The client's id.
         id: String,
+        /// Why (required; kept in the history).
         #[arg(long)]
         comment: String,
+        #[command(flatten)]
+        write: Write,
     },
-    /// Unblock a client.
+    /// Unblock a client; the status before the block comes back.
     Unblock {
+        /// The client's id.
         id: String,
+        /// Why (required; kept in the history).
         #[arg(long)]
         comment: String,
+        #[command(flatten)]
+        write: Write,
     },
-    /// A client's history, newest first.
-    History { id: String },
-    /// Merge duplicates into a survivor.
+    /// A client's history, newest first: what changed, when, by whom.
+    History {
+        /// The client's id.
+        id: String,
+        /// How many records to show at most.
+        #[arg(long, default_value_t = 50)]
+        limit: i32,
+    },
+    /// Merge duplicates into a survivor: cards, points, tags and consents move to it.
     Merge {
+        /// The client that remains.
         survivor: String,
+        /// The duplicates that go.
         #[arg(required = true)]
         duplicates: Vec<String>,
+        #[command(flatten)]
+        write: Write,
     },
-    /// Erase a person's data (GDPR).
+    /// Erase a person's data (GDPR); financial records stay, anonymised.
     Erase {
+        /// The client's id.
         id: String,
+        /// The request's reference (required).
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        write: Write,
     },
-    /// Everything held about a person, as JSON.
-    Export { id: String },
+    /// Everything held about a person, as JSON (GDPR export).
+    Export {
+        /// The client's id.
+        id: String,
+    },
 }
 
-/// The fields [`line`] shows: what a search asks the service for.
-const LINE_FIELDS: [&str; 4] = ["full_name", "phone", "email", "registration_store_id"];
+/// The fields a search line shows: what a search asks the service for.
+const LINE_FIELDS: [&str; 5] = ["full_name", "phone", "email", "registration_store_id", "status"];
 
-fn line(c: &pb::Client) -> String {
-    format!("{}  {:<32} {:<16} {:<32} {}", c.id, c.full_name, c.phone, c.email, c.registration_store_id)
+fn table(clients: &[pb::Client]) -> Table {
+    let mut t = Table::new(&["id", "name", "phone", "email", "store", "status"]);
+    for c in clients {
+        let status = format::client_status(c.status);
+        t.row(vec![c.id.clone(), c.full_name.clone(), c.phone.clone(), c.email.clone(), c.registration_store_id.clone(), status]);
+    }
+    t
 }
 
-fn show(c: &pb::Client) {
-    println!("{}", line(c));
-    let status = loyalty_api::events::v1::ClientStatus::try_from(c.status).map(|s| s.as_str_name()).unwrap_or("?");
-    println!("  status {status}  identified {}  tags {}  etag {}", c.identified, c.tag_ids.len(), c.etag);
+fn show(c: &pb::Client, tenant: &Tenant) -> String {
+    let mut out = format!("{}  {}\n", c.full_name, c.id);
+    let mut line = |label: &str, value: &str| {
+        if !value.is_empty() {
+            out.push_str(&format!("  {label:<12} {value}\n"));
+        }
+    };
+    line("status", &format::client_status(c.status));
+    line("phone", &c.phone);
+    line("email", &c.email);
+    line("city", &c.city);
+    line("store", &c.registration_store_id);
+    line("registered", &tenant.time(c.registered_at.as_ref()));
+    line("updated", &tenant.time(c.updated_at.as_ref()));
     for consent in &c.consents {
-        let channel =
-            loyalty_api::common::v1::ContactChannel::try_from(consent.channel).map(|x| x.as_str_name()).unwrap_or("?");
-        let state =
-            loyalty_api::common::v1::ConsentStatus::try_from(consent.status).map(|x| x.as_str_name()).unwrap_or("?");
-        println!("  consent {channel} {state} ({})", consent.source);
+        let value = format!("{} (since {}, {})", format::consent(consent.status), tenant.time(consent.changed_at.as_ref()), consent.source);
+        line(&format::channel(consent.channel), &value);
     }
     if let Some(b) = &c.block {
-        println!("  blocked: {}", b.comment);
+        let by = b.blocked_by.as_ref().map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() }).unwrap_or_default();
+        line("blocked", &format!("{} ({}, by {by})", b.comment, tenant.time(b.blocked_at.as_ref())));
     }
+    out.trim_end().to_string()
 }
 
-pub async fn run(args: ClientsArgs) -> anyhow::Result<()> {
-    let mut api = args.connection.clients().await?;
+pub async fn run(args: ClientsArgs, out: &Output) -> anyhow::Result<()> {
+    let mut api = ClientServiceClient::new(args.connection.authed().await?);
+    let tenant = if out.json() { Tenant { zone: loyalty_platform::tz::TimeZone::UTC, currency: loyalty_platform::Currency::EUR } } else { Tenant::of(&args.connection).await };
     match args.command {
         ClientsCommand::Search { query, limit, order_by } => {
             let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, page_token: String::new() });
             let read_mask = Some(prost_types::FieldMask { paths: LINE_FIELDS.map(String::from).to_vec() });
             let request = pb::ListClientsRequest { query, order_by, page, read_mask, ..Default::default() };
             let r = api.list_clients(request).await?.into_inner();
-            for c in &r.clients {
-                println!("{}", line(c));
+            let total = r.page.map(|p| p.total_size).unwrap_or(0);
+            out.list(&r.clients, || table(&r.clients), &format!("{} shown of {total}", r.clients.len()));
+        }
+        ClientsCommand::Get { id } => {
+            let c = api.get_client(pb::GetClientRequest { client_id: id, ..Default::default() }).await?.into_inner();
+            out.one(&c, || show(&c, &tenant));
+        }
+        ClientsCommand::Create { first_name, last_name, phone, email, store, write } => {
+            let client = pb::Client { first_name, last_name, phone, email, registration_store_id: store, ..Default::default() };
+            let request = pb::CreateClientRequest { client: Some(client), context: write.context(), ..Default::default() };
+            let c = api.create_client(request).await?.into_inner();
+            out.one(&c, || show(&c, &tenant));
+        }
+        ClientsCommand::Block { id, comment, write } => {
+            let request = pb::BlockClientRequest { client_id: id, comment, context: write.context() };
+            let c = api.block_client(request).await?.into_inner();
+            out.one(&c, || show(&c, &tenant));
+        }
+        ClientsCommand::Unblock { id, comment, write } => {
+            let request = pb::UnblockClientRequest { client_id: id, comment, context: write.context() };
+            let c = api.unblock_client(request).await?.into_inner();
+            out.one(&c, || show(&c, &tenant));
+        }
+        ClientsCommand::History { id, limit } => {
+            let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, page_token: String::new() });
+            let r = api.list_client_history(pb::ListClientHistoryRequest { client_id: id, page, ..Default::default() }).await?.into_inner();
+            let mut t = Table::new(&["when", "what", "who", "changes", "comment"]);
+            for h in &r.records {
+                let who = h.actor.as_ref().map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() }).unwrap_or_default();
+                t.row(vec![tenant.time(h.at.as_ref()), h.kind.clone(), who, format::changes(&h.before_json, &h.after_json), h.comment.clone()]);
             }
-            println!("{} shown of {}", r.clients.len(), r.page.map(|p| p.total_size).unwrap_or(0));
+            out.list(&r.records, || t, "");
         }
-        ClientsCommand::Get { id } => show(&api.get_client(pb::GetClientRequest { client_id: id }).await?.into_inner()),
-        ClientsCommand::Create { first_name, last_name, phone, email, store } => {
-            let client =
-                pb::Client { first_name, last_name, phone, email, registration_store_id: store, ..Default::default() };
-            show(
-                &api.create_client(pb::CreateClientRequest { client: Some(client), ..Default::default() })
-                    .await?
-                    .into_inner(),
-            );
+        ClientsCommand::Merge { survivor, duplicates, write } => {
+            let req = pb::MergeClientsRequest { survivor_client_id: survivor, merged_client_ids: duplicates, context: write.context() };
+            let r = api.merge_clients(req).await?.into_inner();
+            out.one(&r, || r.survivor.as_ref().map(|c| show(c, &tenant)).unwrap_or_default());
         }
-        ClientsCommand::Block { id, comment } => show(
-            &api.block_client(pb::BlockClientRequest { client_id: id, comment, ..Default::default() })
-                .await?
-                .into_inner(),
-        ),
-        ClientsCommand::Unblock { id, comment } => show(
-            &api.unblock_client(pb::UnblockClientRequest { client_id: id, comment, ..Default::default() })
-                .await?
-                .into_inner(),
-        ),
-        ClientsCommand::History { id } => {
-            let r =
-                api.list_client_history(pb::ListClientHistoryRequest { client_id: id, ..Default::default() }).await?;
-            for h in r.into_inner().records {
-                let at = h.at.map(|t| t.seconds).unwrap_or(0);
-                let who = h.actor.map(|a| a.id).unwrap_or_default();
-                println!("{at}  {:<10} {who:<12} {} -> {}  {}", h.kind, h.before_json, h.after_json, h.comment);
-            }
-        }
-        ClientsCommand::Merge { survivor, duplicates } => {
-            let req = pb::MergeClientsRequest {
-                survivor_client_id: survivor,
-                merged_client_ids: duplicates,
-                ..Default::default()
-            };
-            if let Some(c) = api.merge_clients(req).await?.into_inner().survivor {
-                show(&c);
-            }
-        }
-        ClientsCommand::Erase { id, reason } => {
-            api.erase_client(pb::EraseClientRequest { client_id: id.clone(), reason, ..Default::default() }).await?;
-            println!("erased {id}");
+        ClientsCommand::Erase { id, reason, write } => {
+            let r = api.erase_client(pb::EraseClientRequest { client_id: id.clone(), reason, context: write.context() }).await?.into_inner();
+            out.one(&r, || format!("erased {id}: personal data removed, financial records kept"));
         }
         ClientsCommand::Export { id } => {
-            println!(
-                "{}",
-                api.export_client_data(pb::ExportClientDataRequest { client_id: id }).await?.into_inner().json
-            )
+            let document = api.export_client_data(pb::ExportClientDataRequest { client_id: id }).await?.into_inner().json;
+            // The export is JSON already; scripts get it on one line.
+            let value: serde_json::Value = serde_json::from_str(&document)?;
+            out.value(value, &document);
         }
     }
     Ok(())

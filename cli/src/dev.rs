@@ -1,10 +1,12 @@
 //! `loyalty dev up | down | reset`: the whole suite in one process, for development and demos.
+use crate::output::Output;
 use crate::suite;
 use anyhow::Context;
 use loyalty_localpg::{Cluster, ClusterOptions};
 use loyalty_platform::Secret;
-use loyalty_platform::auth::{ALL_RIGHTS, Grant, TokenKeys};
+use loyalty_platform::auth::{ALL_RIGHTS, Grant, OPERATE_FEEDS};
 use loyalty_platform::config::PlatformSettings;
+use loyalty_platform::keys::{DEVELOPMENT_KID, TokenSigner};
 use loyalty_platform::server::Services;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,8 +19,8 @@ pub enum DevCommand {
     Up(UpArgs),
     /// Stop the private Postgres.
     Down(DirArgs),
-    /// Stop the private Postgres and delete all local data.
-    Reset(DirArgs),
+    /// Stop the private Postgres and delete all local data (asks first, unless --yes).
+    Reset(ResetArgs),
 }
 
 #[derive(clap::Args)]
@@ -26,6 +28,15 @@ pub struct DirArgs {
     /// Where the private Postgres and the dev token live.
     #[arg(long, default_value = ".data")]
     pub data_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Delete without asking.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(clap::Args)]
@@ -49,21 +60,32 @@ pub struct UpArgs {
     pub tenant: String,
 }
 
-pub async fn run(command: DevCommand) -> anyhow::Result<()> {
+pub async fn run(command: DevCommand, out: &Output) -> anyhow::Result<()> {
     match command {
         DevCommand::Up(args) => up(args).await,
         DevCommand::Down(args) => {
             let stopped = Cluster::stop(&args.data_dir.join("postgres"))?;
-            println!("{}", if stopped { "postgres stopped" } else { "postgres was not running" });
+            out.value(serde_json::json!({ "stopped": stopped }), if stopped { "postgres stopped" } else { "postgres was not running" });
             Ok(())
         }
-        DevCommand::Reset(args) => reset(&args.data_dir),
+        DevCommand::Reset(args) => reset(&args, out),
     }
+}
+
+/// Development mode: the development key signs and is trusted, and each service mints its own
+/// identity with it.
+fn development(settings: &mut PlatformSettings) {
+    let signer = TokenSigner::development();
+    settings.auth.development = true;
+    settings.auth.jwks_file = String::new();
+    settings.identity.signing_key = signer.private_key_base64();
+    settings.identity.signing_kid = DEVELOPMENT_KID.to_string();
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut settings: PlatformSettings = loyalty_platform::config::load("dev", None)?;
     settings.telemetry.log_format = "text".into();
+    development(&mut settings);
     let _telemetry = loyalty_platform::telemetry::init("loyalty-dev", &settings.telemetry)?;
     std::fs::create_dir_all(&args.dir.data_dir)?;
     if std::env::var_os("LOYALTY__DATABASE__URL").is_none() {
@@ -86,23 +108,34 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let endpoint = format!("http://{}", server.addr);
 
     let token_path = args.dir.data_dir.join("dev-token");
-    let token = TokenKeys::new(&settings.auth).mint(&Grant {
-        subject: "dev-admin",
-        name: "Dev admin",
-        ttl: Duration::from_secs(30 * 86_400),
-        ..Grant::new(&args.tenant, &[ALL_RIGHTS])
-    })?;
-    std::fs::write(&token_path, format!("{token}\n")).with_context(|| format!("writing {}", token_path.display()))?;
+    let rights = [ALL_RIGHTS, OPERATE_FEEDS];
+    let grant = Grant { subject: "dev-admin", name: "Dev admin", ttl: Duration::from_secs(30 * 86_400), ..Grant::new(&args.tenant, &rights) };
+    let token = TokenSigner::development().mint(&grant)?;
+    write_private(&token_path, &format!("{token}\n"))?;
 
     if args.demo {
         load_demo_once(&args.dir.data_dir, &endpoint, &token).await?;
     }
-    println!("services: {}", if names.is_empty() { "(none implemented yet)".to_string() } else { names.join(", ") });
+    println!("services: {}", names.join(", "));
     println!("endpoint: {endpoint}");
     println!("token: {}", token_path.display());
     println!("ready");
     std::io::stdout().flush()?;
     server.serve_until_signal().await
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only (a token is a credential).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 async fn load_demo_once(data_dir: &Path, endpoint: &str, token: &str) -> anyhow::Result<()> {
@@ -115,17 +148,13 @@ async fn load_demo_once(data_dir: &Path, endpoint: &str, token: &str) -> anyhow:
     for line in &report {
         println!("demo: {line}");
     }
-    if report.is_empty() {
-        println!("demo: no implemented service takes demo data yet");
-    }
     std::fs::write(&marker, report.join("\n"))?;
     Ok(())
 }
 
 async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
-        .await
-        .context("connecting to the private Postgres")?;
+    let (client, connection) =
+        tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.context("connecting to the private Postgres")?;
     tokio::spawn(connection);
     let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
     if !exists {
@@ -134,17 +163,43 @@ async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn reset(data_dir: &Path) -> anyhow::Result<()> {
+/// Asks on the terminal before deleting; `--yes` answers for scripts.
+fn confirmed(data_dir: &Path, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    eprint!("This deletes {} (the local Postgres with all its data, and the dev token). Type yes to go on: ", data_dir.display());
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn reset(args: &ResetArgs, out: &Output) -> anyhow::Result<()> {
+    let data_dir = &args.dir.data_dir;
+    if !data_dir.exists() {
+        out.value(serde_json::json!({ "removed": false }), &format!("nothing to remove: {} does not exist", data_dir.display()));
+        return Ok(());
+    }
+    anyhow::ensure!(
+        !std::fs::symlink_metadata(data_dir)?.file_type().is_symlink(),
+        "{} is a link; remove what it points to yourself",
+        data_dir.display()
+    );
+    if !confirmed(data_dir, args.yes)? {
+        anyhow::bail!("nothing removed (answer yes, or pass --yes)");
+    }
     let pg = data_dir.join("postgres");
     Cluster::stop(&pg)?;
-    // The cluster's data may live elsewhere behind a link (see loyalty-localpg).
+    // The cluster's data may live outside the data directory behind a link, in the one place
+    // loyalty-localpg puts it; a link anywhere else is removed, not followed.
     let link = pg.join("data");
-    if let Ok(target) = std::fs::read_link(&link) {
+    if let (Ok(target), Ok(pg)) = (std::fs::read_link(&link), pg.canonicalize())
+        && target == loyalty_localpg::outside_data_dir(&pg)
+    {
         std::fs::remove_dir_all(&target).with_context(|| format!("removing {}", target.display()))?;
     }
-    if data_dir.exists() {
-        std::fs::remove_dir_all(data_dir).with_context(|| format!("removing {}", data_dir.display()))?;
-    }
-    println!("removed {}", data_dir.display());
+    std::fs::remove_dir_all(data_dir).with_context(|| format!("removing {}", data_dir.display()))?;
+    out.value(serde_json::json!({ "removed": true }), &format!("removed {}", data_dir.display()));
     Ok(())
 }

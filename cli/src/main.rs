@@ -1,63 +1,82 @@
-//! `loyalty`: the operator command line of the loyalty suite.
-//!
-//! `loyalty dev up` runs every implemented service in one process against a private Postgres;
-//! `loyalty token` mints a development token. Each service's issue adds its operator commands.
+//! `loyalty`: the operator command line of the loyalty suite, for people (aligned tables, local
+//! times, words) and for scripts (`--output json`, one object a line; exit codes by outcome).
 mod cards;
 mod clients;
+mod connection;
 mod dev;
+mod feeds;
+mod format;
+mod output;
 mod points;
 mod suite;
 mod token;
 
 use clap::{Parser, Subcommand};
+use output::{Exit, Output};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  failed for another reason (the message says which)
+  2  the command line is wrong (usage)
+  3  bad input: the service refused a value (INVALID_ARGUMENT); the message names the field
+  4  not found (or not visible to your token)
+  5  not allowed: no or an expired token, or a right your token lacks
+  6  conflict: it exists already, changed meanwhile, or its state forbids it
+  7  unavailable: the suite did not answer; retry (writes are safe to retry with --idempotency-key)";
 
 #[derive(Parser)]
-#[command(name = "loyalty", version, about = "Loyalty suite operator CLI")]
+#[command(name = "loyalty", version, about = "Loyalty suite operator CLI", after_help = EXIT_CODES)]
 struct Cli {
+    /// How results are written: "human" (tables in the tenant's time zone) or "json" (one object a
+    /// line, for scripts).
+    #[arg(long, global = true, default_value = "human", value_parser = ["human", "json"])]
+    output: String,
+    /// Shorthand for --output json.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole suite locally.
+    /// Run the whole suite locally: up, down, reset.
     Dev {
         #[command(subcommand)]
         command: dev::DevCommand,
     },
-    /// Work with clients: search, show, create, block, merge, erase, export.
+    /// Clients: search, show, create, block, history, merge, erase, export.
     Clients(clients::ClientsArgs),
-    /// Work with loyalty cards: lookup, list, issue, block, replace.
+    /// Loyalty cards: lookup at the till, list, issue, block, replace.
     Cards(cards::CardsArgs),
-    /// Work with points: balance, history, manual adjustment, purchase.
+    /// Points: balance, history, manual adjustment, purchase at the till.
     Points(points::PointsArgs),
-    /// Mint a token signed with the configured key (LOYALTY__AUTH__JWT_SECRET, or the dev key).
+    /// Feed operations: events a service parked because it could not apply them.
+    Feeds(feeds::FeedsArgs),
+    /// Mint a token signed with the development key (or --key-file).
     Token(token::TokenArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let out = Output::new(cli.json || cli.output == "json");
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return out.fail(&anyhow::anyhow!("starting the runtime: {e}")),
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Dev { command } => dev::run(command).await,
-            Command::Token(args) => token::run(args),
-            Command::Clients(args) => clients::run(args).await,
-            Command::Cards(args) => cards::run(args).await,
-            Command::Points(args) => points::run(args).await,
+            Command::Dev { command } => dev::run(command, &out).await,
+            Command::Token(args) => token::run(args, &out),
+            Command::Clients(args) => clients::run(args, &out).await,
+            Command::Cards(args) => cards::run(args, &out).await,
+            Command::Points(args) => points::run(args, &out).await,
+            Command::Feeds(args) => feeds::run(args, &out).await,
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Ok(()) => Exit::Done.into(),
+        Err(e) => out.fail(&e),
     }
 }

@@ -1,5 +1,6 @@
-//! The services `loyalty dev up` runs. A service's issue adds it here: how it registers on the
-//! shared server (migrating its own schema first) and how it loads its part of the demo data.
+//! The services `loyalty dev up` runs: how each registers on the shared server (migrating its own
+//! schema first, with its own settings from the environment on the shared platform settings) and
+//! how the demo data is loaded through the API.
 use anyhow::Context;
 use futures::StreamExt;
 use loyalty_api::card::v1::card_service_client::CardServiceClient;
@@ -10,6 +11,7 @@ use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::auth::BearerToken;
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
+use loyalty_platform::service_main::ServiceSettings;
 use loyalty_testkit::demo::{self, DemoClient, DemoConsent, DemoGender};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel as GrpcChannel;
@@ -18,11 +20,21 @@ use tonic::transport::Channel as GrpcChannel;
 pub const DEMO_CLIENTS: u64 = 2_000;
 pub const DEMO_SEED: u64 = 2026;
 
+/// A service's own settings (`LOYALTY_<SERVICE>__…`) on the shared platform settings.
+fn own<S: ServiceSettings>(name: &str, platform: &PlatformSettings) -> anyhow::Result<S> {
+    let mut settings: S = loyalty_platform::config::load(name, None)?;
+    *settings.platform_mut() = platform.clone();
+    Ok(settings)
+}
+
 /// Registers every implemented service on one server; each migrates its own schema first.
 pub async fn register_all(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
-    loyalty_client::register(settings, services).await.context("starting the client service")?;
-    loyalty_card::register(settings, services).await.context("starting the card service")?;
-    loyalty_ledger::register(settings, services).await.context("starting the loyalty ledger")?;
+    let client: loyalty_client::Settings = own(loyalty_client::NAME, settings)?;
+    loyalty_client::register(&client, services).await.context("starting the client service")?;
+    let card: loyalty_card::Settings = own(loyalty_card::NAME, settings)?;
+    loyalty_card::register(&card, services).await.context("starting the card service")?;
+    let ledger: loyalty_ledger::Settings = own(loyalty_ledger::NAME, settings)?;
+    loyalty_ledger::register(&ledger, services).await.context("starting the loyalty ledger")?;
     Ok(())
 }
 

@@ -1,17 +1,24 @@
-//! `loyalty token`: mint a token for development and tests.
+//! `loyalty token`: mint a token, as the identity provider does, for development, tests and for
+//! service identities (`--service ledger`).
+use crate::output::Output;
 use anyhow::Context;
-use loyalty_platform::auth::{Grant, TokenKeys};
-use loyalty_platform::config::PlatformSettings;
+use base64::Engine;
+use loyalty_platform::auth::Grant;
+use loyalty_platform::keys::TokenSigner;
 use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct TokenArgs {
     /// Tenant the token acts for.
-    #[arg(long)]
-    pub tenant: String,
-    /// Comma-separated rights, e.g. clients.read,clients.write ("*" for all).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, required_unless_present = "service")]
+    pub tenant: Option<String>,
+    /// Comma-separated rights, e.g. clients.read,clients.write ("*" for all within the tenant).
+    #[arg(long, value_delimiter = ',', required_unless_present = "service")]
     pub rights: Vec<String>,
+    /// A service identity instead: "client", "card" or "ledger", with the rights that service needs,
+    /// acting for every tenant (for `identity.token_file`).
+    #[arg(long, conflicts_with_all = ["tenant", "rights", "stores"])]
+    pub service: Option<String>,
     /// Limit the token to these stores (CL-11).
     #[arg(long, value_delimiter = ',')]
     pub stores: Vec<String>,
@@ -27,6 +34,16 @@ pub struct TokenArgs {
     /// "user", "integration" or "system".
     #[arg(long, default_value = "user")]
     pub kind: String,
+    /// The issuer's Ed25519 private key (PKCS#8 DER, as a file of base64); the development key when
+    /// not given. With --kid and --issuer it signs as the identity provider does.
+    #[arg(long)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// `kid` of --key-file's key.
+    #[arg(long, default_value = "")]
+    pub kid: String,
+    /// `iss` of the token (the development issuer when not given).
+    #[arg(long, default_value = loyalty_platform::keys::DEVELOPMENT_ISSUER)]
+    pub issuer: String,
 }
 
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -47,21 +64,49 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let settings: PlatformSettings = loyalty_platform::config::load("cli", None)?;
-    let rights: Vec<&str> = args.rights.iter().map(String::as_str).collect();
-    let stores: Vec<&str> = args.stores.iter().map(String::as_str).collect();
-    let grant = Grant {
-        subject: &args.subject,
-        tenant: &args.tenant,
-        rights: &rights,
-        stores: &stores,
-        name: &args.name,
-        kind: &args.kind,
-        ttl: args.ttl,
+/// The rights each service's own identity needs.
+pub fn service_rights(service: &str) -> anyhow::Result<&'static [&'static str]> {
+    Ok(match service {
+        "client" => loyalty_client::IDENTITY_RIGHTS,
+        "card" => loyalty_card::IDENTITY_RIGHTS,
+        "ledger" => loyalty_ledger::IDENTITY_RIGHTS,
+        other => anyhow::bail!("--service {other:?}: the services with an identity are client, card and ledger"),
+    })
+}
+
+fn signer(args: &TokenArgs) -> anyhow::Result<TokenSigner> {
+    let Some(path) = &args.key_file else { return Ok(TokenSigner::development()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("--key-file: reading {}", path.display()))?;
+    let der = base64::engine::general_purpose::STANDARD.decode(text.trim()).context("--key-file: not base64 of a PKCS#8 key")?;
+    anyhow::ensure!(!args.kid.is_empty(), "--kid is required with --key-file: services pick the key by it");
+    Ok(TokenSigner::from_pkcs8(&der, &args.kid, &args.issuer))
+}
+
+pub fn run(args: TokenArgs, out: &Output) -> anyhow::Result<()> {
+    let signer = signer(&args)?;
+    let token = match &args.service {
+        Some(service) => {
+            let subject = format!("{service}-service");
+            let mut grant = Grant::service(&subject, service_rights(service)?);
+            grant.ttl = args.ttl.max(Duration::from_secs(3600));
+            signer.mint(&grant)?
+        }
+        None => {
+            let rights: Vec<&str> = args.rights.iter().map(String::as_str).collect();
+            let stores: Vec<&str> = args.stores.iter().map(String::as_str).collect();
+            let grant = Grant {
+                subject: &args.subject,
+                tenant: args.tenant.as_deref().unwrap_or_default(),
+                rights: &rights,
+                stores: &stores,
+                name: &args.name,
+                kind: &args.kind,
+                ttl: args.ttl,
+            };
+            signer.mint(&grant)?
+        }
     };
-    let token = TokenKeys::new(&settings.auth).mint(&grant).context("minting the token")?;
-    println!("{token}");
+    out.value(serde_json::json!({ "token": token }), &token);
     Ok(())
 }
 

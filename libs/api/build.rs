@@ -21,12 +21,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Every message knows its full name (`prost::Name`), so tools can print it as canonical JSON.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         // Maps decode into BTreeMaps, so a message encodes to the same bytes in every process: the
         // idempotency hash of a retry matches its first call's.
         .btree_map(".")
         .file_descriptor_set_path(out_dir.join("loyalty_descriptor.bin"))
-        .compile_protos(&protos, &[root])?;
+        .compile_with_config(config, &protos, &[root])?;
     Ok(())
 }
 

@@ -204,12 +204,18 @@ fn data_dir(dir: &Path, as_postgres: bool) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(&link)?;
         return Ok(link);
     }
-    let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(&dir, &mut hasher);
-    let real = PathBuf::from(format!("/var/tmp/loyalty-pg-{:016x}", std::hash::Hasher::finish(&hasher)));
+    let real = outside_data_dir(dir);
     std::fs::create_dir_all(&real)?;
     std::os::unix::fs::symlink(&real, &link).with_context(|| format!("linking {}", link.display()))?;
     Ok(real)
+}
+
+/// Where the data of the cluster in `dir` lives when Postgres cannot reach `dir` itself; the only
+/// place outside `dir` that removing the cluster may delete.
+pub fn outside_data_dir(dir: &Path) -> PathBuf {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&dir, &mut hasher);
+    PathBuf::from(format!("/var/tmp/loyalty-pg-{:016x}", std::hash::Hasher::finish(&hasher)))
 }
 
 fn reachable_by_postgres(dir: &Path) -> bool {

@@ -8,5 +8,5 @@
 mod cluster;
 mod testdb;
 
-pub use cluster::{Cluster, ClusterOptions, find_binaries};
+pub use cluster::{Cluster, ClusterOptions, find_binaries, outside_data_dir};
 pub use testdb::{TestDatabase, test_database};

@@ -6,9 +6,9 @@ use anyhow::Context;
 use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::card::v1::{LookupCardRequest, lookup_card_request::Key};
 use loyalty_card::domain::number::NumberingRule;
-use loyalty_card::store::{LoadedCard, copy_cards};
+use loyalty_card::store::bulk::{LoadedCard, copy_cards};
 use loyalty_platform::Secret;
-use loyalty_platform::auth::{BearerToken, Grant, TokenKeys};
+use loyalty_platform::auth::{BearerToken, Grant};
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
 use loyalty_testkit::demo::Rng;
@@ -39,14 +39,15 @@ async fn load(settings: &PlatformSettings, n: u64) -> anyhow::Result<Duration> {
                 let rows = (start..end)
                     .map(|i| {
                         Ok(LoadedCard {
-                            id: Uuid::from_u64_pair(0x0190_0000_0000_7000, i),
+                            tenant: loyalty_platform::TenantId::trusted(TENANT),
+                            id: loyalty_platform::CardId::from_uuid(Uuid::from_u64_pair(0x0190_0000_0000_7000, i)),
                             number: number(i)?,
-                            client_id: Uuid::from_u64_pair(0x0190_0000_0000_7001, i / 2),
+                            client_id: loyalty_platform::ClientId::from_uuid(Uuid::from_u64_pair(0x0190_0000_0000_7001, i / 2)),
                             created_at: at,
                         })
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                copy_cards(&db, TENANT, rows).await?;
+                copy_cards(&db, rows).await?;
                 let total = done.fetch_add(end - start, std::sync::atomic::Ordering::SeqCst) + (end - start);
                 eprintln!("loading cards: {total}/{n} ({:.0} rows/s)", total as f64 / started.elapsed().as_secs_f64());
                 start += chunk * LOADERS;
@@ -70,7 +71,7 @@ pub async fn run() -> anyhow::Result<()> {
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.metrics_listen = String::new();
     settings.server.max_concurrent_requests = 1024;
-    settings.auth.jwt_secret = Secret::new(format!("bench-{}", Uuid::new_v4()));
+    let signer = crate::harness::development_auth(&mut settings);
     loyalty_platform::db::migrate(&settings.database, "card", Some(loyalty_card::migrations())).await?;
     let took = load(&settings, n).await?;
     println!(
@@ -83,9 +84,9 @@ pub async fn run() -> anyhow::Result<()> {
     let bound = loyalty_platform::server::bind(&settings.server).await?;
     settings.server.listen = bound.addr.to_string();
     let mut services = Services::new();
-    loyalty_card::register(&settings, &mut services).await?;
+    loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
-    let token = TokenKeys::new(&settings.auth).mint(&Grant::new(TENANT, &["cards.read"]))?;
+    let token = signer.mint(&Grant::new(TENANT, &["cards.read"]))?;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
     let api = CardServiceClient::with_interceptor(channel, BearerToken::new(&token)?);
     let pool = loyalty_platform::db::pool(&settings.database, "card")?;
@@ -100,7 +101,7 @@ pub async fn run() -> anyhow::Result<()> {
             let value = inputs[((w as u64 * 7919 + i) % inputs.len() as u64) as usize].clone();
             async move {
                 let key = if by_number { Key::Number(value) } else { Key::Barcode(value) };
-                let found = api.lookup_card(LookupCardRequest { key: Some(key) }).await?.into_inner();
+                let found = api.lookup_card(LookupCardRequest { key: Some(key), ..Default::default() }).await?.into_inner();
                 anyhow::ensure!(found.card.is_some(), "a lookup found nothing");
                 Ok(())
             }

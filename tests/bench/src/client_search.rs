@@ -12,7 +12,7 @@ use loyalty_client::domain::profile::Rules;
 use loyalty_client::domain::text::fold;
 use loyalty_client::store::bulk::{NewClient, copy_clients};
 use loyalty_platform::Secret;
-use loyalty_platform::auth::{BearerToken, Grant, TokenKeys};
+use loyalty_platform::auth::{BearerToken, Grant};
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
 use loyalty_testkit::demo::{self, DemoClient, DemoStore, Rng};
@@ -50,7 +50,7 @@ fn new_client(c: &DemoClient) -> anyhow::Result<NewClient> {
     };
     let profile = Profile::parse(&wire, "", &rules)
         .map_err(|v| anyhow::anyhow!("demo client {} is invalid: {:?}", c.index, v.iter().collect::<Vec<_>>()))?;
-    Ok(NewClient { id: client_id(c.index), profile, registered_at: registered_at(c.index) })
+    Ok(NewClient::new(&loyalty_platform::TenantId::trusted(TENANT), client_id(c.index), profile, registered_at(c.index)))
 }
 
 async fn load(settings: &PlatformSettings, n: u64, stores: Arc<Vec<DemoStore>>) -> anyhow::Result<Duration> {
@@ -66,7 +66,7 @@ async fn load(settings: &PlatformSettings, n: u64, stores: Arc<Vec<DemoStore>>) 
                 let end = (start + chunk).min(n);
                 let rows: Vec<NewClient> =
                     (start..end).map(|i| new_client(&demo::client(SEED, i, &stores))).collect::<anyhow::Result<_>>()?;
-                copy_clients(&db, TENANT, rows).await?;
+                copy_clients(&db, rows).await?;
                 let total = done.fetch_add(end - start, std::sync::atomic::Ordering::SeqCst) + (end - start);
                 eprintln!(
                     "loading clients: {total}/{n} ({:.0} rows/s)",
@@ -178,7 +178,7 @@ pub async fn run() -> anyhow::Result<()> {
     settings.database.max_size = 16;
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.metrics_listen = String::new();
-    settings.auth.jwt_secret = Secret::new(format!("bench-{}", Uuid::new_v4()));
+    let signer = crate::harness::development_auth(&mut settings);
     settings.telemetry.log_filter = "warn".into();
     loyalty_platform::db::migrate(&settings.database, "client", Some(loyalty_client::migrations())).await?;
 
@@ -196,10 +196,10 @@ pub async fn run() -> anyhow::Result<()> {
     let bound = loyalty_platform::server::bind(&settings.server).await?;
     settings.server.listen = bound.addr.to_string();
     let mut services = Services::new();
-    loyalty_client::register(&settings, &mut services).await?;
-    loyalty_card::register(&settings, &mut services).await?;
+    loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
+    loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
-    let token = TokenKeys::new(&settings.auth).mint(&Grant::new(TENANT, &["clients.read"]))?;
+    let token = signer.mint(&Grant::new(TENANT, &["clients.read"]))?;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
     let api = ClientServiceClient::with_interceptor(channel.clone(), BearerToken::new(&token)?);
     let pool = loyalty_platform::db::pool(&settings.database, "client")?;

@@ -110,3 +110,13 @@ pub fn report(scenario: &str, service: &Timings, baseline: &Timings, goal_p99_ms
 pub fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// Development auth for a benchmark's services: the development key signs the callers' tokens and
+/// each service's own identity.
+pub fn development_auth(settings: &mut loyalty_platform::config::PlatformSettings) -> loyalty_platform::keys::TokenSigner {
+    let signer = loyalty_platform::keys::TokenSigner::development();
+    settings.auth.development = true;
+    settings.identity.signing_key = signer.private_key_base64();
+    settings.identity.signing_kid = loyalty_platform::keys::DEVELOPMENT_KID.to_string();
+    signer
+}

@@ -8,7 +8,7 @@ use loyalty_api::common::v1::{Money, RequestContext};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::Secret;
-use loyalty_platform::auth::{BearerToken, Grant, TokenKeys};
+use loyalty_platform::auth::{BearerToken, Grant};
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
 use std::process::Command;
@@ -71,7 +71,7 @@ pub async fn run() -> anyhow::Result<()> {
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.metrics_listen = String::new();
     settings.server.max_concurrent_requests = 1024;
-    settings.auth.jwt_secret = Secret::new(format!("bench-{}", Uuid::new_v4()));
+    let signer = crate::harness::development_auth(&mut settings);
     settings.telemetry.log_filter = "warn".into();
     loyalty_platform::db::migrate(&settings.database, "ledger", Some(loyalty_ledger::migrations())).await?;
     eprintln!("opening {n} accounts with 1,000 points each");
@@ -90,6 +90,8 @@ pub async fn run() -> anyhow::Result<()> {
         &[],
     )
     .await?;
+    // The clients the ledger would know from the client feed.
+    db.execute("INSERT INTO clients (tenant_id, client_id) SELECT tenant_id, client_id FROM accounts", &[]).await?;
     db.batch_execute("CREATE TABLE public.pgbench_rows (id bigserial PRIMARY KEY, v int)").await?;
     db.batch_execute("VACUUM ANALYZE accounts").await?;
     db.batch_execute("VACUUM ANALYZE lots").await?;
@@ -97,9 +99,9 @@ pub async fn run() -> anyhow::Result<()> {
     let bound = loyalty_platform::server::bind(&settings.server).await?;
     settings.server.listen = bound.addr.to_string();
     let mut services = Services::new();
-    loyalty_ledger::register(&settings, &mut services).await?;
+    loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
-    let token = TokenKeys::new(&settings.auth).mint(&Grant::new(TENANT, &["purchases.write", "ledger.read"]))?;
+    let token = signer.mint(&Grant::new(TENANT, &["purchases.write", "ledger.read"]))?;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
     let api = LedgerServiceClient::with_interceptor(channel, BearerToken::new(&token)?);
 
@@ -167,7 +169,7 @@ pub async fn run() -> anyhow::Result<()> {
         let mut api = api.clone();
         let client = account((w as u64 * 1_000_003 + i * 104_729) % n);
         async move {
-            api.get_balance(pb::GetBalanceRequest { client_id: client.to_string() }).await?;
+            api.get_balance(pb::GetBalanceRequest { client_id: client.to_string(), ..Default::default() }).await?;
             Ok(())
         }
     })

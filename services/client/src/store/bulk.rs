@@ -1,88 +1,82 @@
 //! Loading many clients at once with binary COPY (demo data at scale, benchmarks, migrations from
 //! another system). Rows are written as they are: callers validate them first (`Profile::parse`).
-use loyalty_platform::TenantId;
 use crate::domain::Profile;
-use anyhow::Context;
-use futures::pin_mut;
+use loyalty_platform::TenantId;
+use loyalty_platform::copy::CopyRow;
 use time::OffsetDateTime;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-/// One client to load.
+/// One client to load, with the values its row is written with.
 pub struct NewClient {
-    pub id: Uuid,
+    tenant: TenantId,
+    id: Uuid,
     pub profile: Profile,
-    pub registered_at: OffsetDateTime,
+    registered_at: OffsetDateTime,
+    email: Option<String>,
+    email_key: Option<String>,
+    phone: Option<String>,
+    phone_original: Option<String>,
+    name_search: String,
 }
 
-/// Writes `clients` of `tenant` with one COPY; returns how many rows were written.
-pub async fn copy_clients(
-    db: &tokio_postgres::Client,
-    tenant: &TenantId,
-    clients: impl IntoIterator<Item = NewClient>,
-) -> anyhow::Result<u64> {
-    let sink = db
-        .copy_in(
-            "COPY clients (tenant_id, id, first_name, last_name, middle_name, email, email_key, phone, phone_original,
-                           birth_date, gender, city, registration_store_id, added_by, registered_at, updated_at,
-                           status, name_search) FROM STDIN BINARY",
-        )
-        .await
-        .context("starting COPY")?;
-    let types = [
-        Type::TEXT,
-        Type::UUID,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::DATE,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    pin_mut!(writer);
-    for c in clients {
-        let p = &c.profile;
-        let email = p.email.as_ref().map(|e| e.address.as_str());
-        let email_key = p.email.as_ref().map(|e| e.key.as_str());
-        let phone = p.phone.as_ref().map(|x| x.as_str());
-        let phone_original = phone.map(|_| p.phone_original.as_str());
-        let name_search = p.name_search();
-        writer
-            .as_mut()
-            .write(&[
-                &tenant,
-                &c.id,
-                &p.first_name,
-                &p.last_name,
-                &p.middle_name,
-                &email,
-                &email_key,
-                &phone,
-                &phone_original,
-                &p.birth_date,
-                &p.gender,
-                &p.city,
-                &p.registration_store_id,
-                &p.added_by,
-                &c.registered_at,
-                &c.registered_at,
-                &"member",
-                &name_search,
-            ])
-            .await
-            .context("writing a COPY row")?;
+impl NewClient {
+    pub fn new(tenant: &TenantId, id: Uuid, profile: Profile, registered_at: OffsetDateTime) -> Self {
+        let phone = profile.phone.as_ref().map(|x| x.as_str().to_string());
+        Self {
+            tenant: tenant.clone(),
+            id,
+            email: profile.email.as_ref().map(|e| e.address.clone()),
+            email_key: profile.email.as_ref().map(|e| e.key.clone()),
+            phone_original: phone.as_ref().map(|_| profile.phone_original.clone()),
+            phone,
+            name_search: profile.name_search(),
+            profile,
+            registered_at,
+        }
     }
-    writer.finish().await.context("finishing COPY")
+}
+
+impl CopyRow for NewClient {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let p = &self.profile;
+        vec![
+            &self.tenant,
+            &self.id,
+            &p.first_name,
+            &p.last_name,
+            &p.middle_name,
+            &self.email,
+            &self.email_key,
+            &self.phone,
+            &self.phone_original,
+            &p.birth_date,
+            &p.gender,
+            &p.city,
+            &p.registration_store_id,
+            &p.added_by,
+            &self.registered_at,
+            &self.registered_at,
+            &"member",
+            &self.name_search,
+        ]
+    }
+}
+
+/// Writes `clients` with one COPY; returns how many rows were written.
+pub async fn copy_clients(db: &tokio_postgres::Client, clients: impl IntoIterator<Item = NewClient>) -> anyhow::Result<u64> {
+    use Type as T;
+    let types = [
+        T::TEXT, T::UUID, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::DATE, T::TEXT, T::TEXT, T::TEXT,
+        T::TEXT, T::TIMESTAMPTZ, T::TIMESTAMPTZ, T::TEXT, T::TEXT,
+    ];
+    loyalty_platform::copy::copy_in(
+        db,
+        "COPY clients (tenant_id, id, first_name, last_name, middle_name, email, email_key, phone, phone_original,
+                       birth_date, gender, city, registration_store_id, added_by, registered_at, updated_at,
+                       status, name_search) FROM STDIN BINARY",
+        &types,
+        clients,
+    )
+    .await
 }

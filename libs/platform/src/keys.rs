@@ -148,9 +148,49 @@ impl Verifier {
         Ok(principal)
     }
 
-    #[cfg(test)]
-    pub(crate) fn cache(&self) -> &crate::verified_tokens::VerifiedTokens {
-        &self.verified
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Grant;
+
+    #[test]
+    fn a_verified_token_is_known_until_it_expires_and_only_by_its_exact_text() {
+        let (signer, jwks) = TokenSigner::generate("k", "iss").expect("key");
+        let keys = Verifier::from_jwks(&jwks, "iss", DEFAULT_AUDIENCE, false).expect("verifier");
+        let rights = ["clients.read"];
+        let token = signer.mint(&Grant::new("acme", &rights)).expect("mint");
+        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+        let first = keys.verify(&token).expect("valid");
+        assert_eq!(keys.verified.known(), 1);
+        assert_eq!(keys.verified.get(&token, exp - 60), Some(first.clone()), "known before its expiry");
+        assert_eq!(keys.verify(&token).expect("again"), first);
+        assert_eq!(keys.verified.get(&token, exp + 1), None, "not after it");
+        assert_eq!(keys.verified.known(), 0, "and forgotten");
+        // One byte changed in the signature: not the cached token, and not valid.
+        let mut tampered = token.clone();
+        let at = tampered.len() - 10;
+        let swapped = if &tampered[at..=at] == "A" { "B" } else { "A" };
+        tampered.replace_range(at..=at, swapped);
+        keys.verify(&token).expect("cached again");
+        assert_eq!(keys.verify(&tampered).expect_err("tampered").code(), tonic::Code::Unauthenticated);
+        let (_, other) = TokenSigner::generate("k", "iss").expect("key");
+        let other = Verifier::from_jwks(&other, "iss", DEFAULT_AUDIENCE, false).expect("verifier");
+        assert!(other.verify(&token).is_err(), "another key's cache knows nothing of it");
+    }
+
+    #[test]
+    fn a_jwks_with_a_short_or_secret_key_is_refused_at_start() {
+        let short = serde_json::json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k", "x": "AAAA" }] });
+        let set: JwkSet = serde_json::from_value(short).expect("jwks");
+        assert!(Verifier::from_jwks(&set, "iss", "aud", false).is_err());
+        let secret = serde_json::json!({ "keys": [{ "kty": "oct", "kid": "k", "k": "c2VjcmV0" }] });
+        let set: JwkSet = serde_json::from_value(secret).expect("jwks");
+        assert!(Verifier::from_jwks(&set, "iss", "aud", false).is_err());
+        let unnamed = serde_json::json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": "ISUrGw56DnNvxI6pdjbD0SIJQxQBEB1jkGB-GmnHgUQ" }] });
+        let set: JwkSet = serde_json::from_value(unnamed).expect("jwks");
+        assert!(Verifier::from_jwks(&set, "iss", "aud", true).is_err(), "a key without a kid");
     }
 }
 

@@ -1,9 +1,11 @@
-//! The auth layer: who gets in, who is refused, and that a refused call reaches no handler.
+//! The auth layer with the keys a security team accepts: EdDSA tokens checked against a JWKS (key
+//! rotation by `kid`), issuer and audience required, `nbf` honoured, the development key trusted
+//! only in development mode, service identities that act for every tenant by naming one.
 use jsonwebtoken::{EncodingKey, Header};
 use loyalty_platform::Principal;
-use loyalty_platform::Secret;
-use loyalty_platform::auth::{AuthLayer, Claims, Grant, RightsTable, TokenKeys};
+use loyalty_platform::auth::{AuthLayer, Claims, Grant, RightsTable, SET_LEDGER_BLOCK, TENANT_HEADER};
 use loyalty_platform::config::AuthSettings;
+use loyalty_platform::keys::{TokenSigner, Verifier, development_jwks};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,21 +13,27 @@ use tonic::Code;
 use tonic::body::Body;
 use tower::{Layer, Service, ServiceExt};
 
-const SECRET: &str = "test-secret";
+const ISSUER: &str = "https://id.chain.test";
 const GET: &str = "/loyalty.client.v1.ClientService/GetClient";
 const DELETE: &str = "/loyalty.client.v1.ClientService/DeleteClient";
-
-fn keys(secret: &str) -> TokenKeys {
-    TokenKeys::new(&AuthSettings { jwt_secret: Secret::new(secret.into()), issuer: String::new() })
-}
+const BLOCK: &str = "/loyalty.ledger.v1.LedgerService/SetAccountBlocked";
 
 fn rights() -> RightsTable {
     RightsTable::new()
         .service("loyalty.client.v1.ClientService", &[("GetClient", "clients.read"), ("DeleteClient", "clients.write")])
+        .service("loyalty.ledger.v1.LedgerService", &[("SetAccountBlocked", SET_LEDGER_BLOCK)])
+}
+
+/// The identity provider of a test: one key, and a verifier that trusts it.
+fn provider(kid: &str) -> (TokenSigner, Verifier) {
+    let (signer, jwks) = TokenSigner::generate(kid, ISSUER).expect("key");
+    let verifier = Verifier::from_jwks(&jwks, ISSUER, "loyalty", false).expect("verifier");
+    (signer, verifier)
 }
 
 /// A handler that answers with the tenant it was shown and counts its calls.
 fn stack(
+    verifier: Verifier,
     calls: Arc<AtomicUsize>,
 ) -> impl Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> {
     let handler = tower::service_fn(move |req: http::Request<Body>| {
@@ -38,20 +46,23 @@ fn stack(
             Ok::<_, Infallible>(resp)
         }
     });
-    AuthLayer::new(keys(SECRET), rights()).layer(handler)
+    AuthLayer::new(verifier, rights()).layer(handler)
 }
 
-fn request(path: &str, token: Option<&str>) -> http::Request<Body> {
+fn request(path: &str, token: Option<&str>, tenant: Option<&str>) -> http::Request<Body> {
     let mut builder = http::Request::builder().uri(format!("http://localhost{path}"));
     if let Some(token) = token {
         builder = builder.header("authorization", format!("Bearer {token}"));
     }
+    if let Some(tenant) = tenant {
+        builder = builder.header(TENANT_HEADER, tenant);
+    }
     builder.body(Body::empty()).expect("request")
 }
 
-async fn call(path: &str, token: Option<&str>) -> (Result<String, tonic::Status>, usize) {
+async fn call_with(verifier: &Verifier, req: http::Request<Body>) -> (Result<String, tonic::Status>, usize) {
     let calls = Arc::new(AtomicUsize::new(0));
-    let resp = stack(calls.clone()).oneshot(request(path, token)).await.expect("infallible");
+    let resp = stack(verifier.clone(), calls.clone()).oneshot(req).await.expect("infallible");
     let outcome = match tonic::Status::from_header_map(resp.headers()) {
         Some(status) if status.code() != Code::Ok => Err(status),
         _ => Ok(resp.headers().get("x-tenant").map(|v| v.to_str().expect("ascii").to_string()).unwrap_or_default()),
@@ -59,88 +70,155 @@ async fn call(path: &str, token: Option<&str>) -> (Result<String, tonic::Status>
     (outcome, calls.load(Ordering::SeqCst))
 }
 
-fn token(rights: &[&str]) -> String {
-    keys(SECRET).mint(&Grant::new("acme", rights)).expect("mint")
+async fn call(verifier: &Verifier, path: &str, token: Option<&str>) -> (Result<String, tonic::Status>, usize) {
+    call_with(verifier, request(path, token, None)).await
+}
+
+fn claims(tenant: &str, rights: &[&str]) -> Claims {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Claims {
+        sub: "u1".into(),
+        tenant: tenant.into(),
+        rights: rights.iter().map(|r| r.to_string()).collect(),
+        stores: vec![],
+        name: String::new(),
+        kind: String::new(),
+        iss: ISSUER.into(),
+        aud: "loyalty".into(),
+        iat: now,
+        nbf: None,
+        exp: now + 600,
+    }
+}
+
+/// Signs `claims` with `signer`'s key as the identity provider would, claims as given.
+fn sign(signer_der: &[u8], kid: &str, claims: &Claims) -> String {
+    let mut header = Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(signer_der)).expect("sign")
+}
+
+fn der(signer: &TokenSigner) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(signer.private_key_base64().expose()).expect("base64")
 }
 
 #[tokio::test]
 async fn a_valid_token_with_the_right_reaches_the_handler_with_its_tenant() {
-    let (outcome, calls) = call(GET, Some(&token(&["clients.read"]))).await;
+    let (signer, verifier) = provider("k1");
+    let token = signer.mint(&Grant::new("acme", &["clients.read"])).expect("mint");
+    let (outcome, calls) = call(&verifier, GET, Some(&token)).await;
     assert_eq!(outcome.expect("allowed"), "acme");
     assert_eq!(calls, 1);
-}
-
-#[tokio::test]
-async fn no_token_is_unauthenticated_and_reaches_nothing() {
-    let (outcome, calls) = call(GET, None).await;
-    assert_eq!(outcome.expect_err("refused").code(), Code::Unauthenticated);
+    let (none, calls) = call(&verifier, GET, None).await;
+    assert_eq!(none.expect_err("refused").code(), Code::Unauthenticated);
     assert_eq!(calls, 0);
 }
 
 #[tokio::test]
-async fn an_expired_token_is_unauthenticated() {
+async fn expired_not_yet_valid_and_foreign_tokens_are_unauthenticated() {
+    let (signer, verifier) = provider("k1");
+    let key = der(&signer);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = Claims {
-        sub: "u1".into(),
-        tenant: "acme".into(),
-        rights: vec!["clients.read".into()],
-        stores: vec![],
-        name: String::new(),
-        kind: String::new(),
-        iss: String::new(),
-        iat: now - 7200,
-        exp: now - 3600,
-    };
-    let expired = jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes()))
-        .expect("encode");
-    let (outcome, calls) = call(GET, Some(&expired)).await;
-    let status = outcome.expect_err("refused");
-    assert_eq!(status.code(), Code::Unauthenticated);
-    assert!(status.message().contains("expired"), "{}", status.message());
-    assert_eq!(calls, 0);
+    let cases = [
+        ("expired", Claims { iat: now - 7200, exp: now - 3600, ..claims("acme", &["clients.read"]) }),
+        ("not valid yet", Claims { nbf: Some(now + 3600), ..claims("acme", &["clients.read"]) }),
+        ("issuer", Claims { iss: "https://evil.test".into(), ..claims("acme", &["clients.read"]) }),
+        ("audience", Claims { aud: "another-product".into(), ..claims("acme", &["clients.read"]) }),
+    ];
+    for (what, c) in cases {
+        let (outcome, calls) = call(&verifier, GET, Some(&sign(&key, "k1", &c))).await;
+        let status = outcome.expect_err(what);
+        assert_eq!(status.code(), Code::Unauthenticated, "{what}");
+        assert!(status.message().contains(what), "{what}: {}", status.message());
+        assert_eq!(calls, 0);
+    }
 }
 
 #[tokio::test]
-async fn a_token_signed_with_another_key_is_unauthenticated() {
-    let forged = keys("someone-else").mint(&Grant::new("acme", &["*"])).expect("mint");
-    let (outcome, calls) = call(GET, Some(&forged)).await;
-    assert_eq!(outcome.expect_err("refused").code(), Code::Unauthenticated);
-    assert_eq!(calls, 0);
-    let (garbage, _) = call(GET, Some("not.a.jwt")).await;
-    assert_eq!(garbage.expect_err("refused").code(), Code::Unauthenticated);
+async fn only_the_keys_of_the_jwks_are_trusted_and_rotation_keeps_both_until_the_old_one_goes() {
+    let (old, old_keys) = TokenSigner::generate("old", ISSUER).expect("key");
+    let (new, new_keys) = TokenSigner::generate("new", ISSUER).expect("key");
+    let (stranger, _) = TokenSigner::generate("old", ISSUER).expect("key"); // the same kid, another key
+    let mut both = old_keys.clone();
+    both.keys.extend(new_keys.keys.clone());
+    let during = Verifier::from_jwks(&both, ISSUER, "loyalty", false).expect("verifier");
+    let grant = Grant::new("acme", &["clients.read"]);
+    for signer in [&old, &new] {
+        let (outcome, _) = call(&during, GET, Some(&signer.mint(&grant).expect("mint"))).await;
+        assert!(outcome.is_ok(), "both keys verify during the rotation");
+    }
+    let (forged, _) = call(&during, GET, Some(&stranger.mint(&grant).expect("mint"))).await;
+    assert_eq!(forged.expect_err("forged").code(), Code::Unauthenticated);
+    let after = Verifier::from_jwks(&new_keys, ISSUER, "loyalty", false).expect("verifier");
+    let (retired, _) = call(&after, GET, Some(&old.mint(&grant).expect("mint"))).await;
+    let status = retired.expect_err("the old key is gone");
+    assert!(status.message().contains("does not trust"), "{}", status.message());
+    // A shared-secret token (HS256) is no key of the set.
+    let hs = jsonwebtoken::encode(&Header::default(), &claims("acme", &["*"]), &EncodingKey::from_secret(b"secret"))
+        .expect("hs256");
+    let (hs, _) = call(&after, GET, Some(&hs)).await;
+    assert_eq!(hs.expect_err("hs256").code(), Code::Unauthenticated);
+}
+
+#[test]
+fn the_development_key_is_trusted_only_in_development_mode() {
+    let err = Verifier::from_jwks(&development_jwks(), "loyalty-dev", "loyalty", false).err().expect("refused");
+    assert!(err.to_string().contains("development key"), "{err}");
+    assert!(Verifier::from_jwks(&development_jwks(), "loyalty-dev", "loyalty", true).is_ok());
+    let production = AuthSettings { issuer: ISSUER.into(), ..AuthSettings::default() };
+    let err = Verifier::new(&production).err().expect("no keys").to_string();
+    assert!(err.contains("auth.jwks_file"), "{err}");
+    let missing_issuer = AuthSettings { jwks_file: "/nonexistent".into(), ..AuthSettings::default() };
+    assert!(Verifier::new(&missing_issuer).is_err());
 }
 
 #[tokio::test]
-async fn a_missing_right_is_permission_denied_and_changes_nothing() {
-    let (outcome, calls) = call(DELETE, Some(&token(&["clients.read"]))).await;
+async fn a_service_identity_names_its_tenant_and_only_it_may_lift_a_ledger_block() {
+    let (signer, verifier) = provider("k1");
+    let service = signer.mint(&Grant::service("client-service", &[SET_LEDGER_BLOCK])).expect("mint");
+    let (outcome, _) = call_with(&verifier, request(BLOCK, Some(&service), Some("acme"))).await;
+    assert_eq!(outcome.expect("the client service may"), "acme");
+    // A tenant administrator holds every right of the tenant, but not this one.
+    let admin = signer.mint(&Grant::new("acme", &["*", SET_LEDGER_BLOCK])).expect("mint");
+    let (outcome, calls) = call(&verifier, BLOCK, Some(&admin)).await;
+    assert_eq!(outcome.expect_err("a person's token").code(), Code::PermissionDenied);
+    assert_eq!(calls, 0);
+    // Only a service may name every tenant.
+    let mut everyone = Grant::new("*", &["clients.read"]);
+    everyone.kind = "user";
+    let (outcome, _) = call(&verifier, GET, Some(&signer.mint(&everyone).expect("mint"))).await;
+    assert_eq!(outcome.expect_err("a user for every tenant").code(), Code::Unauthenticated);
+    let (outcome, _) = call_with(&verifier, request(BLOCK, Some(&service), Some("bad tenant!"))).await;
+    assert_eq!(outcome.expect_err("a bad tenant header").code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_missing_right_is_permission_denied_and_unlisted_methods_are_refused_even_to_admins() {
+    let (signer, verifier) = provider("k1");
+    let reader = signer.mint(&Grant::new("acme", &["clients.read"])).expect("mint");
+    let (outcome, calls) = call(&verifier, DELETE, Some(&reader)).await;
     let status = outcome.expect_err("refused");
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(status.message().contains("clients.write"), "{}", status.message());
     assert_eq!(calls, 0, "the handler never ran");
-}
-
-#[tokio::test]
-async fn a_method_missing_from_the_rights_table_is_refused_even_to_admins() {
-    let (outcome, calls) = call("/loyalty.client.v1.ClientService/EraseClient", Some(&token(&["*"]))).await;
+    let admin = signer.mint(&Grant::new("acme", &["*"])).expect("mint");
+    let (outcome, calls) = call(&verifier, "/loyalty.client.v1.ClientService/EraseClient", Some(&admin)).await;
     assert_eq!(outcome.expect_err("refused").code(), Code::PermissionDenied);
     assert_eq!(calls, 0);
 }
 
 #[tokio::test]
-async fn health_and_reflection_need_no_token() {
-    let (health, _) = call("/grpc.health.v1.Health/Check", None).await;
-    assert!(health.is_ok());
-    let (reflection, _) = call("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", None).await;
-    assert!(reflection.is_ok());
-}
-
-#[tokio::test]
-async fn the_layer_keeps_working_across_calls() {
+async fn health_and_reflection_need_no_token_and_the_layer_keeps_working_across_calls() {
+    let (signer, verifier) = provider("k1");
+    assert!(call(&verifier, "/grpc.health.v1.Health/Check", None).await.0.is_ok());
+    assert!(call(&verifier, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", None).await.0.is_ok());
     let calls = Arc::new(AtomicUsize::new(0));
-    let mut svc = stack(calls.clone());
+    let mut svc = stack(verifier, calls.clone());
+    let token = signer.mint(&Grant::new("acme", &["clients.read"])).expect("mint");
     for _ in 0..3 {
         let ready = svc.ready().await.expect("ready");
-        ready.call(request(GET, Some(&token(&["clients.read"])))).await.expect("infallible");
+        ready.call(request(GET, Some(&token), None)).await.expect("infallible");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }

@@ -1,9 +1,9 @@
 //! The feed consumer: exactly-once application, resumption from the cursor, one leader at a time.
 mod support;
 
-use futures::future::BoxFuture;
 use loyalty_api::events::v1::Event;
-use loyalty_platform::feed::{ApplyEvent, FeedConsumer};
+use loyalty_platform::feed::{ApplyEvent, FeedConsumer, PARK_AFTER};
+use loyalty_platform::feed_ops::{ParkedEvents, ParkedFeed};
 use loyalty_platform::outbox::Outbox;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,42 +19,41 @@ struct Recorder {
     max_in_flight: Arc<AtomicUsize>,
     /// Fail the first application of this comment once, as a crash mid-apply would.
     fail_once: std::sync::Mutex<Option<String>>,
+    /// Fail every application of this comment, as a poisoned event does.
+    fail_always: std::sync::Mutex<Option<String>>,
 }
 
 impl Recorder {
     fn new(replica: &'static str, in_flight: Arc<AtomicUsize>, max_in_flight: Arc<AtomicUsize>) -> Arc<Self> {
-        Arc::new(Self { replica, in_flight, max_in_flight, fail_once: Default::default() })
+        Arc::new(Self { replica, in_flight, max_in_flight, fail_once: Default::default(), fail_always: Default::default() })
     }
 }
 
 impl ApplyEvent for Recorder {
-    fn apply<'a>(
-        &'a self,
-        tx: &'a deadpool_postgres::Transaction<'a>,
-        event: &'a Event,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-            let name = comment(event);
-            let result = async {
-                tx.execute(
-                    "INSERT INTO applied (sequence, comment, replica) VALUES ($1, $2, $3)",
-                    &[&event.sequence, &name, &self.replica],
-                )
-                .await?;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                let mut fail = self.fail_once.lock().expect("lock");
-                if fail.as_deref() == Some(name.as_str()) {
-                    *fail = None;
-                    anyhow::bail!("simulated crash while applying {name}");
-                }
-                Ok(())
+    async fn apply(&self, tx: &deadpool_postgres::Transaction<'_>, event: &Event) -> anyhow::Result<()> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let name = comment(event);
+        let result = async {
+            tx.execute(
+                "INSERT INTO applied (sequence, comment, replica) VALUES ($1, $2, $3)",
+                &[&event.sequence, &name, &self.replica],
+            )
+            .await?;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if self.fail_always.lock().expect("lock").as_deref() == Some(name.as_str()) {
+                anyhow::bail!("the event names something this consumer cannot apply: {name}");
             }
-            .await;
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            result
-        })
+            let mut fail = self.fail_once.lock().expect("lock");
+            if fail.as_deref() == Some(name.as_str()) {
+                *fail = None;
+                anyhow::bail!("simulated crash while applying {name}");
+            }
+            Ok(())
+        }
+        .await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 }
 
@@ -73,7 +72,7 @@ async fn setup() -> (deadpool_postgres::Pool, Outbox) {
     (pool, outbox)
 }
 
-fn consumer(pool: &deadpool_postgres::Pool, outbox: &Outbox, handler: Arc<Recorder>) -> FeedConsumer {
+fn consumer(pool: &deadpool_postgres::Pool, outbox: &Outbox, handler: Arc<Recorder>) -> FeedConsumer<Recorder> {
     let mut c = FeedConsumer::new("probe-feed", pool.clone(), Arc::new(outbox.clone()), handler);
     c.retry_after = Duration::from_millis(50);
     c
@@ -168,4 +167,42 @@ async fn two_replicas_never_apply_the_same_feed_at_once() {
     assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), (1..=50).collect::<Vec<_>>());
     assert!(rows[40..].iter().all(|r| r.2 != leader), "the standby applied what came after the hand-over");
     assert_eq!(max.load(Ordering::SeqCst), 1, "never more than one event in flight across both replicas");
+}
+
+#[tokio::test]
+async fn an_event_that_never_applies_is_parked_and_the_feed_goes_on() {
+    let (pool, outbox) = setup().await;
+    for i in 0..10 {
+        publish_committed(&pool, &blocked("acme", &format!("e{i:02}"))).await;
+    }
+    let recorder = Recorder::new("a", Arc::default(), Arc::default());
+    *recorder.fail_always.lock().expect("lock") = Some("e03".into());
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(consumer(&pool, &outbox, recorder.clone()).run(stop.clone()));
+    let rows = wait_for_applied(&pool, 9).await;
+    let names: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
+    assert!(!names.contains(&"e03".to_string()), "the poisoned event applied nothing");
+    assert!(names.contains(&"e09".to_string()), "the events after it were not held back: {names:?}");
+
+    let parked = ParkedEvents { service: "probe", consumer: "probe-feed".into(), pool: pool.clone(), handler: recorder.clone() };
+    let listed = parked.list(10).await.expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].sequence, listed[0].kind.as_str(), listed[0].attempts), (4, "client_blocked", PARK_AFTER as i32));
+    assert!(listed[0].reason.contains("cannot apply"), "{}", listed[0].reason);
+    // Still broken: it stays parked, with the new reason.
+    let again = parked.retry(4).await.expect_err("fails again");
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    // Fixed: a retry applies it and it leaves the list.
+    *recorder.fail_always.lock().expect("lock") = None;
+    parked.retry(4).await.expect("applies").expect("was parked");
+    assert!(parked.list(10).await.expect("list").is_empty());
+    stop.cancel();
+    run.await.expect("consumer stops");
+    assert_eq!(applied(&pool).await.len(), 10, "every event applied exactly once in the end");
+}
+
+#[test]
+fn the_database_going_away_is_transient_and_a_bad_event_is_not() {
+    let bad = anyhow::anyhow!("the event names a client id that is not a UUID");
+    assert!(!loyalty_platform::feed::is_transient(&bad));
 }

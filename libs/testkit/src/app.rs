@@ -104,6 +104,9 @@ impl TestApp {
         F: FnOnce(PlatformSettings) -> Fut,
         Fut: Future<Output = anyhow::Result<Services>>,
     {
+        // RUST_LOG=warn (or finer) shows what the services log, in the test's output.
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
         let mut settings = settings;
         let bound = loyalty_platform::server::bind(&settings.server).await?;
         // Services reach their peers in this process at the bound address.

@@ -53,7 +53,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
 
 /// What the card service's own identity may do: follow the client feed, read a holder's points
 /// for the till.
-pub const IDENTITY_RIGHTS: &[&str] = &[READ_ALL_TENANTS, "ledger.read"];
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS, "ledger.read"];
 
 /// The client events the service applies.
 const CLIENT_EVENTS: &[&str] = &["clients_merged", "client_erased"];

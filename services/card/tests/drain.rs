@@ -16,8 +16,8 @@ async fn stopping_ends_live_feeds_with_unavailable_instead_of_waiting_out_the_dr
     settings.server.drain_timeout_ms = 600_000;
     let app = TestApp::start_with(settings, |settings| async move {
         let mut services = Services::new();
-        loyalty_client::register(&settings, &mut services).await?;
-        loyalty_card::register(&settings, &mut services).await?;
+        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
         Ok(services)
     })
     .await

@@ -59,7 +59,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
 
 /// What the client service's own identity may do: follow the ledger's purchases, and pass its
 /// block decisions to the ledger (a right no person's token carries).
-pub const IDENTITY_RIGHTS: &[&str] = &[READ_ALL_TENANTS, loyalty_platform::auth::SET_LEDGER_BLOCK];
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS, loyalty_platform::auth::SET_LEDGER_BLOCK];
 
 /// Migrates the schema and adds the service to `services`, with the wall clock.
 pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use tonic::Code;
 
 async fn tag(api: &mut Client, name: &str) -> pb::Tag {
     let t = pb::Tag { name: name.into(), colour: "#ff8800".into(), ..Default::default() };
-    api.create_tag(pb::CreateTagRequest { tag: Some(t) }).await.expect("tag").into_inner()
+    api.create_tag(pb::CreateTagRequest { tag: Some(t), ..Default::default() }).await.expect("tag").into_inner()
 }
 
 async fn tags_of(api: &mut Client, id: &str) -> Vec<String> {
@@ -37,11 +37,12 @@ async fn tags_are_created_renamed_recoloured_and_deleted() {
     let vip = tag(&mut api, "VIP").await;
     assert_eq!(vip.colour, "#FF8800");
     let dup =
-        api.create_tag(pb::CreateTagRequest { tag: Some(pb::Tag { name: "vip".into(), ..Default::default() }) }).await;
+        api.create_tag(pb::CreateTagRequest { tag: Some(pb::Tag { name: "vip".into(), ..Default::default() }), ..Default::default() }).await;
     assert_eq!(dup.expect_err("same name").code(), Code::AlreadyExists);
     let bad = api
         .create_tag(pb::CreateTagRequest {
             tag: Some(pb::Tag { name: "x".into(), colour: "red".into(), ..Default::default() }),
+            ..Default::default()
         })
         .await;
     assert_eq!(fields(&bad.expect_err("bad colour")), vec!["tag.colour"]);
@@ -55,6 +56,7 @@ async fn tags_are_created_renamed_recoloured_and_deleted() {
                 ..Default::default()
             }),
             update_mask: mask(&["name", "colour"]),
+            ..Default::default()
         })
         .await
         .expect("renamed")
@@ -71,7 +73,7 @@ async fn tags_are_created_renamed_recoloured_and_deleted() {
     let listed = api.list_tags(pb::ListTagsRequest {}).await.expect("list").into_inner().tags;
     assert_eq!(listed.iter().map(|t| (t.name.as_str(), t.client_count)).collect::<Vec<_>>(), vec![("Gold", 1)]);
 
-    let deleted = api.delete_tag(pb::DeleteTagRequest { tag_id: vip.id.clone() }).await.expect("deleted").into_inner();
+    let deleted = api.delete_tag(pb::DeleteTagRequest { tag_id: vip.id.clone(), ..Default::default() }).await.expect("deleted").into_inner();
     assert_eq!(deleted.clients_untagged, 1);
     assert!(tags_of(&mut api, &c.id).await.is_empty());
 }

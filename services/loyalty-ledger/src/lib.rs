@@ -57,7 +57,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
 
 /// What the ledger's own identity may do: follow the client feed, look cards up at the till, and
 /// ask the client service about a client id it has not heard of yet.
-pub const IDENTITY_RIGHTS: &[&str] = &[READ_ALL_TENANTS, "cards.read", "clients.read"];
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS, "cards.read", "clients.read"];
 
 /// The client events the ledger applies.
 const CLIENT_EVENTS: &[&str] = &[

@@ -17,9 +17,9 @@ const TENANT: &str = "acme";
 async fn start() -> TestApp {
     TestApp::start(|settings| async move {
         let mut services = Services::new();
-        loyalty_client::register(&settings, &mut services).await?;
-        loyalty_card::register(&settings, &mut services).await?;
-        loyalty_ledger::register(&settings, &mut services).await?;
+        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
         Ok(services)
     })
     .await
@@ -97,7 +97,7 @@ async fn a_purchase_by_card_earns_and_fifty_retries_apply_once() {
         .into_inner();
     assert_eq!(listed.purchases.len(), 1);
     let balance =
-        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone() }).await.expect("balance").into_inner();
+        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("balance").into_inner();
     assert_eq!(balance.available, 123);
 
     let different =
@@ -127,7 +127,7 @@ async fn blocking_a_client_stops_the_ledger_before_block_returns() {
     let refused = ledger.record_purchase(purchase("b-2", &card, "2", 1_000, 10)).await.expect_err("blocked");
     assert_eq!(refused.code(), Code::FailedPrecondition, "refused immediately after BlockClient returned");
     let balance =
-        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone() }).await.expect("balance").into_inner();
+        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("balance").into_inner();
     assert!(balance.blocked && balance.available == 100, "nothing changed: {balance:?}");
     c.unblock_client(clients::UnblockClientRequest {
         client_id: client.clone(),
@@ -163,8 +163,7 @@ async fn reservations_adjustments_notices_history_and_verification() {
             client_id: client.clone(),
             points: 200,
             order_ref: "web-9".into(),
-            ttl_seconds: 600,
-        })
+            ttl_seconds: 600, ..Default::default() })
         .await
         .expect("reserved")
         .into_inner();
@@ -254,7 +253,7 @@ async fn a_client_merge_moves_points_and_purchases_to_the_survivor() {
     let mut balance = pb::Balance::default();
     for _ in 0..100 {
         balance = ledger
-            .get_balance(pb::GetBalanceRequest { client_id: survivor.clone() })
+            .get_balance(pb::GetBalanceRequest { client_id: survivor.clone(), ..Default::default() })
             .await
             .expect("balance")
             .into_inner();
@@ -266,7 +265,7 @@ async fn a_client_merge_moves_points_and_purchases_to_the_survivor() {
     assert_eq!(balance.available, 139, "the duplicate's points moved to the survivor through the client feed");
     assert_eq!(balance.used, 20, "with the points it had spent");
     let gone =
-        ledger.get_balance(pb::GetBalanceRequest { client_id: duplicate.clone() }).await.expect("balance").into_inner();
+        ledger.get_balance(pb::GetBalanceRequest { client_id: duplicate.clone(), ..Default::default() }).await.expect("balance").into_inner();
     assert_eq!(gone.available, 0);
     let purchases = ledger
         .list_purchases(pb::ListPurchasesRequest { client_id: survivor.clone(), ..Default::default() })

@@ -209,7 +209,7 @@ async fn transition(api: &CardApi, ctx: &Ctx, id: CardId, t: Transition<'_>, req
     let card = store::get(&tx, &ctx.tenant, id, true).await?.ok_or(ApiError::NotFound("card"))?;
     check_scope(api, ctx, &card.client_id).await?;
     let current = domain::status_name(card.status).unwrap_or("active");
-    if current == t.to || !domain::may_become(current, t.to) {
+    if !domain::may_become(current, t.to) {
         return Err(ApiError::precondition(format!("the card is {current}; it cannot become {}", t.to)));
     }
     let card = store::set_status(&tx, &ctx.tenant, id, t.to, &t.reason, None, ctx.now)

@@ -54,10 +54,10 @@ pub fn barcode_value(name: &str) -> BarcodeFormat {
     if name == "ean13" { BarcodeFormat::Ean13 } else { BarcodeFormat::Code128 }
 }
 
-/// Whether a card in status `from` may move to `to` (CA-3): active and blocked cards move between
-/// each other and to deleted, replaced or merged; those three are final.
+/// Whether a card in status `from` may move to another status `to` (CA-3): active and blocked cards
+/// move between each other and to deleted, replaced or merged; those three are final.
 pub fn may_become(from: &str, to: &str) -> bool {
-    from == to || (matches!(from, "active" | "blocked") && matches!(to, "active" | "blocked" | "deleted" | "replaced" | "merged"))
+    from != to && matches!(from, "active" | "blocked") && matches!(to, "active" | "blocked" | "deleted" | "replaced" | "merged")
 }
 
 /// Why a card may not be used at the till, in words for the cashier; `None` for an active card.
@@ -98,6 +98,7 @@ mod tests {
         assert!(may_become("blocked", "deleted") && may_become("active", "replaced"));
         for done in ["replaced", "merged", "deleted"] {
             assert!(!may_become(done, "active") && !may_become(done, "blocked"), "{done} is final");
+            assert!(!may_become(done, done), "a {done} card is not {done} again");
         }
         assert_eq!(not_at_till("active", None), None);
         assert_eq!(

@@ -72,7 +72,7 @@ impl Where {
     }
 
     fn next(&self, k: usize) -> String {
-        format!("${}", self.params.len() + 1 + k)
+        format!("${}", self.params.len() + 2 + k)
     }
 }
 

@@ -1,25 +1,17 @@
 //! The card service with the client service beside it, as in `loyalty dev up`.
 #![allow(dead_code)]
 use loyalty_api::card::v1 as pb;
-use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as cpb;
-use loyalty_api::client::v1::client_service_client::ClientServiceClient;
-use loyalty_platform::auth::BearerToken;
 use loyalty_platform::server::Services;
+#[allow(unused_imports)]
+pub use loyalty_testkit::support::{Cards, Clients, TENANT, fields, with_key};
 use loyalty_testkit::TestApp;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
-
-pub type Cards = CardServiceClient<InterceptedService<Channel, BearerToken>>;
-pub type Clients = ClientServiceClient<InterceptedService<Channel, BearerToken>>;
-
-pub const TENANT: &str = "acme";
 
 pub async fn start() -> TestApp {
     TestApp::start(|settings| async move {
         let mut services = Services::new();
-        loyalty_client::register(&settings, &mut services).await?;
-        loyalty_card::register(&settings, &mut services).await?;
+        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
         Ok(services)
     })
     .await
@@ -27,20 +19,15 @@ pub async fn start() -> TestApp {
 }
 
 pub fn cards(app: &TestApp, tenant: &str) -> Cards {
-    CardServiceClient::new(app.authed(&app.admin_token(tenant)))
+    loyalty_testkit::support::cards(app, &app.admin_token(tenant))
 }
 
 pub fn clients(app: &TestApp, tenant: &str) -> Clients {
-    ClientServiceClient::new(app.authed(&app.admin_token(tenant)))
+    loyalty_testkit::support::clients(app, &app.admin_token(tenant))
 }
 
 pub async fn client(app: &TestApp, tenant: &str, phone: &str) -> String {
-    let c = cpb::Client {
-        first_name: "Ona".into(),
-        last_name: "Kortelė".into(),
-        phone: phone.into(),
-        ..Default::default()
-    };
+    let c = cpb::Client { first_name: "Ona".into(), last_name: "Kortelė".into(), phone: phone.into(), ..Default::default() };
     clients(app, tenant)
         .create_client(cpb::CreateClientRequest { client: Some(c), ..Default::default() })
         .await
@@ -56,12 +43,9 @@ pub fn issue(client_id: &str, number: &str) -> pb::IssueCardRequest {
     }
 }
 
-pub fn fields(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    loyalty_platform::error::field_violations(status).into_iter().map(|(f, _)| f).collect()
-}
-
 pub async fn lookup_number(api: &mut Cards, number: &str) -> Result<pb::LookupCardResponse, tonic::Status> {
     use pb::lookup_card_request::Key;
-    api.lookup_card(pb::LookupCardRequest { key: Some(Key::Number(number.into())) }).await.map(|r| r.into_inner())
+    api.lookup_card(pb::LookupCardRequest { key: Some(Key::Number(number.into())), ..Default::default() })
+        .await
+        .map(|r| r.into_inner())
 }

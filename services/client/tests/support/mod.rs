@@ -1,24 +1,19 @@
 //! Starting the client service for a test and talking to it as users do.
 #![allow(dead_code)]
 use loyalty_api::client::v1 as pb;
-use loyalty_api::client::v1::client_service_client::ClientServiceClient;
-use loyalty_api::common::v1::RequestContext;
-use loyalty_platform::auth::BearerToken;
 use loyalty_platform::server::Services;
 use loyalty_testkit::TestApp;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+#[allow(unused_imports)]
+pub use loyalty_testkit::support::{TENANT, fields, with_key};
 
-pub type Client = ClientServiceClient<InterceptedService<Channel, BearerToken>>;
-
-pub const TENANT: &str = "acme";
+pub type Client = loyalty_testkit::support::Clients;
 
 pub async fn start() -> TestApp {
     TestApp::start(|settings| async move {
         let mut services = Services::new();
-        loyalty_client::register(&settings, &mut services).await?;
+        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
         // Card numbers identify clients (CL-2, CL-7): the suite always has the card service.
-        loyalty_card::register(&settings, &mut services).await?;
+        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
         Ok(services)
     })
     .await
@@ -26,7 +21,7 @@ pub async fn start() -> TestApp {
 }
 
 pub fn client(app: &TestApp, token: &str) -> Client {
-    ClientServiceClient::new(app.authed(token))
+    loyalty_testkit::support::clients(app, token)
 }
 
 /// A client of `TENANT` with every right.
@@ -42,10 +37,6 @@ pub fn create(client: pb::Client) -> pb::CreateClientRequest {
     pb::CreateClientRequest { client: Some(client), ..Default::default() }
 }
 
-pub fn with_key(key: &str) -> Option<RequestContext> {
-    Some(RequestContext { idempotency_key: key.into(), ..Default::default() })
-}
-
 pub async fn add(api: &mut Client, first: &str, last: &str, phone: &str) -> pb::Client {
     api.create_client(create(person(first, last, phone))).await.expect("created").into_inner()
 }
@@ -53,12 +44,6 @@ pub async fn add(api: &mut Client, first: &str, last: &str, phone: &str) -> pb::
 pub async fn add_store(api: &mut Client, id: &str) {
     let store = pb::Store { id: id.into(), name: format!("Store {id}"), city: "Vilnius".into(), ..Default::default() };
     api.create_store(pb::CreateStoreRequest { store: Some(store) }).await.expect("store created");
-}
-
-/// The fields named by an INVALID_ARGUMENT.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    loyalty_platform::error::field_violations(status).into_iter().map(|(f, _)| f).collect()
 }
 
 pub async fn search(api: &mut Client, query: &str) -> pb::ListClientsResponse {
@@ -78,5 +63,5 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 
 /// A plain SQL connection to the test database, in the client schema.
 pub async fn sql(app: &TestApp) -> tokio_postgres::Client {
-    loyalty_platform::db::connect(&app.settings.database, "client").await.expect("sql connection")
+    loyalty_testkit::support::sql(app, "client").await
 }

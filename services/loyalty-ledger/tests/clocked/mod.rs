@@ -22,7 +22,7 @@ pub async fn start(clock: ManualClock) -> (TestApp, Ledger) {
         let clock = clock.clone();
         async move {
             let mut services = Services::new();
-            loyalty_ledger::register_with_clock(&settings, &mut services, Arc::new(clock)).await?;
+            loyalty_ledger::register_with_clock(&loyalty_ledger::Settings::with_platform(&settings), &mut services, Arc::new(clock)).await?;
             Ok(services)
         }
     })
@@ -82,7 +82,7 @@ pub async fn publish(ledger: &mut Ledger, programme: pb::Programme) {
 pub async fn settle(ledger: &mut Ledger, client: &str, done: impl Fn(&pb::Balance) -> bool) -> pb::Balance {
     let mut balance = pb::Balance::default();
     for _ in 0..100 {
-        balance = ledger.get_balance(pb::GetBalanceRequest { client_id: client.into() }).await.expect("b").into_inner();
+        balance = ledger.get_balance(pb::GetBalanceRequest { client_id: client.into(), ..Default::default() }).await.expect("b").into_inner();
         if done(&balance) {
             break;
         }

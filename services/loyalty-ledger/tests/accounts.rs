@@ -1,6 +1,8 @@
 //! The ledger's storage under concurrency: one account's changes serialise, none overspends, and the
 //! hash chain exposes a tampered entry.
-use loyalty_ledger::ops::{self, Origin, SpendError};
+use loyalty_ledger::store::accounts::{self as ops, Origin};
+use loyalty_platform::error::ApiError;
+use loyalty_platform::{ClientId, TenantId};
 use loyalty_platform::Secret;
 use loyalty_platform::config::DatabaseSettings;
 use time::OffsetDateTime;
@@ -21,12 +23,12 @@ fn origin() -> Origin<'static> {
 #[tokio::test]
 async fn sixty_four_concurrent_redemptions_never_overspend_and_the_chain_holds() {
     let (settings, pool) = ledger().await;
-    let client = Uuid::now_v7();
+    let client = ClientId::generate();
     let now = OffsetDateTime::now_utc();
     {
         let mut conn = pool.get().await.expect("connection");
         let tx = conn.transaction().await.expect("begin");
-        ops::earn(&tx, "acme", client, 5_000, (now, None), now, &origin()).await.expect("earned");
+        ops::earn(&tx, &acme(), client, 5_000, (now, None), now, &origin()).await.expect("earned");
         tx.commit().await.expect("commit");
     }
     let spends = (0..64).map(|_| {
@@ -34,12 +36,12 @@ async fn sixty_four_concurrent_redemptions_never_overspend_and_the_chain_holds()
         tokio::spawn(async move {
             let mut conn = pool.get().await.expect("connection");
             let tx = conn.transaction().await.expect("begin");
-            match ops::spend(&tx, "acme", client, 100, OffsetDateTime::now_utc(), &origin()).await {
+            match ops::spend(&tx, &acme(), client, 100, OffsetDateTime::now_utc(), &origin()).await {
                 Ok(_) => {
                     tx.commit().await.expect("commit");
                     true
                 }
-                Err(SpendError::Insufficient(_)) => false,
+                Err(ApiError::FailedPrecondition(_)) => false,
                 Err(e) => panic!("unexpected failure: {e:?}"),
             }
         })
@@ -64,12 +66,12 @@ async fn sixty_four_concurrent_redemptions_never_overspend_and_the_chain_holds()
     assert_eq!(sum, 0, "the entries reconcile with the balance: 5,000 earned, 5,000 spent");
 
     let conn = pool.get().await.expect("connection");
-    let (broken, checked) = loyalty_ledger::store::verify_chain(&conn, "acme", client).await.expect("verify");
+    let (broken, checked) = loyalty_ledger::store::verify_chain(&conn, &acme(), client).await.expect("verify");
     assert_eq!((broken, checked), (None, 51));
     db.execute("UPDATE entries SET points = -1 WHERE tenant_id = 'acme' AND client_id = $1 AND seq = 10", &[&client])
         .await
         .expect("tamper");
-    let (broken, _) = loyalty_ledger::store::verify_chain(&conn, "acme", client).await.expect("verify");
+    let (broken, _) = loyalty_ledger::store::verify_chain(&conn, &acme(), client).await.expect("verify");
     let tampered: Uuid = db
         .query_one("SELECT id FROM entries WHERE tenant_id = 'acme' AND client_id = $1 AND seq = 10", &[&client])
         .await
@@ -81,17 +83,17 @@ async fn sixty_four_concurrent_redemptions_never_overspend_and_the_chain_holds()
 #[tokio::test]
 async fn a_blocked_account_neither_earns_nor_spends() {
     let (settings, pool) = ledger().await;
-    let client = Uuid::now_v7();
+    let client = ClientId::generate();
     let now = OffsetDateTime::now_utc();
     let mut conn = pool.get().await.expect("connection");
     let tx = conn.transaction().await.expect("begin");
-    ops::earn(&tx, "acme", client, 500, (now, None), now, &origin()).await.expect("earned");
+    ops::earn(&tx, &acme(), client, 500, (now, None), now, &origin()).await.expect("earned");
     tx.commit().await.expect("commit");
     let db = loyalty_platform::db::connect(&settings, "ledger").await.expect("connect");
     db.execute("UPDATE accounts SET blocked = true WHERE client_id = $1", &[&client]).await.expect("block");
     let tx = conn.transaction().await.expect("begin");
-    assert!(matches!(ops::spend(&tx, "acme", client, 100, now, &origin()).await, Err(SpendError::Blocked)));
-    assert!(matches!(ops::earn(&tx, "acme", client, 100, (now, None), now, &origin()).await, Err(SpendError::Blocked)));
+    assert!(matches!(ops::spend(&tx, &acme(), client, 100, now, &origin()).await, Err(ApiError::FailedPrecondition(m)) if m.contains("blocked")));
+    assert!(matches!(ops::earn(&tx, &acme(), client, 100, (now, None), now, &origin()).await, Err(ApiError::FailedPrecondition(m)) if m.contains("blocked")));
 }
 
 /// Rows of `lots` this transaction has read so far, by sequential scans and through any index.
@@ -129,20 +131,24 @@ async fn a_balance_read_touches_only_the_clients_own_lots_whatever_the_statistic
     )
     .await
     .expect("other clients' lots");
-    let client = Uuid::now_v7();
+    let client = ClientId::generate();
     let now = OffsetDateTime::now_utc();
     let expiry = now + time::Duration::days(30);
     let mut conn = pool.get().await.expect("connection");
     let tx = conn.transaction().await.expect("begin");
-    ops::earn(&tx, "acme", client, 70, (now, Some(expiry)), now, &origin()).await.expect("earned");
-    ops::earn(&tx, "acme", client, 30, (now, None), now, &origin()).await.expect("earned");
+    ops::earn(&tx, &acme(), client, 70, (now, Some(expiry)), now, &origin()).await.expect("earned");
+    ops::earn(&tx, &acme(), client, 30, (now, None), now, &origin()).await.expect("earned");
     tx.commit().await.expect("commit");
 
     let tx = conn.transaction().await.expect("begin");
     let before = lots_read(&tx).await;
-    let view = loyalty_ledger::balances::view(&tx, "acme", client).await.expect("balance");
+    let view = loyalty_ledger::store::balances::view(&tx, &acme(), client).await.expect("balance");
     let after = lots_read(&tx).await;
     assert_eq!((view.balance.available, view.next_expiry_points), (100, 70));
     assert_eq!(view.next_expiry_at.map(|t| t.unix_timestamp()), Some(expiry.unix_timestamp()));
     assert!(after - before <= 2, "the balance read read {} lots for a client holding two", after - before);
+}
+
+fn acme() -> TenantId {
+    TenantId::trusted("acme")
 }

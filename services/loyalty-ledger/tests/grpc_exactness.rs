@@ -9,15 +9,14 @@ use loyalty_api::ledger::v1 as pb;
 use loyalty_platform::clock::ManualClock;
 use time::{Duration, OffsetDateTime};
 use tonic::Code;
-use uuid::Uuid;
 
 #[tokio::test]
 async fn sixty_four_concurrent_redemptions_never_overspend() {
-    let (_app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
+    let (app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
     // Redemptions only: a programme that earns nothing, so the balance moves by what is spent.
     publish(&mut ledger, pb::Programme { points_per_unit_milli: 0, max_redeem_share_bp: 10_000, ..Default::default() })
         .await;
-    let client = Uuid::now_v7().to_string();
+    let client = member(&app).await;
     let start = accrue(&mut ledger, &client, 5_000).await.available;
     assert_eq!(start, 5_000);
 
@@ -165,7 +164,7 @@ async fn one_step(ledger: &mut Ledger, clock: &ManualClock, client: &str, dice: 
 #[tokio::test]
 async fn random_workloads_always_reconcile_with_the_entries() {
     let clock = ManualClock::starting_at(OffsetDateTime::now_utc());
-    let (_app, mut ledger) = start(clock.clone()).await;
+    let (app, mut ledger) = start(clock.clone()).await;
     let sequences = 24u64;
     let mut applied: std::collections::BTreeMap<String, usize> = Default::default();
     for seed in 0..sequences {
@@ -182,7 +181,7 @@ async fn random_workloads_always_reconcile_with_the_entries() {
             ..Default::default()
         };
         publish(&mut ledger, programme).await;
-        let client = Uuid::now_v7().to_string();
+        let client = member(&app).await;
         let mut books = Books::default();
         for _ in 0..30 {
             one_step(&mut ledger, &clock, &client, &mut dice, &mut books).await;
@@ -211,8 +210,8 @@ async fn random_workloads_always_reconcile_with_the_entries() {
 
 #[tokio::test]
 async fn verification_never_reports_a_difference_while_the_account_changes() {
-    let (_app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
-    let client = Uuid::now_v7().to_string();
+    let (app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
+    let client = member(&app).await;
     accrue(&mut ledger, &client, 10_000).await;
     let shopping = {
         let mut l = ledger.clone();

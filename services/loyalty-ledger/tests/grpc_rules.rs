@@ -7,11 +7,10 @@ use clocked::*;
 use loyalty_api::ledger::v1 as pb;
 use loyalty_platform::clock::ManualClock;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 #[tokio::test]
 async fn levels_change_on_purchases_and_returns_and_say_so_on_the_feed() {
-    let (_app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
+    let (app, mut ledger) = start(ManualClock::starting_at(OffsetDateTime::now_utc())).await;
     let gold = pb::Level {
         id: "gold".into(),
         name: "Gold".into(),
@@ -31,7 +30,7 @@ async fn levels_change_on_purchases_and_returns_and_say_so_on_the_feed() {
         },
     )
     .await;
-    let client = Uuid::now_v7().to_string();
+    let client = member(&app).await;
     let small = ledger.record_purchase(paying_with_points(&client, 4_000, 0)).await.expect("small").into_inner();
     assert_eq!(small.balance.as_ref().map(|b| b.level_id.as_str()), Some("base"));
     let big = ledger.record_purchase(paying_with_points(&client, 8_000, 0)).await.expect("big").into_inner();
@@ -73,7 +72,7 @@ async fn levels_change_on_purchases_and_returns_and_say_so_on_the_feed() {
 #[tokio::test]
 async fn expiry_and_reservation_timeouts_are_on_the_feed() {
     let clock = ManualClock::starting_at(OffsetDateTime::now_utc());
-    let (_app, mut ledger) = start(clock.clone()).await;
+    let (app, mut ledger) = start(clock.clone()).await;
     publish(
         &mut ledger,
         pb::Programme {
@@ -84,7 +83,7 @@ async fn expiry_and_reservation_timeouts_are_on_the_feed() {
         },
     )
     .await;
-    let client = Uuid::now_v7().to_string();
+    let client = member(&app).await;
     accrue(&mut ledger, &client, 300).await;
     let hold = pb::ReservePointsRequest {
         context: key(),
@@ -159,7 +158,7 @@ async fn expiry_and_reservation_timeouts_are_on_the_feed() {
 async fn fifo_by_expiry_activation_expiry_and_partial_returns_with_exact_points() {
     let t0 = OffsetDateTime::now_utc();
     let clock = ManualClock::starting_at(t0);
-    let (_app, mut ledger) = start(clock.clone()).await;
+    let (app, mut ledger) = start(clock.clone()).await;
     publish(
         &mut ledger,
         pb::Programme {
@@ -172,7 +171,7 @@ async fn fifo_by_expiry_activation_expiry_and_partial_returns_with_exact_points(
         },
     )
     .await;
-    let client = Uuid::now_v7().to_string();
+    let client = member(&app).await;
     // Lot A: 100 points, pending for a day, then valid 30 days. Lot B: 50 points now, expiring in 10.
     let a = ledger.record_purchase(paying_with_points(&client, 10_000, 0)).await.expect("A").into_inner();
     assert_eq!(a.purchase.map(|p| p.points_earned), Some(100));

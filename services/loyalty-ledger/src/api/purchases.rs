@@ -125,7 +125,9 @@ async fn decide(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, p: &NewPurch
     let basket = Basket { amount_minor: p.amount_minor, points_to_spend: p.points_to_spend, purchased_at: p.purchased_at };
     let zone = loyalty_platform::tz::stored(zone);
     let rules = (opened.head.blocked, &opened.programme, &zone);
-    Ok(purchase::decide(&mut opened.account, rules, &basket, basis, ctx.now)?)
+    let decision = purchase::decide(&mut opened.account, rules, &basket, basis, ctx.now)?;
+    opened.head.level_id.clone_from(&decision.level_id);
+    Ok(decision)
 }
 
 /// Reads a return: its lines (each named once, quantities above 0), its store, its time.

@@ -236,3 +236,30 @@ pub async fn bought_in(db: &impl GenericClient, tenant: &TenantId, client: Clien
     .context("looking for purchases in the token's stores")?;
     Ok(row.is_some())
 }
+
+/// What recording a purchase did.
+pub struct Recorded {
+    pub decision: Decision,
+    pub view: super::balances::View,
+    pub programme: Programme,
+}
+
+/// Records a purchase in the caller's transaction: lock, level basis, the domain's decision,
+/// write (what the gRPC handler does step by step, for callers without a wire request).
+pub async fn record(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    p: &NewPurchase,
+    (now, zone): (OffsetDateTime, &loyalty_platform::tz::TimeZone),
+    origin: &Origin<'_>,
+) -> ApiResult<Recorded> {
+    let mut opened = open(db, tenant, p.client_id, p.purchased_at).await?;
+    let since = crate::domain::purchase::level_period_start(&opened.programme, p.purchased_at);
+    let basis = level_basis(db, tenant, p.client_id, !opened.programme.level_by_purchases, since).await?;
+    let basket = crate::domain::purchase::Basket { amount_minor: p.amount_minor, points_to_spend: p.points_to_spend, purchased_at: p.purchased_at };
+    let rules = (opened.head.blocked, &opened.programme, zone);
+    let decision = crate::domain::purchase::decide(&mut opened.account, rules, &basket, basis, now)?;
+    write(db, tenant, p, (&mut opened, &decision), (now, origin)).await?;
+    let view = super::balances::View::of(&opened.account, &opened.head);
+    Ok(Recorded { decision, view, programme: opened.programme })
+}

@@ -94,3 +94,13 @@ pub async fn settle(ledger: &mut Ledger, client: &str, done: impl Fn(&pb::Balanc
 pub fn states(b: &pb::Balance) -> (i64, i64, i64, i64) {
     (b.available, b.pending, b.used, b.expired)
 }
+
+/// A client the ledger knows, as the client feed tells it of a new client (the ledger runs alone).
+pub async fn member(app: &TestApp) -> String {
+    let id = Uuid::now_v7();
+    let db = loyalty_testkit::support::sql(app, "ledger").await;
+    db.execute("INSERT INTO clients (tenant_id, client_id, registration_store_id) VALUES ($1, $2, 'VLN-01')", &[&TENANT, &id])
+        .await
+        .expect("a known client");
+    id.to_string()
+}

@@ -69,13 +69,22 @@ pub enum CardsCommand {
 }
 
 fn status(c: &pb::Card) -> String {
-    pb::CardStatus::try_from(c.status).map(|s| format::word(s.as_str_name(), "CARD_STATUS_")).unwrap_or_else(|_| "?".into())
+    pb::CardStatus::try_from(c.status)
+        .map(|s| format::word(s.as_str_name(), "CARD_STATUS_"))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn table(cards: &[pb::Card]) -> Table {
     let mut t = Table::new(&["id", "number", "barcode", "status", "store", "client"]);
     for c in cards {
-        t.row(vec![c.id.clone(), c.number.clone(), c.barcode.clone(), status(c), c.store_id.clone(), c.client_id.clone()]);
+        t.row(vec![
+            c.id.clone(),
+            c.number.clone(),
+            c.barcode.clone(),
+            status(c),
+            c.store_id.clone(),
+            c.client_id.clone(),
+        ]);
     }
     t
 }
@@ -85,12 +94,21 @@ pub async fn run(args: CardsArgs, out: &Output) -> anyhow::Result<()> {
     match args.command {
         CardsCommand::Lookup { key, barcode, any_status } => {
             let key = if barcode { Key::Barcode(key) } else { Key::Number(key) };
-            let r = api.lookup_card(pb::LookupCardRequest { key: Some(key), any_status, with_points: true }).await?.into_inner();
+            let r = api
+                .lookup_card(pb::LookupCardRequest { key: Some(key), any_status, with_points: true })
+                .await?
+                .into_inner();
             out.one(&r, || {
                 let card = r.card.clone().unwrap_or_default();
-                let holder = if r.client_id.is_empty() { "(not shown to your token)".to_string() } else { r.client_id.clone() };
+                let holder =
+                    if r.client_id.is_empty() { "(not shown to your token)".to_string() } else { r.client_id.clone() };
                 let level = if r.level_name.is_empty() { String::new() } else { format!(", level {}", r.level_name) };
-                format!("card {} ({})\n  holder  {holder}\n  points  {} available{level}", card.number, status(&card), r.points_available)
+                format!(
+                    "card {} ({})\n  holder  {holder}\n  points  {} available{level}",
+                    card.number,
+                    status(&card),
+                    r.points_available
+                )
             });
         }
         CardsCommand::List { client_id } => {
@@ -99,15 +117,25 @@ pub async fn run(args: CardsArgs, out: &Output) -> anyhow::Result<()> {
         }
         CardsCommand::Issue { client_id, number, store, write } => {
             let card = pb::Card { client_id, number, store_id: store, ..Default::default() };
-            let c = api.issue_card(pb::IssueCardRequest { card: Some(card), context: write.context() }).await?.into_inner();
+            let c =
+                api.issue_card(pb::IssueCardRequest { card: Some(card), context: write.context() }).await?.into_inner();
             out.one(&c, || table(std::slice::from_ref(&c)).render().trim_end().to_string());
         }
         CardsCommand::Block { card_id, reason, write } => {
-            let c = api.block_card(pb::BlockCardRequest { card_id, reason, context: write.context() }).await?.into_inner();
+            let c =
+                api.block_card(pb::BlockCardRequest { card_id, reason, context: write.context() }).await?.into_inner();
             out.one(&c, || table(std::slice::from_ref(&c)).render().trim_end().to_string());
         }
         CardsCommand::Replace { card_id, reason, write } => {
-            let r = api.replace_card(pb::ReplaceCardRequest { card_id, reason, context: write.context(), ..Default::default() }).await?.into_inner();
+            let r = api
+                .replace_card(pb::ReplaceCardRequest {
+                    card_id,
+                    reason,
+                    context: write.context(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
             let both: Vec<pb::Card> = [r.old_card.clone(), r.new_card.clone()].into_iter().flatten().collect();
             out.one(&r, || table(&both).render().trim_end().to_string());
         }

@@ -128,7 +128,14 @@ fn table(clients: &[pb::Client]) -> Table {
     let mut t = Table::new(&["id", "name", "phone", "email", "store", "status"]);
     for c in clients {
         let status = format::client_status(c.status);
-        t.row(vec![c.id.clone(), c.full_name.clone(), c.phone.clone(), c.email.clone(), c.registration_store_id.clone(), status]);
+        t.row(vec![
+            c.id.clone(),
+            c.full_name.clone(),
+            c.phone.clone(),
+            c.email.clone(),
+            c.registration_store_id.clone(),
+            status,
+        ]);
     }
     t
 }
@@ -148,11 +155,20 @@ fn show(c: &pb::Client, tenant: &Tenant) -> String {
     line("registered", &tenant.time(c.registered_at.as_ref()));
     line("updated", &tenant.time(c.updated_at.as_ref()));
     for consent in &c.consents {
-        let value = format!("{} (since {}, {})", format::consent(consent.status), tenant.time(consent.changed_at.as_ref()), consent.source);
+        let value = format!(
+            "{} (since {}, {})",
+            format::consent(consent.status),
+            tenant.time(consent.changed_at.as_ref()),
+            consent.source
+        );
         line(&format::channel(consent.channel), &value);
     }
     if let Some(b) = &c.block {
-        let by = b.blocked_by.as_ref().map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() }).unwrap_or_default();
+        let by = b
+            .blocked_by
+            .as_ref()
+            .map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() })
+            .unwrap_or_default();
         line("blocked", &format!("{} ({}, by {by})", b.comment, tenant.time(b.blocked_at.as_ref())));
     }
     out.trim_end().to_string()
@@ -160,7 +176,11 @@ fn show(c: &pb::Client, tenant: &Tenant) -> String {
 
 pub async fn run(args: ClientsArgs, out: &Output) -> anyhow::Result<()> {
     let mut api = ClientServiceClient::new(args.connection.authed().await?);
-    let tenant = if out.json() { Tenant { zone: loyalty_platform::tz::TimeZone::UTC, currency: loyalty_platform::Currency::EUR } } else { Tenant::of(&args.connection).await };
+    let tenant = if out.json() {
+        Tenant { zone: loyalty_platform::tz::TimeZone::UTC, currency: loyalty_platform::Currency::EUR }
+    } else {
+        Tenant::of(&args.connection).await
+    };
     match args.command {
         ClientsCommand::Search { query, limit, order_by } => {
             let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, page_token: String::new() });
@@ -171,12 +191,14 @@ pub async fn run(args: ClientsArgs, out: &Output) -> anyhow::Result<()> {
             out.list(&r.clients, || table(&r.clients), &format!("{} shown of {total}", r.clients.len()));
         }
         ClientsCommand::Get { id } => {
-            let c = api.get_client(pb::GetClientRequest { client_id: id, ..Default::default() }).await?.into_inner();
+            let c = api.get_client(pb::GetClientRequest { client_id: id }).await?.into_inner();
             out.one(&c, || show(&c, &tenant));
         }
         ClientsCommand::Create { first_name, last_name, phone, email, store, write } => {
-            let client = pb::Client { first_name, last_name, phone, email, registration_store_id: store, ..Default::default() };
-            let request = pb::CreateClientRequest { client: Some(client), context: write.context(), ..Default::default() };
+            let client =
+                pb::Client { first_name, last_name, phone, email, registration_store_id: store, ..Default::default() };
+            let request =
+                pb::CreateClientRequest { client: Some(client), context: write.context(), ..Default::default() };
             let c = api.create_client(request).await?.into_inner();
             out.one(&c, || show(&c, &tenant));
         }
@@ -192,25 +214,46 @@ pub async fn run(args: ClientsArgs, out: &Output) -> anyhow::Result<()> {
         }
         ClientsCommand::History { id, limit } => {
             let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, page_token: String::new() });
-            let r = api.list_client_history(pb::ListClientHistoryRequest { client_id: id, page, ..Default::default() }).await?.into_inner();
+            let r = api
+                .list_client_history(pb::ListClientHistoryRequest { client_id: id, page, ..Default::default() })
+                .await?
+                .into_inner();
             let mut t = Table::new(&["when", "what", "who", "changes", "comment"]);
             for h in &r.records {
-                let who = h.actor.as_ref().map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() }).unwrap_or_default();
-                t.row(vec![tenant.time(h.at.as_ref()), h.kind.clone(), who, format::changes(&h.before_json, &h.after_json), h.comment.clone()]);
+                let who = h
+                    .actor
+                    .as_ref()
+                    .map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() })
+                    .unwrap_or_default();
+                t.row(vec![
+                    tenant.time(h.at.as_ref()),
+                    h.kind.clone(),
+                    who,
+                    format::changes(&h.before_json, &h.after_json),
+                    h.comment.clone(),
+                ]);
             }
             out.list(&r.records, || t, "");
         }
         ClientsCommand::Merge { survivor, duplicates, write } => {
-            let req = pb::MergeClientsRequest { survivor_client_id: survivor, merged_client_ids: duplicates, context: write.context() };
+            let req = pb::MergeClientsRequest {
+                survivor_client_id: survivor,
+                merged_client_ids: duplicates,
+                context: write.context(),
+            };
             let r = api.merge_clients(req).await?.into_inner();
             out.one(&r, || r.survivor.as_ref().map(|c| show(c, &tenant)).unwrap_or_default());
         }
         ClientsCommand::Erase { id, reason, write } => {
-            let r = api.erase_client(pb::EraseClientRequest { client_id: id.clone(), reason, context: write.context() }).await?.into_inner();
+            let r = api
+                .erase_client(pb::EraseClientRequest { client_id: id.clone(), reason, context: write.context() })
+                .await?
+                .into_inner();
             out.one(&r, || format!("erased {id}: personal data removed, financial records kept"));
         }
         ClientsCommand::Export { id } => {
-            let document = api.export_client_data(pb::ExportClientDataRequest { client_id: id }).await?.into_inner().json;
+            let document =
+                api.export_client_data(pb::ExportClientDataRequest { client_id: id }).await?.into_inner().json;
             // The export is JSON already; scripts get it on one line.
             let value: serde_json::Value = serde_json::from_str(&document)?;
             out.value(value, &document);

@@ -65,7 +65,10 @@ pub async fn run(command: DevCommand, out: &Output) -> anyhow::Result<()> {
         DevCommand::Up(args) => up(args).await,
         DevCommand::Down(args) => {
             let stopped = Cluster::stop(&args.data_dir.join("postgres"))?;
-            out.value(serde_json::json!({ "stopped": stopped }), if stopped { "postgres stopped" } else { "postgres was not running" });
+            out.value(
+                serde_json::json!({ "stopped": stopped }),
+                if stopped { "postgres stopped" } else { "postgres was not running" },
+            );
             Ok(())
         }
         DevCommand::Reset(args) => reset(&args, out),
@@ -109,7 +112,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
     let token_path = args.dir.data_dir.join("dev-token");
     let rights = [ALL_RIGHTS, OPERATE_FEEDS];
-    let grant = Grant { subject: "dev-admin", name: "Dev admin", ttl: Duration::from_secs(30 * 86_400), ..Grant::new(&args.tenant, &rights) };
+    let grant = Grant {
+        subject: "dev-admin",
+        name: "Dev admin",
+        ttl: Duration::from_secs(30 * 86_400),
+        ..Grant::new(&args.tenant, &rights)
+    };
     let token = TokenSigner::development().mint(&grant)?;
     write_private(&token_path, &format!("{token}\n"))?;
 
@@ -153,8 +161,9 @@ async fn load_demo_once(data_dir: &Path, endpoint: &str, token: &str) -> anyhow:
 }
 
 async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let (client, connection) =
-        tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.context("connecting to the private Postgres")?;
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .context("connecting to the private Postgres")?;
     tokio::spawn(connection);
     let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
     if !exists {
@@ -168,7 +177,10 @@ fn confirmed(data_dir: &Path, yes: bool) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }
-    eprint!("This deletes {} (the local Postgres with all its data, and the dev token). Type yes to go on: ", data_dir.display());
+    eprint!(
+        "This deletes {} (the local Postgres with all its data, and the dev token). Type yes to go on: ",
+        data_dir.display()
+    );
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
@@ -178,7 +190,10 @@ fn confirmed(data_dir: &Path, yes: bool) -> anyhow::Result<bool> {
 fn reset(args: &ResetArgs, out: &Output) -> anyhow::Result<()> {
     let data_dir = &args.dir.data_dir;
     if !data_dir.exists() {
-        out.value(serde_json::json!({ "removed": false }), &format!("nothing to remove: {} does not exist", data_dir.display()));
+        out.value(
+            serde_json::json!({ "removed": false }),
+            &format!("nothing to remove: {} does not exist", data_dir.display()),
+        );
         return Ok(());
     }
     anyhow::ensure!(

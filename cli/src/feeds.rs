@@ -41,13 +41,24 @@ pub async fn run(args: FeedsArgs, out: &Output) -> anyhow::Result<()> {
             let r = api.list_parked_events(pb::ListParkedEventsRequest { limit }).await?.into_inner();
             let mut t = Table::new(&["parked (UTC)", "service", "feed", "sequence", "tenant", "kind", "reason"]);
             for e in &r.events {
-                t.row(vec![tenant.time(e.parked_at.as_ref()), e.service.clone(), e.consumer.clone(), e.sequence.to_string(), e.tenant_id.clone(), e.kind.clone(), e.reason.clone()]);
+                t.row(vec![
+                    tenant.time(e.parked_at.as_ref()),
+                    e.service.clone(),
+                    e.consumer.clone(),
+                    e.sequence.to_string(),
+                    e.tenant_id.clone(),
+                    e.kind.clone(),
+                    e.reason.clone(),
+                ]);
             }
             out.list(&r.events, || t, &format!("{} parked", r.events.len()));
         }
         FeedsCommand::Retry { service, consumer, sequence } => {
-            let e = api.retry_parked_event(pb::RetryParkedEventRequest { service, consumer, sequence }).await?.into_inner();
-            out.one(&e, || format!("applied event {} of the {} feed in the {} service", e.sequence, e.consumer, e.service));
+            let e =
+                api.retry_parked_event(pb::RetryParkedEventRequest { service, consumer, sequence }).await?.into_inner();
+            out.one(&e, || {
+                format!("applied event {} of the {} feed in the {} service", e.sequence, e.consumer, e.service)
+            });
         }
     }
     Ok(())

@@ -51,7 +51,9 @@ pub fn word(name: &str, prefix: &str) -> String {
 }
 
 pub fn client_status(v: i32) -> String {
-    loyalty_api::events::v1::ClientStatus::try_from(v).map(|s| word(s.as_str_name(), "CLIENT_STATUS_")).unwrap_or_else(|_| "?".into())
+    loyalty_api::events::v1::ClientStatus::try_from(v)
+        .map(|s| word(s.as_str_name(), "CLIENT_STATUS_"))
+        .unwrap_or_else(|_| "?".into())
 }
 
 pub fn channel(v: i32) -> String {

@@ -38,10 +38,12 @@ pub fn exit_of(status: &tonic::Status) -> Exit {
 /// What the user should do next about `status`, if there is something to say.
 fn next_step(status: &tonic::Status) -> Option<&'static str> {
     match (status.code(), status.message()) {
-        (tonic::Code::Unauthenticated, m) if m.contains("expired") => {
-            Some("get a new token: restart `loyalty dev up` (it writes .data/dev-token), or `loyalty token --tenant demo --rights '*' > .data/dev-token`")
+        (tonic::Code::Unauthenticated, m) if m.contains("expired") => Some(
+            "get a new token: restart `loyalty dev up` (it writes .data/dev-token), or `loyalty token --tenant demo --rights '*' > .data/dev-token`",
+        ),
+        (tonic::Code::Unauthenticated, _) => {
+            Some("check the token: --token, LOYALTY_TOKEN or --token-file (.data/dev-token)")
         }
-        (tonic::Code::Unauthenticated, _) => Some("check the token: --token, LOYALTY_TOKEN or --token-file (.data/dev-token)"),
         (tonic::Code::PermissionDenied, _) => Some("ask for a token with the right named above"),
         (tonic::Code::Unavailable, _) => {
             Some("is the suite running? `make dev` starts it; --endpoint or LOYALTY_ENDPOINT says where it is")
@@ -57,7 +59,9 @@ pub struct Output {
 
 fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(loyalty_api::FILE_DESCRIPTOR_SET).unwrap_or_else(|_| DescriptorPool::new()))
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(loyalty_api::FILE_DESCRIPTOR_SET).unwrap_or_else(|_| DescriptorPool::new())
+    })
 }
 
 /// A message of the contracts as canonical protobuf JSON.
@@ -127,7 +131,10 @@ impl Output {
                 .into_iter()
                 .map(|(field, reason)| serde_json::json!({ "field": field, "reason": reason }))
                 .collect();
-            eprintln!("{}", serde_json::json!({ "error": message, "code": code, "fields": fields, "exit": exit as u8 }));
+            eprintln!(
+                "{}",
+                serde_json::json!({ "error": message, "code": code, "fields": fields, "exit": exit as u8 })
+            );
         } else {
             eprintln!("error: {message}");
             if let Some(step) = status.and_then(next_step) {

@@ -82,22 +82,37 @@ pub fn minor_units(text: &str, digits: u8) -> anyhow::Result<i64> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = usize::from(digits);
     anyhow::ensure!(
-        !whole.is_empty() && fraction.len() <= digits && whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()),
+        !whole.is_empty()
+            && fraction.len() <= digits
+            && whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()),
         "amount {text:?}: write it like 12.34 (at most {digits} decimals)"
     );
     let scale = 10_i64.pow(digits as u32);
     let whole: i64 = whole.parse().map_err(|_| anyhow::anyhow!("amount {text:?} is too large"))?;
     let fraction: i64 = if digits == 0 { 0 } else { format!("{fraction:0<digits$}").parse()? };
-    whole.checked_mul(scale).and_then(|w| w.checked_add(fraction)).ok_or_else(|| anyhow::anyhow!("amount {text:?} is too large"))
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(|| anyhow::anyhow!("amount {text:?} is too large"))
 }
 
 fn show(b: &pb::Balance, tenant: &Tenant) -> String {
     let mut t = Table::new(&["available", "pending", "reserved", "used", "expired", "debt", "level"]);
     let level = if b.level_name.is_empty() { "-".to_string() } else { b.level_name.clone() };
-    t.row([b.available, b.pending, b.reserved, b.used, b.expired, b.debt].iter().map(i64::to_string).chain([level]).collect());
+    t.row(
+        [b.available, b.pending, b.reserved, b.used, b.expired, b.debt]
+            .iter()
+            .map(i64::to_string)
+            .chain([level])
+            .collect(),
+    );
     let mut text = t.render().trim_end().to_string();
     if b.next_expiry_at.is_some() {
-        text.push_str(&format!("\nnext expiry: {} points on {}", b.next_expiry_points, tenant.time(b.next_expiry_at.as_ref())));
+        text.push_str(&format!(
+            "\nnext expiry: {} points on {}",
+            b.next_expiry_points,
+            tenant.time(b.next_expiry_at.as_ref())
+        ));
     }
     if b.blocked {
         text.push_str("\nblocked: no earning or spending");
@@ -110,29 +125,49 @@ pub async fn run(args: PointsArgs, out: &Output) -> anyhow::Result<()> {
     let tenant = Tenant::of(&args.connection).await;
     match args.command {
         PointsCommand::Balance { client_id, card } => {
-            let request = pb::GetBalanceRequest { client_id: client_id.unwrap_or_default(), card_number: card.unwrap_or_default() };
+            let request = pb::GetBalanceRequest {
+                client_id: client_id.unwrap_or_default(),
+                card_number: card.unwrap_or_default(),
+            };
             let b = api.get_balance(request).await?.into_inner();
             out.one(&b, || show(&b, &tenant));
         }
         PointsCommand::History { client_id, limit } => {
             let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, page_token: String::new() });
-            let r = api.list_entries(pb::ListEntriesRequest { client_id, page, ..Default::default() }).await?.into_inner();
+            let r =
+                api.list_entries(pb::ListEntriesRequest { client_id, page, ..Default::default() }).await?.into_inner();
             let mut t = Table::new(&["when", "what", "points", "source", "comment"]);
             for e in &r.entries {
-                let kind = pb::EntryKind::try_from(e.kind).map(|k| format::word(k.as_str_name(), "ENTRY_KIND_")).unwrap_or_default();
-                t.row(vec![tenant.time(e.at.as_ref()), kind, format!("{:+}", e.points), e.source.clone(), e.comment.clone()]);
+                let kind = pb::EntryKind::try_from(e.kind)
+                    .map(|k| format::word(k.as_str_name(), "ENTRY_KIND_"))
+                    .unwrap_or_default();
+                t.row(vec![
+                    tenant.time(e.at.as_ref()),
+                    kind,
+                    format!("{:+}", e.points),
+                    e.source.clone(),
+                    e.comment.clone(),
+                ]);
             }
             out.list(&r.entries, || t, "");
         }
         PointsCommand::Adjust { client_id, points, comment, notify, write } => {
-            let req = pb::AdjustPointsRequest { context: write.context(), client_id, points, comment, notify_by_sms: notify, ..Default::default() };
+            let req = pb::AdjustPointsRequest {
+                context: write.context(),
+                client_id,
+                points,
+                comment,
+                notify_by_sms: notify,
+                ..Default::default()
+            };
             let r = api.adjust_points(req).await?.into_inner();
             out.one(&r, || r.balance.as_ref().map(|b| show(b, &tenant)).unwrap_or_default());
         }
         PointsCommand::Purchase { card, amount, currency, store, check, spend, write } => {
             let currency = match currency {
-                Some(code) => loyalty_platform::Currency::known(&code.to_uppercase())
-                    .ok_or_else(|| anyhow::anyhow!("--currency {code:?} is not an ISO 4217 currency code (EUR, PLN, RON…)"))?,
+                Some(code) => loyalty_platform::Currency::known(&code.to_uppercase()).ok_or_else(|| {
+                    anyhow::anyhow!("--currency {code:?} is not an ISO 4217 currency code (EUR, PLN, RON…)")
+                })?,
                 None => tenant.currency,
             };
             let minor = minor_units(&amount, currency.minor_digits())?;

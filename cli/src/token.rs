@@ -77,7 +77,9 @@ pub fn service_rights(service: &str) -> anyhow::Result<&'static [&'static str]> 
 fn signer(args: &TokenArgs) -> anyhow::Result<TokenSigner> {
     let Some(path) = &args.key_file else { return Ok(TokenSigner::development()) };
     let text = std::fs::read_to_string(path).with_context(|| format!("--key-file: reading {}", path.display()))?;
-    let der = base64::engine::general_purpose::STANDARD.decode(text.trim()).context("--key-file: not base64 of a PKCS#8 key")?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .context("--key-file: not base64 of a PKCS#8 key")?;
     anyhow::ensure!(!args.kid.is_empty(), "--kid is required with --key-file: services pick the key by it");
     Ok(TokenSigner::from_pkcs8(&der, &args.kid, &args.issuer))
 }

@@ -206,7 +206,13 @@ impl<'a> Grant<'a> {
     /// The identity of one service of the suite (`"ledger-service"`) with the rights it needs,
     /// acting for every tenant.
     pub fn service(subject: &'a str, rights: &'a [&'a str]) -> Self {
-        Self { subject, kind: "service", name: subject, ttl: std::time::Duration::from_secs(90 * 86_400), ..Self::new(EVERY_TENANT, rights) }
+        Self {
+            subject,
+            kind: "service",
+            name: subject,
+            ttl: std::time::Duration::from_secs(90 * 86_400),
+            ..Self::new(EVERY_TENANT, rights)
+        }
     }
 }
 
@@ -269,13 +275,13 @@ impl AuthLayer {
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .ok_or_else(|| Status::unauthenticated("authorization is not a bearer token"))?;
         let mut principal = self.keys.verify(token.trim())?;
-        if principal.every_tenant {
-            if let Some(named) = req.headers().get(TENANT_HEADER) {
-                let named = named.to_str().ok().filter(|t| is_tenant_id(t)).ok_or_else(|| {
-                    Status::invalid_argument(format!("{TENANT_HEADER}: is not a tenant id (letters, digits, -, _, .)"))
-                })?;
-                principal.tenant = named.to_string();
-            }
+        if principal.every_tenant
+            && let Some(named) = req.headers().get(TENANT_HEADER)
+        {
+            let named = named.to_str().ok().filter(|t| is_tenant_id(t)).ok_or_else(|| {
+                Status::invalid_argument(format!("{TENANT_HEADER}: is not a tenant id (letters, digits, -, _, .)"))
+            })?;
+            principal.tenant = named.to_string();
         }
         let right = self
             .rights

@@ -48,7 +48,9 @@ impl<H: ApplyEvent> ParkedEvents<H> {
         let tx = conn.transaction().await?;
         let Some(row) = tx
             .query_opt(
-                &format!("SELECT {COLUMNS}, payload FROM feed_parked_events WHERE consumer = $1 AND sequence = $2 FOR UPDATE"),
+                &format!(
+                    "SELECT {COLUMNS}, payload FROM feed_parked_events WHERE consumer = $1 AND sequence = $2 FOR UPDATE"
+                ),
                 &[&self.consumer, &sequence],
             )
             .await?
@@ -59,8 +61,11 @@ impl<H: ApplyEvent> ParkedEvents<H> {
         let found = parked(self.service, &row);
         match self.handler.apply(&tx, &event).await {
             Ok(()) => {
-                tx.execute("DELETE FROM feed_parked_events WHERE consumer = $1 AND sequence = $2", &[&self.consumer, &sequence])
-                    .await?;
+                tx.execute(
+                    "DELETE FROM feed_parked_events WHERE consumer = $1 AND sequence = $2",
+                    &[&self.consumer, &sequence],
+                )
+                .await?;
                 crate::outbox::commit(tx).await?;
                 Ok(Ok(Some(found)))
             }

@@ -34,10 +34,13 @@ pub struct ServiceIdentity {
     source: Source,
 }
 
+/// The token file as last read: when it was modified, and what it held.
+type LastRead = Arc<Mutex<Option<(SystemTime, Secret<String>)>>>;
+
 #[derive(Clone, Debug)]
 enum Source {
     Token(Secret<String>),
-    File { path: PathBuf, read: Arc<Mutex<Option<(SystemTime, Secret<String>)>>> },
+    File { path: PathBuf, read: LastRead },
 }
 
 impl ServiceIdentity {

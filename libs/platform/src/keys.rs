@@ -147,7 +147,6 @@ impl Verifier {
         self.verified.remember(token, &principal, exp);
         Ok(principal)
     }
-
 }
 
 #[cfg(test)]
@@ -222,7 +221,8 @@ impl TokenSigner {
     pub fn generate(kid: &str, issuer: &str) -> anyhow::Result<(Self, JwkSet)> {
         use ring::signature::KeyPair;
         let rng = ring::rand::SystemRandom::new();
-        let der = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("generating a key"))?;
+        let der =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("generating a key"))?;
         let pair = ring::signature::Ed25519KeyPair::from_pkcs8(der.as_ref())
             .map_err(|_| anyhow::anyhow!("reading the generated key"))?;
         let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());

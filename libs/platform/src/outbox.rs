@@ -11,6 +11,7 @@
 //! Rolled-back events never get a number; a number once shown is never followed by a smaller one.
 use crate::auth::{Principal, principal};
 use crate::config::DatabaseSettings;
+use crate::db::Tls;
 use anyhow::Context;
 use futures::{Stream, StreamExt};
 use loyalty_api::common::v1::Actor;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres::{AsyncMessage, NoTls};
-use crate::db::Tls;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
@@ -230,7 +230,9 @@ impl Outbox {
         let tenant = if principal.has_right(READ_ALL_TENANTS) {
             None
         } else if principal.tenant.is_empty() {
-            return Err(Status::permission_denied("name the tenant (x-loyalty-tenant) or hold events.read_all_tenants"));
+            return Err(Status::permission_denied(
+                "name the tenant (x-loyalty-tenant) or hold events.read_all_tenants",
+            ));
         } else {
             Some(principal.tenant.clone())
         };

@@ -28,12 +28,14 @@ impl Caller {
     /// Reads the principal the auth layer put on `request` and the request's context (channel,
     /// store, idempotency key). A missing channel means the console for users, the API otherwise.
     /// A store the context names must be one the token may act in.
-    pub fn new<T>(request: &tonic::Request<T>, context: Option<&RequestContext>, clock: &dyn Clock) -> ApiResult<Caller> {
+    pub fn new<T>(
+        request: &tonic::Request<T>,
+        context: Option<&RequestContext>,
+        clock: &dyn Clock,
+    ) -> ApiResult<Caller> {
         let principal = crate::auth::principal(request)?.clone();
         if principal.tenant.is_empty() {
-            return Err(ApiError::denied(
-                "a service identity must name the tenant it acts for in x-loyalty-tenant",
-            ));
+            return Err(ApiError::denied("a service identity must name the tenant it acts for in x-loyalty-tenant"));
         }
         let context = context.cloned().unwrap_or_default();
         let mut channel = Channel::try_from(context.channel).unwrap_or(Channel::Unspecified);

@@ -4,10 +4,10 @@
 //! [`start`] binds (port 0 works) and returns the bound address at once, so tests and
 //! `loyalty dev up` start servers in-process and read the port back.
 use crate::auth::{AuthLayer, RightsTable};
+use crate::config::{AuthSettings, ServerSettings};
 use crate::feed_ops::{FeedOperationsApi, ParkedFeed};
 use crate::input::InputLayer;
 use crate::keys::Verifier;
-use crate::config::{AuthSettings, ServerSettings};
 use crate::metrics::ObserveLayer;
 use anyhow::Context;
 use std::convert::Infallible;
@@ -145,7 +145,8 @@ pub async fn serve(
     let mut services = services;
     if !services.parked.is_empty() {
         let feeds = std::mem::take(&mut services.parked);
-        let api = loyalty_api::events::v1::feed_operations_server::FeedOperationsServer::new(FeedOperationsApi::new(feeds));
+        let api =
+            loyalty_api::events::v1::feed_operations_server::FeedOperationsServer::new(FeedOperationsApi::new(feeds));
         services.add(api, crate::feed_ops::RIGHTS);
     }
 

@@ -81,7 +81,11 @@ pub fn run<S: ServiceSettings>(spec: ServiceSpec<S>) -> ExitCode {
     }
 }
 
-async fn run_async<S: ServiceSettings>(spec: &ServiceSpec<S>, mode: Mode, config: Option<PathBuf>) -> anyhow::Result<()> {
+async fn run_async<S: ServiceSettings>(
+    spec: &ServiceSpec<S>,
+    mode: Mode,
+    config: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let settings: S = crate::config::load(spec.name, config.as_deref())?;
     let platform = settings.platform();
     let _telemetry = crate::telemetry::init(spec.name, &platform.telemetry)?;

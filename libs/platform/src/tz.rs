@@ -36,8 +36,12 @@ fn from_jiff(at: jiff::Timestamp) -> OffsetDateTime {
 /// The calendar date of `at` in `zone`.
 pub fn local_date(at: OffsetDateTime, zone: &TimeZone) -> time::Date {
     let d = to_jiff(at).to_zoned(zone.clone()).date();
-    time::Date::from_calendar_date(i32::from(d.year()), time::Month::try_from(d.month() as u8).unwrap_or(time::Month::January), d.day() as u8)
-        .unwrap_or(time::Date::MIN)
+    time::Date::from_calendar_date(
+        i32::from(d.year()),
+        time::Month::try_from(d.month() as u8).unwrap_or(time::Month::January),
+        d.day() as u8,
+    )
+    .unwrap_or(time::Date::MIN)
 }
 
 /// The first instant of `date` in `zone` (midnight, or the first instant after a DST gap).
@@ -64,10 +68,10 @@ mod tests {
     fn days_follow_the_tenant_s_zone() {
         let vilnius = parse("time_zone", "Europe/Vilnius").expect("a zone");
         // 00:30 in Vilnius on 1 February is 22:30 UTC on 31 January.
-        assert_eq!(local_date(datetime!(2026-01-31 22:30 UTC), &vilnius), date!(2026-02-01));
-        assert_eq!(end_of_day(date!(2026-02-28), &vilnius), datetime!(2026-02-28 21:59:59.999999999 UTC));
+        assert_eq!(local_date(datetime!(2026-01-31 22:30 UTC), &vilnius), date!(2026 - 02 - 01));
+        assert_eq!(end_of_day(date!(2026 - 02 - 28), &vilnius), datetime!(2026-02-28 21:59:59.999999999 UTC));
         // Summer time: UTC+3.
-        assert_eq!(start_of_day(date!(2026-07-01), &vilnius), datetime!(2026-06-30 21:00 UTC));
+        assert_eq!(start_of_day(date!(2026 - 07 - 01), &vilnius), datetime!(2026-06-30 21:00 UTC));
         assert!(parse("time_zone", "Europe/Atlantis").is_err());
         assert!(parse("time_zone", "").is_err());
     }

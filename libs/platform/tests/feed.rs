@@ -25,7 +25,13 @@ struct Recorder {
 
 impl Recorder {
     fn new(replica: &'static str, in_flight: Arc<AtomicUsize>, max_in_flight: Arc<AtomicUsize>) -> Arc<Self> {
-        Arc::new(Self { replica, in_flight, max_in_flight, fail_once: Default::default(), fail_always: Default::default() })
+        Arc::new(Self {
+            replica,
+            in_flight,
+            max_in_flight,
+            fail_once: Default::default(),
+            fail_always: Default::default(),
+        })
     }
 }
 
@@ -184,10 +190,14 @@ async fn an_event_that_never_applies_is_parked_and_the_feed_goes_on() {
     assert!(!names.contains(&"e03".to_string()), "the poisoned event applied nothing");
     assert!(names.contains(&"e09".to_string()), "the events after it were not held back: {names:?}");
 
-    let parked = ParkedEvents { service: "probe", consumer: "probe-feed".into(), pool: pool.clone(), handler: recorder.clone() };
+    let parked =
+        ParkedEvents { service: "probe", consumer: "probe-feed".into(), pool: pool.clone(), handler: recorder.clone() };
     let listed = parked.list(10).await.expect("list");
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!((listed[0].sequence, listed[0].kind.as_str(), listed[0].attempts), (4, "client_blocked", PARK_AFTER as i32));
+    assert_eq!(
+        (listed[0].sequence, listed[0].kind.as_str(), listed[0].attempts),
+        (4, "client_blocked", PARK_AFTER as i32)
+    );
     assert!(listed[0].reason.contains("cannot apply"), "{}", listed[0].reason);
     // Still broken: it stays parked, with the new reason.
     let again = parked.retry(4).await.expect_err("fails again");

@@ -2,8 +2,8 @@
 use loyalty_platform::auth::{ALL_RIGHTS, BearerToken, Grant};
 use loyalty_platform::config::{AuthSettings, PlatformSettings};
 use loyalty_platform::keys::TokenSigner;
-use loyalty_platform::{Secret, auth};
 use loyalty_platform::server::{RunningServer, Services};
+use loyalty_platform::{Secret, auth};
 use std::future::Future;
 use std::net::SocketAddr;
 use tonic::service::interceptor::InterceptedService;
@@ -15,7 +15,8 @@ pub const TEST_ISSUER: &str = "loyalty-test";
 /// This test process's identity provider: a fresh Ed25519 key whose public half is the JWKS file
 /// the services trust, as in production (no development key, `auth.development` off).
 fn provider() -> anyhow::Result<&'static (TokenSigner, std::path::PathBuf)> {
-    static PROVIDER: std::sync::OnceLock<Result<(TokenSigner, std::path::PathBuf), String>> = std::sync::OnceLock::new();
+    static PROVIDER: std::sync::OnceLock<Result<(TokenSigner, std::path::PathBuf), String>> =
+        std::sync::OnceLock::new();
     PROVIDER
         .get_or_init(|| {
             let made = (|| {

@@ -40,7 +40,8 @@ pub fn touched(cause: &Event, c: &pb::Card, change: &str) -> Event {
 }
 
 pub fn replaced(ctx: &Caller, old: &pb::Card, new: &pb::Card) -> Event {
-    let payload = CardReplaced { old_card_id: old.id.clone(), new_card_id: new.id.clone(), client_id: old.client_id.clone() };
+    let payload =
+        CardReplaced { old_card_id: old.id.clone(), new_card_id: new.id.clone(), client_id: old.client_id.clone() };
     ctx.event(&old.id, Payload::CardReplaced(payload))
 }
 

@@ -15,7 +15,8 @@ impl ApplyEvent for ClientEvents {
         match &event.payload {
             Some(Payload::ClientsMerged(m)) => {
                 let survivor = ClientId::from_event(&m.survivor_client_id)?;
-                let merged = m.merged_client_ids.iter().map(|i| ClientId::from_event(i)).collect::<Result<Vec<_>, _>>()?;
+                let merged =
+                    m.merged_client_ids.iter().map(|i| ClientId::from_event(i)).collect::<Result<Vec<_>, _>>()?;
                 let cards = crate::store::move_to_survivor(tx, &tenant, survivor, &merged).await?;
                 let events: Vec<Event> = cards.iter().map(|c| crate::events::touched(event, c, "moved")).collect();
                 publish_many(tx, &events).await?;

@@ -11,7 +11,10 @@ use tonic::Code;
 
 async fn template(api: &mut Cards, name: &str) -> pb::CardTemplate {
     let t = pb::CardTemplate { name: name.into(), kind: pb::CardKind::Physical as i32, ..Default::default() };
-    api.create_card_template(pb::CreateCardTemplateRequest { template: Some(t), ..Default::default() }).await.expect("template").into_inner()
+    api.create_card_template(pb::CreateCardTemplateRequest { template: Some(t), ..Default::default() })
+        .await
+        .expect("template")
+        .into_inner()
 }
 
 #[tokio::test]

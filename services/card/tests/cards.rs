@@ -16,7 +16,10 @@ async fn generated_numbers_are_unique_under_concurrent_issuers_and_carry_a_check
     let app = start().await;
     let owner = client(&app, TENANT, "+37061200001").await;
     let rule = pb::NumberingRule { prefix: "77".into(), length: 12, luhn_check_digit: true };
-    cards(&app, TENANT).update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() }).await.expect("rule");
+    cards(&app, TENANT)
+        .update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() })
+        .await
+        .expect("rule");
     let issuers = (0..16).map(|_| {
         let mut api = cards(&app, TENANT);
         let owner = owner.clone();
@@ -68,7 +71,11 @@ async fn supplied_numbers_are_checked_and_unique_per_tenant() {
     let block = pb::BlockCardRequest { card_id: ours.id.clone(), reason: "x".into(), ..Default::default() };
     assert_eq!(other.block_card(block).await.expect_err("another tenant's card").code(), Code::NotFound);
     let listed = other.list_client_cards(pb::ListClientCardsRequest { client_id: owner.clone() }).await;
-    assert_eq!(listed.expect_err("another tenant's client").code(), Code::NotFound, "not an empty list: no such client");
+    assert_eq!(
+        listed.expect_err("another tenant's client").code(),
+        Code::NotFound,
+        "not an empty list: no such client"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +85,9 @@ async fn the_pos_finds_a_card_by_number_or_barcode() {
     let mut api = cards(&app, TENANT);
     // A chain whose cards carry EAN-13 barcodes, numbered without a Luhn digit.
     let rule = pb::NumberingRule { prefix: "4".into(), length: 12, luhn_check_digit: false };
-    api.update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() }).await.expect("rule");
+    api.update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() })
+        .await
+        .expect("rule");
     let template = pb::CardTemplate {
         name: "Gold".into(),
         kind: pb::CardKind::Physical as i32,
@@ -130,7 +139,10 @@ async fn a_replaced_card_points_to_its_successor_and_retired_cards_stay_out_of_t
     assert_eq!(refused.message(), format!("the card was replaced by card {}; use that card", new.number));
     // The back office still sees it, with its successor.
     let key = Some(pb::lookup_card_request::Key::Number(old.number.clone()));
-    let found = api.lookup_card(pb::LookupCardRequest { key, any_status: true, ..Default::default() }).await.expect("any status");
+    let found = api
+        .lookup_card(pb::LookupCardRequest { key, any_status: true, ..Default::default() })
+        .await
+        .expect("any status");
     assert_eq!(found.into_inner().card.map(|c| c.successor_card_id), Some(new.id.clone()));
     let again = api.replace_card(pb::ReplaceCardRequest { card_id: lost.id.clone(), ..Default::default() }).await;
     assert_eq!(again.expect_err("already replaced").code(), Code::FailedPrecondition);
@@ -159,18 +171,27 @@ async fn template_issue_form_and_numbering_changes_are_on_the_feed() {
     let app = start().await;
     let mut api = cards(&app, TENANT);
     let template = pb::CardTemplate { name: "Silver".into(), kind: pb::CardKind::Virtual as i32, ..Default::default() };
-    let template =
-        api.create_card_template(pb::CreateCardTemplateRequest { template: Some(template), ..Default::default() }).await.expect("t");
+    let template = api
+        .create_card_template(pb::CreateCardTemplateRequest { template: Some(template), ..Default::default() })
+        .await
+        .expect("t");
     let mut renamed = template.into_inner();
     renamed.name = "Silver 2027".into();
     let mask = Some(prost_types::FieldMask { paths: vec!["name".into()] });
-    let update = pb::UpdateCardTemplateRequest { template: Some(renamed.clone()), update_mask: mask, ..Default::default() };
+    let update =
+        pb::UpdateCardTemplateRequest { template: Some(renamed.clone()), update_mask: mask, ..Default::default() };
     api.update_card_template(update).await.expect("renamed");
     let form = pb::IssueForm { name: "Web shop".into(), ..Default::default() };
-    api.create_issue_form(pb::CreateIssueFormRequest { issue_form: Some(form), ..Default::default() }).await.expect("form");
+    api.create_issue_form(pb::CreateIssueFormRequest { issue_form: Some(form), ..Default::default() })
+        .await
+        .expect("form");
     let rule = pb::NumberingRule { prefix: "29".into(), length: 13, luhn_check_digit: true };
-    api.update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() }).await.expect("rule");
-    api.delete_card_template(pb::DeleteCardTemplateRequest { template_id: renamed.id.clone(), ..Default::default() }).await.expect("gone");
+    api.update_numbering_rule(pb::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() })
+        .await
+        .expect("rule");
+    api.delete_card_template(pb::DeleteCardTemplateRequest { template_id: renamed.id.clone(), ..Default::default() })
+        .await
+        .expect("gone");
 
     let replay =
         WatchEventsRequest { after_sequence: 0, kinds: vec!["card_settings_changed".into()], replay_only: true };

@@ -20,7 +20,13 @@ impl ApplyEvent for Purchases {
             .and_then(loyalty_platform::convert::from_timestamp)
             .unwrap_or_else(time::OffsetDateTime::now_utc);
         let tenant = TenantId::trusted(&event.tenant_id);
-        crate::store::clients::record_purchase_store(tx, &tenant, ClientId::from_event(&p.client_id)?, &StoreId::trusted(&p.store_id), at)
-            .await
+        crate::store::clients::record_purchase_store(
+            tx,
+            &tenant,
+            ClientId::from_event(&p.client_id)?,
+            &StoreId::trusted(&p.store_id),
+            at,
+        )
+        .await
     }
 }

@@ -67,10 +67,15 @@ pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::R
 }
 
 /// Like [`register`] with a clock the caller controls (tests).
-pub async fn register_with_clock(settings: &Settings, services: &mut Services, clock: SharedClock) -> anyhow::Result<()> {
+pub async fn register_with_clock(
+    settings: &Settings,
+    services: &mut Services,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
     let platform = &settings.platform;
     let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
-    let purchases = kit.peer_feed(&platform.peers.ledger, &["purchase_recorded"], loyalty_platform::feed::watch_ledger)?;
+    let purchases =
+        kit.peer_feed(&platform.peers.ledger, &["purchase_recorded"], loyalty_platform::feed::watch_ledger)?;
     kit.follow(services, "ledger", purchases, feed::Purchases);
     let pool = kit.pool.clone();
     let every = std::time::Duration::from_secs(settings.clients.history_purge_every_s.max(1));
@@ -78,7 +83,11 @@ pub async fn register_with_clock(settings: &Settings, services: &mut Services, c
         let pool = pool.clone();
         async move { store::history::purge_past_retention(&pool.get().await?).await }
     });
-    let peers = api::Peers { cards: kit.peer(&platform.peers.card)?, ledger: kit.peer(&platform.peers.ledger)?, identity: kit.identity()? };
+    let peers = api::Peers {
+        cards: kit.peer(&platform.peers.card)?,
+        ledger: kit.peer(&platform.peers.ledger)?,
+        identity: kit.identity()?,
+    };
     let api = api::ClientApi::new(&kit, clock, peers, settings.clients.clone());
     services.add(ClientServiceServer::new(api), RIGHTS);
     Ok(())

@@ -21,7 +21,10 @@ async fn a_card_number_can_stand_in_for_the_phone_and_finds_the_client() {
     let created = api.create_client(with_card("Ona", "79927398713")).await.expect("created with a card").into_inner();
     assert!(created.phone.is_empty());
     let mut card_api = CardServiceClient::new(app.authed(&app.admin_token(TENANT)));
-    let lookup = cards::LookupCardRequest { key: Some(cards::lookup_card_request::Key::Number("79927398713".into())), ..Default::default() };
+    let lookup = cards::LookupCardRequest {
+        key: Some(cards::lookup_card_request::Key::Number("79927398713".into())),
+        ..Default::default()
+    };
     let held = card_api.lookup_card(lookup).await.expect("the card was issued").into_inner();
     assert_eq!(held.client_id, created.id);
 

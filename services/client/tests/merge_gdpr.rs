@@ -30,7 +30,10 @@ async fn merging_fills_empty_fields_unites_tags_and_consents_and_redirects_the_m
     set_consent(&mut api, &dup.id, ContactChannel::Email, ConsentStatus::Subscribed).await;
     set_consent(&mut api, &dup.id, ContactChannel::Sms, ConsentStatus::Unsubscribed).await; // newer: wins
     let t = api
-        .create_tag(pb::CreateTagRequest { tag: Some(pb::Tag { name: "From dup".into(), ..Default::default() }), ..Default::default() })
+        .create_tag(pb::CreateTagRequest {
+            tag: Some(pb::Tag { name: "From dup".into(), ..Default::default() }),
+            ..Default::default()
+        })
         .await
         .expect("tag")
         .into_inner();

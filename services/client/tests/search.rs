@@ -164,7 +164,8 @@ async fn a_mask_of_every_field_reads_the_whole_client() {
     let consents = pb::SetConsentRequest { client_id: ona.id.clone(), consents: vec![consent], ..Default::default() };
     api.set_consent(consents).await.expect("consent");
     let tag = pb::Tag { name: "vip".into(), ..Default::default() };
-    let tag = api.create_tag(pb::CreateTagRequest { tag: Some(tag), ..Default::default() }).await.expect("tag").into_inner();
+    let tag =
+        api.create_tag(pb::CreateTagRequest { tag: Some(tag), ..Default::default() }).await.expect("tag").into_inner();
     let tagging =
         pb::ModifyClientTagsRequest { client_id: ona.id.clone(), add_tag_ids: vec![tag.id], ..Default::default() };
     api.modify_client_tags(tagging).await.expect("tagged");

@@ -36,8 +36,12 @@ async fn tags_are_created_renamed_recoloured_and_deleted() {
     let mut api = admin(&app);
     let vip = tag(&mut api, "VIP").await;
     assert_eq!(vip.colour, "#FF8800");
-    let dup =
-        api.create_tag(pb::CreateTagRequest { tag: Some(pb::Tag { name: "vip".into(), ..Default::default() }), ..Default::default() }).await;
+    let dup = api
+        .create_tag(pb::CreateTagRequest {
+            tag: Some(pb::Tag { name: "vip".into(), ..Default::default() }),
+            ..Default::default()
+        })
+        .await;
     assert_eq!(dup.expect_err("same name").code(), Code::AlreadyExists);
     let bad = api
         .create_tag(pb::CreateTagRequest {
@@ -73,7 +77,11 @@ async fn tags_are_created_renamed_recoloured_and_deleted() {
     let listed = api.list_tags(pb::ListTagsRequest {}).await.expect("list").into_inner().tags;
     assert_eq!(listed.iter().map(|t| (t.name.as_str(), t.client_count)).collect::<Vec<_>>(), vec![("Gold", 1)]);
 
-    let deleted = api.delete_tag(pb::DeleteTagRequest { tag_id: vip.id.clone(), ..Default::default() }).await.expect("deleted").into_inner();
+    let deleted = api
+        .delete_tag(pb::DeleteTagRequest { tag_id: vip.id.clone(), ..Default::default() })
+        .await
+        .expect("deleted")
+        .into_inner();
     assert_eq!(deleted.clients_untagged, 1);
     assert!(tags_of(&mut api, &c.id).await.is_empty());
 }

@@ -145,7 +145,12 @@ pub mod of_caller {
     }
 
     /// `LevelChanged` when a purchase or return moved the client to another level (LE-9).
-    pub fn level_changed(ctx: &Caller, client: ClientId, (previous, now): (&str, &str), programme: &Programme) -> Option<ev::Event> {
+    pub fn level_changed(
+        ctx: &Caller,
+        client: ClientId,
+        (previous, now): (&str, &str),
+        programme: &Programme,
+    ) -> Option<ev::Event> {
         if previous == now {
             return None;
         }

@@ -22,7 +22,8 @@ impl ApplyEvent for ClientEvents {
         let now = self.clock.now();
         match &event.payload {
             Some(Payload::ClientUpserted(c)) => {
-                store::clients::live(tx, &tenant, ClientId::from_event(&c.client_id)?, &c.registration_store_id).await?;
+                store::clients::live(tx, &tenant, ClientId::from_event(&c.client_id)?, &c.registration_store_id)
+                    .await?;
             }
             Some(Payload::ClientDeleted(c)) => {
                 store::clients::gone(tx, &tenant, ClientId::from_event(&c.client_id)?, "deleted").await?;
@@ -36,7 +37,8 @@ impl ApplyEvent for ClientEvents {
             Some(Payload::ClientUnblocked(b)) => block(tx, &tenant, (&b.client_id, false, &b.comment), now).await?,
             Some(Payload::ClientsMerged(m)) => {
                 let survivor = ClientId::from_event(&m.survivor_client_id)?;
-                let merged = m.merged_client_ids.iter().map(|i| ClientId::from_event(i)).collect::<Result<Vec<_>, _>>()?;
+                let merged =
+                    m.merged_client_ids.iter().map(|i| ClientId::from_event(i)).collect::<Result<Vec<_>, _>>()?;
                 let origin = Origin::system("merge", "client-feed");
                 store::merge::merge_into(tx, &tenant, survivor, &merged, now, &origin).await?;
                 store::clients::merged(tx, &tenant, survivor, &merged).await?;
@@ -60,8 +62,12 @@ pub async fn block(
     let origin = Origin { comment, ..Origin::system("client", "client-service") };
     if store::balances::set_blocked(tx, tenant, client, blocked, (now, &origin)).await? {
         let payload = AccountBlockChanged { client_id: client.to_string(), blocked, comment: comment.to_string() };
-        let event =
-            loyalty_platform::outbox::event(tenant.as_str(), crate::events::sweep_actor(), &client.to_string(), Payload::AccountBlockChanged(payload));
+        let event = loyalty_platform::outbox::event(
+            tenant.as_str(),
+            crate::events::sweep_actor(),
+            &client.to_string(),
+            Payload::AccountBlockChanged(payload),
+        );
         loyalty_platform::outbox::publish(tx, &event).await?;
     }
     Ok(())

@@ -76,13 +76,21 @@ pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::R
 }
 
 /// Like [`register`] with a clock the caller moves (tests).
-pub async fn register_with_clock(settings: &Settings, services: &mut Services, clock: SharedClock) -> anyhow::Result<()> {
+pub async fn register_with_clock(
+    settings: &Settings,
+    services: &mut Services,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
     let platform = &settings.platform;
     let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
     let clients = kit.peer_feed(&platform.peers.client, CLIENT_EVENTS, loyalty_platform::feed::watch_clients)?;
     kit.follow(services, "client", clients, feed::ClientEvents { clock: clock.clone() });
     start_sweeps(&kit, settings, &clock);
-    let peers = api::Peers { clients: kit.peer(&platform.peers.client)?, cards: kit.peer(&platform.peers.card)?, identity: kit.identity()? };
+    let peers = api::Peers {
+        clients: kit.peer(&platform.peers.client)?,
+        cards: kit.peer(&platform.peers.card)?,
+        identity: kit.identity()?,
+    };
     services.add(LedgerServiceServer::new(api::LedgerApi::new(&kit, clock, peers)), RIGHTS);
     Ok(())
 }

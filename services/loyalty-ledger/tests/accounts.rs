@@ -1,10 +1,10 @@
 //! The ledger's storage under concurrency: one account's changes serialise, none overspends, and the
 //! hash chain exposes a tampered entry.
 use loyalty_ledger::store::accounts::{self as ops, Origin};
-use loyalty_platform::error::ApiError;
-use loyalty_platform::{ClientId, TenantId};
 use loyalty_platform::Secret;
 use loyalty_platform::config::DatabaseSettings;
+use loyalty_platform::error::ApiError;
+use loyalty_platform::{ClientId, TenantId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,8 +92,12 @@ async fn a_blocked_account_neither_earns_nor_spends() {
     let db = loyalty_platform::db::connect(&settings, "ledger").await.expect("connect");
     db.execute("UPDATE accounts SET blocked = true WHERE client_id = $1", &[&client]).await.expect("block");
     let tx = conn.transaction().await.expect("begin");
-    assert!(matches!(ops::spend(&tx, &acme(), client, 100, now, &origin()).await, Err(ApiError::FailedPrecondition(m)) if m.contains("blocked")));
-    assert!(matches!(ops::earn(&tx, &acme(), client, 100, (now, None), now, &origin()).await, Err(ApiError::FailedPrecondition(m)) if m.contains("blocked")));
+    assert!(
+        matches!(ops::spend(&tx, &acme(), client, 100, now, &origin()).await, Err(ApiError::FailedPrecondition(m)) if m.contains("blocked"))
+    );
+    assert!(
+        matches!(ops::earn(&tx, &acme(), client, 100, (now, None), now, &origin()).await, Err(ApiError::FailedPrecondition(m)) if m.contains("blocked"))
+    );
 }
 
 /// Rows of `lots` this transaction has read so far, by sequential scans and through any index.

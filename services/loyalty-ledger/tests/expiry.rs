@@ -1,9 +1,9 @@
 //! LE-8, LE-1: activation and expiry at their exact instants, driven by a clock the test moves,
 //! visible in the balance and checkable against the entries.
 use loyalty_ledger::store::accounts::{self as ops, Origin};
-use loyalty_platform::{ClientId, TenantId};
 use loyalty_platform::Secret;
 use loyalty_platform::config::DatabaseSettings;
+use loyalty_platform::{ClientId, TenantId};
 use time::{Duration, macros::datetime};
 
 fn origin() -> Origin<'static> {
@@ -30,10 +30,7 @@ async fn points_activate_and_expire_at_their_instants_and_the_account_stays_cons
 
     let just_before = t0 + Duration::days(1) - Duration::seconds(1);
     assert_eq!(loyalty_ledger::store::expiry::advance_due(&pool, just_before, 100).await.expect("tick"), 0);
-    assert_eq!(
-        loyalty_ledger::store::expiry::advance_due(&pool, t0 + Duration::days(1), 100).await.expect("tick"),
-        1
-    );
+    assert_eq!(loyalty_ledger::store::expiry::advance_due(&pool, t0 + Duration::days(1), 100).await.expect("tick"), 1);
     let v = loyalty_ledger::store::balances::view(&conn, &acme(), client).await.expect("view");
     assert_eq!((v.balance.available, v.balance.pending), (500, 0), "activated at its instant");
 

@@ -96,8 +96,11 @@ async fn a_purchase_by_card_earns_and_fifty_retries_apply_once() {
         .expect("list")
         .into_inner();
     assert_eq!(listed.purchases.len(), 1);
-    let balance =
-        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("balance").into_inner();
+    let balance = ledger
+        .get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() })
+        .await
+        .expect("balance")
+        .into_inner();
     assert_eq!(balance.available, 123);
 
     let different =
@@ -126,8 +129,11 @@ async fn blocking_a_client_stops_the_ledger_before_block_returns() {
     .expect("blocked");
     let refused = ledger.record_purchase(purchase("b-2", &card, "2", 1_000, 10)).await.expect_err("blocked");
     assert_eq!(refused.code(), Code::FailedPrecondition, "refused immediately after BlockClient returned");
-    let balance =
-        ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("balance").into_inner();
+    let balance = ledger
+        .get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() })
+        .await
+        .expect("balance")
+        .into_inner();
     assert!(balance.blocked && balance.available == 100, "nothing changed: {balance:?}");
     c.unblock_client(clients::UnblockClientRequest {
         client_id: client.clone(),
@@ -163,7 +169,9 @@ async fn reservations_adjustments_notices_history_and_verification() {
             client_id: client.clone(),
             points: 200,
             order_ref: "web-9".into(),
-            ttl_seconds: 600, ..Default::default() })
+            ttl_seconds: 600,
+            ..Default::default()
+        })
         .await
         .expect("reserved")
         .into_inner();
@@ -265,8 +273,11 @@ async fn a_client_merge_moves_points_and_purchases_to_the_survivor() {
     assert_eq!(balance.available, 139, "the duplicate's points moved to the survivor through the client feed");
     assert_eq!(balance.used, 20, "with the points it had spent");
     // The merged id answers with its survivor, as the client service does.
-    let gone =
-        ledger.get_balance(pb::GetBalanceRequest { client_id: duplicate.clone(), ..Default::default() }).await.expect("balance").into_inner();
+    let gone = ledger
+        .get_balance(pb::GetBalanceRequest { client_id: duplicate.clone(), ..Default::default() })
+        .await
+        .expect("balance")
+        .into_inner();
     assert_eq!((gone.client_id.as_str(), gone.available), (survivor.as_str(), 139));
     let purchases = ledger
         .list_purchases(pb::ListPurchasesRequest { client_id: survivor.clone(), ..Default::default() })

@@ -39,7 +39,10 @@ async fn sixty_four_concurrent_redemptions_never_overspend() {
             Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "a refusal: {status:?}"),
         }
     }
-    let balance = ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("balance");
+    let balance = ledger
+        .get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() })
+        .await
+        .expect("balance");
     let balance = balance.into_inner();
     assert_eq!(balance.available, start - accepted, "final = start - sum of accepted");
     assert_eq!(balance.used, accepted);
@@ -186,7 +189,10 @@ async fn random_workloads_always_reconcile_with_the_entries() {
         for _ in 0..30 {
             one_step(&mut ledger, &clock, &client, &mut dice, &mut books).await;
         }
-        let b = ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("balance");
+        let b = ledger
+            .get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() })
+            .await
+            .expect("balance");
         let b = b.into_inner();
         let verified = ledger.verify_account(pb::VerifyAccountRequest { client_id: client.clone() }).await;
         let verified = verified.expect("verify").into_inner();

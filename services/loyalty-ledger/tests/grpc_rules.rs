@@ -97,7 +97,11 @@ async fn expiry_and_reservation_timeouts_are_on_the_feed() {
     clock.advance(Duration::minutes(11));
     let mut released = false;
     for _ in 0..100 {
-        let b = ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("b").into_inner();
+        let b = ledger
+            .get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() })
+            .await
+            .expect("b")
+            .into_inner();
         if b.reserved == 0 {
             released = true;
             break;
@@ -108,8 +112,11 @@ async fn expiry_and_reservation_timeouts_are_on_the_feed() {
     clock.advance(Duration::days(31));
     let mut balance = pb::Balance::default();
     for _ in 0..100 {
-        balance =
-            ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await.expect("b").into_inner();
+        balance = ledger
+            .get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() })
+            .await
+            .expect("b")
+            .into_inner();
         if balance.expired == 300 {
             break;
         }

@@ -40,7 +40,11 @@ fn purchase(client: ClientId, check: &str, amount_minor: i64, spend: i64) -> New
 }
 
 /// Records `p` as bought at `now`.
-async fn record(db: &impl deadpool_postgres::GenericClient, p: &NewPurchase, now: OffsetDateTime) -> ApiResult<Recorded> {
+async fn record(
+    db: &impl deadpool_postgres::GenericClient,
+    p: &NewPurchase,
+    now: OffsetDateTime,
+) -> ApiResult<Recorded> {
     let p = NewPurchase { purchased_at: now, ..p.clone() };
     purchases::record(db, &TenantId::trusted("acme"), &p, (now, &TimeZone::UTC), &origin()).await
 }
@@ -59,14 +63,19 @@ async fn purchases_earn_on_what_money_paid_spend_within_the_share_and_climb_leve
         discount_bp: 500,
     });
     let tenant = TenantId::trusted("acme");
-    let published = loyalty_ledger::store::programmes::publish(&conn, &tenant, &rules, now - time::Duration::seconds(1))
-        .await
-        .expect("rules");
+    let published =
+        loyalty_ledger::store::programmes::publish(&conn, &tenant, &rules, now - time::Duration::seconds(1))
+            .await
+            .expect("rules");
     assert_eq!(published.version, 1);
     let client = ClientId::generate();
 
     let first = record(&conn, &purchase(client, "A-1", 12_345, 0), now).await.expect("first");
-    assert_eq!((first.decision.earned, first.decision.spent, first.view.balance.available), (123, 0, 123), "123.45 EUR earns 123 points");
+    assert_eq!(
+        (first.decision.earned, first.decision.spent, first.view.balance.available),
+        (123, 0, 123),
+        "123.45 EUR earns 123 points"
+    );
     assert_eq!((first.view.level_id.as_str(), first.programme.version), ("base", 1));
 
     // 20 EUR paying 100 points (1 EUR): earns on the 19 EUR paid with money, still at base level.

@@ -1,11 +1,11 @@
 //! LE-5 on real storage: holds leave available at once, commits spend exactly what they say, and
 //! cancels and timeouts give everything back.
 use loyalty_ledger::store::accounts::{self as ops, Origin};
-use loyalty_platform::error::ApiError;
-use loyalty_platform::{ClientId, TenantId};
 use loyalty_ledger::store::reservations::{self, Close};
 use loyalty_platform::Secret;
 use loyalty_platform::config::DatabaseSettings;
+use loyalty_platform::error::ApiError;
+use loyalty_platform::{ClientId, TenantId};
 use time::{Duration, OffsetDateTime};
 
 fn origin() -> Origin<'static> {

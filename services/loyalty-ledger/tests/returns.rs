@@ -28,10 +28,21 @@ fn tenant() -> TenantId {
 }
 
 fn new_return(purchase: PurchaseId, lines: Vec<(i32, i64)>, now: OffsetDateTime) -> NewReturn {
-    NewReturn { id: Uuid::now_v7(), purchase_id: purchase, lines, accepted_by: String::new(), store_id: String::new(), returned_at: now }
+    NewReturn {
+        id: Uuid::now_v7(),
+        purchase_id: purchase,
+        lines,
+        accepted_by: String::new(),
+        store_id: String::new(),
+        returned_at: now,
+    }
 }
 
-async fn give_back(db: &impl deadpool_postgres::GenericClient, r: &NewReturn, now: OffsetDateTime) -> ApiResult<Returned> {
+async fn give_back(
+    db: &impl deadpool_postgres::GenericClient,
+    r: &NewReturn,
+    now: OffsetDateTime,
+) -> ApiResult<Returned> {
     returns::record(db, &tenant(), r, (now, &TimeZone::UTC), &origin()).await
 }
 
@@ -52,7 +63,9 @@ async fn partial_returns_after_partial_spending_keep_every_point_and_move_the_le
         earn_multiplier_bp: 20_000,
         discount_bp: 500,
     });
-    loyalty_ledger::store::programmes::publish(&conn, &tenant(), &rules, now - time::Duration::seconds(1)).await.expect("rules");
+    loyalty_ledger::store::programmes::publish(&conn, &tenant(), &rules, now - time::Duration::seconds(1))
+        .await
+        .expect("rules");
     let client = ClientId::generate();
 
     let p1 = NewPurchase {
@@ -94,26 +107,19 @@ async fn partial_returns_after_partial_spending_keep_every_point_and_move_the_le
     );
 
     // One of the two units of line 1: 30 EUR of 100, so 30 of its 100 points; gold is lost at once.
-    let back = give_back(&conn, &new_return(p1.id, vec![(1, 1_000)], now), now)
-    .await
-    .expect("partial return");
+    let back = give_back(&conn, &new_return(p1.id, vec![(1, 1_000)], now), now).await.expect("partial return");
     assert_eq!((back.amount, back.cancelled, back.refunded, back.shortfall), (3_000, 30, 0, 0));
     assert_eq!((back.balance.available, back.level_id.as_str()), (48, "base"), "90 EUR over the period is below gold");
 
     // The second purchase entirely: its 38 earned points go, its 60 spent points come back.
-    let back = give_back(&conn, &new_return(p2.id, vec![], now), now)
-    .await
-    .expect("full return");
+    let back = give_back(&conn, &new_return(p2.id, vec![], now), now).await.expect("full return");
     assert_eq!((back.cancelled, back.refunded, back.balance.available), (38, 60, 70));
 
     // The rest of the first: its remaining 70 points are cancelled, taken from the whole balance,
     // which ends at zero, never below.
-    let back = give_back(&conn, &new_return(p1.id, vec![], now), now)
-    .await
-    .expect("the rest");
+    let back = give_back(&conn, &new_return(p1.id, vec![], now), now).await.expect("the rest");
     assert_eq!((back.amount, back.cancelled, back.shortfall, back.balance.available), (7_000, 70, 0, 0));
-    let again = give_back(&conn, &new_return(p1.id, vec![], now), now)
-    .await;
+    let again = give_back(&conn, &new_return(p1.id, vec![], now), now).await;
     assert!(matches!(again, Err(ApiError::InvalidArgument(_))), "nothing is left to return");
     let check = loyalty_ledger::store::balances::verify(&conn, &tenant(), client).await.expect("verify");
     assert!(check.consistent(), "cached balances equal the ones recomputed from entries and lots: {check:?}");

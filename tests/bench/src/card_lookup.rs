@@ -42,7 +42,10 @@ async fn load(settings: &PlatformSettings, n: u64) -> anyhow::Result<Duration> {
                             tenant: loyalty_platform::TenantId::trusted(TENANT),
                             id: loyalty_platform::CardId::from_uuid(Uuid::from_u64_pair(0x0190_0000_0000_7000, i)),
                             number: number(i)?,
-                            client_id: loyalty_platform::ClientId::from_uuid(Uuid::from_u64_pair(0x0190_0000_0000_7001, i / 2)),
+                            client_id: loyalty_platform::ClientId::from_uuid(Uuid::from_u64_pair(
+                                0x0190_0000_0000_7001,
+                                i / 2,
+                            )),
                             created_at: at,
                         })
                     })
@@ -101,7 +104,8 @@ pub async fn run() -> anyhow::Result<()> {
             let value = inputs[((w as u64 * 7919 + i) % inputs.len() as u64) as usize].clone();
             async move {
                 let key = if by_number { Key::Number(value) } else { Key::Barcode(value) };
-                let found = api.lookup_card(LookupCardRequest { key: Some(key), ..Default::default() }).await?.into_inner();
+                let found =
+                    api.lookup_card(LookupCardRequest { key: Some(key), ..Default::default() }).await?.into_inner();
                 anyhow::ensure!(found.card.is_some(), "a lookup found nothing");
                 Ok(())
             }

@@ -50,7 +50,12 @@ fn new_client(c: &DemoClient) -> anyhow::Result<NewClient> {
     };
     let profile = Profile::parse(&wire, "", &rules)
         .map_err(|v| anyhow::anyhow!("demo client {} is invalid: {:?}", c.index, v.iter().collect::<Vec<_>>()))?;
-    Ok(NewClient::new(&loyalty_platform::TenantId::trusted(TENANT), client_id(c.index), profile, registered_at(c.index)))
+    Ok(NewClient::new(
+        &loyalty_platform::TenantId::trusted(TENANT),
+        client_id(c.index),
+        profile,
+        registered_at(c.index),
+    ))
 }
 
 async fn load(settings: &PlatformSettings, n: u64, stores: Arc<Vec<DemoStore>>) -> anyhow::Result<Duration> {

@@ -113,7 +113,9 @@ pub fn round(x: f64) -> f64 {
 
 /// Development auth for a benchmark's services: the development key signs the callers' tokens and
 /// each service's own identity.
-pub fn development_auth(settings: &mut loyalty_platform::config::PlatformSettings) -> loyalty_platform::keys::TokenSigner {
+pub fn development_auth(
+    settings: &mut loyalty_platform::config::PlatformSettings,
+) -> loyalty_platform::keys::TokenSigner {
     let signer = loyalty_platform::keys::TokenSigner::development();
     settings.auth.development = true;
     settings.identity.signing_key = signer.private_key_base64();

@@ -7,10 +7,10 @@ use crate::store::{self, bulk::Where};
 use crate::{domain, events};
 use loyalty_api::card::v1 as pb;
 use loyalty_api::card::v1::bulk_change_cards_request::Selection;
+use loyalty_platform::CardId;
 use loyalty_platform::error::{ApiError, ApiResult, Violations};
 use loyalty_platform::idempotency;
 use loyalty_platform::outbox::publish_many;
-use loyalty_platform::CardId;
 use uuid::Uuid;
 
 /// Listing and bulk change span the chain's cards: not for a token limited to some stores.
@@ -31,7 +31,8 @@ pub async fn list(api: &CardApi, request: tonic::Request<pb::ListCardsRequest>) 
     let after = if page.page_token.is_empty() {
         Uuid::nil()
     } else {
-        Uuid::parse_str(&page.page_token).map_err(|_| ApiError::field("page.page_token", "is not a token this list gave"))?
+        Uuid::parse_str(&page.page_token)
+            .map_err(|_| ApiError::field("page.page_token", "is not a token this list gave"))?
     };
     let w = Where::of(&filter);
     let conn = api.conn().await?;
@@ -43,7 +44,10 @@ pub async fn list(api: &CardApi, request: tonic::Request<pb::ListCardsRequest>) 
     } else {
         String::new()
     };
-    Ok(pb::ListCardsResponse { cards, page: Some(loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }) })
+    Ok(pb::ListCardsResponse {
+        cards,
+        page: Some(loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }),
+    })
 }
 
 /// Reads what a bulk change may set, every problem at once.
@@ -54,13 +58,17 @@ fn check_change(change: &pb::CardChange) -> ApiResult<Option<Uuid>> {
     } else {
         v.take("change.template_id", Uuid::parse_str(&change.template_id).map_err(|_| "is not an id"))
     };
-    let allowed = [pb::CardStatus::Unspecified, pb::CardStatus::Active, pb::CardStatus::Blocked, pb::CardStatus::Deleted];
+    let allowed =
+        [pb::CardStatus::Unspecified, pb::CardStatus::Active, pb::CardStatus::Blocked, pb::CardStatus::Deleted];
     v.add_if(
         !allowed.iter().any(|s| *s as i32 == change.status),
         "change.status",
         "bulk changes set active, blocked or deleted (replace and merge have their own calls)",
     );
-    let nothing = change.template_id.is_empty() && change.status == 0 && change.add_tags.is_empty() && change.remove_tags.is_empty();
+    let nothing = change.template_id.is_empty()
+        && change.status == 0
+        && change.add_tags.is_empty()
+        && change.remove_tags.is_empty();
     v.add_if(nothing, "change", "names nothing to change");
     v.into_result()?;
     Ok(template)
@@ -95,7 +103,13 @@ async fn select(
     }
 }
 
-fn report(matched: usize, changed: usize, tally: Tally, unknown_numbers: Vec<String>, dry_run: bool) -> pb::BulkChangeCardsResponse {
+fn report(
+    matched: usize,
+    changed: usize,
+    tally: Tally,
+    unknown_numbers: Vec<String>,
+    dry_run: bool,
+) -> pb::BulkChangeCardsResponse {
     let applies = unknown_numbers.is_empty();
     pb::BulkChangeCardsResponse {
         matched: matched as i64,
@@ -131,7 +145,7 @@ pub async fn bulk_change(
     let changes: Vec<pb::Card> = cards
         .iter()
         .filter_map(|c| match domain::bulk::apply(c, &change, &mut tally) {
-            Outcome::Changed(card) => Some(card),
+            Outcome::Changed(card) => Some(*card),
             Outcome::Unchanged | Outcome::Refused(_) => None,
         })
         .collect();

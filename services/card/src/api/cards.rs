@@ -16,7 +16,9 @@ use uuid::Uuid;
 fn issuing_store(ctx: &Ctx, field: &str, named: &str) -> ApiResult<String> {
     let store = match StoreId::parse_optional(field, named)? {
         Some(store) => Some(store),
-        None => ctx.store().or_else(|| ctx.principal.store_scope().and_then(|s| s.first()).map(|s| StoreId::trusted(s))),
+        None => {
+            ctx.store().or_else(|| ctx.principal.store_scope().and_then(|s| s.first()).map(|s| StoreId::trusted(s)))
+        }
     };
     match store {
         Some(store) => {
@@ -49,7 +51,11 @@ async fn issue_in(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, issue: Iss
     };
     let issue_form_id = parse_optional_uuid(&f("issue_form_id"), &input.issue_form_id)?;
     if let Some(id) = issue_form_id {
-        v.add_if(!store::issue_form_exists(tx, &ctx.tenant, id).await?, &f("issue_form_id"), "is not an issue form of this tenant");
+        v.add_if(
+            !store::issue_form_exists(tx, &ctx.tenant, id).await?,
+            &f("issue_form_id"),
+            "is not an issue form of this tenant",
+        );
     }
     let kind = domain::kind_name(input.kind)
         .or_else(|| template.as_ref().and_then(|(_, t)| domain::kind_name(t.kind)))
@@ -71,7 +77,8 @@ async fn issue_in(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, issue: Iss
         }
         input.number.clone()
     };
-    let barcode = domain::barcode(&number, &input.barcode, format).map_err(|e| v.add(f("barcode"), e)).unwrap_or_default();
+    let barcode =
+        domain::barcode(&number, &input.barcode, format).map_err(|e| v.add(f("barcode"), e)).unwrap_or_default();
     v.into_result()?;
     let new = NewCard {
         id: CardId::generate(),
@@ -104,9 +111,9 @@ async fn card_holder(api: &CardApi, ctx: &Ctx, field: &str, text: &str) -> ApiRe
     let client = ClientId::parse(field, text)?;
     match holder(api, ctx, client).await {
         Ok(Holder::Visible) => Ok(client),
-        Ok(Holder::MergedInto(survivor)) => {
-            Err(ApiError::precondition(format!("the client was merged into {survivor}; issue the card to the survivor")))
-        }
+        Ok(Holder::MergedInto(survivor)) => Err(ApiError::precondition(format!(
+            "the client was merged into {survivor}; issue the card to the survivor"
+        ))),
         Err(ApiError::NotFound(_)) => Err(ApiError::field(field, "is not a client of this tenant")),
         Err(other) => Err(other),
     }
@@ -140,7 +147,10 @@ pub async fn get(api: &CardApi, request: tonic::Request<pb::GetCardRequest>) -> 
 }
 
 /// The POS path: the card by number or barcode, refused when it is not active.
-pub async fn lookup(api: &CardApi, request: tonic::Request<pb::LookupCardRequest>) -> ApiResult<pb::LookupCardResponse> {
+pub async fn lookup(
+    api: &CardApi,
+    request: tonic::Request<pb::LookupCardRequest>,
+) -> ApiResult<pb::LookupCardResponse> {
     let ctx = api.ctx(&request, None)?;
     let body = request.get_ref();
     let (by_number, key) = match &body.key {
@@ -200,7 +210,13 @@ struct Transition<'a> {
 }
 
 /// Moves a card between states in one idempotent transaction.
-async fn transition(api: &CardApi, ctx: &Ctx, id: CardId, t: Transition<'_>, request: &impl prost::Message) -> ApiResult<pb::Card> {
+async fn transition(
+    api: &CardApi,
+    ctx: &Ctx,
+    id: CardId,
+    t: Transition<'_>,
+    request: &impl prost::Message,
+) -> ApiResult<pb::Card> {
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     if let Some(answer) = idempotency::replay(&tx, ctx, t.method, request).await? {
@@ -269,7 +285,10 @@ fn successor_input(old: &pb::Card, given: Option<pb::Card>) -> pb::Card {
     input
 }
 
-pub async fn replace(api: &CardApi, request: tonic::Request<pb::ReplaceCardRequest>) -> ApiResult<pb::ReplaceCardResponse> {
+pub async fn replace(
+    api: &CardApi,
+    request: tonic::Request<pb::ReplaceCardRequest>,
+) -> ApiResult<pb::ReplaceCardResponse> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
     let id = CardId::parse("card_id", &body.card_id)?;
@@ -293,7 +312,11 @@ pub async fn replace(api: &CardApi, request: tonic::Request<pb::ReplaceCardReque
     let old = store::set_status(&tx, &ctx.tenant, id, "replaced", &why, Some(successor), ctx.now)
         .await?
         .ok_or(ApiError::NotFound("card"))?;
-    let published = [events::changed(&ctx, &new, "issued"), events::changed(&ctx, &old, "replaced"), events::replaced(&ctx, &old, &new)];
+    let published = [
+        events::changed(&ctx, &new, "issued"),
+        events::changed(&ctx, &old, "replaced"),
+        events::replaced(&ctx, &old, &new),
+    ];
     publish_many(&tx, &published).await?;
     let answer = pb::ReplaceCardResponse { old_card: Some(old), new_card: Some(new) };
     idempotency::keep(&tx, &ctx, &client_id.to_string(), &answer).await?;

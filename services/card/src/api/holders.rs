@@ -4,8 +4,8 @@
 use super::{CardApi, Ctx};
 use loyalty_api::client::v1::GetClientRequest;
 use loyalty_api::ledger::v1::GetBalanceRequest;
-use loyalty_platform::error::{ApiError, ApiResult};
 use loyalty_platform::ClientId;
+use loyalty_platform::error::{ApiError, ApiResult};
 
 /// What the client service says of a client id.
 pub enum Holder {
@@ -19,7 +19,7 @@ pub enum Holder {
 /// store-scoped token, registered or bought in one of its stores. `field` names the id in the error.
 pub async fn holder(api: &CardApi, ctx: &Ctx, client: ClientId) -> ApiResult<Holder> {
     let mut clients = api.clients.clone();
-    let request = GetClientRequest { client_id: client.to_string(), ..Default::default() };
+    let request = GetClientRequest { client_id: client.to_string() };
     match clients.get_client(ctx.token.request(request)).await {
         Ok(found) if found.get_ref().id == client.to_string() => Ok(Holder::Visible),
         Ok(found) => Ok(Holder::MergedInto(found.into_inner().id)),
@@ -41,7 +41,9 @@ pub async fn check_scope(api: &CardApi, ctx: &Ctx, client_id: &str) -> ApiResult
 /// The holder's available points and level name, as the till shows them.
 pub async fn points(api: &CardApi, ctx: &Ctx, client_id: &str) -> ApiResult<(i64, String)> {
     let mut ledger = api.ledger.clone();
-    let request = api.identity.request(ctx.tenant.as_str(), GetBalanceRequest { client_id: client_id.into(), ..Default::default() })?;
+    let request = api
+        .identity
+        .request(ctx.tenant.as_str(), GetBalanceRequest { client_id: client_id.into(), ..Default::default() })?;
     match ledger.get_balance(request).await {
         Ok(balance) => {
             let b = balance.into_inner();

@@ -60,7 +60,11 @@ impl CardApi {
         self.clock.as_ref()
     }
 
-    fn ctx<T>(&self, request: &Request<T>, context: Option<&loyalty_api::common::v1::RequestContext>) -> ApiResult<Ctx> {
+    fn ctx<T>(
+        &self,
+        request: &Request<T>,
+        context: Option<&loyalty_api::common::v1::RequestContext>,
+    ) -> ApiResult<Ctx> {
         Caller::new(request, context, self.clock())
     }
 

@@ -17,18 +17,26 @@ fn check_template(t: &pb::CardTemplate) -> ApiResult<()> {
     let mut v = Violations::new();
     v.add_if(t.name.trim().is_empty() || t.name.chars().count() > 100, "template.name", "must be 1 to 100 characters");
     v.add_if(domain::kind_name(t.kind).is_none(), "template.kind", "must be virtual, physical or wallet");
-    for (field, value) in [("template.background_colour", &t.background_colour), ("template.foreground_colour", &t.foreground_colour)] {
-        let ok = value.is_empty() || (value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit()));
+    for (field, value) in
+        [("template.background_colour", &t.background_colour), ("template.foreground_colour", &t.foreground_colour)]
+    {
+        let ok = value.is_empty()
+            || (value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit()));
         v.add_if(!ok, field, "must be #RRGGBB");
     }
     Ok(v.into_result()?)
 }
 
 fn template_id(field: &str, text: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(text).map_err(|_| ApiError::field(field, if text.is_empty() { "is required" } else { "is not a template id (a UUID)" }))
+    Uuid::parse_str(text).map_err(|_| {
+        ApiError::field(field, if text.is_empty() { "is required" } else { "is not a template id (a UUID)" })
+    })
 }
 
-pub async fn create_template(api: &CardApi, request: tonic::Request<pb::CreateCardTemplateRequest>) -> ApiResult<pb::CardTemplate> {
+pub async fn create_template(
+    api: &CardApi,
+    request: tonic::Request<pb::CreateCardTemplateRequest>,
+) -> ApiResult<pb::CardTemplate> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
     let mut t = body.template.clone().unwrap_or_default();
@@ -66,7 +74,10 @@ fn masked(mut current: pb::CardTemplate, input: &pb::CardTemplate, paths: &[Stri
     Ok(current)
 }
 
-pub async fn update_template(api: &CardApi, request: tonic::Request<pb::UpdateCardTemplateRequest>) -> ApiResult<pb::CardTemplate> {
+pub async fn update_template(
+    api: &CardApi,
+    request: tonic::Request<pb::UpdateCardTemplateRequest>,
+) -> ApiResult<pb::CardTemplate> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
     let input = body.template.clone().unwrap_or_default();
@@ -111,7 +122,9 @@ pub async fn delete_template(
     let t = store::get_template(&tx, &ctx.tenant, id).await?.ok_or(ApiError::NotFound("template"))?;
     let used = store::cards_using(&tx, &ctx.tenant, id).await?;
     if used > 0 {
-        return Err(ApiError::precondition(format!("{used} cards use this template; move them first (BulkChangeCards)")));
+        return Err(ApiError::precondition(format!(
+            "{used} cards use this template; move them first (BulkChangeCards)"
+        )));
     }
     store::delete_template(&tx, &ctx.tenant, id).await?;
     publish(&tx, &template_changed(&ctx, &t, "deleted")).await?;
@@ -121,7 +134,10 @@ pub async fn delete_template(
     Ok(answer)
 }
 
-pub async fn create_issue_form(api: &CardApi, request: tonic::Request<pb::CreateIssueFormRequest>) -> ApiResult<pb::IssueForm> {
+pub async fn create_issue_form(
+    api: &CardApi,
+    request: tonic::Request<pb::CreateIssueFormRequest>,
+) -> ApiResult<pb::IssueForm> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
     let name = body.issue_form.as_ref().map(|f| f.name.trim().to_string()).unwrap_or_default();
@@ -157,13 +173,19 @@ fn rule_message(r: &NumberingRule) -> pb::NumberingRule {
     pb::NumberingRule { prefix: r.prefix.clone(), length: r.length as i32, luhn_check_digit: r.luhn }
 }
 
-pub async fn get_rule(api: &CardApi, request: tonic::Request<pb::GetNumberingRuleRequest>) -> ApiResult<pb::NumberingRule> {
+pub async fn get_rule(
+    api: &CardApi,
+    request: tonic::Request<pb::GetNumberingRuleRequest>,
+) -> ApiResult<pb::NumberingRule> {
     let ctx = api.ctx(&request, None)?;
     let conn = api.conn().await?;
     Ok(rule_message(&store::rule(&conn, &ctx.tenant).await?))
 }
 
-pub async fn update_rule(api: &CardApi, request: tonic::Request<pb::UpdateNumberingRuleRequest>) -> ApiResult<pb::NumberingRule> {
+pub async fn update_rule(
+    api: &CardApi,
+    request: tonic::Request<pb::UpdateNumberingRuleRequest>,
+) -> ApiResult<pb::NumberingRule> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
     let input = body.rule.clone().unwrap_or_default();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
     Unchanged,
-    Changed(pb::Card),
+    Changed(Box<pb::Card>),
     /// Its status cannot become the one asked for (a replaced card never becomes active again).
     Refused(&'static str),
 }
@@ -56,7 +56,7 @@ pub fn apply(card: &pb::Card, change: &pb::CardChange, tally: &mut Tally) -> Out
     for field in fields {
         *tally.changed_by_field.entry(field.to_string()).or_default() += 1;
     }
-    Outcome::Changed(out)
+    Outcome::Changed(Box::new(out))
 }
 
 #[cfg(test)]
@@ -70,7 +70,8 @@ mod tests {
     #[test]
     fn a_replaced_card_is_never_set_active_again() {
         let mut tally = Tally::default();
-        let change = pb::CardChange { status: pb::CardStatus::Active as i32, add_tags: vec!["b".into()], ..Default::default() };
+        let change =
+            pb::CardChange { status: pb::CardStatus::Active as i32, add_tags: vec!["b".into()], ..Default::default() };
         assert_eq!(apply(&card(pb::CardStatus::Replaced), &change, &mut tally), Outcome::Refused("replaced"));
         assert_eq!(apply(&card(pb::CardStatus::Deleted), &change, &mut tally), Outcome::Refused("deleted"));
         assert!(matches!(apply(&card(pb::CardStatus::Blocked), &change, &mut tally), Outcome::Changed(_)));

@@ -22,7 +22,9 @@ pub struct CardFilter {
 }
 
 fn ids(field: &str, list: &[String], v: &mut Violations) -> Vec<Uuid> {
-    list.iter().filter_map(|t| v.take(field, Uuid::parse_str(t).map_err(|_| "holds something that is not an id"))).collect()
+    list.iter()
+        .filter_map(|t| v.take(field, Uuid::parse_str(t).map_err(|_| "holds something that is not an id")))
+        .collect()
 }
 
 impl CardFilter {

@@ -57,7 +57,9 @@ pub fn barcode_value(name: &str) -> BarcodeFormat {
 /// Whether a card in status `from` may move to another status `to` (CA-3): active and blocked cards
 /// move between each other and to deleted, replaced or merged; those three are final.
 pub fn may_become(from: &str, to: &str) -> bool {
-    from != to && matches!(from, "active" | "blocked") && matches!(to, "active" | "blocked" | "deleted" | "replaced" | "merged")
+    from != to
+        && matches!(from, "active" | "blocked")
+        && matches!(to, "active" | "blocked" | "deleted" | "replaced" | "merged")
 }
 
 /// Why a card may not be used at the till, in words for the cashier; `None` for an active card.

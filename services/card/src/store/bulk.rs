@@ -114,10 +114,16 @@ pub async fn lock_matching(
 }
 
 /// Locks and reads the cards with these numbers, in id order.
-pub async fn lock_numbers(db: &impl GenericClient, tenant: &TenantId, numbers: &[String]) -> anyhow::Result<Vec<pb::Card>> {
+pub async fn lock_numbers(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    numbers: &[String],
+) -> anyhow::Result<Vec<pb::Card>> {
     let rows = db
         .query(
-            &format!("SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND number = ANY($2) ORDER BY id FOR UPDATE"),
+            &format!(
+                "SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND number = ANY($2) ORDER BY id FOR UPDATE"
+            ),
             &[&tenant, &numbers],
         )
         .await
@@ -157,9 +163,12 @@ pub async fn merge(
     )
     .await
     .context("marking merged cards")?;
-    db.execute("UPDATE cards SET tags = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2", &[&tenant, &target, &tags, &at])
-        .await
-        .context("updating the merge target")?;
+    db.execute(
+        "UPDATE cards SET tags = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        &[&tenant, &target, &tags, &at],
+    )
+    .await
+    .context("updating the merge target")?;
     Ok(())
 }
 
@@ -190,7 +199,10 @@ impl CopyRow for LoadedCard {
 
 /// Writes many cards with one binary COPY (benchmarks, migrations from another system); returns
 /// how many rows were written.
-pub async fn copy_cards(db: &tokio_postgres::Client, cards: impl IntoIterator<Item = LoadedCard>) -> anyhow::Result<u64> {
+pub async fn copy_cards(
+    db: &tokio_postgres::Client,
+    cards: impl IntoIterator<Item = LoadedCard>,
+) -> anyhow::Result<u64> {
     use Type as T;
     let types = [T::TEXT, T::UUID, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::UUID, T::TIMESTAMPTZ, T::TIMESTAMPTZ];
     loyalty_platform::copy::copy_in(

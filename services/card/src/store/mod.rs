@@ -85,7 +85,12 @@ pub async fn insert(db: &impl GenericClient, tenant: &TenantId, c: &NewCard<'_>)
     Ok(rows.first().map(card))
 }
 
-pub async fn get(db: &impl GenericClient, tenant: &TenantId, id: CardId, lock: bool) -> anyhow::Result<Option<pb::Card>> {
+pub async fn get(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: CardId,
+    lock: bool,
+) -> anyhow::Result<Option<pb::Card>> {
     let sql = format!(
         "SELECT {CARD_COLUMNS} FROM cards WHERE tenant_id = $1 AND id = $2{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -135,7 +140,6 @@ pub async fn set_status(
     Ok(rows.first().map(card))
 }
 
-
 /// Whether the issue form `id` is one of the tenant's.
 pub async fn issue_form_exists(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<bool> {
     let found = db
@@ -174,7 +178,11 @@ pub async fn move_to_survivor(
 }
 
 /// Clears what cards hold of an erased client's person (wallet links); returns the cards changed.
-pub async fn forget_person(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Vec<pb::Card>> {
+pub async fn forget_person(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: ClientId,
+) -> anyhow::Result<Vec<pb::Card>> {
     let rows = db
         .query(
             &format!(

@@ -70,7 +70,11 @@ pub fn template(r: &Row) -> pb::CardTemplate {
 pub const TEMPLATE_COLUMNS: &str =
     "id, name, kind, background_colour, foreground_colour, logo_url, description, barcode_format";
 
-pub async fn get_template(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Option<pb::CardTemplate>> {
+pub async fn get_template(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: Uuid,
+) -> anyhow::Result<Option<pb::CardTemplate>> {
     let rows = db
         .query(
             &format!("SELECT {TEMPLATE_COLUMNS} FROM card_templates WHERE tenant_id = $1 AND id = $2"),
@@ -81,7 +85,12 @@ pub async fn get_template(db: &impl GenericClient, tenant: &TenantId, id: Uuid) 
     Ok(rows.first().map(template))
 }
 
-pub async fn put_template(db: &impl GenericClient, tenant: &TenantId, id: Uuid, t: &pb::CardTemplate) -> anyhow::Result<()> {
+pub async fn put_template(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: Uuid,
+    t: &pb::CardTemplate,
+) -> anyhow::Result<()> {
     let kind = domain::kind_name(t.kind).unwrap_or("physical");
     let format = domain::barcode_name(t.barcode_format);
     db.execute(
@@ -95,7 +104,6 @@ pub async fn put_template(db: &impl GenericClient, tenant: &TenantId, id: Uuid, 
     .context("saving the template")?;
     Ok(())
 }
-
 
 pub async fn list_templates(db: &impl GenericClient, tenant: &TenantId) -> anyhow::Result<Vec<pb::CardTemplate>> {
     let rows = db
@@ -122,7 +130,12 @@ pub async fn delete_template(db: &impl GenericClient, tenant: &TenantId, id: Uui
 }
 
 /// Creates an issue form; `false` when the tenant has one of that name.
-pub async fn insert_issue_form(db: &impl GenericClient, tenant: &TenantId, id: Uuid, name: &str) -> anyhow::Result<bool> {
+pub async fn insert_issue_form(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: Uuid,
+    name: &str,
+) -> anyhow::Result<bool> {
     let n = db
         .execute(
             "INSERT INTO issue_forms (tenant_id, id, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

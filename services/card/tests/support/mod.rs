@@ -3,9 +3,9 @@
 use loyalty_api::card::v1 as pb;
 use loyalty_api::client::v1 as cpb;
 use loyalty_platform::server::Services;
+use loyalty_testkit::TestApp;
 #[allow(unused_imports)]
 pub use loyalty_testkit::support::{Cards, Clients, TENANT, fields, with_key};
-use loyalty_testkit::TestApp;
 
 pub async fn start() -> TestApp {
     TestApp::start(|settings| async move {
@@ -27,7 +27,12 @@ pub fn clients(app: &TestApp, tenant: &str) -> Clients {
 }
 
 pub async fn client(app: &TestApp, tenant: &str, phone: &str) -> String {
-    let c = cpb::Client { first_name: "Ona".into(), last_name: "Kortelė".into(), phone: phone.into(), ..Default::default() };
+    let c = cpb::Client {
+        first_name: "Ona".into(),
+        last_name: "Kortelė".into(),
+        phone: phone.into(),
+        ..Default::default()
+    };
     clients(app, tenant)
         .create_client(cpb::CreateClientRequest { client: Some(c), ..Default::default() })
         .await

@@ -1,17 +1,21 @@
 //! What the client service asks of the card service: card numbers identify clients (CL-2, CL-7).
 use super::ClientApi;
 use super::context::Ctx;
-use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_api::card::v1 as cards;
 use loyalty_api::card::v1::lookup_card_request::Key;
 use loyalty_api::common::v1::RequestContext;
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use tonic::Code;
 use uuid::Uuid;
 
 /// The client holding card `number`, if any.
 pub async fn holder(api: &ClientApi, ctx: &Ctx, number: &str) -> Result<Option<Uuid>> {
     let mut client = api.cards.clone();
-    let request = ctx.token.request(cards::LookupCardRequest { key: Some(Key::Number(number.to_string())), any_status: true, with_points: false });
+    let request = ctx.token.request(cards::LookupCardRequest {
+        key: Some(Key::Number(number.to_string())),
+        any_status: true,
+        with_points: false,
+    });
     match client.lookup_card(request).await {
         Ok(found) => Ok(Uuid::parse_str(&found.into_inner().client_id).ok()),
         Err(status) if status.code() == Code::NotFound => Ok(None),

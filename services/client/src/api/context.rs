@@ -1,8 +1,8 @@
 //! Who is calling and when: built once per request from the token and the request context.
 use crate::domain::ClientRecord;
-use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_api::common::v1::RequestContext;
 use loyalty_platform::clock::Clock;
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_platform::request::Caller;
 
 /// The caller of a client-service request: the platform's [`Caller`] and what this service asks

@@ -2,10 +2,10 @@
 use super::ClientApi;
 use super::clients::load_visible;
 use super::context::{Ctx, client_id};
-use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_platform::convert::{from_timestamp, to_timestamp};
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 
 pub async fn list(
     api: &ClientApi,

@@ -9,7 +9,6 @@ mod settings;
 mod status;
 mod tags;
 
-use loyalty_platform::error::ApiError;
 use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_server::ClientService;
@@ -17,6 +16,7 @@ use loyalty_api::events::v1::{Event, WatchEventsRequest};
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::TenantId;
 use loyalty_platform::clock::{Clock, SharedClock};
+use loyalty_platform::error::ApiError;
 use loyalty_platform::error::reply;
 use loyalty_platform::identity::ServiceIdentity;
 use loyalty_platform::outbox::Outbox;

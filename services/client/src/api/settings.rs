@@ -2,11 +2,11 @@
 use super::ClientApi;
 use super::context::Ctx;
 use crate::domain::phone::is_known_region;
-use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::events::v1::{StoreChanged, TenantSettingsChanged, event::Payload};
 use loyalty_platform::error::Violations;
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_platform::outbox::publish;
 
 fn check_store(s: &pb::Store) -> Result<()> {

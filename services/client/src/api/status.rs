@@ -3,13 +3,13 @@ use super::clients::load_visible;
 use super::context::{Ctx, client_id};
 use super::{ClientApi, convert};
 use crate::domain::{Agreement, Block, Consent, Status};
-use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::events;
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::check_marketing_permission_response::Reason;
 use loyalty_api::events::v1::{ClientBlocked, ClientUnblocked, ConsentChanged, event::Payload};
 use loyalty_platform::error::Violations;
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_platform::outbox::publish;
 use serde_json::json;
 
@@ -87,8 +87,11 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     )
     .await?;
     let subject = record.id.to_string();
-    let event =
-        ClientUnblocked { client_id: subject.clone(), comment: comment.clone(), restored_status: events::status(restored) as i32 };
+    let event = ClientUnblocked {
+        client_id: subject.clone(),
+        comment: comment.clone(),
+        restored_status: events::status(restored) as i32,
+    };
     publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
     loyalty_platform::outbox::commit(tx).await?;
     tell_ledger(api, &ctx, record.id, false, &comment).await;

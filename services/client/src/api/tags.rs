@@ -2,17 +2,16 @@
 use super::clients::{list_filter, load_visible};
 use super::context::{Ctx, client_id};
 use super::{ClientApi, convert};
-use loyalty_platform::error::{ApiError, ApiResult as Result};
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::bulk_edit_tags_request::{Mode, Target};
 use loyalty_api::events::v1::{ClientTagsChanged, TagChanged, event::Payload};
 use loyalty_platform::error::Violations;
+use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_platform::idempotency;
 use loyalty_platform::outbox::publish;
 use serde_json::json;
 use uuid::Uuid;
-
 
 fn tag_name(v: &mut Violations, name: &str) -> String {
     let name = name.trim();
@@ -213,8 +212,7 @@ pub async fn modify_client(
     changed.extend(store::tags::add(&tx, &ctx.tenant, &[record.id], &add).await?);
     changed.dedup();
     changed_clients(&tx, &ctx, &changed, json!({ "added": body.add_tag_ids, "removed": body.remove_tag_ids })).await?;
-    let record =
-        store::clients::load(&tx, &ctx.tenant, record.id, false).await?.ok_or(ApiError::NotFound("client"))?;
+    let record = store::clients::load(&tx, &ctx.tenant, record.id, false).await?.ok_or(ApiError::NotFound("client"))?;
     let answer = convert::client(&record);
     idempotency::keep(&tx, &ctx, &answer.id, &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;

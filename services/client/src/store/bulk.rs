@@ -64,11 +64,30 @@ impl CopyRow for NewClient {
 }
 
 /// Writes `clients` with one COPY; returns how many rows were written.
-pub async fn copy_clients(db: &tokio_postgres::Client, clients: impl IntoIterator<Item = NewClient>) -> anyhow::Result<u64> {
+pub async fn copy_clients(
+    db: &tokio_postgres::Client,
+    clients: impl IntoIterator<Item = NewClient>,
+) -> anyhow::Result<u64> {
     use Type as T;
     let types = [
-        T::TEXT, T::UUID, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::TEXT, T::DATE, T::TEXT, T::TEXT, T::TEXT,
-        T::TEXT, T::TIMESTAMPTZ, T::TIMESTAMPTZ, T::TEXT, T::TEXT,
+        T::TEXT,
+        T::UUID,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::DATE,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::TEXT,
+        T::TIMESTAMPTZ,
+        T::TIMESTAMPTZ,
+        T::TEXT,
+        T::TEXT,
     ];
     loyalty_platform::copy::copy_in(
         db,

@@ -1,5 +1,4 @@
 //! The `clients` table.
-use loyalty_platform::TenantId;
 use super::columns::Selection;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
@@ -7,6 +6,7 @@ use crate::domain::profile::{Attribute, Child, Utm};
 use crate::domain::{Agreement, Block, ClientRecord, Consent, Profile, Status};
 use crate::store::GenericClient;
 use anyhow::Context;
+use loyalty_platform::TenantId;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -304,7 +304,12 @@ pub async fn resolve(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> an
 }
 
 /// Loads a live client with its tags, consents and merged ids; `lock` takes its row lock for an update.
-pub async fn load(db: &impl GenericClient, tenant: &TenantId, id: Uuid, lock: bool) -> anyhow::Result<Option<ClientRecord>> {
+pub async fn load(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: Uuid,
+    lock: bool,
+) -> anyhow::Result<Option<ClientRecord>> {
     let sql = format!(
         "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.merged_into IS NULL{}",
         super::columns::every_value(),
@@ -315,7 +320,12 @@ pub async fn load(db: &impl GenericClient, tenant: &TenantId, id: Uuid, lock: bo
 }
 
 /// Another live client of the tenant already uses this email.
-pub async fn email_taken(db: &impl GenericClient, tenant: &TenantId, email_key: &str, except: Uuid) -> anyhow::Result<bool> {
+pub async fn email_taken(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    email_key: &str,
+    except: Uuid,
+) -> anyhow::Result<bool> {
     let row = db
         .query_opt(
             "SELECT 1 FROM clients WHERE tenant_id = $1 AND email_key = $2 AND merged_into IS NULL AND id <> $3",
@@ -395,7 +405,10 @@ pub async fn merge_into(
 pub async fn load_any(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Option<ClientRecord>> {
     let rows = db
         .query(
-            &format!("SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c", super::columns::every_value()),
+            &format!(
+                "SELECT {} FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c",
+                super::columns::every_value()
+            ),
             &[&tenant, &id],
         )
         .await
@@ -419,7 +432,12 @@ pub async fn mark_erased(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -
 }
 
 /// A new version of `clients` changed together (tags).
-pub async fn bump_versions(db: &impl GenericClient, tenant: &TenantId, clients: &[Uuid], at: OffsetDateTime) -> anyhow::Result<()> {
+pub async fn bump_versions(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    clients: &[Uuid],
+    at: OffsetDateTime,
+) -> anyhow::Result<()> {
     db.execute(
         "UPDATE clients SET updated_at = $3, version = version + 1 WHERE tenant_id = $1 AND id = ANY($2)",
         &[&tenant, &clients, &at],

@@ -1,11 +1,15 @@
 //! The `consents` table (CL-5).
-use loyalty_platform::TenantId;
 use crate::domain::Consent;
 use crate::store::GenericClient;
 use anyhow::Context;
+use loyalty_platform::TenantId;
 use uuid::Uuid;
 
-pub async fn for_clients(db: &impl GenericClient, tenant: &TenantId, ids: &[Uuid]) -> anyhow::Result<Vec<(Uuid, Consent)>> {
+pub async fn for_clients(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    ids: &[Uuid],
+) -> anyhow::Result<Vec<(Uuid, Consent)>> {
     let rows = db
         .query(
             "SELECT client_id, channel, status, changed_at, source, address FROM consents

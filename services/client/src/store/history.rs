@@ -1,8 +1,8 @@
 //! The `history` table: every change of a client (CL-9, X-3).
-use loyalty_platform::TenantId;
 use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::common::v1::Actor;
+use loyalty_platform::TenantId;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio_postgres::types::Json;

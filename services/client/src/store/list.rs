@@ -1,12 +1,12 @@
 //! The quick-search list (CL-7): one SQL statement built from the terms, filters and ordering,
 //! with keyset paging so that rows added meanwhile neither repeat nor shift a page.
-use loyalty_platform::TenantId;
 use super::clients::read;
 use super::columns::Selection;
 use crate::domain::ClientRecord;
 use crate::domain::search::{PageToken, SortKey, SqlType, Term};
 use crate::store::GenericClient;
 use anyhow::Context;
+use loyalty_platform::TenantId;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -259,7 +259,12 @@ pub async fn page(
 }
 
 /// Every client id matching `filter` (bulk edits by query), in id order.
-pub async fn ids(db: &impl GenericClient, tenant: &TenantId, filter: &Filter<'_>, max: i64) -> anyhow::Result<Vec<Uuid>> {
+pub async fn ids(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    filter: &Filter<'_>,
+    max: i64,
+) -> anyhow::Result<Vec<Uuid>> {
     let mut sql = Sql { params: Vec::new() };
     let condition = where_sql(&mut sql, tenant, filter);
     let limit = sql.bind(max);

@@ -1,8 +1,8 @@
 //! Tenant settings and stores.
-use loyalty_platform::TenantId;
 use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::client::v1::{Store, TenantSettings};
+use loyalty_platform::TenantId;
 
 pub fn default_settings() -> TenantSettings {
     TenantSettings {
@@ -65,7 +65,12 @@ pub async fn get_store(db: &impl GenericClient, tenant: &TenantId, id: &str) -> 
 }
 
 /// Inserts or replaces a store; `false` when `insert_only` and it exists.
-pub async fn put_store(db: &impl GenericClient, tenant: &TenantId, s: &Store, insert_only: bool) -> anyhow::Result<bool> {
+pub async fn put_store(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    s: &Store,
+    insert_only: bool,
+) -> anyhow::Result<bool> {
     let sql = if insert_only {
         "INSERT INTO stores (tenant_id, id, name, city, address, archived) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT DO NOTHING"
@@ -79,7 +84,11 @@ pub async fn put_store(db: &impl GenericClient, tenant: &TenantId, s: &Store, in
     Ok(n == 1)
 }
 
-pub async fn list_stores(db: &impl GenericClient, tenant: &TenantId, include_archived: bool) -> anyhow::Result<Vec<Store>> {
+pub async fn list_stores(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    include_archived: bool,
+) -> anyhow::Result<Vec<Store>> {
     let rows = db
         .query(
             "SELECT id, name, city, address, archived FROM stores WHERE tenant_id = $1 AND ($2 OR NOT archived) ORDER BY id",

@@ -1,8 +1,8 @@
 //! Tags (CL-6): the `tags` and `client_tags` tables.
-use loyalty_platform::TenantId;
 use crate::store::GenericClient;
 use anyhow::Context;
 use loyalty_api::client::v1::Tag;
+use loyalty_platform::TenantId;
 use uuid::Uuid;
 
 fn tag_from_row(r: &tokio_postgres::Row) -> Tag {
@@ -81,7 +81,13 @@ pub async fn name_taken(db: &impl GenericClient, tenant: &TenantId, name: &str, 
     Ok(row.is_some())
 }
 
-pub async fn update(db: &impl GenericClient, tenant: &TenantId, id: Uuid, name: &str, colour: &str) -> anyhow::Result<()> {
+pub async fn update(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: Uuid,
+    name: &str,
+    colour: &str,
+) -> anyhow::Result<()> {
     db.execute(
         "UPDATE tags SET name = $3, name_key = lower($3), colour = $4 WHERE tenant_id = $1 AND id = $2",
         &[&tenant, &id, &name, &colour],
@@ -121,7 +127,12 @@ pub async fn unknown(db: &impl GenericClient, tenant: &TenantId, ids: &[Uuid]) -
 }
 
 /// Adds every tag to every client; returns the clients that gained a tag.
-pub async fn add(db: &impl GenericClient, tenant: &TenantId, clients: &[Uuid], tags: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
+pub async fn add(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    clients: &[Uuid],
+    tags: &[Uuid],
+) -> anyhow::Result<Vec<Uuid>> {
     let rows = db
         .query(
             "WITH added AS (

@@ -52,7 +52,7 @@ pub async fn client(api: &LedgerApi, db: &impl GenericClient, ctx: &Ctx, id: Cli
 /// A client id the client feed has not brought yet (just registered): the client service is asked
 /// under the ledger's own identity, and the answer is remembered.
 async fn ask_client_service(api: &LedgerApi, db: &impl GenericClient, ctx: &Ctx, id: ClientId) -> ApiResult<Known> {
-    let request = api.identity.request(ctx.tenant.as_str(), GetClientRequest { client_id: id.to_string(), ..Default::default() })?;
+    let request = api.identity.request(ctx.tenant.as_str(), GetClientRequest { client_id: id.to_string() })?;
     match api.clients.clone().get_client(request).await {
         Ok(found) => {
             let found = found.into_inner();

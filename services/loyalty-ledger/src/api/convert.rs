@@ -1,6 +1,8 @@
 //! Between the wire and the ledger's types: every value a caller sends is read here, with its
 //! bounds, and every problem reported at once.
-use crate::domain::programme::{DEFAULT_MAX_ADJUSTMENT_POINTS, DEFAULT_MAX_CHECK_MINOR, Level, Programme, ReturnPolicy, Rounding, Validity};
+use crate::domain::programme::{
+    DEFAULT_MAX_ADJUSTMENT_POINTS, DEFAULT_MAX_CHECK_MINOR, Level, Programme, ReturnPolicy, Rounding, Validity,
+};
 use crate::domain::purchase::Line;
 use crate::store::balances::View;
 use loyalty_api::ledger::v1 as pb;
@@ -78,7 +80,11 @@ pub fn programme_from_wire(w: &pb::Programme) -> Result<Programme, loyalty_platf
         "must be between 0 and 1000000000 (a million points per unit)",
     );
     v.add_if(!(0..=MAX_MINOR).contains(&w.max_check_minor), &f("max_check_minor"), "must be between 0 and 10^14");
-    v.add_if(!(0..=MAX_POINTS).contains(&w.max_adjustment_points), &f("max_adjustment_points"), "must be between 0 and 10^12");
+    v.add_if(
+        !(0..=MAX_POINTS).contains(&w.max_adjustment_points),
+        &f("max_adjustment_points"),
+        "must be between 0 and 10^12",
+    );
     v.add_if(
         !(0..=1_000_000_000).contains(&w.point_value_milli),
         &f("point_value_milli"),
@@ -163,7 +169,11 @@ pub fn programme_from_wire(w: &pb::Programme) -> Result<Programme, loyalty_platf
         credit_notice_template: template,
         currency: currency.unwrap_or(Currency::EUR).code().to_string(),
         max_check_minor: if w.max_check_minor == 0 { DEFAULT_MAX_CHECK_MINOR } else { w.max_check_minor },
-        max_adjustment_points: if w.max_adjustment_points == 0 { DEFAULT_MAX_ADJUSTMENT_POINTS } else { w.max_adjustment_points },
+        max_adjustment_points: if w.max_adjustment_points == 0 {
+            DEFAULT_MAX_ADJUSTMENT_POINTS
+        } else {
+            w.max_adjustment_points
+        },
     };
     if v.is_empty() { Ok(programme) } else { Err(v) }
 }
@@ -254,7 +264,11 @@ pub fn purchase_input(body: &pb::RecordPurchaseRequest, now: OffsetDateTime, man
         Err(other) => return Err(other),
     };
     v.add_if(wire.minor_units <= 0, "amount.minor_units", "must be more than 0");
-    v.add_if(!(0..=MAX_POINTS).contains(&body.points_to_spend), "points_to_spend", "must be 0 or more, and at most 10^12");
+    v.add_if(
+        !(0..=MAX_POINTS).contains(&body.points_to_spend),
+        "points_to_spend",
+        "must be 0 or more, and at most 10^12",
+    );
     let purchased_at = match &body.purchased_at {
         Some(t) => v.take("purchased_at", from_timestamp(t).ok_or("is out of range")),
         None => None,
@@ -279,8 +293,9 @@ pub fn purchase_input(body: &pb::RecordPurchaseRequest, now: OffsetDateTime, man
         }
     }
     v.into_result()?;
-    let payment_method =
-        pb::PaymentMethod::try_from(body.payment_method).map(|m| m.as_str_name().trim_start_matches("PAYMENT_METHOD_").to_lowercase()).unwrap_or_default();
+    let payment_method = pb::PaymentMethod::try_from(body.payment_method)
+        .map(|m| m.as_str_name().trim_start_matches("PAYMENT_METHOD_").to_lowercase())
+        .unwrap_or_default();
     Ok(PurchaseInput {
         amount: amount.ok_or_else(|| ApiError::field("amount", "is required"))?,
         lines,

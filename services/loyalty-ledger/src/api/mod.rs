@@ -58,7 +58,11 @@ impl LedgerApi {
         self.clock.as_ref()
     }
 
-    fn ctx<T>(&self, request: &Request<T>, context: Option<&loyalty_api::common::v1::RequestContext>) -> ApiResult<Ctx> {
+    fn ctx<T>(
+        &self,
+        request: &Request<T>,
+        context: Option<&loyalty_api::common::v1::RequestContext>,
+    ) -> ApiResult<Ctx> {
         Ctx::new(request, context, self.clock())
     }
 

@@ -38,16 +38,26 @@ fn reservation(held: &Held, balance: pb::Balance) -> pb::Reservation {
 }
 
 /// The balance after a change, and the event that tells read models.
-async fn balance_after(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, client: ClientId) -> ApiResult<(pb::Balance, events::Event)> {
-    let (view, programme): (View, _) =
-        futures::try_join!(store::balances::view(tx, &ctx.tenant, client), store::programmes::at(tx, &ctx.tenant, ctx.now))?;
+async fn balance_after(
+    tx: &deadpool_postgres::Transaction<'_>,
+    ctx: &Ctx,
+    client: ClientId,
+) -> ApiResult<(pb::Balance, events::Event)> {
+    let (view, programme): (View, _) = futures::try_join!(
+        store::balances::view(tx, &ctx.tenant, client),
+        store::programmes::at(tx, &ctx.tenant, ctx.now)
+    )?;
     let balance = convert::balance_with_level(&client.to_string(), &view, &programme);
     Ok((balance, ev::balance_changed(ctx, client, &view)))
 }
 
 fn check_reserve(body: &pb::ReservePointsRequest) -> ApiResult<()> {
     let mut v = Violations::new();
-    v.add_if(body.points <= 0 || Points::new(body.points).is_none(), "points", "must be more than 0, and at most 10^12");
+    v.add_if(
+        body.points <= 0 || Points::new(body.points).is_none(),
+        "points",
+        "must be more than 0, and at most 10^12",
+    );
     v.add_if(body.ttl_seconds < 0, "ttl_seconds", "must be 0 (the programme's default) or more");
     Ok(v.into_result()?)
 }
@@ -68,7 +78,9 @@ pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsR
     let seconds = if body.ttl_seconds == 0 { programme.reservation_ttl_seconds as i32 } else { body.ttl_seconds };
     let ttl = Duration::seconds(i64::from(seconds));
     let how = origin(&ctx, "reservation", "", None);
-    let (id, _) = store::reservations::reserve(&tx, &ctx.tenant, client, (body.points, &body.order_ref, ttl), ctx.now, &how).await?;
+    let (id, _) =
+        store::reservations::reserve(&tx, &ctx.tenant, client, (body.points, &body.order_ref, ttl), ctx.now, &how)
+            .await?;
     let held = store::reservations::get(&tx, &ctx.tenant, id).await?.ok_or(ApiError::NotFound("reservation"))?;
     let (balance, balance_changed) = balance_after(&tx, &ctx, client).await?;
     publish_many(&tx, &[ev::reservation_changed(&ctx, &held), balance_changed]).await?;
@@ -129,7 +141,9 @@ fn check_adjustment(body: &pb::AdjustPointsRequest, ctx: &Ctx, limit: i64) -> Ap
     v.add_if(body.points == 0, "points", "must not be 0: positive accrues, negative writes off");
     match Points::new(body.points) {
         None => v.add("points", "must be between -10^12 and 10^12"),
-        Some(p) if p.get().abs() > limit => v.add("points", format!("moves more than the programme's limit of {limit} points for one adjustment")),
+        Some(p) if p.get().abs() > limit => {
+            v.add("points", format!("moves more than the programme's limit of {limit} points for one adjustment"))
+        }
         Some(_) => {}
     }
     v.add_if(body.comment.trim().is_empty(), "comment", "is required: say why");
@@ -140,7 +154,10 @@ fn check_adjustment(body: &pb::AdjustPointsRequest, ctx: &Ctx, limit: i64) -> Ap
     Ok(expiry.flatten())
 }
 
-pub async fn adjust(api: &LedgerApi, request: tonic::Request<pb::AdjustPointsRequest>) -> ApiResult<pb::AdjustPointsResponse> {
+pub async fn adjust(
+    api: &LedgerApi,
+    request: tonic::Request<pb::AdjustPointsRequest>,
+) -> ApiResult<pb::AdjustPointsResponse> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     ctx.require_key()?;
     let body = request.into_inner();
@@ -151,8 +168,10 @@ pub async fn adjust(api: &LedgerApi, request: tonic::Request<pb::AdjustPointsReq
         answer.replayed = true;
         return Ok(answer);
     }
-    let (programme, zone) =
-        futures::try_join!(store::programmes::at(&tx, &ctx.tenant, ctx.now), store::clients::time_zone(&tx, &ctx.tenant))?;
+    let (programme, zone) = futures::try_join!(
+        store::programmes::at(&tx, &ctx.tenant, ctx.now),
+        store::clients::time_zone(&tx, &ctx.tenant)
+    )?;
     let custom_expiry = check_adjustment(&body, &ctx, programme.max_adjustment_points)?;
     let source = if ctx.principal.kind == loyalty_api::common::v1::actor::Kind::User { "manual" } else { "api" };
     let how = origin(&ctx, source, body.comment.trim(), None);
@@ -174,7 +193,12 @@ pub async fn adjust(api: &LedgerApi, request: tonic::Request<pb::AdjustPointsReq
     let mut published = vec![ctx.event(&client.to_string(), Payload::PointsAdjusted(adjusted))];
     if body.notify_by_sms && body.points > 0 {
         let name = client_name(api, &ctx, client).await;
-        published.push(notice(&ctx, client, programme.credit_notice(&name, body.points, balance.available), (body.points, balance.available)));
+        published.push(notice(
+            &ctx,
+            client,
+            programme.credit_notice(&name, body.points, balance.available),
+            (body.points, balance.available),
+        ));
     }
     published.push(balance_changed);
     publish_many(&tx, &published).await?;
@@ -199,7 +223,7 @@ fn notice(ctx: &Ctx, client: ClientId, text: String, (points, balance): (i64, i6
 /// The client's first name for a notice (asked under the ledger's identity); empty when the client
 /// service cannot say.
 async fn client_name(api: &LedgerApi, ctx: &Ctx, client: ClientId) -> String {
-    let body = loyalty_api::client::v1::GetClientRequest { client_id: client.to_string(), ..Default::default() };
+    let body = loyalty_api::client::v1::GetClientRequest { client_id: client.to_string() };
     let asked = match api.identity.request(ctx.tenant.as_str(), body) {
         Ok(request) => api.clients.clone().get_client(request).await.map_err(|s| s.to_string()),
         Err(e) => Err(format!("{e:#}")),
@@ -213,7 +237,10 @@ async fn client_name(api: &LedgerApi, ctx: &Ctx, client: ClientId) -> String {
     }
 }
 
-pub async fn activate(api: &LedgerApi, request: tonic::Request<pb::ActivatePendingPointsRequest>) -> ApiResult<pb::Balance> {
+pub async fn activate(
+    api: &LedgerApi,
+    request: tonic::Request<pb::ActivatePendingPointsRequest>,
+) -> ApiResult<pb::Balance> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     let body = request.into_inner();
     let purchase = PurchaseId::parse_optional("purchase_id", &body.purchase_id)?;
@@ -233,7 +260,10 @@ pub async fn activate(api: &LedgerApi, request: tonic::Request<pb::ActivatePendi
 }
 
 /// The client service's block decision (its own identity only), recorded and published.
-pub async fn set_blocked(api: &LedgerApi, request: tonic::Request<pb::SetAccountBlockedRequest>) -> ApiResult<pb::SetAccountBlockedResponse> {
+pub async fn set_blocked(
+    api: &LedgerApi,
+    request: tonic::Request<pb::SetAccountBlockedRequest>,
+) -> ApiResult<pb::SetAccountBlockedResponse> {
     let ctx = api.ctx(&request, None)?;
     let body = request.into_inner();
     let client = ClientId::parse("client_id", &body.client_id)?;

@@ -20,16 +20,30 @@ use loyalty_platform::{ClientId, PurchaseId};
 
 /// The buyer: a card shown at the till (any member of the chain, the card active), or a client id
 /// the caller can see. Returns the client and the card id.
-async fn buyer(api: &LedgerApi, db: &impl deadpool_postgres::GenericClient, ctx: &Ctx, buyer: &Option<Buyer>) -> ApiResult<(ClientId, String)> {
+async fn buyer(
+    api: &LedgerApi,
+    db: &impl deadpool_postgres::GenericClient,
+    ctx: &Ctx,
+    buyer: &Option<Buyer>,
+) -> ApiResult<(ClientId, String)> {
     match buyer {
-        Some(Buyer::CardNumber(number)) if !number.trim().is_empty() => card_holder(api, ctx, "card_number", number).await,
-        Some(Buyer::ClientId(id)) => Ok((client(api, db, ctx, ClientId::parse("client_id", id)?).await?, String::new())),
+        Some(Buyer::CardNumber(number)) if !number.trim().is_empty() => {
+            card_holder(api, ctx, "card_number", number).await
+        }
+        Some(Buyer::ClientId(id)) => {
+            Ok((client(api, db, ctx, ClientId::parse("client_id", id)?).await?, String::new()))
+        }
         _ => Err(ApiError::field("buyer", "give a client id or a card number")),
     }
 }
 
 /// The purchase to record, from what the caller sent and whom it names.
-fn new_purchase(body: &pb::RecordPurchaseRequest, input: convert::PurchaseInput, (client_id, card_id, store_id): (ClientId, String, String), manual: bool) -> NewPurchase {
+fn new_purchase(
+    body: &pb::RecordPurchaseRequest,
+    input: convert::PurchaseInput,
+    (client_id, card_id, store_id): (ClientId, String, String),
+    manual: bool,
+) -> NewPurchase {
     NewPurchase {
         id: PurchaseId::generate(),
         client_id,
@@ -50,7 +64,13 @@ fn new_purchase(body: &pb::RecordPurchaseRequest, input: convert::PurchaseInput,
 }
 
 /// The answer of a recorded purchase, and the events it publishes.
-fn outcome(ctx: &Ctx, body: &pb::RecordPurchaseRequest, (p, d): (&NewPurchase, &Decision), opened: &Opened, previous_level: &str) -> (pb::PurchaseResult, Vec<loyalty_api::events::v1::Event>) {
+fn outcome(
+    ctx: &Ctx,
+    body: &pb::RecordPurchaseRequest,
+    (p, d): (&NewPurchase, &Decision),
+    opened: &Opened,
+    previous_level: &str,
+) -> (pb::PurchaseResult, Vec<loyalty_api::events::v1::Event>) {
     let view = View::of(&opened.account, &opened.head);
     let balance = convert::balance_with_level(&p.client_id.to_string(), &view, &opened.programme);
     let currency = p.currency.code().to_string();
@@ -79,7 +99,11 @@ fn outcome(ctx: &Ctx, body: &pb::RecordPurchaseRequest, (p, d): (&NewPurchase, &
     (pb::PurchaseResult { purchase: Some(wire), balance: Some(balance), replayed: false }, events)
 }
 
-pub async fn record(api: &LedgerApi, request: tonic::Request<pb::RecordPurchaseRequest>, manual: bool) -> ApiResult<pb::PurchaseResult> {
+pub async fn record(
+    api: &LedgerApi,
+    request: tonic::Request<pb::RecordPurchaseRequest>,
+    manual: bool,
+) -> ApiResult<pb::PurchaseResult> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     ctx.require_key()?;
     let body = request.into_inner();
@@ -118,11 +142,19 @@ pub async fn record(api: &LedgerApi, request: tonic::Request<pb::RecordPurchaseR
 }
 
 /// The level basis before the purchase, then the domain's decision on the opened account.
-async fn decide(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, p: &NewPurchase, opened: &mut Opened, zone: &str) -> ApiResult<Decision> {
+async fn decide(
+    tx: &deadpool_postgres::Transaction<'_>,
+    ctx: &Ctx,
+    p: &NewPurchase,
+    opened: &mut Opened,
+    zone: &str,
+) -> ApiResult<Decision> {
     let programme: &Programme = &opened.programme;
     let since = purchase::level_period_start(programme, p.purchased_at);
-    let basis = store::purchases::level_basis(tx, &ctx.tenant, p.client_id, !programme.level_by_purchases, since).await?;
-    let basket = Basket { amount_minor: p.amount_minor, points_to_spend: p.points_to_spend, purchased_at: p.purchased_at };
+    let basis =
+        store::purchases::level_basis(tx, &ctx.tenant, p.client_id, !programme.level_by_purchases, since).await?;
+    let basket =
+        Basket { amount_minor: p.amount_minor, points_to_spend: p.points_to_spend, purchased_at: p.purchased_at };
     let zone = loyalty_platform::tz::stored(zone);
     let rules = (opened.head.blocked, &opened.programme, &zone);
     let decision = purchase::decide(&mut opened.account, rules, &basket, basis, ctx.now)?;
@@ -151,7 +183,10 @@ fn new_return(ctx: &Ctx, body: &pb::ReturnPurchaseRequest) -> ApiResult<NewRetur
 }
 
 /// A return at a till (LE-7): a purchase of the tenant, returned in a store the caller may act in.
-pub async fn give_back(api: &LedgerApi, request: tonic::Request<pb::ReturnPurchaseRequest>) -> ApiResult<pb::ReturnResult> {
+pub async fn give_back(
+    api: &LedgerApi,
+    request: tonic::Request<pb::ReturnPurchaseRequest>,
+) -> ApiResult<pb::ReturnResult> {
     let ctx = api.ctx(&request, request.get_ref().context.as_ref())?;
     ctx.require_key()?;
     let body = request.into_inner();
@@ -165,8 +200,10 @@ pub async fn give_back(api: &LedgerApi, request: tonic::Request<pb::ReturnPurcha
     let zone = loyalty_platform::tz::stored(&store::clients::time_zone(&tx, &ctx.tenant).await?);
     let how = origin(&ctx, "return", "", Some(new.purchase_id));
     let done = store::returns::record(&tx, &ctx.tenant, &new, (ctx.now, &zone), &how).await?;
-    let (view, programme) =
-        futures::try_join!(store::balances::view(&tx, &ctx.tenant, done.client), store::programmes::at(&tx, &ctx.tenant, ctx.now))?;
+    let (view, programme) = futures::try_join!(
+        store::balances::view(&tx, &ctx.tenant, done.client),
+        store::programmes::at(&tx, &ctx.tenant, ctx.now)
+    )?;
     let mut events = vec![ev::purchase_returned(&ctx, &new, &done), ev::balance_changed(&ctx, done.client, &view)];
     events.extend(ev::level_changed(&ctx, done.client, (&done.previous_level_id, &done.level_id), &programme));
     publish_many(&tx, &events).await?;

@@ -15,8 +15,10 @@ use time::OffsetDateTime;
 
 /// A client's balance as the API shows it, with the level's name and discount.
 async fn balance_of(db: &impl GenericClient, ctx: &Ctx, client: ClientId) -> ApiResult<pb::Balance> {
-    let (view, programme) =
-        futures::try_join!(store::balances::view(db, &ctx.tenant, client), store::programmes::at(db, &ctx.tenant, ctx.now))?;
+    let (view, programme) = futures::try_join!(
+        store::balances::view(db, &ctx.tenant, client),
+        store::programmes::at(db, &ctx.tenant, ctx.now)
+    )?;
     Ok(convert::balance_with_level(&client.to_string(), &view, &programme))
 }
 
@@ -28,7 +30,10 @@ pub async fn balance(api: &LedgerApi, request: tonic::Request<pb::GetBalanceRequ
     balance_of(&conn, &ctx, client).await
 }
 
-pub async fn balances(api: &LedgerApi, request: tonic::Request<pb::BatchGetBalancesRequest>) -> ApiResult<pb::BatchGetBalancesResponse> {
+pub async fn balances(
+    api: &LedgerApi,
+    request: tonic::Request<pb::BatchGetBalancesRequest>,
+) -> ApiResult<pb::BatchGetBalancesResponse> {
     let ctx = api.ctx(&request, None)?;
     if request.get_ref().client_ids.len() > 1000 {
         return Err(ApiError::field("client_ids", "at most 1000 per call"));
@@ -55,7 +60,9 @@ pub async fn get_purchase(api: &LedgerApi, request: tonic::Request<pb::GetPurcha
     Ok(purchase)
 }
 
-fn period(p: &Option<loyalty_api::common::v1::TimeRange>) -> ApiResult<(Option<OffsetDateTime>, Option<OffsetDateTime>)> {
+fn period(
+    p: &Option<loyalty_api::common::v1::TimeRange>,
+) -> ApiResult<(Option<OffsetDateTime>, Option<OffsetDateTime>)> {
     let range = (*p).unwrap_or_default();
     let read = |t: Option<prost_types::Timestamp>, f: &str| {
         t.map(|t| from_timestamp(&t).ok_or_else(|| ApiError::field(f, "is out of range"))).transpose()
@@ -75,13 +82,19 @@ fn page_token(p: &Option<loyalty_api::common::v1::PageRequest>) -> Option<&str> 
     p.as_ref().map(|p| p.page_token.as_str()).filter(|t| !t.is_empty())
 }
 
-pub async fn list_purchases(api: &LedgerApi, request: tonic::Request<pb::ListPurchasesRequest>) -> ApiResult<pb::ListPurchasesResponse> {
+pub async fn list_purchases(
+    api: &LedgerApi,
+    request: tonic::Request<pb::ListPurchasesRequest>,
+) -> ApiResult<pb::ListPurchasesResponse> {
     let ctx = api.ctx(&request, None)?;
     let body = request.into_inner();
     let (start, end) = period(&body.period)?;
     let size = page_size(&body.page)?;
     let before = match page_token(&body.page) {
-        Some(t) => Some(PurchaseId::parse("page.page_token", t).map_err(|_| ApiError::field("page.page_token", "is not a token this list gave"))?),
+        Some(t) => Some(
+            PurchaseId::parse("page.page_token", t)
+                .map_err(|_| ApiError::field("page.page_token", "is not a token this list gave"))?,
+        ),
         None => None,
     };
     let conn = api.conn().await?;
@@ -134,7 +147,10 @@ async fn entry_query(
     Ok(EntryQuery { client, start, end, kinds: names })
 }
 
-pub async fn entries(api: &LedgerApi, request: tonic::Request<pb::ListEntriesRequest>) -> ApiResult<pb::ListEntriesResponse> {
+pub async fn entries(
+    api: &LedgerApi,
+    request: tonic::Request<pb::ListEntriesRequest>,
+) -> ApiResult<pb::ListEntriesResponse> {
     let ctx = api.ctx(&request, None)?;
     let body = request.into_inner();
     let size = page_size(&body.page)?;
@@ -147,7 +163,8 @@ pub async fn entries(api: &LedgerApi, request: tonic::Request<pb::ListEntriesReq
     let (rows, total) = store::entries::page(&conn, &ctx.tenant, &q, (before, size + 1)).await?;
     let has_more = rows.len() as i64 > size;
     let rows = &rows[..rows.len().min(size as usize)];
-    let next_page_token = if has_more { rows.last().map(|r| r.seq.to_string()).unwrap_or_default() } else { String::new() };
+    let next_page_token =
+        if has_more { rows.last().map(|r| r.seq.to_string()).unwrap_or_default() } else { String::new() };
     Ok(pb::ListEntriesResponse {
         entries: rows.iter().map(|r| r.entry.clone()).collect(),
         page: Some(PageInfo { next_page_token, total_size: total }),
@@ -187,13 +204,21 @@ pub async fn export(api: &LedgerApi, request: tonic::Request<pb::ExportEntriesRe
     Ok(csv.into_bytes().chunks(1 << 20).map(|c| FileChunk { data: c.to_vec() }).collect())
 }
 
-pub async fn verify(api: &LedgerApi, request: tonic::Request<pb::VerifyAccountRequest>) -> ApiResult<pb::VerifyAccountResponse> {
+pub async fn verify(
+    api: &LedgerApi,
+    request: tonic::Request<pb::VerifyAccountRequest>,
+) -> ApiResult<pb::VerifyAccountResponse> {
     let ctx = api.ctx(&request, None)?;
     let mut conn = api.conn().await?;
     let client = client(api, &conn, &ctx, ClientId::parse("client_id", &request.get_ref().client_id)?).await?;
     // One snapshot for the cached balances, the entries and the lots: a change committing between
     // the reads (the expiry sweep, a purchase) must not look like a discrepancy.
-    let tx = conn.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let tx = conn
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
     let check = store::balances::verify(&tx, &ctx.tenant, client).await?;
     tx.commit().await?;
     let wire = |b: &crate::domain::account::Balance| pb::Balance {

@@ -232,9 +232,18 @@ mod tests {
         let p = |validity| Programme { validity, ..Default::default() };
         let utc = TimeZone::UTC;
         assert_eq!(p(Validity::Days(30)).expires_at(from, &utc), Some(datetime!(2026-03-01 10:00 UTC)));
-        assert_eq!(p(Validity::EndOfMonth(1)).expires_at(from, &utc), Some(datetime!(2026-02-28 23:59:59.999999999 UTC)));
-        assert_eq!(p(Validity::EndOfMonth(11)).expires_at(from, &utc), Some(datetime!(2026-12-31 23:59:59.999999999 UTC)));
-        assert_eq!(p(Validity::EndOfYear(1)).expires_at(from, &utc), Some(datetime!(2027-12-31 23:59:59.999999999 UTC)));
+        assert_eq!(
+            p(Validity::EndOfMonth(1)).expires_at(from, &utc),
+            Some(datetime!(2026-02-28 23:59:59.999999999 UTC))
+        );
+        assert_eq!(
+            p(Validity::EndOfMonth(11)).expires_at(from, &utc),
+            Some(datetime!(2026-12-31 23:59:59.999999999 UTC))
+        );
+        assert_eq!(
+            p(Validity::EndOfYear(1)).expires_at(from, &utc),
+            Some(datetime!(2027-12-31 23:59:59.999999999 UTC))
+        );
         assert_eq!(p(Validity::Never).expires_at(from, &utc), None);
     }
 
@@ -247,7 +256,10 @@ mod tests {
         assert_eq!(p.expires_at(earned, &vilnius), Some(datetime!(2026-02-28 21:59:59.999999999 UTC)));
         assert_eq!(p.expires_at(earned, &TimeZone::UTC), Some(datetime!(2026-01-31 23:59:59.999999999 UTC)));
         let year = Programme { validity: Validity::EndOfYear(0), ..Default::default() };
-        assert_eq!(year.expires_at(datetime!(2026-12-31 22:30 UTC), &vilnius), Some(datetime!(2027-12-31 21:59:59.999999999 UTC)));
+        assert_eq!(
+            year.expires_at(datetime!(2026-12-31 22:30 UTC), &vilnius),
+            Some(datetime!(2027-12-31 21:59:59.999999999 UTC))
+        );
     }
 
     #[test]

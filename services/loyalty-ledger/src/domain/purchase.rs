@@ -28,9 +28,13 @@ pub enum PurchaseError {
     Blocked,
     Insufficient(Insufficient),
     /// More points than the programme lets pay for this check.
-    OverShare { max: i64 },
+    OverShare {
+        max: i64,
+    },
     /// The balance is below the programme's minimum for spending.
-    BelowMinimum { min: i64 },
+    BelowMinimum {
+        min: i64,
+    },
 }
 
 impl From<PurchaseError> for ApiError {
@@ -97,7 +101,8 @@ pub fn decide(
         changes.extend(account.spend(spent).map_err(PurchaseError::Insufficient)?);
     }
     let multiplier = programme.level_for(basis_before).map(|l| l.earn_multiplier_bp).unwrap_or(10_000);
-    let paid_with_points = loyalty_platform::money::mul_div(spent, programme.point_value_milli, 1000).unwrap_or(i64::MAX);
+    let paid_with_points =
+        loyalty_platform::money::mul_div(spent, programme.point_value_milli, 1000).unwrap_or(i64::MAX);
     let earned = programme.earn(basket.amount_minor.saturating_sub(paid_with_points), multiplier);
     let (lot, debt_paid) = if earned > 0 {
         let activates = programme.activates_at(basket.purchased_at);

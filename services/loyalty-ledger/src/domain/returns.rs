@@ -18,7 +18,10 @@ pub enum ReturnError {
     Duplicate(i32),
     /// A quantity of 0 or less.
     NotPositive(i32),
-    TooMany { line_no: i32, left_milli: i64 },
+    TooMany {
+        line_no: i32,
+        left_milli: i64,
+    },
     NothingLeft,
 }
 
@@ -39,7 +42,11 @@ impl std::fmt::Display for ReturnError {
 /// A quantity in thousandths for people: 1500 → "1.5", 2000 → "2".
 pub fn quantity_text(milli: i64) -> String {
     let (whole, fraction) = (milli / 1000, (milli % 1000).abs());
-    if fraction == 0 { whole.to_string() } else { format!("{whole}.{}", format!("{fraction:03}").trim_end_matches('0')) }
+    if fraction == 0 {
+        whole.to_string()
+    } else {
+        format!("{whole}.{}", format!("{fraction:03}").trim_end_matches('0'))
+    }
 }
 
 /// The amount returned and each line's new returned quantity. `wanted` lists (line, quantity);
@@ -138,7 +145,10 @@ mod tests {
         let l = lines();
         assert_eq!(returned_amount(&l, &[(1, 3_000), (1, 3_000)], (1_500, 0)), Err(ReturnError::Duplicate(1)));
         assert_eq!(returned_amount(&l, &[(2, -1_000)], (1_500, 0)), Err(ReturnError::NotPositive(2)));
-        assert_eq!(ReturnError::TooMany { line_no: 1, left_milli: 1_500 }.to_string(), "line 1: only 1.5 left to return");
+        assert_eq!(
+            ReturnError::TooMany { line_no: 1, left_milli: 1_500 }.to_string(),
+            "line 1: only 1.5 left to return"
+        );
     }
 
     #[test]

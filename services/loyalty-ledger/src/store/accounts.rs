@@ -33,7 +33,9 @@ impl From<SpendError> for ApiError {
     fn from(e: SpendError) -> Self {
         ApiError::FailedPrecondition(match e {
             SpendError::Blocked => "the client is blocked: no earning or spending".into(),
-            SpendError::Insufficient(i) => format!("insufficient points: {} available, {} wanted", i.available, i.wanted),
+            SpendError::Insufficient(i) => {
+                format!("insufficient points: {} available, {} wanted", i.available, i.wanted)
+            }
         })
     }
 }

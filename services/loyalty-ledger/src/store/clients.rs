@@ -31,7 +31,12 @@ pub async fn find(db: &impl GenericClient, tenant: &TenantId, client: ClientId) 
 }
 
 /// Records a live client (created or changed, from the feed or from asking the client service).
-pub async fn live(db: &impl GenericClient, tenant: &TenantId, client: ClientId, registration_store: &str) -> anyhow::Result<()> {
+pub async fn live(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: ClientId,
+    registration_store: &str,
+) -> anyhow::Result<()> {
     cached::execute(
         db,
         "INSERT INTO clients (tenant_id, client_id, registration_store_id) VALUES ($1, $2, $3)
@@ -57,7 +62,12 @@ pub async fn gone(db: &impl GenericClient, tenant: &TenantId, client: ClientId, 
 }
 
 /// Records that `merged` clients now answer through `survivor`.
-pub async fn merged(db: &impl GenericClient, tenant: &TenantId, survivor: ClientId, merged: &[ClientId]) -> anyhow::Result<()> {
+pub async fn merged(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    survivor: ClientId,
+    merged: &[ClientId],
+) -> anyhow::Result<()> {
     db.execute(
         "INSERT INTO clients (tenant_id, client_id, merged_into) SELECT $1, m, $2 FROM unnest($3::uuid[]) AS m
          ON CONFLICT (tenant_id, client_id) DO UPDATE SET merged_into = excluded.merged_into",

@@ -70,7 +70,11 @@ pub async fn page(
     (before_seq, limit): (Option<i64>, i64),
 ) -> anyhow::Result<(Vec<Stored>, i64)> {
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&tenant, &q.client, &q.start, &q.end, &q.kinds];
-    let total: i64 = db.query_one(&format!("SELECT count(*) FROM entries WHERE {FILTER}"), &params).await.context("counting entries")?.get(0);
+    let total: i64 = db
+        .query_one(&format!("SELECT count(*) FROM entries WHERE {FILTER}"), &params)
+        .await
+        .context("counting entries")?
+        .get(0);
     let rows = db
         .query(
             &format!("SELECT {COLUMNS} FROM entries WHERE {FILTER} AND ($6::bigint IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7"),
@@ -85,7 +89,10 @@ pub async fn page(
 /// Every matching entry, oldest first (the export).
 pub async fn all(db: &impl GenericClient, tenant: &TenantId, q: &EntryQuery) -> anyhow::Result<Vec<Stored>> {
     let rows = db
-        .query(&format!("SELECT {COLUMNS} FROM entries WHERE {FILTER} ORDER BY seq"), &[&tenant, &q.client, &q.start, &q.end, &q.kinds])
+        .query(
+            &format!("SELECT {COLUMNS} FROM entries WHERE {FILTER} ORDER BY seq"),
+            &[&tenant, &q.client, &q.start, &q.end, &q.kinds],
+        )
         .await
         .context("exporting entries")?;
     let client = q.client.to_string();
@@ -95,7 +102,10 @@ pub async fn all(db: &impl GenericClient, tenant: &TenantId, q: &EntryQuery) -> 
 /// The id of the client's newest entry.
 pub async fn last_id(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Uuid> {
     let row = db
-        .query_one("SELECT id FROM entries WHERE tenant_id = $1 AND client_id = $2 ORDER BY seq DESC LIMIT 1", &[&tenant, &client])
+        .query_one(
+            "SELECT id FROM entries WHERE tenant_id = $1 AND client_id = $2 ORDER BY seq DESC LIMIT 1",
+            &[&tenant, &client],
+        )
         .await
         .context("reading the newest entry")?;
     Ok(row.get(0))

@@ -1,8 +1,8 @@
 //! LE-8 without a nightly batch: pending lots activate and active lots expire at their exact
 //! instants. A worker calls [`advance_due`] with the clock's time; every account operation also
 //! advances its own lots first, so no read or write ever sees a lot past its time.
-use crate::store::accounts::{Origin, entries_of};
 use crate::store;
+use crate::store::accounts::{Origin, entries_of};
 use anyhow::Context;
 use loyalty_platform::outbox::publish;
 use loyalty_platform::{ClientId, TenantId};
@@ -10,11 +10,7 @@ use time::OffsetDateTime;
 
 /// Activates and expires the due lots of up to `batch` accounts, each in its own transaction;
 /// returns how many accounts changed.
-pub async fn advance_due(
-    pool: &deadpool_postgres::Pool,
-    now: OffsetDateTime,
-    batch: i64,
-) -> anyhow::Result<u64> {
+pub async fn advance_due(pool: &deadpool_postgres::Pool, now: OffsetDateTime, batch: i64) -> anyhow::Result<u64> {
     let origin = &Origin::system("system", "ledger-sweep");
     let mut conn = pool.get().await.context("taking a database connection")?;
     let due = conn

@@ -16,9 +16,9 @@ use crate::domain::account::{Account, Lot, LotState, Totals};
 use crate::domain::chain::{EntryContent, hash};
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
+use loyalty_platform::{ClientId, TenantId};
 use time::OffsetDateTime;
 use tokio_postgres::types::Json;
-use loyalty_platform::{ClientId, TenantId};
 use uuid::Uuid;
 
 fn state_name(s: LotState) -> &'static str {

@@ -45,7 +45,12 @@ pub struct Opened {
 }
 
 /// Locks the buyer's account and loads the programme in force at `at`, in one round trip.
-pub async fn open(db: &impl GenericClient, tenant: &TenantId, client: ClientId, at: OffsetDateTime) -> anyhow::Result<Opened> {
+pub async fn open(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: ClientId,
+    at: OffsetDateTime,
+) -> anyhow::Result<Opened> {
     let ((account, head), programme) =
         futures::try_join!(super::lock(db, tenant, client), super::programmes::at(db, tenant, at))?;
     Ok(Opened { account, head, programme })
@@ -82,7 +87,12 @@ pub async fn write(
     let mut entries: Vec<NewEntry> = entries_of(&decision.changes, now, origin);
     let mut new_lots = Vec::new();
     if let Some(lot) = decision.lot {
-        entries.push(NewEntry { kind: "earned", points: decision.earned, lot_no: Some(lot), ..NewEntry::of(origin, now) });
+        entries.push(NewEntry {
+            kind: "earned",
+            points: decision.earned,
+            lot_no: Some(lot),
+            ..NewEntry::of(origin, now)
+        });
         entries.extend(entries_of(&decision.debt_paid, now, origin));
         new_lots.push((lot, LotOrigin { source: "purchase", purchase_id: Some(p.id.uuid()) }));
     }
@@ -100,7 +110,13 @@ pub async fn write(
 }
 
 /// Inserts the purchase row; 0 when the store's check was recorded before.
-async fn insert(db: &impl GenericClient, tenant: &TenantId, p: &NewPurchase, d: &Decision, version: i32) -> anyhow::Result<u64> {
+async fn insert(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    p: &NewPurchase,
+    d: &Decision,
+    version: i32,
+) -> anyhow::Result<u64> {
     let lot_no = d.lot.map(|l| l as i64);
     cached::execute(
         db,
@@ -209,7 +225,11 @@ const FILTER: &str = "tenant_id = $1 AND client_id = $2 AND ($3::timestamptz IS 
      AND ($4::timestamptz IS NULL OR purchased_at < $4)";
 
 /// A page of a client's purchases, newest first, and how many match in all.
-pub async fn list(db: &impl GenericClient, tenant: &TenantId, q: &PurchaseQuery) -> anyhow::Result<(Vec<pb::Purchase>, i64)> {
+pub async fn list(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    q: &PurchaseQuery,
+) -> anyhow::Result<(Vec<pb::Purchase>, i64)> {
     let total: i64 = db
         .query_one(&format!("SELECT count(*) FROM purchases WHERE {FILTER}"), &[&tenant, &q.client, &q.start, &q.end])
         .await
@@ -226,7 +246,12 @@ pub async fn list(db: &impl GenericClient, tenant: &TenantId, q: &PurchaseQuery)
 }
 
 /// Whether `client` bought in one of `stores` (a store-scoped token sees such clients, CL-11).
-pub async fn bought_in(db: &impl GenericClient, tenant: &TenantId, client: ClientId, stores: &[String]) -> anyhow::Result<bool> {
+pub async fn bought_in(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: ClientId,
+    stores: &[String],
+) -> anyhow::Result<bool> {
     let row = cached::query_opt(
         db,
         "SELECT 1 FROM purchases WHERE tenant_id = $1 AND client_id = $2 AND store_id = ANY($3) LIMIT 1",
@@ -256,7 +281,11 @@ pub async fn record(
     let mut opened = open(db, tenant, p.client_id, p.purchased_at).await?;
     let since = crate::domain::purchase::level_period_start(&opened.programme, p.purchased_at);
     let basis = level_basis(db, tenant, p.client_id, !opened.programme.level_by_purchases, since).await?;
-    let basket = crate::domain::purchase::Basket { amount_minor: p.amount_minor, points_to_spend: p.points_to_spend, purchased_at: p.purchased_at };
+    let basket = crate::domain::purchase::Basket {
+        amount_minor: p.amount_minor,
+        points_to_spend: p.points_to_spend,
+        purchased_at: p.purchased_at,
+    };
     let rules = (opened.head.blocked, &opened.programme, zone);
     let decision = crate::domain::purchase::decide(&mut opened.account, rules, &basket, basis, now)?;
     write(db, tenant, p, (&mut opened, &decision), (now, origin)).await?;

@@ -1,8 +1,8 @@
 //! Reservations (LE-5): points applied to an unpaid order are held, not spent; the order's close
 //! spends all or part of them, its cancellation or a timeout gives them back.
 use crate::domain::account::{Balance, LotChange};
-use crate::store::accounts::{Origin, SpendError, entries_of};
 use crate::store;
+use crate::store::accounts::{Origin, SpendError, entries_of};
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
 use loyalty_platform::error::{ApiError, ApiResult};
@@ -96,16 +96,26 @@ fn held(r: &tokio_postgres::Row) -> Held {
 /// The reservation `id` of the tenant.
 pub async fn get(db: &impl GenericClient, tenant: &TenantId, id: ReservationId) -> anyhow::Result<Option<Held>> {
     let row = db
-        .query_opt(&format!("SELECT {HELD_COLUMNS} FROM reservations WHERE tenant_id = $1 AND id = $2"), &[&tenant, &id])
+        .query_opt(
+            &format!("SELECT {HELD_COLUMNS} FROM reservations WHERE tenant_id = $1 AND id = $2"),
+            &[&tenant, &id],
+        )
         .await
         .context("loading the reservation")?;
     Ok(row.as_ref().map(held))
 }
 
 /// Held reservations of a client (a merge releases them).
-pub async fn open_of(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Vec<ReservationId>> {
+pub async fn open_of(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    client: ClientId,
+) -> anyhow::Result<Vec<ReservationId>> {
     let rows = db
-        .query("SELECT id FROM reservations WHERE tenant_id = $1 AND client_id = $2 AND state = 'held'", &[&tenant, &client])
+        .query(
+            "SELECT id FROM reservations WHERE tenant_id = $1 AND client_id = $2 AND state = 'held'",
+            &[&tenant, &client],
+        )
         .await
         .context("finding the client's reservations")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -161,11 +171,7 @@ pub async fn close(
 
 /// Times out reservations past their deadline (at most `batch`), each in its own transaction;
 /// returns how many. Run by a worker.
-pub async fn time_out_due(
-    pool: &deadpool_postgres::Pool,
-    now: OffsetDateTime,
-    batch: i64,
-) -> anyhow::Result<u64> {
+pub async fn time_out_due(pool: &deadpool_postgres::Pool, now: OffsetDateTime, batch: i64) -> anyhow::Result<u64> {
     let origin = &Origin::system("system", "ledger-sweep");
     let mut conn = pool.get().await.context("taking a database connection")?;
     let due = conn

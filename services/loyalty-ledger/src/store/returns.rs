@@ -110,7 +110,12 @@ fn apply_to_account<'a>(
     let mut new_lots = Vec::new();
     if spent_share > 0 {
         let lot = account.refund(spent_share, programme.expires_at(now, zone), now);
-        entries.push(NewEntry { kind: "refunded_by_return", points: spent_share, lot_no: Some(lot), ..NewEntry::of(origin, now) });
+        entries.push(NewEntry {
+            kind: "refunded_by_return",
+            points: spent_share,
+            lot_no: Some(lot),
+            ..NewEntry::of(origin, now)
+        });
         new_lots.push((lot, LotOrigin { source: "return", purchase_id: Some(id.uuid()) }));
     }
     for e in &mut entries {
@@ -126,7 +131,9 @@ fn returned_lines(before: &[Line], updated: &[(i32, i64)]) -> Vec<Line> {
         .filter_map(|(no, total)| {
             let line = before.iter().find(|l| l.line_no == *no)?;
             let qty = total - line.returned_quantity_milli;
-            let share = |q: i64| loyalty_platform::money::mul_div(line.amount_minor, q, line.quantity_milli.max(1)).unwrap_or(0);
+            let share = |q: i64| {
+                loyalty_platform::money::mul_div(line.amount_minor, q, line.quantity_milli.max(1)).unwrap_or(0)
+            };
             let amount = share(*total) - share(line.returned_quantity_milli);
             Some(Line { quantity_milli: qty, amount_minor: amount, returned_quantity_milli: 0, ..line.clone() })
         })

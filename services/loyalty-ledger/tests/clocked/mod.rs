@@ -22,7 +22,12 @@ pub async fn start(clock: ManualClock) -> (TestApp, Ledger) {
         let clock = clock.clone();
         async move {
             let mut services = Services::new();
-            loyalty_ledger::register_with_clock(&loyalty_ledger::Settings::with_platform(&settings), &mut services, Arc::new(clock)).await?;
+            loyalty_ledger::register_with_clock(
+                &loyalty_ledger::Settings::with_platform(&settings),
+                &mut services,
+                Arc::new(clock),
+            )
+            .await?;
             Ok(services)
         }
     })
@@ -82,7 +87,11 @@ pub async fn publish(ledger: &mut Ledger, programme: pb::Programme) {
 pub async fn settle(ledger: &mut Ledger, client: &str, done: impl Fn(&pb::Balance) -> bool) -> pb::Balance {
     let mut balance = pb::Balance::default();
     for _ in 0..100 {
-        balance = ledger.get_balance(pb::GetBalanceRequest { client_id: client.into(), ..Default::default() }).await.expect("b").into_inner();
+        balance = ledger
+            .get_balance(pb::GetBalanceRequest { client_id: client.into(), ..Default::default() })
+            .await
+            .expect("b")
+            .into_inner();
         if done(&balance) {
             break;
         }
@@ -99,8 +108,11 @@ pub fn states(b: &pb::Balance) -> (i64, i64, i64, i64) {
 pub async fn member(app: &TestApp) -> String {
     let id = Uuid::now_v7();
     let db = loyalty_testkit::support::sql(app, "ledger").await;
-    db.execute("INSERT INTO clients (tenant_id, client_id, registration_store_id) VALUES ($1, $2, 'VLN-01')", &[&TENANT, &id])
-        .await
-        .expect("a known client");
+    db.execute(
+        "INSERT INTO clients (tenant_id, client_id, registration_store_id) VALUES ($1, $2, 'VLN-01')",
+        &[&TENANT, &id],
+    )
+    .await
+    .expect("a known client");
     id.to_string()
 }

@@ -82,6 +82,9 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         lines.iter().find_map(|l| l.strip_prefix("endpoint: ")).expect("the endpoint is printed").to_string();
     let token_path = lines.iter().find_map(|l| l.strip_prefix("token: ")).expect("the token path is printed");
     let token = std::fs::read_to_string(token_path).expect("token file");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(token_path).expect("token file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the dev token is readable by its owner only");
     assert_eq!(token.trim().split('.').count(), 3, "the dev token is a JWT");
 
     let channel =
@@ -128,60 +131,81 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let balance = balances.into_iter().find(|b| b.available > 0).expect("demo clients who shopped have points");
     let first = some.clients.iter().find(|c| c.id == balance.client_id).expect("that client").clone();
 
-    // The CLI reaches the same API with the dev token.
-    let out = Command::new(BIN)
-        .args([
-            "clients",
-            "search",
-            "sarunas",
-            "--limit",
-            "3",
-            "--endpoint",
-            endpoint.as_str(),
-            "--token-file",
-            token_path,
-        ])
-        .output()
-        .expect("loyalty clients search");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The CLI reaches the same API with the dev token: tables for people, JSON lines for scripts,
+    // exit codes by outcome.
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--endpoint", endpoint.as_str(), "--token-file", token_path])
+            .output()
+            .expect("loyalty runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, text, err) = cli(&["clients", "search", "sarunas", "--limit", "3"]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(text.contains("Šarūnas") && text.contains("3 shown of"), "{text}");
-    let out = Command::new(BIN)
-        .args(["cards", "list", &found.clients[0].id, "--endpoint", endpoint.as_str(), "--token-file", token_path])
-        .output()
-        .expect("loyalty cards list");
+    let lines: Vec<&str> = text.lines().collect();
+    let column = |line: &str, word: &str| line.find(word).map(|b| line[..b].chars().count());
+    let email_at = column(lines[0], "email").expect("an email column");
+    assert!(lines[1..=3].iter().all(|l| l.chars().nth(email_at - 1) == Some(' ')), "columns line up:\n{text}");
+    let (code, json, err) = cli(&["--json", "clients", "search", "sarunas", "--limit", "3"]);
+    assert_eq!(code, Some(0), "{err}");
+    let objects: Vec<serde_json::Value> =
+        json.lines().map(|l| serde_json::from_str(l).expect("a JSON object a line")).collect();
+    assert_eq!(objects.len(), 3, "{json}");
+    assert!(objects.iter().all(|o| o["fullName"].as_str().is_some_and(|n| n.contains("Šarūnas"))), "{json}");
+
+    let (code, text, err) = cli(&["cards", "list", &found.clients[0].id]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("1 cards, 1 active") && text.contains("active"), "{text}");
+    let (code, text, _) = cli(&["clients", "get", &first.id]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("status       member") && text.contains("email"), "statuses and channels in words: {text}");
+    let registered = text.lines().find(|l| l.trim_start().starts_with("registered")).expect("the registration time");
+    let when = registered.trim_start().trim_start_matches("registered").trim();
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 cards, 1 active"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        when.len() == 16 && when.as_bytes()[10] == b' ' && when.as_bytes()[13] == b':',
+        "a local date and time: {when}"
     );
-    let out = Command::new(BIN)
-        .args([
-            "points",
-            "adjust",
-            &first.id,
-            "25",
-            "--comment",
-            "apology",
-            "--endpoint",
-            endpoint.as_str(),
-            "--token-file",
-            token_path,
-        ])
-        .output()
-        .expect("loyalty points adjust");
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        shown.contains(&format!("available {}", balance.available + 25)),
-        "{shown}{}",
-        String::from_utf8_lossy(&out.stderr)
+
+    let key = format!("cli-test-{}", std::process::id());
+    let adjust = ["points", "adjust", &first.id, "25", "--comment", "apology", "--idempotency-key", &key, "--json"];
+    let (code, json, err) = cli(&adjust);
+    assert_eq!(code, Some(0), "{err}");
+    let answer: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+    assert_eq!(
+        answer["balance"]["available"].as_str().map(str::to_string),
+        Some((balance.available + 25).to_string()),
+        "{json}"
     );
-    let bad = Command::new(BIN)
-        .args(["clients", "get", "not-an-id", "--endpoint", endpoint.as_str(), "--token-file", token_path])
+    // The same key again is a retry: applied once.
+    let (_, again, _) = cli(&adjust);
+    let again: serde_json::Value = serde_json::from_str(again.trim()).expect("json");
+    assert_eq!(again["balance"]["available"], answer["balance"]["available"], "a retry credits once");
+    assert_eq!(again["replayed"], serde_json::Value::Bool(true));
+
+    let (code, text, _) = cli(&["clients", "history", &first.id]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("consent") && text.contains("→"), "history in words: {text}");
+
+    let (code, _, err) = cli(&["clients", "get", "not-an-id"]);
+    assert_eq!(code, Some(3), "bad input: {err}");
+    assert!(err.contains("client_id"), "the error names the field: {err}");
+    let (code, _, err) = cli(&["--json", "clients", "get", "01900000-0000-7000-8000-000000000000"]);
+    assert_eq!(code, Some(4), "not found: {err}");
+    let report: serde_json::Value = serde_json::from_str(err.trim()).expect("errors are JSON too");
+    assert_eq!(report["code"], "NotFound");
+    let expired = Command::new(BIN)
+        .args(["clients", "search", "x", "--endpoint", endpoint.as_str()])
+        .args(["--token", "not.a.token"])
         .output()
-        .expect("loyalty clients get");
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("client_id"), "the error names the field");
+        .expect("loyalty runs");
+    assert_eq!(expired.status.code(), Some(5), "not allowed");
+    assert!(String::from_utf8_lossy(&expired.stderr).contains("next:"), "says what to do next");
 
     // Real grpcurl (v1.8, reflection v1alpha) sees the services and calls one with the dev token,
     // as the README shows.
@@ -210,7 +234,14 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
     assert!(exit.success(), "dev up exits cleanly after SIGTERM: {exit}");
 
-    let down = Command::new(BIN).args(["dev", "reset", "--data-dir"]).arg(&data_dir).output().expect("reset");
+    let refused = Command::new(BIN)
+        .args(["dev", "reset", "--data-dir"])
+        .arg(&data_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("reset");
+    assert!(!refused.status.success() && data_dir.exists(), "reset asks first");
+    let down = Command::new(BIN).args(["dev", "reset", "--yes", "--data-dir"]).arg(&data_dir).output().expect("reset");
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
     assert!(!data_dir.exists());
 }

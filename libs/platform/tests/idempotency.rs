@@ -36,3 +36,20 @@ async fn keys_are_kept_for_the_retention_and_purged_after_it() {
         _ => panic!("a six-day-old key replays"),
     }
 }
+
+#[test]
+fn a_request_with_a_map_encodes_to_the_same_bytes_whatever_order_its_entries_came_in() {
+    use loyalty_api::client::v1 as pb;
+    use prost::Message;
+    let attribute = |text: &str| pb::AttributeValue { value: Some(pb::attribute_value::Value::Text(text.into())) };
+    let build = |order: &[(&str, &str)]| {
+        let mut client = pb::Client::default();
+        for (k, v) in order {
+            client.custom_attributes.insert(k.to_string(), attribute(v));
+        }
+        pb::CreateClientRequest { client: Some(client), ..Default::default() }.encode_to_vec()
+    };
+    let one = build(&[("shoe_size", "38"), ("favourite_shop", "VLN-01"), ("pet", "cat")]);
+    let other = build(&[("pet", "cat"), ("shoe_size", "38"), ("favourite_shop", "VLN-01")]);
+    assert_eq!(one, other, "a retry from another process hashes like the first call");
+}

@@ -230,3 +230,25 @@ async fn fifo_by_expiry_activation_expiry_and_partial_returns_with_exact_points(
     let verified = ledger.verify_account(pb::VerifyAccountRequest { client_id: client }).await.expect("verify");
     assert!(verified.get_ref().consistent, "{:?}", verified.get_ref());
 }
+
+#[tokio::test]
+async fn points_earned_just_after_local_midnight_belong_to_the_tenant_s_new_month() {
+    // 00:30 on 1 February in Vilnius is 22:30 UTC on 31 January.
+    let clock = ManualClock::starting_at(time::macros::datetime!(2026-01-31 22:30 UTC));
+    let (app, mut ledger) = start(clock.clone()).await;
+    let db = loyalty_testkit::support::sql(&app, "ledger").await;
+    db.execute("INSERT INTO tenant_settings (tenant_id, time_zone) VALUES ($1, 'Europe/Vilnius')", &[&TENANT])
+        .await
+        .expect("the tenant's zone, as the client feed brings it");
+    let rule = pb::Validity { rule: Some(pb::validity::Rule::EndOfMonthAfterMonths(0)) };
+    publish(&mut ledger, pb::Programme { validity: Some(rule), points_per_unit_milli: 1_000, max_redeem_share_bp: 5_000, ..Default::default() }).await;
+    let client = member(&app).await;
+    let bought = ledger.record_purchase(paying_with_points(&client, 10_000, 0)).await.expect("bought").into_inner();
+    let expiry = bought.balance.and_then(|b| b.next_expiry_at).expect("an expiry");
+    let end_of_february = time::macros::datetime!(2026-02-28 21:59:59.999999999 UTC);
+    assert_eq!(
+        (expiry.seconds, expiry.nanos),
+        (end_of_february.unix_timestamp(), 999_999_999),
+        "the end of February in Vilnius, not 90 minutes later at the end of January in UTC"
+    );
+}

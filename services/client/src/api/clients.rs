@@ -130,11 +130,14 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     Ok(answer)
 }
 
-/// Removes a client whose registration failed after commit (its card could not be issued).
+/// Removes a client whose registration failed after commit (its card could not be issued), and
+/// forgets the answer stored for its key in the same transaction: a retry is a new registration,
+/// never a replay of a success that was undone.
 async fn undo_create(api: &ClientApi, ctx: &Ctx, id: Uuid) -> Result<()> {
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     store::clients::delete(&tx, &ctx.tenant, id).await?;
+    loyalty_platform::idempotency::forget_subject(&tx, ctx.tenant.as_str(), &id.to_string()).await?;
     ctx.record(&tx, id, "deleted", json!({}), json!({}), "registration undone: the card could not be issued").await?;
     let subject = id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientDeleted(ClientDeleted { client_id: subject.clone() }))).await?;
@@ -303,7 +306,23 @@ pub fn list_filter(
     let stores = (!stores.is_empty()).then(|| stores.to_vec());
     let scope = ctx.principal.store_scope().map(<[String]>::to_vec);
     v.into_result()?;
-    Ok(ListFilter { terms: search::parse_query(query, region), statuses, tag_ids, stores, scope, only_ids: None })
+    let terms = search::parse_query(query, region);
+    if terms.iter().any(|t| matches!(t, search::Term::Words(words) if words.is_empty())) {
+        return Err(ApiError::field("query", "holds a term with no letter or digit to search for"));
+    }
+    Ok(ListFilter { terms, statuses, tag_ids, stores, scope, only_ids: None })
+}
+
+/// A page token whose values Postgres cannot read as its sort keys was not made by this list:
+/// INVALID_ARGUMENT, not an internal error.
+fn forged_token(error: anyhow::Error, with_token: bool) -> ApiError {
+    let bad_value = error.chain().any(|c| {
+        c.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code()).is_some_and(|code| code.code().starts_with("22"))
+    });
+    if with_token && bad_value {
+        return ApiError::field("page.page_token", "is not a token this list gave");
+    }
+    ApiError::Internal(error)
 }
 
 pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsRequest>) -> Result<pb::ListClientsResponse> {
@@ -346,10 +365,12 @@ pub async fn list(api: &ClientApi, request: tonic::Request<pb::ListClientsReques
         )
     };
     let (rows, total) = if holders.is_empty() {
-        page?
+        page.map_err(|e| forged_token(e, after.is_some()))?
     } else {
         filter.terms.extend(holders.into_iter().map(search::Term::Id));
-        store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &window, selection).await?
+        store::list::page(&conn, &ctx.tenant, &filter.as_store_filter(), &window, selection)
+            .await
+            .map_err(|e| forged_token(e, after.is_some()))?
     };
     let has_more = rows.len() > size as usize;
     let mut rows: Vec<_> = rows.into_iter().take(size as usize).collect();

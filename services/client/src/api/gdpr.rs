@@ -32,6 +32,9 @@ pub async fn merge(
     }
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "MergeClients", &body).await? {
+        return Ok(answer);
+    }
     // Lock every row in id order so two merges over the same clients cannot deadlock.
     let mut all: Vec<Uuid> = merged_ids.iter().copied().chain([survivor_id]).collect();
     all.sort();
@@ -90,8 +93,10 @@ pub async fn merge(
     let merged_event = ClientsMerged { survivor_client_id: subject.clone(), merged_client_ids: merged_text };
     publish(&tx, &ctx.event(&subject, Payload::ClientsMerged(merged_event))).await?;
     publish(&tx, &ctx.event(&subject, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
+    let answer = pb::MergeClientsResponse { survivor: Some(after) };
+    loyalty_platform::idempotency::keep(&tx, &ctx, &subject, &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    Ok(pb::MergeClientsResponse { survivor: Some(after) })
+    Ok(answer)
 }
 
 /// Removes the personal data an event carries about its subject.

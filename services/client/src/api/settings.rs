@@ -87,18 +87,20 @@ pub async fn get_settings(
 
 fn check_settings(s: &pb::TenantSettings) -> Result<()> {
     let mut v = Violations::new();
-    let zone_ok = s.time_zone == "UTC"
-        || (s.time_zone.contains('/') && s.time_zone.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
-    v.add_if(!zone_ok, "settings.time_zone", "must be an IANA zone such as Europe/Vilnius");
+    v.add_if(
+        loyalty_platform::tz::zone(&s.time_zone).is_none(),
+        "settings.time_zone",
+        "is not a time zone of the IANA database, e.g. Europe/Vilnius",
+    );
     v.add_if(
         !is_known_region(&s.default_phone_region),
         "settings.default_phone_region",
         "is not a region whose phone numbers are known (LT, LV, EE, PL, RO, RU, UA, BY, MD, DE, GB, US)",
     );
     v.add_if(
-        s.currency.len() != 3 || !s.currency.chars().all(|c| c.is_ascii_uppercase()),
+        loyalty_platform::Currency::known(&s.currency).is_none(),
         "settings.currency",
-        "must be an ISO 4217 code such as EUR",
+        "is not an ISO 4217 currency code in circulation, e.g. EUR",
     );
     v.add_if(s.history_retention_days < 1, "settings.history_retention_days", "must be at least 1");
     Ok(v.into_result()?)

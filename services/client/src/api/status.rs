@@ -32,6 +32,9 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     let comment = comment(&request.get_ref().comment)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "BlockClient", request.get_ref()).await? {
+        return Ok(answer);
+    }
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.status == Status::Blocked {
         return Err(ApiError::FailedPrecondition("the client is already blocked".into()));
@@ -56,13 +59,16 @@ pub async fn block(api: &ClientApi, request: tonic::Request<pb::BlockClientReque
     let subject = record.id.to_string();
     publish(&tx, &ctx.event(&subject, Payload::ClientBlocked(ClientBlocked { client_id: subject.clone(), comment })))
         .await?;
-    loyalty_platform::outbox::commit(tx).await?;
-    tell_ledger(api, &ctx, record.id, true, &block.comment).await;
+    let comment = block.comment.clone();
     record.status = Status::Blocked;
     record.block = Some(block);
     record.version += 1;
     record.updated_at = ctx.now;
-    Ok(convert::client(&record))
+    let answer = convert::client(&record);
+    loyalty_platform::idempotency::keep(&tx, &ctx, &answer.id, &answer).await?;
+    loyalty_platform::outbox::commit(tx).await?;
+    tell_ledger(api, &ctx, record.id, true, &comment).await;
+    Ok(answer)
 }
 
 pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientRequest>) -> Result<pb::Client> {
@@ -71,6 +77,9 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
     let comment = comment(&request.get_ref().comment)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "UnblockClient", request.get_ref()).await? {
+        return Ok(answer);
+    }
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     let Some(block) = record.block.take().filter(|_| record.status == Status::Blocked) else {
         return Err(ApiError::FailedPrecondition("the client is not blocked".into()));
@@ -93,12 +102,14 @@ pub async fn unblock(api: &ClientApi, request: tonic::Request<pb::UnblockClientR
         restored_status: events::status(restored) as i32,
     };
     publish(&tx, &ctx.event(&subject, Payload::ClientUnblocked(event))).await?;
-    loyalty_platform::outbox::commit(tx).await?;
-    tell_ledger(api, &ctx, record.id, false, &comment).await;
     record.status = restored;
     record.version += 1;
     record.updated_at = ctx.now;
-    Ok(convert::client(&record))
+    let answer = convert::client(&record);
+    loyalty_platform::idempotency::keep(&tx, &ctx, &answer.id, &answer).await?;
+    loyalty_platform::outbox::commit(tx).await?;
+    tell_ledger(api, &ctx, record.id, false, &comment).await;
+    Ok(answer)
 }
 
 /// Blocking must stop the ledger before BlockClient returns: the ledger is told directly after the
@@ -164,6 +175,9 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     v.into_result()?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
+    if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "SetConsent", &body).await? {
+        return Ok(answer);
+    }
     let mut record = load_visible(&tx, &ctx, id, true).await?;
     if record.erased {
         return Err(ApiError::FailedPrecondition("the client was erased (GDPR)".into()));
@@ -210,8 +224,10 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
         "third_party_transfer": record.third_party_consent.as_ref().map(|a| a.granted),
     });
     ctx.record(&tx, record.id, "consent", json!({ "channels": before }), after, &source).await?;
+    let answer = convert::client(&record);
+    loyalty_platform::idempotency::keep(&tx, &ctx, &answer.id, &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
-    Ok(convert::client(&record))
+    Ok(answer)
 }
 
 /// The answer of CheckMarketingPermission for a loaded client.

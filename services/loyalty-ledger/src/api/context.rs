@@ -125,3 +125,9 @@ pub fn acting_store(ctx: &Ctx, field: &str, named: &str) -> ApiResult<String> {
         None => Ok(String::new()),
     }
 }
+
+/// Whether an answer to the caller leaves out who the member is: a store-scoped token (a cashier)
+/// serving a member by card sees the points, not the client's identity.
+pub fn conceals_holder(ctx: &Ctx, by_card: bool) -> bool {
+    by_card && ctx.principal.store_scope().is_some()
+}

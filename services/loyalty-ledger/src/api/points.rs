@@ -1,7 +1,7 @@
 //! The ledger's other writes over gRPC: reservations (LE-5), manual adjustments with their notice
 //! (LE-3), early activation, and the block the client service passes on (CL-4). Every write is
 //! idempotent by its key and publishes its events.
-use super::context::{Ctx, client, holder, origin};
+use super::context::{Ctx, client, conceals_holder, holder, origin};
 use super::{LedgerApi, convert};
 use crate::events::of_caller as ev;
 use crate::store;
@@ -84,7 +84,13 @@ pub async fn reserve(api: &LedgerApi, request: tonic::Request<pb::ReservePointsR
     let held = store::reservations::get(&tx, &ctx.tenant, id).await?.ok_or(ApiError::NotFound("reservation"))?;
     let (balance, balance_changed) = balance_after(&tx, &ctx, client).await?;
     publish_many(&tx, &[ev::reservation_changed(&ctx, &held), balance_changed]).await?;
-    let answer = reservation(&held, balance);
+    let mut answer = reservation(&held, balance);
+    if conceals_holder(&ctx, body.client_id.is_empty()) {
+        answer.client_id.clear();
+        if let Some(b) = answer.balance.as_mut() {
+            b.client_id.clear();
+        }
+    }
     idempotency::keep(&tx, &ctx, &client.to_string(), &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)

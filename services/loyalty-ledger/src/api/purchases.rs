@@ -1,6 +1,6 @@
 //! Purchases and returns over gRPC (LE-6, LE-7). Every write is idempotent by its key and
 //! publishes its events in its transaction.
-use super::context::{Ctx, acting_store, card_holder, client, origin};
+use super::context::{Ctx, acting_store, card_holder, client, conceals_holder, origin};
 use super::{LedgerApi, convert};
 use crate::domain::programme::Programme;
 use crate::domain::purchase::{self, Basket, Decision};
@@ -128,7 +128,10 @@ pub async fn record(
     let p = new_purchase(&body, input, (client_id, card_id, store_id), manual);
     let previous_level = opened.head.level_id.clone();
     let decision = decide(&tx, &ctx, &p, &mut opened, &zone).await?;
-    let (answer, events) = outcome(&ctx, &body, (&p, &decision), &opened, &previous_level);
+    let (mut answer, events) = outcome(&ctx, &body, (&p, &decision), &opened, &previous_level);
+    if conceals_holder(&ctx, matches!(body.buyer, Some(Buyer::CardNumber(_)))) {
+        conceal(&mut answer);
+    }
     let how = origin(&ctx, "purchase", "", Some(p.id));
     let subject = client_id.to_string();
     // Everything this purchase writes goes in one round trip, then the commit.
@@ -160,6 +163,16 @@ async fn decide(
     let decision = purchase::decide(&mut opened.account, rules, &basket, basis, ctx.now)?;
     opened.head.level_id.clone_from(&decision.level_id);
     Ok(decision)
+}
+
+/// Leaves the member's identity out of a till's answer.
+fn conceal(answer: &mut pb::PurchaseResult) {
+    if let Some(p) = answer.purchase.as_mut() {
+        p.client_id.clear();
+    }
+    if let Some(b) = answer.balance.as_mut() {
+        b.client_id.clear();
+    }
 }
 
 /// Reads a return: its lines (each named once, quantities above 0), its store, its time.
@@ -207,7 +220,7 @@ pub async fn give_back(
     let mut events = vec![ev::purchase_returned(&ctx, &new, &done), ev::balance_changed(&ctx, done.client, &view)];
     events.extend(ev::level_changed(&ctx, done.client, (&done.previous_level_id, &done.level_id), &programme));
     publish_many(&tx, &events).await?;
-    let answer = pb::ReturnResult {
+    let mut answer = pb::ReturnResult {
         return_id: new.id.to_string(),
         purchase: None,
         amount: Some(Money { minor_units: done.amount, currency: done.currency.clone() }),
@@ -217,6 +230,11 @@ pub async fn give_back(
         balance: Some(convert::balance_with_level(&done.client.to_string(), &view, &programme)),
         replayed: false,
     };
+    if conceals_holder(&ctx, true)
+        && let Some(b) = answer.balance.as_mut()
+    {
+        b.client_id.clear();
+    }
     idempotency::keep(&tx, &ctx, &done.client.to_string(), &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)

@@ -1,6 +1,6 @@
 //! The ledger's reads over gRPC: balances, purchases, history and its CSV export, verification. A
 //! client id must be one of the tenant's clients and one the caller can see.
-use super::context::{Ctx, client, holder};
+use super::context::{Ctx, client, conceals_holder, holder};
 use super::{LedgerApi, convert};
 use crate::store;
 use crate::store::entries::EntryQuery;
@@ -27,7 +27,11 @@ pub async fn balance(api: &LedgerApi, request: tonic::Request<pb::GetBalanceRequ
     let body = request.get_ref();
     let conn = api.conn().await?;
     let client = holder(api, &conn, &ctx, (&body.client_id, &body.card_number)).await?;
-    balance_of(&conn, &ctx, client).await
+    let mut balance = balance_of(&conn, &ctx, client).await?;
+    if conceals_holder(&ctx, body.client_id.is_empty()) {
+        balance.client_id.clear();
+    }
+    Ok(balance)
 }
 
 pub async fn balances(

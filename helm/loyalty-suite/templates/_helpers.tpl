@@ -50,11 +50,30 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
       key: {{ .svc.database.secretKey }}
 - name: {{ $prefix }}DATABASE__SCHEMA
   value: {{ .svc.schema | quote }}
-- name: LOYALTY__AUTH__JWT_SECRET
-  valueFrom:
-    secretKeyRef:
-      name: {{ $g.jwtSecret.name }}
-      key: {{ $g.jwtSecret.key }}
+- name: LOYALTY__AUTH__JWKS_FILE
+  value: /etc/loyalty-auth/{{ $g.auth.jwks.key }}
+- name: LOYALTY__AUTH__ISSUER
+  value: {{ $g.auth.issuer | quote }}
+- name: LOYALTY__AUTH__AUDIENCE
+  value: {{ $g.auth.audience | quote }}
+- name: LOYALTY__IDENTITY__TOKEN_FILE
+  value: /etc/loyalty-identity/{{ $g.identity.secretKey }}
+- name: LOYALTY__DATABASE__TLS_MODE
+  value: {{ $g.tls.database.mode | quote }}
+{{- if ne $g.tls.database.mode "disable" }}
+- name: LOYALTY__DATABASE__CA_FILE
+  value: /etc/loyalty-db-ca/{{ $g.tls.database.caKey }}
+{{- end }}
+{{- if $g.tls.grpc.enabled }}
+- name: LOYALTY__SERVER__TLS_CERT_FILE
+  value: /etc/loyalty-tls/tls.crt
+- name: LOYALTY__SERVER__TLS_KEY_FILE
+  value: /etc/loyalty-tls/tls.key
+- name: LOYALTY__SERVER__HEALTH_LISTEN
+  value: "0.0.0.0:{{ $g.tls.grpc.healthPort }}"
+- name: LOYALTY__PEERS__TLS_CA_FILE
+  value: /etc/loyalty-tls/ca.crt
+{{- end }}
 - name: LOYALTY__SERVER__LISTEN
   value: "0.0.0.0:{{ $g.grpcPort }}"
 - name: LOYALTY__SERVER__METRICS_LISTEN
@@ -71,7 +90,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- range $peer, $peerValues := .root.Values.services }}
 {{- if (include "loyalty.service" (dict "root" $root "values" $peerValues) | fromYaml).enabled }}
 - name: LOYALTY__PEERS__{{ upper $peer }}
-  value: "http://{{ include "loyalty.name" (dict "root" $root "name" $peer) }}:{{ $g.grpcPort }}"
+  value: "{{ if $g.tls.grpc.enabled }}https{{ else }}http{{ end }}://{{ include "loyalty.name" (dict "root" $root "name" $peer) }}:{{ $g.grpcPort }}"
 {{- end }}
 {{- end }}
 {{- range $key, $value := .svc.env }}
@@ -113,4 +132,45 @@ readOnlyRootFilesystem: true
 privileged: false
 capabilities:
   drop: ["ALL"]
+{{- end -}}
+
+{{/* The files the env above names: the JWKS, the service's identity, TLS material. */}}
+{{- define "loyalty.secretMounts" -}}
+{{- $g := .root.Values.global -}}
+- name: jwks
+  mountPath: /etc/loyalty-auth
+  readOnly: true
+- name: identity
+  mountPath: /etc/loyalty-identity
+  readOnly: true
+{{- if $g.tls.grpc.enabled }}
+- name: grpc-tls
+  mountPath: /etc/loyalty-tls
+  readOnly: true
+{{- end }}
+{{- if ne $g.tls.database.mode "disable" }}
+- name: db-ca
+  mountPath: /etc/loyalty-db-ca
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "loyalty.secretVolumes" -}}
+{{- $g := .root.Values.global -}}
+- name: jwks
+  configMap:
+    name: {{ $g.auth.jwks.configMap }}
+- name: identity
+  secret:
+    secretName: {{ include "loyalty.name" . }}-identity
+{{- if $g.tls.grpc.enabled }}
+- name: grpc-tls
+  secret:
+    secretName: {{ $g.tls.grpc.secretName }}
+{{- end }}
+{{- if ne $g.tls.database.mode "disable" }}
+- name: db-ca
+  configMap:
+    name: {{ $g.tls.database.caConfigMap }}
+{{- end }}
 {{- end -}}

@@ -102,6 +102,9 @@ pub struct ServerSettings {
     /// plaintext (behind a mesh or on a private network).
     pub tls_cert_file: String,
     pub tls_key_file: String,
+    /// With TLS on: a plaintext listener serving only gRPC health, for Kubernetes probes (which
+    /// speak no TLS). Empty serves none.
+    pub health_listen: String,
 }
 
 impl Default for ServerSettings {
@@ -114,6 +117,7 @@ impl Default for ServerSettings {
             drain_timeout_ms: 20_000,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
+            health_listen: String::new(),
         }
     }
 }

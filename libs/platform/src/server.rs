@@ -172,8 +172,12 @@ pub async fn serve(
     let names: Vec<&'static str> = services.names.clone();
     let draining = services.draining.clone();
     let mut builder = tonic::transport::Server::builder();
-    if !settings.tls_cert_file.is_empty() || !settings.tls_key_file.is_empty() {
+    let tls = !settings.tls_cert_file.is_empty() || !settings.tls_key_file.is_empty();
+    if tls {
         builder = builder.tls_config(server_tls(settings)?).context("server TLS settings")?;
+    }
+    if tls && !settings.health_listen.is_empty() {
+        serve_plain_health(&settings.health_listen, health_service.clone(), draining.clone()).await?;
     }
     let router = builder
         .timeout(settings.request_timeout())
@@ -199,6 +203,30 @@ pub async fn serve(
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal));
     tracing::info!(%addr, "serving gRPC");
     Ok(RunningServer { addr, stop: Some(stop_tx), task, drain: settings.drain_timeout(), draining })
+}
+
+/// Health alone in plaintext beside a TLS listener, for probes that speak no TLS.
+async fn serve_plain_health<S>(listen: &str, health: S, draining: CancellationToken) -> anyhow::Result<()>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("server.health_listen: cannot bind {listen}"))?;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let router = tonic::transport::Server::builder().add_service(health);
+    tokio::spawn(async move {
+        if let Err(error) = router.serve_with_incoming_shutdown(incoming, draining.cancelled_owned()).await {
+            tracing::warn!(%error, "the health listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// The listener's certificate and key (`server.tls_cert_file`, `server.tls_key_file`).

@@ -62,15 +62,26 @@ async fn a_store_scoped_token_tags_only_the_clients_it_sees_and_counts_only_them
     there.registration_store_id = "KNS-01".into();
     let there = api.create_client(create(there)).await.expect("kns").into_inner();
     let vip = api
-        .create_tag(pb::CreateTagRequest { tag: Some(pb::Tag { name: "VIP".into(), ..Default::default() }), ..Default::default() })
+        .create_tag(pb::CreateTagRequest {
+            tag: Some(pb::Tag { name: "VIP".into(), ..Default::default() }),
+            ..Default::default()
+        })
         .await
         .expect("tag")
         .into_inner();
-    let both = pb::ModifyClientTagsRequest { client_id: there.id.clone(), add_tag_ids: vec![vip.id.clone()], ..Default::default() };
+    let both = pb::ModifyClientTagsRequest {
+        client_id: there.id.clone(),
+        add_tag_ids: vec![vip.id.clone()],
+        ..Default::default()
+    };
     api.modify_client_tags(both).await.expect("tagged by the admin");
 
     let mut cashier = client(&app, &app.store_token(TENANT, &["clients.read", "clients.write"], &["VLN-01"]));
-    let elsewhere = pb::ModifyClientTagsRequest { client_id: there.id.clone(), remove_tag_ids: vec![vip.id.clone()], ..Default::default() };
+    let elsewhere = pb::ModifyClientTagsRequest {
+        client_id: there.id.clone(),
+        remove_tag_ids: vec![vip.id.clone()],
+        ..Default::default()
+    };
     assert_eq!(cashier.modify_client_tags(elsewhere).await.expect_err("unseen client").code(), Code::NotFound);
     let bulk = pb::BulkEditTagsRequest {
         tag_ids: vec![vip.id.clone()],
@@ -78,21 +89,36 @@ async fn a_store_scoped_token_tags_only_the_clients_it_sees_and_counts_only_them
         target: Some(pb::bulk_edit_tags_request::Target::ClientIds(pb::ClientIdList { ids: vec![there.id.clone()] })),
         ..Default::default()
     };
-    assert_eq!(cashier.bulk_edit_tags(bulk).await.expect("bulk").into_inner().changed, 0, "an unseen client is not touched");
+    assert_eq!(
+        cashier.bulk_edit_tags(bulk).await.expect("bulk").into_inner().changed,
+        0,
+        "an unseen client is not touched"
+    );
     let delete = cashier.delete_tag(pb::DeleteTagRequest { tag_id: vip.id.clone(), ..Default::default() }).await;
     assert_eq!(delete.expect_err("a tenant's tag").code(), Code::PermissionDenied);
-    let define = pb::CreateTagRequest { tag: Some(pb::Tag { name: "Mine".into(), ..Default::default() }), ..Default::default() };
+    let define =
+        pb::CreateTagRequest { tag: Some(pb::Tag { name: "Mine".into(), ..Default::default() }), ..Default::default() };
     assert_eq!(cashier.create_tag(define).await.expect_err("defining tags").code(), Code::PermissionDenied);
     let seen = cashier.list_tags(pb::ListTagsRequest {}).await.expect("tags").into_inner();
-    assert_eq!(seen.tags.iter().map(|t| t.client_count).collect::<Vec<_>>(), vec![0], "the Kaunas client is not counted");
+    assert_eq!(
+        seen.tags.iter().map(|t| t.client_count).collect::<Vec<_>>(),
+        vec![0],
+        "the Kaunas client is not counted"
+    );
     let all = api.list_tags(pb::ListTagsRequest {}).await.expect("tags").into_inner();
     assert_eq!(all.tags[0].client_count, 1);
     // The rest of the profile of an unseen client is out of reach too.
-    let history = cashier.list_client_history(pb::ListClientHistoryRequest { client_id: there.id.clone(), ..Default::default() }).await;
+    let history = cashier
+        .list_client_history(pb::ListClientHistoryRequest { client_id: there.id.clone(), ..Default::default() })
+        .await;
     assert_eq!(history.expect_err("history").code(), Code::NotFound);
     let export = cashier.export_client_data(pb::ExportClientDataRequest { client_id: there.id.clone() }).await;
     assert!(matches!(export.expect_err("export").code(), Code::NotFound | Code::PermissionDenied));
-    let merge = pb::MergeClientsRequest { survivor_client_id: here.id.clone(), merged_client_ids: vec![there.id.clone()], ..Default::default() };
+    let merge = pb::MergeClientsRequest {
+        survivor_client_id: here.id.clone(),
+        merged_client_ids: vec![there.id.clone()],
+        ..Default::default()
+    };
     assert_eq!(cashier.merge_clients(merge).await.expect_err("merge").code(), Code::NotFound);
 }
 
@@ -102,7 +128,10 @@ async fn a_retried_registration_whose_card_failed_is_never_replayed_as_created()
     let mut api = admin(&app);
     let mut cards_api = loyalty_testkit::support::cards(&app, &app.admin_token(TENANT));
     let rule = cards::NumberingRule { prefix: "77".into(), length: 12, luhn_check_digit: true };
-    cards_api.update_numbering_rule(cards::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() }).await.expect("rule");
+    cards_api
+        .update_numbering_rule(cards::UpdateNumberingRuleRequest { rule: Some(rule), ..Default::default() })
+        .await
+        .expect("rule");
     // A number no card has, whose check digit is wrong: the card service refuses it only when the
     // card is issued, after the client was written.
     let request = pb::CreateClientRequest {

@@ -241,7 +241,16 @@ async fn points_earned_just_after_local_midnight_belong_to_the_tenant_s_new_mont
         .await
         .expect("the tenant's zone, as the client feed brings it");
     let rule = pb::Validity { rule: Some(pb::validity::Rule::EndOfMonthAfterMonths(0)) };
-    publish(&mut ledger, pb::Programme { validity: Some(rule), points_per_unit_milli: 1_000, max_redeem_share_bp: 5_000, ..Default::default() }).await;
+    publish(
+        &mut ledger,
+        pb::Programme {
+            validity: Some(rule),
+            points_per_unit_milli: 1_000,
+            max_redeem_share_bp: 5_000,
+            ..Default::default()
+        },
+    )
+    .await;
     let client = member(&app).await;
     let bought = ledger.record_purchase(paying_with_points(&client, 10_000, 0)).await.expect("bought").into_inner();
     let expiry = bought.balance.and_then(|b| b.next_expiry_at).expect("an expiry");

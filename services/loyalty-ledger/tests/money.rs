@@ -25,9 +25,18 @@ async fn start() -> TestApp {
 }
 
 async fn client(app: &TestApp, phone: &str) -> String {
-    let person = clients::Client { first_name: "Ona".into(), last_name: "Pirkėja".into(), phone: phone.into(), ..Default::default() };
+    let person = clients::Client {
+        first_name: "Ona".into(),
+        last_name: "Pirkėja".into(),
+        phone: phone.into(),
+        ..Default::default()
+    };
     let mut api = support::clients(app, &app.admin_token(TENANT));
-    api.create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() }).await.expect("client").into_inner().id
+    api.create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() })
+        .await
+        .expect("client")
+        .into_inner()
+        .id
 }
 
 fn line(no: i32, quantity_milli: i64, minor: i64) -> pb::PurchaseLine {
@@ -55,7 +64,11 @@ async fn a_return_never_gives_back_more_than_was_bought() {
     let client = client(&app, "+37061200201").await;
     let mut ledger = support::ledger(&app, &app.admin_token(TENANT));
     // Negative lines that add up are no check.
-    let status = refused(&mut ledger, purchase("neg", &client, eur(1_000), vec![line(1, 1_000, 10_000), line(2, 1_000, -9_000)])).await;
+    let status = refused(
+        &mut ledger,
+        purchase("neg", &client, eur(1_000), vec![line(1, 1_000, 10_000), line(2, 1_000, -9_000)]),
+    )
+    .await;
     assert_eq!(fields(&status), vec!["lines[1].amount.minor_units"]);
     let bought = ledger
         .record_purchase(purchase("p", &client, eur(3_000), vec![line(1, 2_000, 2_000), line(2, 1_000, 1_000)]))
@@ -90,27 +103,65 @@ async fn sums_that_would_overflow_and_checks_beyond_the_limits_are_bad_input() {
     let mut ledger = support::ledger(&app, &app.admin_token(TENANT));
     let huge = refused(&mut ledger, purchase("max", &client, eur(i64::MAX), vec![])).await;
     assert_eq!(fields(&huge), vec!["amount.minor_units"]);
-    let overflow = pb::PurchaseLine { line_no: 1, quantity_milli: 1_000_000_000, unit_price: eur(100_000_000_000_000), ..Default::default() };
+    let overflow = pb::PurchaseLine {
+        line_no: 1,
+        quantity_milli: 1_000_000_000,
+        unit_price: eur(100_000_000_000_000),
+        ..Default::default()
+    };
     let status = refused(&mut ledger, purchase("qty", &client, eur(1_000), vec![overflow])).await;
     assert_eq!(fields(&status), vec!["lines[0].amount", "lines"], "never silently taken as 0: {status:?}");
-    let sum = refused(&mut ledger, purchase("sum", &client, eur(2), vec![line(1, 1_000, 100_000_000_000_000), line(2, 1_000, 100_000_000_000_000)])).await;
+    let sum = refused(
+        &mut ledger,
+        purchase(
+            "sum",
+            &client,
+            eur(2),
+            vec![line(1, 1_000, 100_000_000_000_000), line(2, 1_000, 100_000_000_000_000)],
+        ),
+    )
+    .await;
     assert!(fields(&sum).contains(&"lines".to_string()));
     let over_limit = refused(&mut ledger, purchase("limit", &client, eur(200_000_000), vec![])).await;
     assert_eq!(fields(&over_limit), vec!["amount.minor_units"]);
     assert!(over_limit.message().contains("1000000.00 EUR"), "{}", over_limit.message());
-    let pln = refused(&mut ledger, purchase("pln", &client, Some(Money { minor_units: 1_000, currency: "PLN".into() }), vec![])).await;
+    let pln = refused(
+        &mut ledger,
+        purchase("pln", &client, Some(Money { minor_units: 1_000, currency: "PLN".into() }), vec![]),
+    )
+    .await;
     assert_eq!(pln.message(), "amount.currency: must be the programme's currency EUR");
-    let none = refused(&mut ledger, purchase("none", &client, Some(Money { minor_units: 1_000, currency: String::new() }), vec![])).await;
+    let none = refused(
+        &mut ledger,
+        purchase("none", &client, Some(Money { minor_units: 1_000, currency: String::new() }), vec![]),
+    )
+    .await;
     assert_eq!(fields(&none), vec!["amount.currency"]);
     for points in [i64::MAX, i64::MIN, 2_000_000] {
-        let adjust = pb::AdjustPointsRequest { context: with_key(&format!("a{points}")), client_id: client.clone(), points, comment: "x".into(), ..Default::default() };
+        let adjust = pb::AdjustPointsRequest {
+            context: with_key(&format!("a{points}")),
+            client_id: client.clone(),
+            points,
+            comment: "x".into(),
+            ..Default::default()
+        };
         let status = ledger.adjust_points(adjust).await.expect_err("out of bounds");
         assert_eq!(fields(&status), vec!["points"], "{points}: {status:?}");
     }
     let comment = "x".repeat(1 << 20);
-    let adjust = pb::AdjustPointsRequest { context: with_key("big"), client_id: client.clone(), points: 5, comment, ..Default::default() };
+    let adjust = pb::AdjustPointsRequest {
+        context: with_key("big"),
+        client_id: client.clone(),
+        points: 5,
+        comment,
+        ..Default::default()
+    };
     assert_eq!(fields(&ledger.adjust_points(adjust).await.expect_err("a 1 MiB comment")), vec!["comment"]);
-    let balance = ledger.get_balance(pb::GetBalanceRequest { client_id: client, ..Default::default() }).await.expect("b").into_inner();
+    let balance = ledger
+        .get_balance(pb::GetBalanceRequest { client_id: client, ..Default::default() })
+        .await
+        .expect("b")
+        .into_inner();
     assert_eq!((balance.available, balance.used), (0, 0), "nothing was applied");
 }
 
@@ -122,7 +173,13 @@ async fn unknown_ids_and_text_postgres_cannot_store_are_refused_by_name() {
     let nobody = uuid::Uuid::now_v7().to_string();
     let b = ledger.get_balance(pb::GetBalanceRequest { client_id: nobody.clone(), ..Default::default() }).await;
     assert_eq!(b.expect_err("no such client").code(), Code::NotFound);
-    let adjust = pb::AdjustPointsRequest { context: with_key("n"), client_id: nobody.clone(), points: 5, comment: "x".into(), ..Default::default() };
+    let adjust = pb::AdjustPointsRequest {
+        context: with_key("n"),
+        client_id: nobody.clone(),
+        points: 5,
+        comment: "x".into(),
+        ..Default::default()
+    };
     assert_eq!(ledger.adjust_points(adjust).await.expect_err("no such client").code(), Code::NotFound);
     assert_eq!(refused(&mut ledger, purchase("n", &nobody, eur(1_000), vec![])).await.code(), Code::NotFound);
     // Another tenant's client is no client of this one.
@@ -141,10 +198,14 @@ async fn unknown_ids_and_text_postgres_cannot_store_are_refused_by_name() {
     assert!(status.message().contains("NUL"), "{}", status.message());
     let key = purchase("k\0", &known, eur(1_000), vec![]);
     assert_eq!(fields(&refused(&mut ledger, key).await), vec!["context.idempotency_key", "check_id"]);
-    let by_card = pb::RecordPurchaseRequest { buyer: Some(Buyer::CardNumber("2000\u{0}".into())), ..purchase("c", &known, eur(1_000), vec![]) };
+    let by_card = pb::RecordPurchaseRequest {
+        buyer: Some(Buyer::CardNumber("2000\u{0}".into())),
+        ..purchase("c", &known, eur(1_000), vec![])
+    };
     assert_eq!(fields(&refused(&mut ledger, by_card).await), vec!["card_number"]);
     let mut clients_api = support::clients(&app, &app.admin_token(TENANT));
-    let search = clients_api.list_clients(clients::ListClientsRequest { query: "Ona\0".into(), ..Default::default() }).await;
+    let search =
+        clients_api.list_clients(clients::ListClientsRequest { query: "Ona\0".into(), ..Default::default() }).await;
     assert_eq!(fields(&search.expect_err("a NUL in a query")), vec!["query"]);
 }
 
@@ -163,7 +224,8 @@ async fn the_tenant_s_time_zone_is_one_of_the_iana_database_and_reaches_the_ledg
     let db = support::sql(&app, "ledger").await;
     let mut zone = String::new();
     for _ in 0..100 {
-        let row = db.query_opt("SELECT time_zone FROM tenant_settings WHERE tenant_id = $1", &[&TENANT]).await.expect("zone");
+        let row =
+            db.query_opt("SELECT time_zone FROM tenant_settings WHERE tenant_id = $1", &[&TENANT]).await.expect("zone");
         zone = row.map(|r| r.get(0)).unwrap_or_default();
         if zone == "Europe/Vilnius" {
             break;
@@ -179,12 +241,23 @@ async fn an_erased_client_s_name_leaves_the_ledger_s_notices() {
     let client = client(&app, "+37061200205").await;
     let admin = app.admin_token(TENANT);
     let mut ledger = support::ledger(&app, &admin);
-    let adjust = pb::AdjustPointsRequest { context: with_key("n"), client_id: client.clone(), points: 5, comment: "gift".into(), notify_by_sms: true, ..Default::default() };
+    let adjust = pb::AdjustPointsRequest {
+        context: with_key("n"),
+        client_id: client.clone(),
+        points: 5,
+        comment: "gift".into(),
+        notify_by_sms: true,
+        ..Default::default()
+    };
     ledger.adjust_points(adjust).await.expect("credited with a notice");
     let notices = |ledger: &mut Ledger| {
         let mut ledger = ledger.clone();
         async move {
-            let watch = WatchEventsRequest { replay_only: true, kinds: vec!["points_notification_requested".into()], ..Default::default() };
+            let watch = WatchEventsRequest {
+                replay_only: true,
+                kinds: vec!["points_notification_requested".into()],
+                ..Default::default()
+            };
             let mut feed = ledger.watch_events(watch).await.expect("feed").into_inner();
             let mut texts = Vec::new();
             while let Some(e) = feed.next().await {
@@ -197,7 +270,13 @@ async fn an_erased_client_s_name_leaves_the_ledger_s_notices() {
     };
     assert!(notices(&mut ledger).await[0].starts_with("Ona,"), "the notice names the client");
     let mut c = support::clients(&app, &admin);
-    c.erase_client(clients::EraseClientRequest { client_id: client.clone(), reason: "GDPR-1".into(), ..Default::default() }).await.expect("erased");
+    c.erase_client(clients::EraseClientRequest {
+        client_id: client.clone(),
+        reason: "GDPR-1".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("erased");
     let mut texts = notices(&mut ledger).await;
     for _ in 0..100 {
         if texts.iter().all(String::is_empty) {

@@ -42,10 +42,15 @@ async fn member_of_vilnius(app: &TestApp, phone: &str) -> (String, cards::Card) 
         registration_store_id: "VLN-01".into(),
         ..Default::default()
     };
-    let client = c.create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() }).await.expect("client");
+    let client = c
+        .create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() })
+        .await
+        .expect("client");
     let id = client.into_inner().id;
     let card = cards::Card { client_id: id.clone(), ..Default::default() };
-    let issued = support::cards(app, &admin).issue_card(cards::IssueCardRequest { card: Some(card), ..Default::default() }).await;
+    let issued = support::cards(app, &admin)
+        .issue_card(cards::IssueCardRequest { card: Some(card), ..Default::default() })
+        .await;
     (id, issued.expect("card").into_inner())
 }
 
@@ -91,19 +96,27 @@ async fn a_cashier_of_one_store_serves_any_member_by_card_but_learns_no_identity
     assert_eq!(by_client.expect_err("a purchase for a client id it cannot see").code(), Code::NotFound);
 
     // A purchase by card in its own store works, and says whose points, not who.
-    let bought = ledger.record_purchase(purchase("p-1", Buyer::CardNumber(card.number.clone()), "KNS-01", 10_000)).await;
+    let bought =
+        ledger.record_purchase(purchase("p-1", Buyer::CardNumber(card.number.clone()), "KNS-01", 10_000)).await;
     let bought = bought.expect("a purchase by card in its store").into_inner();
     assert_eq!(bought.purchase.as_ref().map(|p| (p.client_id.as_str(), p.points_earned)), Some(("", 100)));
     assert_eq!(bought.balance.as_ref().map(|b| (b.client_id.as_str(), b.available)), Some(("", 100)));
     // Another store's till is not its to act for: in the body or in the context.
-    let elsewhere = ledger.record_purchase(purchase("p-2", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
+    let elsewhere =
+        ledger.record_purchase(purchase("p-2", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
     assert_eq!(elsewhere.expect_err("another store in the body").code(), Code::PermissionDenied);
     let mut in_context = purchase("p-3", Buyer::CardNumber(card.number.clone()), "", 1_000);
     in_context.context = at_store("p-3", "VLN-01");
-    assert_eq!(ledger.record_purchase(in_context).await.expect_err("another store's till").code(), Code::PermissionDenied);
+    assert_eq!(
+        ledger.record_purchase(in_context).await.expect_err("another store's till").code(),
+        Code::PermissionDenied
+    );
     let issue = cards::Card { client_id: client.clone(), store_id: "VLN-01".into(), ..Default::default() };
     let issued = cards_api.issue_card(cards::IssueCardRequest { card: Some(issue), ..Default::default() }).await;
-    assert!(matches!(issued.expect_err("issuing for an unseen client").code(), Code::InvalidArgument | Code::PermissionDenied));
+    assert!(matches!(
+        issued.expect_err("issuing for an unseen client").code(),
+        Code::InvalidArgument | Code::PermissionDenied
+    ));
 
     // No feed of the tenant's personal data, and nothing that spans the chain.
     let watch = WatchEventsRequest { replay_only: true, ..Default::default() };
@@ -128,19 +141,28 @@ async fn only_the_client_service_changes_a_ledger_block_and_the_change_is_record
     assert_eq!(refused.code(), Code::PermissionDenied);
 
     let mut c = support::clients(&app, &admin);
-    let block = clients::BlockClientRequest { client_id: client.clone(), comment: "card fraud".into(), context: with_key("b-1") };
+    let block = clients::BlockClientRequest {
+        client_id: client.clone(),
+        comment: "card fraud".into(),
+        context: with_key("b-1"),
+    };
     c.block_client(block.clone()).await.expect("blocked");
     // A retry of the block (after a timeout, say) answers as the first call did.
     c.block_client(block).await.expect("the same block again is a replay, not a conflict");
     let balance = ledger.get_balance(pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() }).await;
     assert!(balance.expect("balance").into_inner().blocked, "blocked before BlockClient returned");
-    let till = ledger.record_purchase(purchase("p-blocked", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
+    let till =
+        ledger.record_purchase(purchase("p-blocked", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
     assert_eq!(till.expect_err("a blocked client at the till").code(), Code::FailedPrecondition);
     let entries = ledger.list_entries(pb::ListEntriesRequest { client_id: client.clone(), ..Default::default() }).await;
     let kinds: Vec<i32> = entries.expect("entries").into_inner().entries.iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&(pb::EntryKind::Blocked as i32)), "the block is on the account's chain: {kinds:?}");
     let mut feed = ledger
-        .watch_events(WatchEventsRequest { replay_only: true, kinds: vec!["account_block_changed".into()], ..Default::default() })
+        .watch_events(WatchEventsRequest {
+            replay_only: true,
+            kinds: vec!["account_block_changed".into()],
+            ..Default::default()
+        })
         .await
         .expect("feed")
         .into_inner();
@@ -165,16 +187,32 @@ async fn a_card_that_is_not_active_is_refused_at_the_till_naming_its_status() {
         .block_card(cards::BlockCardRequest { card_id: card.id.clone(), reason: "lost".into(), ..Default::default() })
         .await
         .expect("blocked");
-    let refused = ledger.record_purchase(purchase("b-1", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
+    let refused =
+        ledger.record_purchase(purchase("b-1", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
     let refused = refused.expect_err("a blocked card");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(refused.message().contains("the card is blocked"), "{}", refused.message());
-    let hold = pb::ReservePointsRequest { context: with_key("h-1"), card_number: card.number.clone(), points: 1, ..Default::default() };
-    assert_eq!(ledger.reserve_points(hold).await.expect_err("reserving by a blocked card").code(), Code::FailedPrecondition);
+    let hold = pb::ReservePointsRequest {
+        context: with_key("h-1"),
+        card_number: card.number.clone(),
+        points: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        ledger.reserve_points(hold).await.expect_err("reserving by a blocked card").code(),
+        Code::FailedPrecondition
+    );
 
-    cards_api.unblock_card(cards::UnblockCardRequest { card_id: card.id.clone(), ..Default::default() }).await.expect("unblocked");
+    cards_api
+        .unblock_card(cards::UnblockCardRequest { card_id: card.id.clone(), ..Default::default() })
+        .await
+        .expect("unblocked");
     let replaced = cards_api
-        .replace_card(cards::ReplaceCardRequest { card_id: card.id.clone(), reason: "lost".into(), ..Default::default() })
+        .replace_card(cards::ReplaceCardRequest {
+            card_id: card.id.clone(),
+            reason: "lost".into(),
+            ..Default::default()
+        })
         .await
         .expect("replaced")
         .into_inner();
@@ -182,7 +220,10 @@ async fn a_card_that_is_not_active_is_refused_at_the_till_naming_its_status() {
     let old = ledger.record_purchase(purchase("b-2", Buyer::CardNumber(card.number.clone()), "VLN-01", 1_000)).await;
     let old = old.expect_err("a replaced card");
     assert_eq!(old.message(), format!("the card was replaced by card {successor}; use that card"));
-    ledger.record_purchase(purchase("b-3", Buyer::CardNumber(successor), "VLN-01", 1_000)).await.expect("the new card works");
+    ledger
+        .record_purchase(purchase("b-3", Buyer::CardNumber(successor), "VLN-01", 1_000))
+        .await
+        .expect("the new card works");
     // Bulk change keeps the lifecycle: the replaced card stays replaced.
     let change = cards::CardChange { status: cards::CardStatus::Active as i32, ..Default::default() };
     let numbers = cards::CardNumberList { numbers: vec![card.number.clone()] };

@@ -100,6 +100,60 @@ fn assert_operable(objects: &[Value], service: &str, object_name: &str) {
     assert!(policy["spec"]["ingress"].as_sequence().is_some_and(|i| i.len() == 2));
     let job = of(objects, "Job", &format!("{object_name}-migrate"));
     assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"][0], "migrate");
+    // Only public keys and the service's own identity: no shared signing secret anywhere.
+    assert_eq!(env(container, "LOYALTY__AUTH__JWKS_FILE").as_deref(), Some("/etc/loyalty-auth/jwks.json"));
+    assert!(
+        env(container, "LOYALTY__AUTH__ISSUER").is_some_and(|i| !i.is_empty()),
+        "{service}: the issuer is required"
+    );
+    assert_eq!(env(container, "LOYALTY__IDENTITY__TOKEN_FILE").as_deref(), Some("/etc/loyalty-identity/token"));
+    assert!(env(container, "LOYALTY__AUTH__JWT_SECRET").is_none(), "{service}: no HS256 secret");
+    let volumes = pod["volumes"].as_sequence().expect("volumes");
+    let identity = volumes.iter().find(|v| v["name"] == "identity").expect("the identity volume");
+    assert_eq!(identity["secret"]["secretName"], format!("{object_name}-identity"));
+    assert!(volumes.iter().any(|v| v["name"] == "jwks" && v["configMap"]["name"] == "loyalty-jwks"));
+}
+
+/// The value of env variable `name` of a container, when it is set by value.
+fn env(container: &Value, name: &str) -> Option<String> {
+    container["env"]
+        .as_sequence()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str())
+        .map(String::from)
+}
+
+#[test]
+fn tls_to_peers_and_postgres_is_a_value_away_and_probes_still_answer() {
+    let objects = template(&["--set", "global.tls.grpc.enabled=true", "--set", "global.tls.database.mode=verify-full"]);
+    for service in SERVICES {
+        let name = format!("loyalty-{service}");
+        assert_operable(&objects, service, &name);
+        let pod = &of(&objects, "Deployment", &name)["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        assert_eq!(env(container, "LOYALTY__SERVER__TLS_CERT_FILE").as_deref(), Some("/etc/loyalty-tls/tls.crt"));
+        assert_eq!(env(container, "LOYALTY__DATABASE__TLS_MODE").as_deref(), Some("verify-full"));
+        assert_eq!(env(container, "LOYALTY__DATABASE__CA_FILE").as_deref(), Some("/etc/loyalty-db-ca/ca.crt"));
+        assert_eq!(
+            container["readinessProbe"]["grpc"]["port"], 50052,
+            "{service}: probes ask the plaintext health port"
+        );
+        assert_eq!(env(container, "LOYALTY__SERVER__HEALTH_LISTEN").as_deref(), Some("0.0.0.0:50052"));
+        let job = &of(&objects, "Job", &format!("{name}-migrate"))["spec"]["template"]["spec"];
+        assert!(
+            job["volumes"].as_sequence().is_some_and(|v| v.iter().any(|v| v["name"] == "db-ca")),
+            "{service}: migrations verify Postgres too"
+        );
+    }
+    let card = &of(&objects, "Deployment", "loyalty-card")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env(card, "LOYALTY__PEERS__CLIENT").as_deref(), Some("https://loyalty-client:50051"));
+    let wrong = Command::new(tool("helm"))
+        .args(["template", "loyalty", "helm/loyalty-suite", "--set", "global.tls.database.mode=prefer"])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    assert!(!wrong.status.success(), "a TLS mode the services refuse is refused by the chart");
 }
 
 #[test]

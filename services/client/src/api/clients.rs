@@ -317,7 +317,9 @@ pub fn list_filter(
 /// INVALID_ARGUMENT, not an internal error.
 fn forged_token(error: anyhow::Error, with_token: bool) -> ApiError {
     let bad_value = error.chain().any(|c| {
-        c.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code()).is_some_and(|code| code.code().starts_with("22"))
+        c.downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code.code().starts_with("22"))
     });
     if with_token && bad_value {
         return ApiError::field("page.page_token", "is not a token this list gave");

@@ -174,7 +174,7 @@ async fn postgres_connections_verify_the_server_against_the_ca() {
     let wrong = DatabaseSettings { ca_file: other_ca.display().to_string(), ..verified.clone() };
     assert!(loyalty_platform::db::connect(&wrong, "public").await.is_err(), "a server another CA signed is refused");
     let unknown = DatabaseSettings { tls_mode: "prefer".into(), ..verified };
-    let err = loyalty_platform::db::pool(&unknown, "public").err().expect("refused");
+    let Err(err) = loyalty_platform::db::pool(&unknown, "public") else { panic!("prefer is refused") };
     assert!(err.to_string().contains("database.tls_mode"), "{err}");
     let _ = loyalty_localpg::Cluster::stop(&cluster.dir);
 }

@@ -30,3 +30,26 @@ pub fn current_traceparent() -> String {
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
     carrier.remove("traceparent").unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn a_call_to_another_service_carries_the_trace_of_the_request_it_is_made_for() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("rpc");
+            let _entered = span.enter();
+            let request = crate::auth::ForwardToken::default().request(());
+            let parent = request.metadata().get("traceparent").and_then(|v| v.to_str().ok()).map(String::from);
+            let parent = parent.expect("a traceparent header");
+            assert_eq!(parent.split('-').count(), 4, "W3C traceparent: {parent}");
+            assert_eq!(current_traceparent(), parent, "the same trace the events carry");
+        });
+    }
+}

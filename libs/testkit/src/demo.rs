@@ -2,7 +2,8 @@
 //! Russian-speaking customers, and clients with realistic names, phones in the formats cashiers
 //! type, emails, birthdays and consents. The same seed always gives the same data, on any machine.
 //!
-//! Later issues extend it with cards and purchases; each service loads what it owns.
+//! `loyalty dev up --demo` loads it through the API: stores, clients with consents, a card each, and
+//! purchases of every fourth client.
 use time::{Date, Month};
 
 /// A small, fast, portable PRNG (SplitMix64): the data must not change with a crate's version.

@@ -146,3 +146,27 @@ async fn a_retried_registration_whose_card_failed_is_never_replayed_as_created()
     }
     assert_eq!(total(&mut api).await, 0, "no client is left without the card it registered with");
 }
+
+#[tokio::test]
+async fn history_past_the_tenant_s_retention_is_deleted() {
+    let app = start().await;
+    let mut api = admin(&app);
+    let client = add(&mut api, "Ona", "Senoji", "+37061200331").await;
+    let settings = pb::UpdateTenantSettingsRequest {
+        settings: Some(pb::TenantSettings { history_retention_days: 30, ..Default::default() }),
+        update_mask: mask(&["history_retention_days"]),
+    };
+    api.update_tenant_settings(settings).await.expect("30 days of history");
+    let db = sql(&app).await;
+    let id = uuid::Uuid::parse_str(&client.id).expect("uuid");
+    db.execute("UPDATE history SET at = now() - interval '40 days' WHERE client_id = $1", &[&id])
+        .await
+        .expect("age it");
+    let pool = loyalty_platform::db::pool(&app.settings.database, "client").expect("pool");
+    let purged =
+        loyalty_client::store::history::purge_past_retention(&pool.get().await.expect("conn")).await.expect("purge");
+    assert_eq!(purged, 1, "the creation record, 40 days old, is past the 30 days");
+    let history =
+        api.list_client_history(pb::ListClientHistoryRequest { client_id: client.id, ..Default::default() }).await;
+    assert_eq!(history.expect("history").into_inner().records.len(), 0);
+}

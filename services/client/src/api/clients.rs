@@ -12,9 +12,8 @@ use loyalty_api::client::v1 as pb;
 use loyalty_api::events::v1::{ClientDeleted, event::Payload};
 use loyalty_platform::error::Violations;
 use loyalty_platform::error::{ApiError, ApiResult as Result};
-use loyalty_platform::idempotency::{self, Claim};
+use loyalty_platform::idempotency;
 use loyalty_platform::outbox::publish;
-use prost::Message;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -51,19 +50,29 @@ async fn check_input(
     Ok(())
 }
 
-pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientRequest>) -> Result<pb::Client> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    let body = request.into_inner();
-    let mut conn = api.conn().await?;
-    let tx = conn.transaction().await?;
-    let hash_input = body.encode_to_vec();
-    if let Claim::Replay(answer) =
-        idempotency::claim(&tx, ctx.tenant.as_str(), &ctx.idempotency_key, "CreateClient", &hash_input).await?
-    {
-        return pb::Client::decode(answer.as_slice()).map_err(|e| ApiError::Internal(e.into()));
+/// The participation status a registration asks for: member unless it says subscriber.
+fn new_status(status: i32, v: &mut Violations) -> Status {
+    use loyalty_api::events::v1::ClientStatus as S;
+    match S::try_from(status) {
+        Ok(S::Unspecified | S::Member) => Status::Member,
+        Ok(S::Subscriber) => Status::Subscriber,
+        _ => {
+            v.add("status", "must be member or subscriber (block with BlockClient)");
+            Status::Member
+        }
     }
-    let settings = store::settings::get(&tx, &ctx.tenant).await?;
-    let mut input = body.client.unwrap_or_default();
+}
+
+/// A new client's record from the request, every problem of it at once (the card number is free,
+/// the store is the caller's, the email unused).
+async fn new_record(
+    api: &ClientApi,
+    tx: &deadpool_postgres::Transaction<'_>,
+    ctx: &Ctx,
+    body: &pb::CreateClientRequest,
+) -> Result<ClientRecord> {
+    let settings = store::settings::get(tx, &ctx.tenant).await?;
+    let mut input = body.client.clone().unwrap_or_default();
     if input.registration_store_id.is_empty()
         && let Some(first) = ctx.principal.store_scope().and_then(|s| s.first())
     {
@@ -72,25 +81,16 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     let rules = Rules { phone_region: &settings.default_phone_region, latest_date: ctx.latest_date() };
     let mut v = Violations::new();
     let profile = Profile::parse(&input, "client.", &rules).map_err(|e| v.extend(e)).ok();
-    let card_number = body.card_number.trim().to_string();
-    check_input(&tx, &ctx, &input, (Uuid::nil(), !card_number.is_empty()), &mut v).await?;
-    if !card_number.is_empty() && cards::holder(api, &ctx, &card_number).await?.is_some() {
+    let card_number = body.card_number.trim();
+    check_input(tx, ctx, &input, (Uuid::nil(), !card_number.is_empty()), &mut v).await?;
+    if !card_number.is_empty() && cards::holder(api, ctx, card_number).await?.is_some() {
         v.add("card_number", "belongs to another client");
     }
-    let status = match loyalty_api::events::v1::ClientStatus::try_from(body.status) {
-        Ok(loyalty_api::events::v1::ClientStatus::Unspecified | loyalty_api::events::v1::ClientStatus::Member) => {
-            Status::Member
-        }
-        Ok(loyalty_api::events::v1::ClientStatus::Subscriber) => Status::Subscriber,
-        _ => {
-            v.add("status", "must be member or subscriber (block with BlockClient)");
-            Status::Member
-        }
-    };
+    let status = new_status(body.status, &mut v);
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ApiError::InvalidArgument(v));
     };
-    let record = ClientRecord {
+    Ok(ClientRecord {
         id: Uuid::now_v7(),
         profile,
         status,
@@ -105,7 +105,18 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         personal_data_consent: None,
         third_party_consent: None,
         purchase_store_ids: vec![],
-    };
+    })
+}
+
+pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientRequest>) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &ctx, "CreateClient", &body).await? {
+        return Ok(answer);
+    }
+    let record = new_record(api, &tx, &ctx, &body).await?;
     if let Err(e) = store::clients::insert(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
             return Err(ApiError::field("client.email", "is already used by another client of this tenant"));
@@ -117,11 +128,12 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
         convert::subset(&convert::serde_like(&answer), &convert::changed_fields(&pb::Client::default(), &answer));
     ctx.record(&tx, record.id, "created", json!({}), after, "").await?;
     publish(&tx, &ctx.event(&answer.id, Payload::ClientUpserted(events::upserted(&record, vec![])))).await?;
-    idempotency::remember(&tx, ctx.tenant.as_str(), &ctx.idempotency_key, &answer.id, &answer.encode_to_vec()).await?;
+    idempotency::keep(&tx, &ctx, &answer.id, &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;
+    let card_number = body.card_number.trim();
     if !card_number.is_empty() {
         let store = record.profile.registration_store_id.clone();
-        if let Err(e) = cards::issue_to(api, &ctx, record.id, &card_number, &store).await {
+        if let Err(e) = cards::issue_to(api, &ctx, record.id, card_number, &store).await {
             // The client must not exist without the card it was registered with.
             undo_create(api, &ctx, record.id).await?;
             return Err(e);

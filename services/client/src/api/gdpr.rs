@@ -12,12 +12,8 @@ use loyalty_platform::outbox::publish;
 use serde_json::json;
 use uuid::Uuid;
 
-pub async fn merge(
-    api: &ClientApi,
-    request: tonic::Request<pb::MergeClientsRequest>,
-) -> Result<pb::MergeClientsResponse> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    let body = request.into_inner();
+/// The survivor and the duplicates a merge names, each once.
+fn merge_ids(body: &pb::MergeClientsRequest) -> Result<(Uuid, Vec<Uuid>)> {
     let survivor_id = client_id("survivor_client_id", &body.survivor_client_id)?;
     if body.merged_client_ids.is_empty() {
         return Err(ApiError::field("merged_client_ids", "name at least one duplicate"));
@@ -30,22 +26,39 @@ pub async fn merge(
         }
         merged_ids.push(id);
     }
-    let mut conn = api.conn().await?;
-    let tx = conn.transaction().await?;
-    if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "MergeClients", &body).await? {
-        return Ok(answer);
-    }
-    // Lock every row in id order so two merges over the same clients cannot deadlock.
-    let mut all: Vec<Uuid> = merged_ids.iter().copied().chain([survivor_id]).collect();
+    Ok((survivor_id, merged_ids))
+}
+
+/// Locks every client of a merge in id order (two merges over the same clients cannot deadlock);
+/// each must be visible to the caller and not erased.
+async fn lock_all(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, ids: &[Uuid]) -> Result<Vec<ClientRecord>> {
+    let mut all = ids.to_vec();
     all.sort();
     let mut loaded = Vec::new();
     for id in all {
-        let r = ctx.visible(store::clients::load(&tx, &ctx.tenant, id, true).await?)?;
+        let r = ctx.visible(store::clients::load(tx, &ctx.tenant, id, true).await?)?;
         if r.erased {
             return Err(ApiError::FailedPrecondition(format!("client {id} was erased and cannot be merged")));
         }
         loaded.push(r);
     }
+    Ok(loaded)
+}
+
+pub async fn merge(
+    api: &ClientApi,
+    request: tonic::Request<pb::MergeClientsRequest>,
+) -> Result<pb::MergeClientsResponse> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let (survivor_id, merged_ids) = merge_ids(&body)?;
+    let mut conn = api.conn().await?;
+    let tx = conn.transaction().await?;
+    if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "MergeClients", &body).await? {
+        return Ok(answer);
+    }
+    let all: Vec<Uuid> = merged_ids.iter().copied().chain([survivor_id]).collect();
+    let mut loaded = lock_all(&tx, &ctx, &all).await?;
     let take =
         |id: Uuid, loaded: &mut Vec<ClientRecord>| loaded.iter().position(|r| r.id == id).map(|i| loaded.remove(i));
     let mut survivor = take(survivor_id, &mut loaded).ok_or(ApiError::NotFound("client"))?;

@@ -139,11 +139,8 @@ fn agreement(a: &pb::Agreement, source: &str, now: time::OffsetDateTime) -> Agre
     }
 }
 
-pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsentRequest>) -> Result<pb::Client> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    let body = request.into_inner();
-    let id = client_id("client_id", &body.client_id)?;
-    let source = if body.source.trim().is_empty() { "api".to_string() } else { body.source.trim().to_string() };
+/// The consents a request sets, read with every problem at once; each channel at most once.
+fn consent_changes(body: &pb::SetConsentRequest, source: &str, now: time::OffsetDateTime) -> Result<Vec<Consent>> {
     let mut v = Violations::new();
     let mut changes = Vec::new();
     for (i, c) in body.consents.iter().enumerate() {
@@ -159,11 +156,11 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
             if changes.iter().any(|x: &Consent| x.channel == channel) {
                 v.add(format!("consents[{i}].channel"), "is listed twice");
             }
-            let source = if c.source.is_empty() { source.clone() } else { c.source.clone() };
+            let source = if c.source.is_empty() { source.to_string() } else { c.source.clone() };
             changes.push(Consent {
                 channel: channel.into(),
                 status: status.into(),
-                changed_at: ctx.now,
+                changed_at: now,
                 source,
                 address: c.address.clone(),
             });
@@ -173,6 +170,15 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
         v.add("consents", "names nothing to change");
     }
     v.into_result()?;
+    Ok(changes)
+}
+
+pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsentRequest>) -> Result<pb::Client> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let id = client_id("client_id", &body.client_id)?;
+    let source = if body.source.trim().is_empty() { "api".to_string() } else { body.source.trim().to_string() };
+    let changes = consent_changes(&body, &source, ctx.now)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "SetConsent", &body).await? {

@@ -219,16 +219,13 @@ pub async fn modify_client(
     Ok(answer)
 }
 
-pub async fn bulk_edit(
-    api: &ClientApi,
-    request: tonic::Request<pb::BulkEditTagsRequest>,
-) -> Result<pb::BulkEditTagsResponse> {
-    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
-    let body = request.into_inner();
+/// What a bulk edit asks: its tags, its mode, and the listed clients (`None` for a query).
+type BulkAsk = (Vec<Uuid>, Mode, Option<Vec<Uuid>>);
+
+fn read_bulk(body: &pb::BulkEditTagsRequest, max: i64) -> Result<BulkAsk> {
     let mut v = Violations::new();
     let tags = tag_ids("tag_ids", &body.tag_ids, &mut v);
     let mode = Mode::try_from(body.mode).unwrap_or(Mode::Unspecified);
-    let max = api.settings.max_bulk_tags;
     if mode == Mode::Unspecified {
         v.add("mode", "must be add, remove or replace");
     }
@@ -255,6 +252,17 @@ pub async fn bulk_edit(
         }
     };
     v.into_result()?;
+    Ok((tags, mode, explicit))
+}
+
+pub async fn bulk_edit(
+    api: &ClientApi,
+    request: tonic::Request<pb::BulkEditTagsRequest>,
+) -> Result<pb::BulkEditTagsResponse> {
+    let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
+    let body = request.into_inner();
+    let max = api.settings.max_bulk_tags;
+    let (tags, mode, explicit) = read_bulk(&body, max)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     if let Some(answer) = idempotency::replay(&tx, &ctx, "BulkEditTags", &body).await? {

@@ -218,22 +218,7 @@ pub async fn run(args: ClientsArgs, out: &Output) -> anyhow::Result<()> {
                 .list_client_history(pb::ListClientHistoryRequest { client_id: id, page, ..Default::default() })
                 .await?
                 .into_inner();
-            let mut t = Table::new(&["when", "what", "who", "changes", "comment"]);
-            for h in &r.records {
-                let who = h
-                    .actor
-                    .as_ref()
-                    .map(|a| if a.name.is_empty() { a.id.clone() } else { a.name.clone() })
-                    .unwrap_or_default();
-                t.row(vec![
-                    tenant.time(h.at.as_ref()),
-                    h.kind.clone(),
-                    who,
-                    format::changes(&h.before_json, &h.after_json),
-                    h.comment.clone(),
-                ]);
-            }
-            out.list(&r.records, || t, "");
+            out.records(&r.records, || history_text(&r.records, &tenant));
         }
         ClientsCommand::Merge { survivor, duplicates, write } => {
             let req = pb::MergeClientsRequest {
@@ -260,4 +245,27 @@ pub async fn run(args: ClientsArgs, out: &Output) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// History records as blocks, newest first: when, what and who on one line, then each change.
+fn history_text(records: &[pb::HistoryRecord], tenant: &format::Tenant) -> String {
+    let mut text = String::new();
+    for h in records {
+        let who = h.actor.as_ref().map(|a| if a.name.is_empty() { a.id.as_str() } else { a.name.as_str() });
+        text.push_str(&format!("{}  {}", tenant.time(h.at.as_ref()), h.kind));
+        if let Some(who) = who.filter(|w| !w.is_empty()) {
+            text.push_str(&format!(" by {who}"));
+        }
+        if !h.comment.is_empty() {
+            text.push_str(&format!(": {}", h.comment));
+        }
+        text.push('\n');
+        for change in crate::history::changes(&h.before_json, &h.after_json) {
+            text.push_str(&format!("    {change}\n"));
+        }
+    }
+    if records.is_empty() {
+        text.push_str("no history\n");
+    }
+    text
 }

@@ -1,12 +1,11 @@
 //! Values as people read them: times in the tenant's time zone, money with its currency, statuses
-//! and channels as words, what a history record changed.
+//! and channels as words.
 use crate::connection::Connection;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::common::v1::{ConsentStatus, ContactChannel};
 use loyalty_platform::tz::TimeZone;
 use loyalty_platform::{Currency, Money};
-use serde_json::Value;
 
 /// What the tenant's settings say about showing values.
 pub struct Tenant {
@@ -64,52 +63,9 @@ pub fn consent(v: i32) -> String {
     ConsentStatus::try_from(v).map(|c| word(c.as_str_name(), "CONSENT_STATUS_")).unwrap_or_else(|_| "?".into())
 }
 
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) if s.is_empty() => "(empty)".into(),
-        Value::String(s) => s.clone(),
-        Value::Null => "(none)".into(),
-        other => other.to_string(),
-    }
-}
-
-/// What a history record changed, in words: "email: a@x.lt → b@x.lt; city: Vilnius → Kaunas".
-pub fn changes(before_json: &str, after_json: &str) -> String {
-    let before: Value = serde_json::from_str(before_json).unwrap_or(Value::Null);
-    let after: Value = serde_json::from_str(after_json).unwrap_or(Value::Null);
-    let (Value::Object(b), Value::Object(a)) = (&before, &after) else {
-        return if after_json == "{}" { String::new() } else { after_json.to_string() };
-    };
-    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.iter()
-        .filter_map(|k| {
-            let (old, new) = (b.get(*k), a.get(*k));
-            if old == new {
-                return None;
-            }
-            Some(match (old, new) {
-                (Some(o), Some(n)) => format!("{k}: {} → {}", value_text(o), value_text(n)),
-                (None, Some(n)) => format!("{k}: {}", value_text(n)),
-                (Some(o), None) => format!("{k}: {} → (none)", value_text(o)),
-                (None, None) => String::new(),
-            })
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn history_says_what_changed_in_words() {
-        assert_eq!(changes(r#"{"email":"a@x.lt"}"#, r#"{"email":"b@x.lt"}"#), "email: a@x.lt → b@x.lt");
-        assert_eq!(changes(r#"{"status":"member"}"#, r#"{"status":"blocked"}"#), "status: member → blocked");
-        assert_eq!(changes("{}", r#"{"city":"Vilnius"}"#), "city: Vilnius");
-    }
 
     #[test]
     fn times_are_the_tenant_s_and_money_has_its_currency() {

@@ -6,6 +6,7 @@ mod connection;
 mod dev;
 mod feeds;
 mod format;
+mod history;
 mod output;
 mod points;
 mod suite;

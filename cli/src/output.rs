@@ -44,7 +44,12 @@ fn next_step(status: &tonic::Status) -> Option<&'static str> {
         (tonic::Code::Unauthenticated, _) => {
             Some("check the token: --token, LOYALTY_TOKEN or --token-file (.data/dev-token)")
         }
-        (tonic::Code::PermissionDenied, _) => Some("ask for a token with the right named above"),
+        (tonic::Code::PermissionDenied, m) if m.contains("stores") => {
+            Some("act for one of your token's stores (--store), or ask for a token scoped to that store")
+        }
+        (tonic::Code::PermissionDenied, m) if m.contains("needs the right") => {
+            Some("ask for a token with the right named above")
+        }
         (tonic::Code::Unavailable, _) => {
             Some("is the suite running? `make dev` starts it; --endpoint or LOYALTY_ENDPOINT says where it is")
         }
@@ -111,6 +116,17 @@ impl Output {
     }
 
     /// A plain JSON value for scripts, a sentence for people.
+    /// Writes a list as blocks of text for people (`human`), one JSON object a line for scripts.
+    pub fn records<M: prost::Message + prost::Name>(&self, items: &[M], human: impl FnOnce() -> String) {
+        if self.json {
+            for item in items {
+                println!("{}", to_json(item, &name_of::<M>()));
+            }
+        } else {
+            print!("{}", human());
+        }
+    }
+
     pub fn value(&self, value: serde_json::Value, human: &str) {
         if self.json { println!("{value}") } else { println!("{human}") }
     }

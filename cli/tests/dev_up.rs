@@ -190,7 +190,9 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
 
     let (code, text, _) = cli(&["clients", "history", &first.id]);
     assert_eq!(code, Some(0));
-    assert!(text.contains("consent") && text.contains("→"), "history in words: {text}");
+    assert!(text.contains("consent by ") && text.contains("\n    channels.sms: "), "history in words: {text}");
+    assert!(text.contains("\n    added_by: pos\n"), "enums as words: {text}");
+    assert!(!text.contains('{') && !text.contains("utm"), "no raw JSON, no empty values: {text}");
 
     let (code, _, err) = cli(&["clients", "get", "not-an-id"]);
     assert_eq!(code, Some(3), "bad input: {err}");

@@ -9,6 +9,37 @@ use uuid::Uuid;
 /// The longest text id (tenant, store) accepted.
 pub const MAX_TEXT_ID: usize = 64;
 
+/// A newtype stored in Postgres as its inner value.
+macro_rules! stored_as {
+    ($name:ident, $inner:ty) => {
+        impl ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <$inner as ToSql>::accepts(ty)
+            }
+
+            to_sql_checked!();
+        }
+
+        impl<'a> FromSql<'a> for $name {
+            fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                <$inner>::from_sql(ty, raw).map(Self)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <$inner as FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -58,31 +89,7 @@ macro_rules! uuid_id {
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(
-                &self,
-                ty: &Type,
-                out: &mut bytes::BytesMut,
-            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-                self.0.to_sql(ty, out)
-            }
-
-            fn accepts(ty: &Type) -> bool {
-                <Uuid as ToSql>::accepts(ty)
-            }
-
-            to_sql_checked!();
-        }
-
-        impl<'a> FromSql<'a> for $name {
-            fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-                Uuid::from_sql(ty, raw).map(Self)
-            }
-
-            fn accepts(ty: &Type) -> bool {
-                <Uuid as FromSql>::accepts(ty)
-            }
-        }
+        stored_as!($name, Uuid);
     };
 }
 
@@ -147,31 +154,7 @@ macro_rules! text_id {
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(
-                &self,
-                ty: &Type,
-                out: &mut bytes::BytesMut,
-            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-                self.0.to_sql(ty, out)
-            }
-
-            fn accepts(ty: &Type) -> bool {
-                <String as ToSql>::accepts(ty)
-            }
-
-            to_sql_checked!();
-        }
-
-        impl<'a> FromSql<'a> for $name {
-            fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-                String::from_sql(ty, raw).map(Self)
-            }
-
-            fn accepts(ty: &Type) -> bool {
-                <String as FromSql>::accepts(ty)
-            }
-        }
+        stored_as!($name, String);
     };
 }
 

@@ -24,6 +24,31 @@ impl ServiceSettings for PlatformSettings {
     }
 }
 
+/// Implements [`ServiceSettings`] and `with_platform` (the service's defaults on the given
+/// platform settings: `loyalty dev up`, tests) for a service's `Settings` struct, which holds the
+/// platform's settings in a field named `platform` (`#[serde(flatten)]`).
+#[macro_export]
+macro_rules! service_settings {
+    ($settings:ty) => {
+        impl $settings {
+            /// The service's defaults on the given platform settings (`loyalty dev up`, tests).
+            pub fn with_platform(platform: &$crate::config::PlatformSettings) -> Self {
+                Self { platform: platform.clone(), ..Self::default() }
+            }
+        }
+
+        impl $crate::service_main::ServiceSettings for $settings {
+            fn platform(&self) -> &$crate::config::PlatformSettings {
+                &self.platform
+            }
+
+            fn platform_mut(&mut self) -> &mut $crate::config::PlatformSettings {
+                &mut self.platform
+            }
+        }
+    };
+}
+
 /// How a service plugs into [`run`].
 pub struct ServiceSpec<S> {
     /// "client", "card", "ledger", ...: the settings prefix and the default schema.

@@ -1,6 +1,5 @@
 //! The card service's settings: the platform's and its own, each with a default that works locally.
 use loyalty_platform::config::PlatformSettings;
-use loyalty_platform::service_main::ServiceSettings;
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -24,19 +23,4 @@ impl Default for CardSettings {
     }
 }
 
-impl Settings {
-    /// The card service's defaults on the given platform settings (`loyalty dev up`, tests).
-    pub fn with_platform(platform: &PlatformSettings) -> Self {
-        Self { platform: platform.clone(), ..Self::default() }
-    }
-}
-
-impl ServiceSettings for Settings {
-    fn platform(&self) -> &PlatformSettings {
-        &self.platform
-    }
-
-    fn platform_mut(&mut self) -> &mut PlatformSettings {
-        &mut self.platform
-    }
-}
+loyalty_platform::service_settings!(Settings);

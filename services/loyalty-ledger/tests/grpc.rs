@@ -1,5 +1,6 @@
 //! The ledger through gRPC beside the client and card services, as POS systems use it: purchases by
 //! card, retries, blocking, reservations, manual adjustments with their notice, history export.
+mod suite;
 use futures::StreamExt;
 use loyalty_api::card::v1 as cards;
 use loyalty_api::client::v1 as clients;
@@ -8,23 +9,12 @@ use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_api::ledger::v1::record_purchase_request::Buyer;
-use loyalty_platform::server::Services;
 use loyalty_testkit::TestApp;
 use tonic::Code;
 
 const TENANT: &str = "acme";
 
-async fn start() -> TestApp {
-    TestApp::start(|settings| async move {
-        let mut services = Services::new();
-        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
-        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
-        loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
-        Ok(services)
-    })
-    .await
-    .expect("client, card and ledger start against a real Postgres")
-}
+use suite::start;
 
 fn key(k: &str) -> Option<RequestContext> {
     Some(RequestContext { idempotency_key: k.into(), ..Default::default() })

@@ -1,28 +1,18 @@
 //! Money that adds up, through gRPC: returns never give back more than was bought, sums that would
 //! overflow are bad input, the programme's currency and limits hold, unknown ids are NOT_FOUND,
 //! month ends follow the tenant's time zone, and what Postgres cannot store is refused at the edge.
+mod suite;
 use futures::StreamExt;
 use loyalty_api::client::v1 as clients;
 use loyalty_api::common::v1::Money;
 use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_api::ledger::v1::record_purchase_request::Buyer;
-use loyalty_platform::server::Services;
 use loyalty_testkit::TestApp;
 use loyalty_testkit::support::{self, Ledger, TENANT, eur, fields, with_key};
 use tonic::Code;
 
-async fn start() -> TestApp {
-    TestApp::start(|settings| async move {
-        let mut services = Services::new();
-        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
-        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
-        loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
-        Ok(services)
-    })
-    .await
-    .expect("client, card and ledger start against a real Postgres")
-}
+use suite::start;
 
 async fn client(app: &TestApp, phone: &str) -> String {
     let person = clients::Client {

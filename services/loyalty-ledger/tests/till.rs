@@ -1,28 +1,18 @@
 //! Trust at the till, through gRPC with the client, card and ledger services side by side: a
 //! cashier of one store serves any member by card without learning who they are, acts only in its
 //! own stores, cannot lift a ledger block, and a card that is not active is refused.
+mod suite;
 use futures::StreamExt;
 use loyalty_api::card::v1 as cards;
 use loyalty_api::client::v1 as clients;
 use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
 use loyalty_api::ledger::v1 as pb;
 use loyalty_api::ledger::v1::record_purchase_request::Buyer;
-use loyalty_platform::server::Services;
 use loyalty_testkit::TestApp;
 use loyalty_testkit::support::{self, TENANT, at_store, eur, with_key};
 use tonic::Code;
 
-async fn start() -> TestApp {
-    TestApp::start(|settings| async move {
-        let mut services = Services::new();
-        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
-        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
-        loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
-        Ok(services)
-    })
-    .await
-    .expect("client, card and ledger start against a real Postgres")
-}
+use suite::start;
 
 const CASHIER_RIGHTS: &[&str] =
     &["clients.read", "clients.write", "cards.read", "cards.write", "purchases.write", "ledger.read", "events.read"];

@@ -30,25 +30,40 @@ pub fn balance_changed(client: ClientId, view: &View) -> ev::BalanceChanged {
         debt: b.debt,
         next_expiry_at: view.next_expiry_at.map(to_timestamp),
         next_expiry_points: view.next_expiry_points,
-        ..Default::default()
+        last_accrual_at: view.activity.last_accrual_at.map(to_timestamp),
+        last_write_off_at: view.activity.last_write_off_at.map(to_timestamp),
+        earned_total: view.activity.earned_total,
+        cancelled: b.cancelled,
+        level_id: view.level_id.clone(),
     }
 }
 
-/// A `PointsLotChanged` for every lot that activated or expired among `entries`, whichever call
-/// advanced the account (the sweep, or a purchase that came first): the system did it.
-pub fn lot_changes(tenant: &TenantId, client: ClientId, entries: &[NewEntry<'_>]) -> Vec<ev::Event> {
+/// A `PointsLotChanged` for every lot that activated, expired or was cancelled by a return among
+/// `entries` (whichever call advanced the account: the sweep, or a purchase that came first), with
+/// the lot's expiry as `account` holds it.
+pub fn lot_changes(
+    tenant: &TenantId,
+    client: ClientId,
+    entries: &[NewEntry<'_>],
+    account: &crate::domain::account::Account,
+) -> Vec<ev::Event> {
     entries
         .iter()
-        .filter(|e| e.kind == "activated" || e.kind == "expired")
-        .map(|e| {
+        .filter_map(|e| {
+            let change = match e.kind {
+                "activated" | "expired" => e.kind,
+                "cancelled_by_return" => "cancelled",
+                _ => return None,
+            };
+            let lot = e.lot_no.and_then(|no| account.lots.iter().find(|l| l.id == no));
             let payload = ev::PointsLotChanged {
                 lot_id: e.lot_no.map(|l| l.to_string()).unwrap_or_default(),
                 client_id: client.to_string(),
                 points: e.points.abs(),
-                change: e.kind.into(),
-                expires_at: None,
+                change: change.into(),
+                expires_at: lot.and_then(|l| l.expires_at).map(to_timestamp),
             };
-            event(tenant, client, Payload::PointsLotChanged(payload))
+            Some(event(tenant, client, Payload::PointsLotChanged(payload)))
         })
         .collect()
 }
@@ -72,8 +87,39 @@ pub fn timed_out(
         points,
         state: "timed_out".into(),
         order_ref: order_ref.into(),
+        committed_points: 0,
     };
     vec![event(tenant, client, Payload::ReservationChanged(payload)), balance(tenant, client, view)]
+}
+
+/// The `LevelChanged` payload when the client moved from `previous` to `now` (LE-9): a level first
+/// assigned (`previous` empty) is a change too.
+pub fn level_payload(
+    client: ClientId,
+    (previous, now): (&str, &str),
+    programme: &crate::domain::programme::Programme,
+) -> Option<ev::LevelChanged> {
+    if previous == now {
+        return None;
+    }
+    let level = programme.levels.iter().find(|l| l.id == now);
+    Some(ev::LevelChanged {
+        client_id: client.to_string(),
+        level_id: now.to_string(),
+        level_name: level.map(|l| l.name.clone()).unwrap_or_default(),
+        discount_basis_points: level.map(|l| l.discount_bp as i32).unwrap_or(0),
+        previous_level_id: previous.to_string(),
+    })
+}
+
+/// A level the ledger itself moved (a merge, a programme change).
+pub fn level(
+    tenant: &TenantId,
+    client: ClientId,
+    levels: (&str, &str),
+    programme: &crate::domain::programme::Programme,
+) -> Option<ev::Event> {
+    level_payload(client, levels, programme).map(|p| event(tenant, client, Payload::LevelChanged(p)))
 }
 
 /// What a caller's change publishes; each builder names the event by what happened.
@@ -151,17 +197,7 @@ pub mod of_caller {
         (previous, now): (&str, &str),
         programme: &Programme,
     ) -> Option<ev::Event> {
-        if previous == now {
-            return None;
-        }
-        let level = programme.levels.iter().find(|l| l.id == now);
-        let payload = ev::LevelChanged {
-            client_id: client.to_string(),
-            level_id: now.to_string(),
-            level_name: level.map(|l| l.name.clone()).unwrap_or_default(),
-            discount_basis_points: level.map(|l| l.discount_bp as i32).unwrap_or(0),
-            previous_level_id: previous.to_string(),
-        };
+        let payload = super::level_payload(client, (previous, now), programme)?;
         Some(ctx.event(&client.to_string(), Payload::LevelChanged(payload)))
     }
 
@@ -172,6 +208,7 @@ pub mod of_caller {
             points: held.points,
             state: held.state.clone(),
             order_ref: held.order_ref.clone(),
+            committed_points: held.committed,
         };
         ctx.event(&held.client.to_string(), Payload::ReservationChanged(payload))
     }

@@ -42,12 +42,32 @@ impl ApplyEvent for ClientEvents {
                 let origin = Origin::system("merge", "client-feed");
                 store::merge::merge_into(tx, &tenant, survivor, &merged, now, &origin).await?;
                 store::clients::merged(tx, &tenant, survivor, &merged).await?;
+                publish_merge(tx, &tenant, survivor, &merged, now).await?;
             }
             Some(Payload::TenantSettingsChanged(s)) => store::clients::set_time_zone(tx, &tenant, &s.time_zone).await?,
             _ => {}
         }
         Ok(())
     }
+}
+
+/// What read models learn of a merge: the survivor's level (recomputed from the purchases it now
+/// holds) and the new balances of the survivor and of every merged account.
+async fn publish_merge(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    survivor: ClientId,
+    merged: &[ClientId],
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let (before, after, programme) = store::merge::settle_level(tx, tenant, survivor, now).await?;
+    let mut events: Vec<Event> =
+        crate::events::level(tenant, survivor, (&before, &after), &programme).into_iter().collect();
+    for client in std::iter::once(&survivor).chain(merged.iter().filter(|m| **m != survivor)) {
+        let view = store::balances::view(tx, tenant, *client).await?;
+        events.push(crate::events::balance(tenant, *client, &view));
+    }
+    loyalty_platform::outbox::publish_many(tx, &events).await
 }
 
 /// Applies a block decision of the client service, recording and publishing it when it changes

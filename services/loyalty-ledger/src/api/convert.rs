@@ -194,6 +194,10 @@ pub fn balance(client_id: &str, view: &View, level_name: &str, discount_bp: u32)
         level_name: level_name.to_string(),
         discount_bp: discount_bp as i32,
         blocked: view.blocked,
+        cancelled: b.cancelled,
+        earned_total: view.activity.earned_total,
+        last_accrual_at: view.activity.last_accrual_at.map(to_timestamp),
+        last_write_off_at: view.activity.last_write_off_at.map(to_timestamp),
     }
 }
 

@@ -132,6 +132,7 @@ fn kind_name(k: i32) -> Option<&'static str> {
         pb::EntryKind::MergeUsed => "merge_used",
         pb::EntryKind::MergeExpired => "merge_expired",
         pb::EntryKind::MergeCancelled => "merge_cancelled",
+        pb::EntryKind::MergeEarned => "merge_earned",
         pb::EntryKind::Unspecified => return None,
     })
 }

@@ -15,6 +15,7 @@ pub struct View {
     pub next_expiry_points: i64,
     pub level_id: String,
     pub blocked: bool,
+    pub activity: crate::store::Activity,
 }
 
 impl View {
@@ -32,6 +33,7 @@ impl View {
             next_expiry_points,
             level_id: head.level_id.clone(),
             blocked: head.blocked,
+            activity: head.activity.clone(),
         }
     }
 }
@@ -52,7 +54,8 @@ pub async fn view(db: &impl GenericClient, tenant: &TenantId, client: ClientId) 
              SELECT min(expires_at) AS at FROM mine WHERE spendable > 0
          )
          SELECT available, pending, reserved, used, expired, cancelled, debt, level_id, blocked, next.at,
-                (SELECT coalesce(sum(spendable), 0)::bigint FROM mine WHERE expires_at = next.at)
+                (SELECT coalesce(sum(spendable), 0)::bigint FROM mine WHERE expires_at = next.at),
+                earned_total, last_accrual_at, last_write_off_at
          FROM accounts a, next WHERE tenant_id = $1 AND client_id = $2",
         &[&tenant, &client],
     )
@@ -75,6 +78,11 @@ pub async fn view(db: &impl GenericClient, tenant: &TenantId, client: ClientId) 
         next_expiry_points,
         level_id: r.get(7),
         blocked: r.get(8),
+        activity: crate::store::Activity {
+            earned_total: r.get(11),
+            last_accrual_at: r.get(12),
+            last_write_off_at: r.get(13),
+        },
     })
 }
 

@@ -39,6 +39,33 @@ fn state(name: &str) -> LotState {
     }
 }
 
+/// What the account's entries add up to besides its balances (SE-1 facts): kept as entries are
+/// chained, written back by [`save`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Points earned all time, before cancellations.
+    pub earned_total: i64,
+    /// When points were last earned, and last spent or written off.
+    pub last_accrual_at: Option<OffsetDateTime>,
+    pub last_write_off_at: Option<OffsetDateTime>,
+}
+
+impl Activity {
+    /// `self` after the entry `kind` of `points` at `at`.
+    fn follow(&mut self, kind: &str, points: i64, at: OffsetDateTime) {
+        let later = |known: Option<OffsetDateTime>| Some(known.map_or(at, |k| k.max(at)));
+        match kind {
+            "earned" => {
+                self.earned_total = self.earned_total.saturating_add(points);
+                self.last_accrual_at = later(self.last_accrual_at);
+            }
+            "merge_earned" => self.earned_total = self.earned_total.saturating_add(points),
+            "spent" => self.last_write_off_at = later(self.last_write_off_at),
+            _ => {}
+        }
+    }
+}
+
 /// An account row besides its lots.
 #[derive(Clone, Debug)]
 pub struct Head {
@@ -47,12 +74,13 @@ pub struct Head {
     pub last_hash: String,
     /// The level the account holds (LE-9); written back by [`save`].
     pub level_id: String,
+    pub activity: Activity,
     /// The open lots as [`lock`] read them: [`save`] writes only the ones that differ.
     loaded_lots: Vec<Lot>,
 }
 
-const LOCK_ACCOUNT: &str =
-    "SELECT blocked, used, expired, cancelled, debt, next_lot, entries, last_hash, level_id FROM accounts
+const LOCK_ACCOUNT: &str = "SELECT blocked, used, expired, cancelled, debt, next_lot, entries, last_hash, level_id,
+            earned_total, last_accrual_at, last_write_off_at FROM accounts
      WHERE tenant_id = $1 AND client_id = $2 FOR UPDATE";
 const OPEN_LOTS: &str = "SELECT lot_no, earned, remaining, held, activates_at, expires_at, state FROM lots
      WHERE tenant_id = $1 AND client_id = $2 AND state IN ('pending', 'active') AND (remaining > 0 OR held > 0)
@@ -98,6 +126,7 @@ pub async fn lock(db: &impl GenericClient, tenant: &TenantId, client: ClientId) 
         entries: row.get(6),
         last_hash: row.get(7),
         level_id: row.get(8),
+        activity: Activity { earned_total: row.get(9), last_accrual_at: row.get(10), last_write_off_at: row.get(11) },
         loaded_lots: lots.clone(),
     };
     Ok((Account::restore(lots, totals, row.get::<_, i64>(5) as u64), head))
@@ -161,7 +190,8 @@ pub async fn save(
         loyalty_platform::db::cached::execute(
             db,
             "UPDATE accounts SET available = $3, pending = $4, reserved = $5, used = $6, expired = $7, cancelled = $8,
-             debt = $9, next_lot = $10, entries = $11, last_hash = $12, level_id = $13, updated_at = now()
+             debt = $9, next_lot = $10, entries = $11, last_hash = $12, level_id = $13, earned_total = $14,
+             last_accrual_at = $15, last_write_off_at = $16, updated_at = now()
          WHERE tenant_id = $1 AND client_id = $2",
             &[
                 &tenant,
@@ -177,6 +207,9 @@ pub async fn save(
                 &head.entries,
                 &head.last_hash,
                 &head.level_id,
+                &head.activity.earned_total,
+                &head.activity.last_accrual_at,
+                &head.activity.last_write_off_at,
             ],
         )
         .await
@@ -251,6 +284,7 @@ pub fn chain(client: ClientId, head: &mut Head, entries: &[NewEntry<'_>]) -> Cha
             reference: &reference,
         };
         let h = hash(&head.last_hash, &content);
+        head.activity.follow(e.kind, e.points, e.at);
         head.entries += 1;
         c.seqs.push(head.entries);
         c.ids.push(id);
@@ -326,7 +360,7 @@ pub async fn write(
     entries: &[NewEntry<'_>],
 ) -> anyhow::Result<()> {
     let chained = chain(client, head, entries);
-    let lot_events = crate::events::lot_changes(tenant, client, entries);
+    let lot_events = crate::events::lot_changes(tenant, client, entries, account);
     futures::try_join!(
         insert(db, tenant, client, &chained),
         save(db, tenant, client, account, new_lots, head),

@@ -121,8 +121,9 @@ async fn insert(
     cached::execute(
         db,
         "INSERT INTO purchases (tenant_id, id, client_id, check_id, store_id, seller_id, purchased_at, amount, currency,
-             payment_method, lines, promo_code, promotion_id, points_earned, points_spent, manual, programme_version, lot_no)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             payment_method, lines, promo_code, promotion_id, points_earned, points_spent, manual, programme_version, lot_no,
+             card_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          ON CONFLICT DO NOTHING",
         &[
             &tenant,
@@ -143,6 +144,7 @@ async fn insert(
             &p.manual,
             &version,
             &lot_no,
+            &p.card_id,
         ],
     )
     .await
@@ -151,7 +153,7 @@ async fn insert(
 
 const COLUMNS: &str =
     "id, client_id, check_id, store_id, seller_id, purchased_at, amount, currency, payment_method, lines,
-     promo_code, promotion_id, points_earned, points_spent, status, manual, programme_version, returned_amount";
+     promo_code, promotion_id, points_earned, points_spent, status, manual, programme_version, returned_amount, card_id";
 
 fn purchase(r: &tokio_postgres::Row) -> pb::Purchase {
     let currency: String = r.get(7);
@@ -160,7 +162,7 @@ fn purchase(r: &tokio_postgres::Row) -> pb::Purchase {
     pb::Purchase {
         id: r.get::<_, PurchaseId>(0).to_string(),
         client_id: r.get::<_, ClientId>(1).to_string(),
-        card_id: String::new(),
+        card_id: r.get(18),
         check_id: r.get(2),
         store_id: r.get(3),
         seller_id: r.get(4),

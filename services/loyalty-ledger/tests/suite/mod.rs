@@ -1,4 +1,5 @@
 //! The ledger beside the client and card services, as `loyalty dev up` runs them.
+#![allow(dead_code)]
 use loyalty_platform::server::Services;
 use loyalty_testkit::TestApp;
 
@@ -12,4 +13,28 @@ pub async fn start() -> TestApp {
     })
     .await
     .expect("client, card and ledger start against a real Postgres")
+}
+
+/// A member of `TENANT` with a card: (client id, card).
+pub async fn member(app: &TestApp, phone: &str) -> (String, loyalty_api::card::v1::Card) {
+    use loyalty_api::{card::v1 as cards, client::v1 as clients};
+    let admin = app.admin_token(loyalty_testkit::support::TENANT);
+    let person = clients::Client {
+        first_name: "Ona".into(),
+        last_name: "Pirkėja".into(),
+        phone: phone.into(),
+        ..Default::default()
+    };
+    let client = loyalty_testkit::support::clients(app, &admin)
+        .create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() })
+        .await
+        .expect("client")
+        .into_inner();
+    let card = cards::Card { client_id: client.id.clone(), ..Default::default() };
+    let card = loyalty_testkit::support::cards(app, &admin)
+        .issue_card(cards::IssueCardRequest { card: Some(card), ..Default::default() })
+        .await
+        .expect("card")
+        .into_inner();
+    (client.id, card)
 }

@@ -212,7 +212,7 @@ mod tests {
             client: Some(pb::Client {
                 first_name: "Ona\0".into(),
                 notes: "x".repeat(4_001),
-                custom_attributes: [("vip\0".to_string(), pb::AttributeValue::default())].into(),
+                custom_attributes: [("vip\0".to_string(), loyalty_api::common::v1::AttributeValue::default())].into(),
                 ..Default::default()
             }),
             context: Some(loyalty_api::common::v1::RequestContext {

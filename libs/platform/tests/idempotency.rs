@@ -41,7 +41,9 @@ async fn keys_are_kept_for_the_retention_and_purged_after_it() {
 fn a_request_with_a_map_encodes_to_the_same_bytes_whatever_order_its_entries_came_in() {
     use loyalty_api::client::v1 as pb;
     use prost::Message;
-    let attribute = |text: &str| pb::AttributeValue { value: Some(pb::attribute_value::Value::Text(text.into())) };
+    let attribute = |text: &str| loyalty_api::common::v1::AttributeValue {
+        value: Some(loyalty_api::common::v1::attribute_value::Value::Text(text.into())),
+    };
     let build = |order: &[(&str, &str)]| {
         let mut client = pb::Client::default();
         for (k, v) in order {

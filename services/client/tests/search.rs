@@ -148,8 +148,13 @@ async fn a_mask_of_every_field_reads_the_whole_client() {
     ona.middle_name = "Marija".into();
     ona.email = "ona@example.lt".into();
     ona.birth_date = Some(loyalty_api::common::v1::Date { year: 1980, month: 5, day: 17 });
-    ona.custom_attributes =
-        [("shoe_size".to_string(), pb::AttributeValue { value: Some(pb::attribute_value::Value::Integer(38)) })].into();
+    ona.custom_attributes = [(
+        "shoe_size".to_string(),
+        loyalty_api::common::v1::AttributeValue {
+            value: Some(loyalty_api::common::v1::attribute_value::Value::Integer(38)),
+        },
+    )]
+    .into();
     ona.children = vec![pb::Child { name: "Ieva".into(), ..Default::default() }];
     ona.utm = Some(pb::Utm { source: "google".into(), ..Default::default() });
     ona.additional_keys = vec!["k1".into()];

@@ -151,10 +151,17 @@ async fn every_profile_field_round_trips() {
         car_number: "ABC123".into(),
         additional_keys: vec!["k1".into(), "k2".into()],
         custom_attributes: [
-            ("shoe_size".to_string(), pb::AttributeValue { value: Some(pb::attribute_value::Value::Integer(44)) }),
+            (
+                "shoe_size".to_string(),
+                loyalty_api::common::v1::AttributeValue {
+                    value: Some(loyalty_api::common::v1::attribute_value::Value::Integer(44)),
+                },
+            ),
             (
                 "vip_note".to_string(),
-                pb::AttributeValue { value: Some(pb::attribute_value::Value::Text("gold".into())) },
+                loyalty_api::common::v1::AttributeValue {
+                    value: Some(loyalty_api::common::v1::attribute_value::Value::Text("gold".into())),
+                },
             ),
         ]
         .into(),

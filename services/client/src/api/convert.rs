@@ -16,8 +16,8 @@ pub fn attribute_text(a: &Attribute) -> String {
     }
 }
 
-fn attribute(a: &Attribute) -> pb::AttributeValue {
-    use pb::attribute_value::Value;
+pub fn attribute(a: &Attribute) -> loyalty_api::common::v1::AttributeValue {
+    use loyalty_api::common::v1::attribute_value::Value;
     let value = match a {
         Attribute::Text(t) => Value::Text(t.clone()),
         Attribute::Integer(i) => Value::Integer(*i),
@@ -25,7 +25,7 @@ fn attribute(a: &Attribute) -> pb::AttributeValue {
         Attribute::Boolean(b) => Value::Boolean(*b),
         Attribute::Date(d) => Value::Date(events::date(*d)),
     };
-    pb::AttributeValue { value: Some(value) }
+    loyalty_api::common::v1::AttributeValue { value: Some(value) }
 }
 
 pub fn channel_name(c: i32) -> Option<&'static str> {

@@ -64,6 +64,7 @@ pub async fn merge(
     let mut survivor = take(survivor_id, &mut loaded).ok_or(ApiError::NotFound("client"))?;
     let duplicates: Vec<ClientRecord> = merged_ids.iter().filter_map(|id| take(*id, &mut loaded)).collect();
     let before = convert::client(&survivor);
+    let survivor_before = survivor.clone();
     for d in &duplicates {
         merge::fill_from(&mut survivor.profile, &d.profile);
     }
@@ -106,6 +107,13 @@ pub async fn merge(
     let merged_event = ClientsMerged { survivor_client_id: subject.clone(), merged_client_ids: merged_text };
     publish(&tx, &ctx.event(&subject, Payload::ClientsMerged(merged_event))).await?;
     publish(&tx, &ctx.event(&subject, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
+    // Consents the merge rewrote (a duplicate's newer answer wins), so read models follow.
+    for c in record.consents.iter().filter(|c| !survivor_before.consents.contains(c)) {
+        publish(&tx, &ctx.event(&subject, Payload::ConsentChanged(events::consent_changed(&record, c)))).await?;
+    }
+    for event in events::agreements_changed(&survivor_before, &record) {
+        publish(&tx, &ctx.event(&subject, Payload::ConsentChanged(event))).await?;
+    }
     let answer = pb::MergeClientsResponse { survivor: Some(after) };
     loyalty_platform::idempotency::keep(&tx, &ctx, &subject, &answer).await?;
     loyalty_platform::outbox::commit(tx).await?;

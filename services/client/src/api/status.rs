@@ -7,7 +7,7 @@ use crate::events;
 use crate::store;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::check_marketing_permission_response::Reason;
-use loyalty_api::events::v1::{ClientBlocked, ClientUnblocked, ConsentChanged, event::Payload};
+use loyalty_api::events::v1::{ClientBlocked, ClientUnblocked, event::Payload};
 use loyalty_platform::error::Violations;
 use loyalty_platform::error::{ApiError, ApiResult as Result};
 use loyalty_platform::outbox::publish;
@@ -196,20 +196,10 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
             .collect::<std::collections::BTreeMap<_, _>>()
     );
     let subject = record.id.to_string();
+    let agreed_before = record.clone();
     for change in &changes {
         store::consents::upsert(&tx, &ctx.tenant, record.id, change).await?;
-        let address = match change.channel.as_str() {
-            "email" => record.profile.email.as_ref().map(|e| e.address.clone()).unwrap_or_default(),
-            "sms" => record.profile.phone.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
-            _ => change.address.clone(),
-        };
-        let event = ConsentChanged {
-            client_id: subject.clone(),
-            channel: convert::channel_value(&change.channel) as i32,
-            status: convert::consent_value(&change.status) as i32,
-            source: change.source.clone(),
-            address,
-        };
+        let event = events::consent_changed(&record, change);
         publish(&tx, &ctx.event(&subject, Payload::ConsentChanged(event))).await?;
         record.consents.retain(|c| c.channel != change.channel);
         record.consents.push(change.clone());
@@ -220,6 +210,14 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     }
     if let Some(a) = &body.third_party_transfer_consent {
         record.third_party_consent = Some(agreement(a, &source, ctx.now));
+    }
+    let agreements = events::agreements_changed(&agreed_before, &record);
+    for event in &agreements {
+        publish(&tx, &ctx.event(&subject, Payload::ConsentChanged(event.clone()))).await?;
+    }
+    if !agreements.is_empty() {
+        let changed = agreements.iter().map(|a| format!("{}_consent", a.agreement)).collect();
+        publish(&tx, &ctx.event(&subject, Payload::ClientUpserted(events::upserted(&record, changed)))).await?;
     }
     record.updated_at = ctx.now;
     store::clients::update_profile(&tx, &ctx.tenant, &record).await?;

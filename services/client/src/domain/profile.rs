@@ -151,8 +151,8 @@ fn past_date(
     }
 }
 
-fn attribute(v: &mut Violations, field: &str, value: &pb::AttributeValue) -> Option<Attribute> {
-    use pb::attribute_value::Value;
+fn attribute(v: &mut Violations, field: &str, value: &loyalty_api::common::v1::AttributeValue) -> Option<Attribute> {
+    use loyalty_api::common::v1::attribute_value::Value;
     match value.value.as_ref() {
         None => {
             v.add(field, "has no value");
@@ -340,7 +340,7 @@ mod tests {
                 birth_date: Some(PbDate { year: 2020, month: 2, day: 30 }),
                 gender: 0,
             }],
-            custom_attributes: [("Shoe Size".to_string(), pb::AttributeValue::default())].into(),
+            custom_attributes: [("Shoe Size".to_string(), loyalty_api::common::v1::AttributeValue::default())].into(),
             ..Default::default()
         };
         let v = Profile::parse(&client, "client.", &rules()).expect_err("invalid");

@@ -107,11 +107,7 @@ async fn a_read_model_replayed_from_the_feed_holds_what_the_client_service_answe
     let gone = add(&mut api, "Petras", "Petraitis", "+37061200303").await;
 
     let moved = pb::Client { id: ona.id.clone(), city: "Kaunas".into(), ..Default::default() };
-    let update = pb::UpdateClientRequest {
-        client: Some(moved),
-        update_mask: mask(&["city"]),
-        ..Default::default()
-    };
+    let update = pb::UpdateClientRequest { client: Some(moved), update_mask: mask(&["city"]), ..Default::default() };
     api.update_client(update).await.expect("moved to Kaunas");
     consent(&mut api, &ona.id, ContactChannel::Email, ConsentStatus::Subscribed, "c-ona").await;
     consent(&mut api, &dup.id, ContactChannel::Sms, ConsentStatus::Subscribed, "c-dup").await;

@@ -95,7 +95,7 @@ pub async fn register_with_clock(
     Ok(())
 }
 
-/// Lots due to activate or expire, reservations past their deadline.
+/// Lots due to activate or expire, reservations past their deadline, levels to review.
 fn start_sweeps(kit: &ServiceKit, settings: &Settings, clock: &SharedClock) {
     let every = Duration::from_millis(settings.sweep.every_ms.max(10));
     let batch = settings.sweep.batch.max(1);
@@ -104,9 +104,14 @@ fn start_sweeps(kit: &ServiceKit, settings: &Settings, clock: &SharedClock) {
         let (pool, now) = (pool.clone(), clock_for_lots.now());
         async move { store::expiry::advance_due(&pool, now, batch).await }
     });
-    let (pool, clock) = (kit.pool.clone(), clock.clone());
+    let (pool, clock_for_reservations) = (kit.pool.clone(), clock.clone());
     kit.every("reservations due", every, move || {
-        let (pool, now) = (pool.clone(), clock.now());
+        let (pool, now) = (pool.clone(), clock_for_reservations.now());
         async move { store::reservations::time_out_due(&pool, now, batch).await }
+    });
+    let (pool, clock) = (kit.pool.clone(), clock.clone());
+    kit.every("levels to review", every, move || {
+        let (pool, now) = (pool.clone(), clock.now());
+        async move { store::levels::review_due(&pool, now, batch).await }
     });
 }

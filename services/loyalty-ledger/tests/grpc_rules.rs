@@ -261,3 +261,67 @@ async fn points_earned_just_after_local_midnight_belong_to_the_tenant_s_new_mont
         "the end of February in Vilnius, not 90 minutes later at the end of January in UTC"
     );
 }
+
+#[tokio::test]
+async fn levels_follow_a_programme_change_and_the_rolling_period_without_a_purchase() {
+    let clock = ManualClock::starting_at(OffsetDateTime::now_utc());
+    let (app, mut ledger) = start(clock.clone()).await;
+    let programme = |gold_from: i64| pb::Programme {
+        points_per_unit_milli: 1_000,
+        level_period_days: 30,
+        levels: vec![
+            pb::Level { id: "base".into(), name: "Base".into(), earn_multiplier_bp: 10_000, ..Default::default() },
+            pb::Level {
+                id: "gold".into(),
+                name: "Gold".into(),
+                threshold: gold_from,
+                earn_multiplier_bp: 10_000,
+                discount_bp: 500,
+            },
+        ],
+        ..Default::default()
+    };
+    publish(&mut ledger, programme(10_000)).await;
+    let client = member(&app).await;
+    let bought = ledger.record_purchase(paying_with_points(&client, 12_000, 0)).await.expect("purchase");
+    assert_eq!(bought.into_inner().balance.map(|b| b.level_id), Some("gold".into()));
+
+    // Gold now starts at 200 EUR: the review takes it away without a purchase, and gives it back
+    // when the threshold returns.
+    publish(&mut ledger, programme(20_000)).await;
+    assert_eq!(settle(&mut ledger, &client, |b| b.level_id == "base").await.level_id, "base", "after the raise");
+    publish(&mut ledger, programme(10_000)).await;
+    assert_eq!(settle(&mut ledger, &client, |b| b.level_id == "gold").await.level_id, "gold", "after the cut");
+    // A month later the purchase has left the 30-day period: the daily review moves the client down.
+    clock.advance(Duration::days(31));
+    assert_eq!(settle(&mut ledger, &client, |b| b.level_id == "base").await.level_id, "base", "after 31 days");
+
+    let feed = ledger
+        .watch_events(loyalty_api::events::v1::WatchEventsRequest {
+            after_sequence: 0,
+            kinds: vec!["level_changed".into()],
+            replay_only: true,
+        })
+        .await
+        .expect("feed")
+        .into_inner();
+    use futures::StreamExt;
+    let changes: Vec<(String, String, String)> = feed
+        .filter_map(|e| async move {
+            match e.expect("event").payload {
+                Some(loyalty_api::events::v1::event::Payload::LevelChanged(l)) => {
+                    Some((l.previous_level_id, l.level_id, l.level_name))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    let moves: Vec<(&str, &str)> = changes.iter().map(|(a, b, _)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(
+        moves,
+        [("", "gold"), ("gold", "base"), ("base", "gold"), ("gold", "base")],
+        "each move published once, with the level's name: {changes:?}"
+    );
+    assert!(changes.iter().all(|(_, level, name)| name == if level == "gold" { "Gold" } else { "Base" }));
+}

@@ -41,6 +41,8 @@ pub async fn update(api: &LedgerApi, request: tonic::Request<pb::UpdateProgramme
     }
     let published = store::programmes::publish(&tx, &ctx.tenant, &rules, ctx.now).await?;
     publish(&tx, &ev::programme_changed(&ctx, &published)).await?;
+    // New thresholds may move clients between levels: the sweep reviews every account.
+    store::levels::request_review(&tx, &ctx.tenant).await?;
     let mut answer = convert::programme_to_wire(&published);
     answer.effective_from = Some(to_timestamp(ctx.now));
     idempotency::keep(&tx, &ctx, "", &answer).await?;

@@ -6,6 +6,7 @@ pub mod balances;
 pub mod clients;
 pub mod entries;
 pub mod expiry;
+pub mod levels;
 pub mod merge;
 pub mod programmes;
 pub mod purchases;

@@ -19,6 +19,7 @@ package!(events, "loyalty.events.v1");
 package!(client, "loyalty.client.v1");
 package!(card, "loyalty.card.v1");
 package!(ledger, "loyalty.ledger.v1");
+package!(filter, "loyalty.filter.v1");
 package!(segment, "loyalty.segment.v1");
 package!(messaging, "loyalty.messaging.v1");
 package!(importexport, "loyalty.importexport.v1");

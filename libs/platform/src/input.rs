@@ -29,6 +29,7 @@ pub fn max_chars(field: &str) -> usize {
         "page_token" => 2_048,
         "query" | "comment" | "reason" | "credit_notice_template" | "description" | "filter" => 1_000,
         "notes" => 4_000,
+        "filter_text" => 10_000,
         "html_body" | "text_body" | "body" | "json" => 256 * 1024,
         "url" | "wallet_link" | "link" | "image_url" | "call_to_action_url" => 2_048,
         f if f == "id" || f.ends_with("_id") => 128,

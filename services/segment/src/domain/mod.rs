@@ -1,0 +1,2 @@
+//! The segment service's rules, without a database.
+pub mod text;

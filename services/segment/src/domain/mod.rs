@@ -1,2 +1,3 @@
 //! The segment service's rules, without a database.
+pub mod facts;
 pub mod text;

@@ -26,6 +26,7 @@ pub mod server;
 pub mod service;
 pub mod service_main;
 pub mod sweep;
+pub mod text;
 pub mod telemetry;
 pub mod trace;
 pub mod tz;

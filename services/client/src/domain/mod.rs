@@ -4,7 +4,7 @@ pub mod merge;
 pub mod phone;
 pub mod profile;
 pub mod search;
-pub mod text;
+pub use loyalty_platform::text;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

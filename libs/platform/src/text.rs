@@ -1,4 +1,5 @@
-//! Text as people search it: case- and accent-insensitive (`sarunas` finds `Šarūnas`).
+//! Text as people search and filter it: case- and accent-insensitive (`sarunas` finds `Šarūnas`),
+//! the same in the client service's quick search and the segment service's filters.
 use unicode_normalization::UnicodeNormalization;
 
 /// Lower case without diacritics; letters with no decomposition (ł, ø, đ, ß) are spelled out.

@@ -1,7 +1,7 @@
 //! The client service's rules as plain types and functions, tested without a database.
 pub mod email;
 pub mod merge;
-pub mod phone;
+pub use loyalty_platform::phone;
 pub mod profile;
 pub mod search;
 pub use loyalty_platform::text;

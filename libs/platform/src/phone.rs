@@ -1,5 +1,6 @@
 //! Phone numbers in E.164. Cashiers type `+370 612 34567`, `8 (612) 34567` or `37061234567`; all are
 //! one number, `+37061234567`, read with the tenant's default region when no country code is given.
+//! The client service stores phones so; the segment service reads phones typed in filters the same way.
 use std::fmt;
 
 /// A phone number in E.164 (`+` and 8 to 15 digits).

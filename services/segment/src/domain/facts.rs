@@ -73,7 +73,8 @@ impl FactInfo {
         if self.anniversary {
             ops.extend([O::AnniversaryWithinDays, O::AnniversaryInMonth]);
         }
-        if self.kind != FactType::Boolean {
+        // Membership of saved segments is asked segment by segment.
+        if self.kind != FactType::Boolean && self.name != "segments" {
             ops.extend([O::IsSet, O::IsNotSet]);
         }
         ops

@@ -1,4 +1,9 @@
-//! The segment service's rules, without a database.
+//! The segment service's rules, without a database: the fact catalogue, the filter's text form and
+//! its checks, and the in-memory population filters are answered from.
+pub mod bits;
+pub mod column;
+pub mod evaluate;
 pub mod facts;
+pub mod population;
 pub mod text;
 pub mod validate;

@@ -1,0 +1,142 @@
+//! A set of rows as bits: what a condition selects, combined with AND, OR and NOT a word at a time
+//! (a million clients are 15,625 words).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    /// `len` rows, none selected.
+    pub fn none(len: usize) -> Self {
+        Bits { words: vec![0; len.div_ceil(64)], len }
+    }
+
+    /// `len` rows, all selected.
+    pub fn all(len: usize) -> Self {
+        let mut b = Bits { words: vec![u64::MAX; len.div_ceil(64)], len };
+        b.trim();
+        b
+    }
+
+    /// The rows for which `pick` holds.
+    pub fn from_fn(len: usize, mut pick: impl FnMut(usize) -> bool) -> Self {
+        let mut b = Bits::none(len);
+        for (w, word) in b.words.iter_mut().enumerate() {
+            let base = w * 64;
+            let mut bits = 0u64;
+            for k in 0..64.min(len - base) {
+                if pick(base + k) {
+                    bits |= 1 << k;
+                }
+            }
+            *word = bits;
+        }
+        b
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Grows to `len` rows; new rows are not selected.
+    pub fn grow(&mut self, len: usize) {
+        if len > self.len {
+            self.len = len;
+            self.words.resize(len.div_ceil(64), 0);
+        }
+    }
+
+    pub fn set(&mut self, row: usize, on: bool) {
+        self.grow(row + 1);
+        let (w, k) = (row / 64, row % 64);
+        if on {
+            self.words[w] |= 1 << k;
+        } else {
+            self.words[w] &= !(1 << k);
+        }
+    }
+
+    pub fn get(&self, row: usize) -> bool {
+        row < self.len && self.words[row / 64] & (1 << (row % 64)) != 0
+    }
+
+    pub fn count(&self) -> u64 {
+        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    pub fn and(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(other.words.iter().chain(std::iter::repeat(&0))) {
+            *a &= b;
+        }
+    }
+
+    pub fn or(&mut self, other: &Bits) {
+        self.grow(other.len);
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    /// The rows not selected.
+    pub fn not(&mut self) {
+        for w in &mut self.words {
+            *w = !*w;
+        }
+        self.trim();
+    }
+
+    /// The selected rows, in order.
+    pub fn rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let k = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                Some(w * 64 + k)
+            })
+        })
+    }
+
+    /// Clears the bits past `len` in the last word.
+    fn trim(&mut self) {
+        let extra = self.words.len() * 64 - self.len;
+        if extra > 0
+            && let Some(last) = self.words.last_mut()
+        {
+            *last &= u64::MAX >> extra;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn and_or_not_count_and_rows() {
+        let evens = Bits::from_fn(130, |r| r % 2 == 0);
+        let threes = Bits::from_fn(130, |r| r % 3 == 0);
+        assert_eq!(evens.count(), 65);
+        let mut both = evens.clone();
+        both.and(&threes);
+        assert_eq!(both.rows().collect::<Vec<_>>(), (0..130).filter(|r| r % 6 == 0).collect::<Vec<_>>());
+        let mut either = evens.clone();
+        either.or(&threes);
+        assert_eq!(either.count(), (0..130).filter(|r| r % 2 == 0 || r % 3 == 0).count() as u64);
+        let mut odd = evens;
+        odd.not();
+        assert_eq!(odd.count(), 65, "NOT never selects rows past the end");
+        assert_eq!(Bits::all(130).count(), 130);
+        let mut grown = Bits::none(3);
+        grown.set(200, true);
+        assert!(grown.get(200) && !grown.get(199) && grown.len() == 201);
+    }
+}

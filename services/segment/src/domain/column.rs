@@ -1,0 +1,200 @@
+//! One fact for every row, stored as a column: texts by a dictionary code, numbers (amounts in
+//! minor units, decimals in hundredths, dates as days since 1970-01-01, booleans as 0 and 1) as
+//! `i64`, sets as lists of dictionary codes. Conditions are answered a column at a time.
+use super::bits::Bits;
+use std::collections::HashMap;
+
+/// Distinct texts of a column, each with a code; code 0 is "no value".
+#[derive(Clone, Debug)]
+pub struct Dict {
+    texts: Vec<String>,
+    codes: HashMap<String, u32>,
+}
+
+impl Default for Dict {
+    fn default() -> Self {
+        Dict { texts: vec![String::new()], codes: HashMap::new() }
+    }
+}
+
+impl Dict {
+    /// The code of `text`, added when new; "" is code 0.
+    pub fn code(&mut self, text: &str) -> u32 {
+        if text.is_empty() {
+            return 0;
+        }
+        if let Some(&c) = self.codes.get(text) {
+            return c;
+        }
+        let c = self.texts.len() as u32;
+        self.texts.push(text.to_string());
+        self.codes.insert(text.to_string(), c);
+        c
+    }
+
+    /// The code of `text` if the column ever held it.
+    pub fn find(&self, text: &str) -> Option<u32> {
+        self.codes.get(text).copied()
+    }
+
+    pub fn text(&self, code: u32) -> &str {
+        self.texts.get(code as usize).map(String::as_str).unwrap_or("")
+    }
+
+    /// The codes whose text satisfies `pick`, as bits over codes.
+    pub fn matching(&self, mut pick: impl FnMut(&str) -> bool) -> Bits {
+        Bits::from_fn(self.texts.len(), |c| c != 0 && pick(&self.texts[c]))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Column {
+    Text { dict: Dict, codes: Vec<u32> },
+    Number { values: Vec<i64>, set: Bits },
+    Set { dict: Dict, members: Vec<Vec<u32>> },
+}
+
+impl Column {
+    pub fn text() -> Self {
+        Column::Text { dict: Dict::default(), codes: Vec::new() }
+    }
+
+    pub fn number() -> Self {
+        Column::Number { values: Vec::new(), set: Bits::default() }
+    }
+
+    pub fn set() -> Self {
+        Column::Set { dict: Dict::default(), members: Vec::new() }
+    }
+
+    /// Makes room for `rows` rows.
+    pub fn grow(&mut self, rows: usize) {
+        match self {
+            Column::Text { codes, .. } if codes.len() < rows => codes.resize(rows, 0),
+            Column::Number { values, set } if values.len() < rows => {
+                values.resize(rows, 0);
+                set.grow(rows);
+            }
+            Column::Set { members, .. } if members.len() < rows => members.resize(rows, Vec::new()),
+            _ => {}
+        }
+    }
+
+    /// Sets a text (already normalised; "" clears it).
+    pub fn put_text(&mut self, row: usize, text: &str) {
+        self.grow(row + 1);
+        if let Column::Text { dict, codes } = self {
+            codes[row] = dict.code(text);
+        }
+    }
+
+    /// Sets a number, or clears it (`None`).
+    pub fn put_number(&mut self, row: usize, value: Option<i64>) {
+        self.grow(row + 1);
+        if let Column::Number { values, set } = self {
+            values[row] = value.unwrap_or(0);
+            set.set(row, value.is_some());
+        }
+    }
+
+    /// Replaces a row's set.
+    pub fn put_set(&mut self, row: usize, items: &[String]) {
+        self.grow(row + 1);
+        if let Column::Set { dict, members } = self {
+            let mut codes: Vec<u32> = items.iter().map(|i| dict.code(i)).filter(|c| *c != 0).collect();
+            codes.sort_unstable();
+            codes.dedup();
+            members[row] = codes;
+        }
+    }
+
+    /// Adds one item to a row's set.
+    pub fn add_to_set(&mut self, row: usize, item: &str) {
+        self.grow(row + 1);
+        if let Column::Set { dict, members } = self {
+            let code = dict.code(item);
+            if code != 0
+                && let Err(at) = members[row].binary_search(&code)
+            {
+                members[row].insert(at, code);
+            }
+        }
+    }
+
+    pub fn number_at(&self, row: usize) -> Option<i64> {
+        match self {
+            Column::Number { values, set } if set.get(row) => values.get(row).copied(),
+            _ => None,
+        }
+    }
+
+    pub fn text_at(&self, row: usize) -> &str {
+        match self {
+            Column::Text { dict, codes } => codes.get(row).map(|c| dict.text(*c)).unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    /// Moves what `from` holds to `to` where `to` holds nothing (a merge fills gaps).
+    pub fn fill(&mut self, to: usize, from: usize) {
+        let rows = to.max(from) + 1;
+        self.grow(rows);
+        match self {
+            Column::Text { codes, .. } if codes[to] == 0 => codes[to] = codes[from],
+            Column::Number { values, set } if !set.get(to) && set.get(from) => {
+                values[to] = values[from];
+                set.set(to, true);
+            }
+            Column::Set { members, .. } => {
+                let mut union = members[to].clone();
+                union.extend(members[from].iter().copied());
+                union.sort_unstable();
+                union.dedup();
+                members[to] = union;
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets a row's value.
+    pub fn clear(&mut self, row: usize) {
+        match self {
+            Column::Text { codes, .. } if row < codes.len() => codes[row] = 0,
+            Column::Number { set, .. } => set.set(row, false),
+            Column::Set { members, .. } if row < members.len() => members[row].clear(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_numbers_and_sets_keep_their_rows() {
+        let mut city = Column::text();
+        city.put_text(2, "vilnius");
+        city.put_text(0, "kaunas");
+        city.put_text(5, "vilnius");
+        assert_eq!((city.text_at(0), city.text_at(1), city.text_at(5)), ("kaunas", "", "vilnius"));
+        if let Column::Text { dict, .. } = &city {
+            assert_eq!(
+                dict.matching(|t| t.starts_with('v')).rows().collect::<Vec<_>>(),
+                [dict.find("vilnius").unwrap_or(0) as usize]
+            );
+        }
+        let mut age = Column::number();
+        age.put_number(3, Some(40));
+        assert_eq!((age.number_at(3), age.number_at(2)), (Some(40), None));
+        age.fill(2, 3);
+        assert_eq!(age.number_at(2), Some(40), "a merge fills a gap");
+        let mut tags = Column::set();
+        tags.put_set(1, &["vip".into(), "staff".into(), "vip".into()]);
+        tags.add_to_set(1, "b2b");
+        tags.add_to_set(1, "vip");
+        if let Column::Set { members, .. } = &tags {
+            assert_eq!(members[1].len(), 3);
+        }
+    }
+}

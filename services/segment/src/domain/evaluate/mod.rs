@@ -1,0 +1,108 @@
+//! Answering a filter over a [`Population`]: every condition becomes the set of client rows it
+//! selects, and groups combine those sets with AND, OR and NOT. The filter has been checked
+//! (`validate::check`) before it gets here; a value of the wrong kind selects nobody.
+//!
+//! Semantics a marketer relies on:
+//! - `!=` and `none of` select clients without a value too ("city is not Riga" keeps those whose
+//!   city is unknown); `<`, `>`, `between` select only clients with a value.
+//! - Relative days count 0 as `today` (the tenant's local day); windows of "the last N days"
+//!   include today.
+//! - Row facts select a client when one of their rows matches (with its dependent conditions);
+//!   `exclude` on a row condition selects the clients with no matching row.
+mod client;
+mod rows;
+
+use super::bits::Bits;
+use super::population::Population;
+use super::validate::{calendar, decimal};
+use loyalty_api::filter::v1::{Condition, Filter, Value, Window, filter::Combinator, value, window};
+
+/// What a filter is answered against besides the facts.
+pub struct Context<'a> {
+    /// Today in the tenant's time zone, as days since 1970-01-01.
+    pub today: i64,
+    /// The tenant's region for phones typed without a country code ("LT").
+    pub phone_region: &'a str,
+    /// The members of a saved segment by its id, as client rows; `None` for an unknown segment.
+    pub segment: &'a dyn Fn(&str) -> Option<Bits>,
+}
+
+/// The live client rows `filter` selects.
+pub fn evaluate(p: &Population, filter: &Filter, cx: &Context<'_>) -> Bits {
+    let mut selected = group(p, filter, cx);
+    selected.and(&p.live);
+    selected
+}
+
+fn group(p: &Population, f: &Filter, cx: &Context<'_>) -> Bits {
+    let any = f.combinator == Combinator::Any as i32;
+    let mut acc = if any { Bits::none(p.len()) } else { Bits::all(p.len()) };
+    let parts = f.conditions.iter().map(|c| condition(p, c, cx)).chain(f.groups.iter().map(|g| group(p, g, cx)));
+    for part in parts {
+        if any { acc.or(&part) } else { acc.and(&part) }
+    }
+    if f.exclude {
+        acc.not();
+    }
+    acc
+}
+
+fn condition(p: &Population, c: &Condition, cx: &Context<'_>) -> Bits {
+    let Some(fact) = super::facts::find(&c.fact) else { return Bits::none(p.len()) };
+    let table = super::population::TABLES.iter().find(|t| c.fact.split('.').next() == Some(**t));
+    let mut selected = match table {
+        Some(table) if fact.takes_dependent() => rows::row_condition(p, table, fact, c, cx),
+        Some(table) => rows::aggregate(p, table, fact, c, cx),
+        None => client::condition(p, fact, c, cx),
+    };
+    selected.grow(p.len());
+    if c.exclude {
+        selected.not();
+    }
+    selected
+}
+
+/// The days a window spans, both included; `None` for no window (all time).
+fn days_of(window: &Option<Window>, today: i64) -> Option<(i64, i64)> {
+    match window.as_ref()?.kind.as_ref()? {
+        window::Kind::LastDays(n) => Some((today - i64::from(*n) + 1, today)),
+        window::Kind::Dates(range) => {
+            let from = range.from.as_ref().and_then(calendar).map(day_number)?;
+            let to = range.to.as_ref().and_then(calendar).map(day_number)?;
+            Some((from, to))
+        }
+    }
+}
+
+/// Days since 1970-01-01.
+pub fn day_number(d: time::Date) -> i64 {
+    i64::from(d.to_julian_day()) - i64::from(time::macros::date!(1970 - 01 - 01).to_julian_day())
+}
+
+/// A value on a number column's scale: `scale` 100 for money and decimals (hundredths), 1 for
+/// whole numbers; dates as day numbers; booleans as 0 and 1.
+fn number(v: &Value, scale: i64) -> Option<i64> {
+    match v.kind.as_ref()? {
+        value::Kind::Integer(n) => n.checked_mul(scale),
+        value::Kind::Decimal(d) => {
+            decimal(d).map(|hundredths| if scale == 100 { hundredths } else { hundredths / 100 })
+        }
+        value::Kind::Date(d) => calendar(d).map(day_number),
+        value::Kind::Boolean(b) => Some(i64::from(*b)),
+        value::Kind::Text(_) => None,
+    }
+}
+
+/// The (month, day) of a day number, with 29 February read as 28 February in years without it.
+fn month_day(day: i64, year_has_29_feb: bool) -> (u8, u8) {
+    let epoch = time::macros::date!(1970 - 01 - 01).to_julian_day();
+    let d = i32::try_from(day).ok().and_then(|n| time::Date::from_julian_day(epoch + n).ok());
+    match d {
+        Some(d) if d.month() == time::Month::February && d.day() == 29 && !year_has_29_feb => (2, 28),
+        Some(d) => (u8::from(d.month()), d.day()),
+        None => (0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests;

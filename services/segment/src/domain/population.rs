@@ -1,0 +1,190 @@
+//! One tenant's clients as the filters see them, in memory: a row per client with a column per
+//! client fact, and tables of rows that belong to clients (purchases, purchase lines, returns,
+//! return lines, cards, children, deliveries), each row with its owner, its day and its facts.
+//! Filters are answered from here; the feeds keep it current.
+use super::bits::Bits;
+use super::column::Column;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The tables of rows, by the prefix of their facts.
+pub const TABLES: [&str; 7] =
+    ["purchases", "purchase_lines", "returns", "return_lines", "cards", "children", "deliveries"];
+
+/// Rows that belong to clients.
+#[derive(Clone, Debug, Default)]
+pub struct Rows {
+    /// The client row each row belongs to.
+    pub owner: Vec<u32>,
+    /// The row's day (days since 1970-01-01): when it was bought, returned, issued, sent.
+    pub day: Vec<i64>,
+    /// Rows that count (a card deleted, a line of an erased client do not).
+    pub live: Bits,
+    pub columns: HashMap<&'static str, Column>,
+    /// A row by its key (a purchase id, a card id), to change it later.
+    keys: HashMap<String, u32>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.owner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.owner.is_empty()
+    }
+
+    /// The row of `key`, added for `owner` on `day` when new.
+    pub fn row(&mut self, key: &str, owner: u32, day: i64) -> usize {
+        if let Some(&r) = self.keys.get(key) {
+            return r as usize;
+        }
+        let r = self.add(owner, day);
+        self.keys.insert(key.to_string(), r as u32);
+        r
+    }
+
+    /// The row of `key`, if there is one.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        self.keys.get(key).map(|r| *r as usize)
+    }
+
+    /// A row without a key (a purchase line).
+    pub fn add(&mut self, owner: u32, day: i64) -> usize {
+        let r = self.owner.len();
+        self.owner.push(owner);
+        self.day.push(day);
+        self.live.set(r, true);
+        r
+    }
+
+    /// The column `name`, made with `make` on first use.
+    pub fn column(&mut self, name: &'static str, make: fn() -> Column) -> &mut Column {
+        self.columns.entry(name).or_insert_with(make)
+    }
+
+    /// Moves every row of `from` to `to` (a client merge).
+    pub fn reown(&mut self, from: u32, to: u32) {
+        for o in self.owner.iter_mut().filter(|o| **o == from) {
+            *o = to;
+        }
+    }
+}
+
+/// One tenant's clients and their rows.
+#[derive(Clone, Debug, Default)]
+pub struct Population {
+    ids: Vec<Uuid>,
+    index: HashMap<Uuid, u32>,
+    /// Clients that count: not deleted, erased or merged into another.
+    pub live: Bits,
+    /// Merged clients and the survivor they became.
+    merged_into: HashMap<Uuid, Uuid>,
+    /// Client facts by name.
+    pub clients: HashMap<&'static str, Column>,
+    /// Row tables by name ([`TABLES`]).
+    pub tables: HashMap<&'static str, Rows>,
+}
+
+impl Population {
+    /// How many client rows there are (live or not).
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The row of `client`, added (live) when new.
+    pub fn row(&mut self, client: Uuid) -> u32 {
+        if let Some(&r) = self.index.get(&client) {
+            return r;
+        }
+        let r = self.ids.len() as u32;
+        self.ids.push(client);
+        self.index.insert(client, r);
+        self.live.set(r as usize, true);
+        r
+    }
+
+    /// The row of `client` (or of the survivor it was merged into), if known.
+    pub fn find(&self, client: Uuid) -> Option<u32> {
+        let id = self.merged_into.get(&client).copied().unwrap_or(client);
+        self.index.get(&id).copied()
+    }
+
+    pub fn id(&self, row: u32) -> Uuid {
+        self.ids.get(row as usize).copied().unwrap_or_default()
+    }
+
+    /// The client fact `name`, made with `make` on first use.
+    pub fn column(&mut self, name: &'static str, make: fn() -> Column) -> &mut Column {
+        self.clients.entry(name).or_insert_with(make)
+    }
+
+    /// The table `name`.
+    pub fn table(&mut self, name: &'static str) -> &mut Rows {
+        self.tables.entry(name).or_default()
+    }
+
+    /// `merged` became `survivor`: its rows move, its facts fill the survivor's gaps, it stops
+    /// counting.
+    pub fn merge(&mut self, survivor: Uuid, merged: Uuid) {
+        let to = self.row(survivor);
+        let Some(from) = self.index.get(&merged).copied() else {
+            self.merged_into.insert(merged, survivor);
+            return;
+        };
+        for column in self.clients.values_mut() {
+            column.fill(to as usize, from as usize);
+        }
+        for table in self.tables.values_mut() {
+            table.reown(from, to);
+        }
+        self.live.set(from as usize, false);
+        self.merged_into.insert(merged, survivor);
+        for target in self.merged_into.values_mut().filter(|t| **t == merged) {
+            *target = survivor;
+        }
+    }
+
+    /// The client is gone (deleted or erased): nothing of them counts or is kept.
+    pub fn forget(&mut self, client: Uuid) {
+        let Some(row) = self.index.get(&client).copied() else { return };
+        self.live.set(row as usize, false);
+        for column in self.clients.values_mut() {
+            column.clear(row as usize);
+        }
+        for table in self.tables.values_mut() {
+            for (r, owner) in table.owner.iter().enumerate() {
+                if *owner == row {
+                    table.live.set(r, false);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merge_moves_rows_and_fills_gaps_and_a_forgotten_client_counts_no_more() {
+        let mut p = Population::default();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (ra, rb) = (p.row(a), p.row(b));
+        p.column("client.city", Column::text).put_text(rb as usize, "kaunas");
+        let purchases = p.table("purchases");
+        purchases.row("p-1", rb, 100);
+        p.merge(a, b);
+        assert_eq!(p.clients["client.city"].text_at(ra as usize), "kaunas");
+        assert_eq!(p.tables["purchases"].owner, [ra]);
+        assert_eq!(p.find(b), Some(ra), "the merged id finds the survivor");
+        assert!(!p.live.get(rb as usize));
+        p.forget(a);
+        assert!(!p.live.get(ra as usize) && !p.tables["purchases"].live.get(0));
+        assert_eq!(p.clients["client.city"].text_at(ra as usize), "", "nothing of them is kept");
+    }
+}

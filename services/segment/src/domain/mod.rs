@@ -1,5 +1,6 @@
 //! The segment service's rules, without a database: the fact catalogue, the filter's text form and
 //! its checks, and the in-memory population filters are answered from.
+pub mod apply;
 pub mod bits;
 pub mod column;
 pub mod evaluate;

@@ -41,27 +41,8 @@ async fn levels_change_on_purchases_and_returns_and_say_so_on_the_feed() {
     let back = ledger.return_purchase(back).await.expect("returned").into_inner();
     assert_eq!(back.balance.map(|b| b.level_id), Some("base".into()), "the return takes gold away at once");
 
-    let feed = ledger
-        .watch_events(loyalty_api::events::v1::WatchEventsRequest {
-            after_sequence: 0,
-            kinds: vec!["level_changed".into()],
-            replay_only: true,
-        })
-        .await
-        .expect("feed")
-        .into_inner();
-    use futures::StreamExt;
-    let changes: Vec<(String, String)> = feed
-        .filter_map(|e| async move {
-            match e.expect("event").payload {
-                Some(loyalty_api::events::v1::event::Payload::LevelChanged(l)) => {
-                    Some((l.previous_level_id, l.level_id))
-                }
-                _ => None,
-            }
-        })
-        .collect()
-        .await;
+    let changes: Vec<(String, String)> =
+        level_changes(&mut ledger).await.into_iter().map(|l| (l.previous_level_id, l.level_id)).collect();
     assert_eq!(
         changes,
         [("".to_string(), "base".to_string()), ("base".into(), "gold".into()), ("gold".into(), "base".into())],
@@ -296,27 +277,8 @@ async fn levels_follow_a_programme_change_and_the_rolling_period_without_a_purch
     clock.advance(Duration::days(31));
     assert_eq!(settle(&mut ledger, &client, |b| b.level_id == "base").await.level_id, "base", "after 31 days");
 
-    let feed = ledger
-        .watch_events(loyalty_api::events::v1::WatchEventsRequest {
-            after_sequence: 0,
-            kinds: vec!["level_changed".into()],
-            replay_only: true,
-        })
-        .await
-        .expect("feed")
-        .into_inner();
-    use futures::StreamExt;
-    let changes: Vec<(String, String, String)> = feed
-        .filter_map(|e| async move {
-            match e.expect("event").payload {
-                Some(loyalty_api::events::v1::event::Payload::LevelChanged(l)) => {
-                    Some((l.previous_level_id, l.level_id, l.level_name))
-                }
-                _ => None,
-            }
-        })
-        .collect()
-        .await;
+    let changes: Vec<(String, String, String)> =
+        level_changes(&mut ledger).await.into_iter().map(|l| (l.previous_level_id, l.level_id, l.level_name)).collect();
     let moves: Vec<(&str, &str)> = changes.iter().map(|(a, b, _)| (a.as_str(), b.as_str())).collect();
     assert_eq!(
         moves,
@@ -324,4 +286,23 @@ async fn levels_follow_a_programme_change_and_the_rolling_period_without_a_purch
         "each move published once, with the level's name: {changes:?}"
     );
     assert!(changes.iter().all(|(_, level, name)| name == if level == "gold" { "Gold" } else { "Base" }));
+}
+
+/// Every `LevelChanged` on the ledger's feed, oldest first.
+async fn level_changes(ledger: &mut Ledger) -> Vec<loyalty_api::events::v1::LevelChanged> {
+    use futures::StreamExt;
+    let request = loyalty_api::events::v1::WatchEventsRequest {
+        after_sequence: 0,
+        kinds: vec!["level_changed".into()],
+        replay_only: true,
+    };
+    let feed = ledger.watch_events(request).await.expect("feed").into_inner();
+    feed.filter_map(|e| async move {
+        match e.expect("event").payload {
+            Some(loyalty_api::events::v1::event::Payload::LevelChanged(l)) => Some(l),
+            _ => None,
+        }
+    })
+    .collect()
+    .await
 }

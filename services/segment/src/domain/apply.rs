@@ -40,6 +40,8 @@ pub fn apply(p: &mut Population, event: &ev::Event, zone: &TimeZone) {
                 for merged in m.merged_client_ids.iter().filter_map(|i| id(i)) {
                     p.merge(survivor, merged);
                 }
+                let row = p.row(survivor);
+                super::tally::recompute(p, row);
             }
         }
         Some(Payload::ClientDeleted(d)) => forget(p, &d.client_id),
@@ -145,13 +147,16 @@ fn client(p: &mut Population, c: &ev::ClientUpserted, zone: &TimeZone) {
     children(p, row as u32, c);
 }
 
-/// The client's children as they are now: the rows of the ones before stop counting.
+/// The client's children as they are now (when they changed): the rows of the ones before stop
+/// counting.
 fn children(p: &mut Population, owner: u32, c: &ev::ClientUpserted) {
+    let changed = c.changed_fields.is_empty() || c.changed_fields.iter().any(|f| f == "children");
+    if !changed {
+        return;
+    }
     let table = p.table("children");
-    for r in 0..table.len() {
-        if table.owner[r] == owner {
-            table.live.set(r, false);
-        }
+    for r in table.rows_of(owner).to_vec() {
+        table.live.set(r as usize, false);
     }
     for child in &c.children {
         let r = table.add(owner, 0);
@@ -194,8 +199,7 @@ fn card(p: &mut Population, c: &ev::CardChanged, zone: &TimeZone) {
     let day = local_day(&c.issued_at, zone).unwrap_or(0);
     let table = p.table("cards");
     let r = table.row(&c.card_id, owner, day);
-    table.owner[r] = owner;
-    table.day[r] = day;
+    table.set_owner(r, owner);
     for (fact, value) in [
         ("cards.number", c.number.as_str()),
         ("cards.template", &c.template_id),
@@ -231,14 +235,15 @@ fn purchase(p: &mut Population, r: &ev::PurchaseRecorded, zone: &TimeZone) {
     let lines = p.table("purchase_lines");
     for l in &r.lines {
         let line = lines.add(owner, day);
-        lines.column("purchase_lines.sku", Column::text).put_text(line, &l.sku);
-        lines.column("purchase_lines.name", Column::text).put_text(line, &fold(&l.name));
-        lines.column("purchase_lines.category", Column::text).put_text(line, &fold(&l.category));
+        lines.put_indexed("purchase_lines.sku", line, &l.sku);
+        lines.put_indexed("purchase_lines.name", line, &fold(&l.name));
+        lines.put_indexed("purchase_lines.category", line, &fold(&l.category));
         lines.column("purchase_lines.store", Column::text).put_text(line, &r.store_id);
         lines.column("purchase_lines.quantity", Column::number).put_number(line, Some(l.quantity_milli / 10));
         let minor = l.amount.as_ref().map(|m| m.minor_units);
         lines.column("purchase_lines.amount", Column::number).put_number(line, minor);
     }
+    super::tally::recompute(p, owner);
 }
 
 fn returned(p: &mut Population, r: &ev::PurchaseReturned, zone: &TimeZone) {
@@ -264,12 +269,13 @@ fn returned(p: &mut Population, r: &ev::PurchaseReturned, zone: &TimeZone) {
     let lines = p.table("return_lines");
     for l in &r.lines {
         let line = lines.add(owner, day);
-        lines.column("return_lines.sku", Column::text).put_text(line, &l.sku);
-        lines.column("return_lines.name", Column::text).put_text(line, &fold(&l.name));
-        lines.column("return_lines.category", Column::text).put_text(line, &fold(&l.category));
+        lines.put_indexed("return_lines.sku", line, &l.sku);
+        lines.put_indexed("return_lines.name", line, &fold(&l.name));
+        lines.put_indexed("return_lines.category", line, &fold(&l.category));
         lines.column("return_lines.store", Column::text).put_text(line, &r.store_id);
         lines.column("return_lines.accepted_by", Column::text).put_text(line, &r.accepted_by);
     }
+    super::tally::recompute(p, owner);
 }
 
 fn balance(p: &mut Population, b: &ev::BalanceChanged, zone: &TimeZone) {

@@ -47,11 +47,23 @@ impl Dict {
     }
 }
 
+/// A number column's "no value" (no fact is ever `i64::MIN`).
+pub const NONE: i64 = i64::MIN;
+
 #[derive(Clone, Debug)]
 pub enum Column {
-    Text { dict: Dict, codes: Vec<u32> },
-    Number { values: Vec<i64>, set: Bits },
-    Set { dict: Dict, members: Vec<Vec<u32>> },
+    Text {
+        dict: Dict,
+        codes: Vec<u32>,
+    },
+    /// [`NONE`] where a row has no value.
+    Number {
+        values: Vec<i64>,
+    },
+    Set {
+        dict: Dict,
+        members: Vec<Vec<u32>>,
+    },
 }
 
 impl Column {
@@ -60,7 +72,7 @@ impl Column {
     }
 
     pub fn number() -> Self {
-        Column::Number { values: Vec::new(), set: Bits::default() }
+        Column::Number { values: Vec::new() }
     }
 
     pub fn set() -> Self {
@@ -71,10 +83,7 @@ impl Column {
     pub fn grow(&mut self, rows: usize) {
         match self {
             Column::Text { codes, .. } if codes.len() < rows => codes.resize(rows, 0),
-            Column::Number { values, set } if values.len() < rows => {
-                values.resize(rows, 0);
-                set.grow(rows);
-            }
+            Column::Number { values } if values.len() < rows => values.resize(rows, NONE),
             Column::Set { members, .. } if members.len() < rows => members.resize(rows, Vec::new()),
             _ => {}
         }
@@ -88,12 +97,27 @@ impl Column {
         }
     }
 
+    /// The numbers, [`NONE`] where a row has none (empty for another kind of column).
+    pub fn numbers(&self) -> &[i64] {
+        match self {
+            Column::Number { values } => values,
+            _ => &[],
+        }
+    }
+
+    /// Adds `by` to a row's number (a row without one starts at 0).
+    pub fn add(&mut self, row: usize, by: i64) {
+        self.grow(row + 1);
+        if let Column::Number { values } = self {
+            values[row] = if values[row] == NONE { by } else { values[row].saturating_add(by) };
+        }
+    }
+
     /// Sets a number, or clears it (`None`).
     pub fn put_number(&mut self, row: usize, value: Option<i64>) {
         self.grow(row + 1);
-        if let Column::Number { values, set } = self {
-            values[row] = value.unwrap_or(0);
-            set.set(row, value.is_some());
+        if let Column::Number { values } = self {
+            values[row] = value.unwrap_or(NONE);
         }
     }
 
@@ -123,7 +147,7 @@ impl Column {
 
     pub fn number_at(&self, row: usize) -> Option<i64> {
         match self {
-            Column::Number { values, set } if set.get(row) => values.get(row).copied(),
+            Column::Number { values } => values.get(row).copied().filter(|v| *v != NONE),
             _ => None,
         }
     }
@@ -141,10 +165,7 @@ impl Column {
         self.grow(rows);
         match self {
             Column::Text { codes, .. } if codes[to] == 0 => codes[to] = codes[from],
-            Column::Number { values, set } if !set.get(to) && set.get(from) => {
-                values[to] = values[from];
-                set.set(to, true);
-            }
+            Column::Number { values } if values[to] == NONE => values[to] = values[from],
             Column::Set { members, .. } => {
                 let mut union = members[to].clone();
                 union.extend(members[from].iter().copied());
@@ -160,7 +181,7 @@ impl Column {
     pub fn clear(&mut self, row: usize) {
         match self {
             Column::Text { codes, .. } if row < codes.len() => codes[row] = 0,
-            Column::Number { set, .. } => set.set(row, false),
+            Column::Number { values } if row < values.len() => values[row] = NONE,
             Column::Set { members, .. } if row < members.len() => members[row].clear(),
             _ => {}
         }

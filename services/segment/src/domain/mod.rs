@@ -6,5 +6,6 @@ pub mod column;
 pub mod evaluate;
 pub mod facts;
 pub mod population;
+pub mod tally;
 pub mod text;
 pub mod validate;

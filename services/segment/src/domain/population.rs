@@ -23,6 +23,12 @@ pub struct Rows {
     pub columns: HashMap<&'static str, Column>,
     /// A row by its key (a purchase id, a card id), to change it later.
     keys: HashMap<String, u32>,
+    /// The rows in day order, for windows ("the last 30 days" is one slice of it).
+    by_day: Vec<u32>,
+    /// Each owner's rows.
+    by_owner: Vec<Vec<u32>>,
+    /// The rows holding each text of an indexed column (SKUs, product names, categories).
+    postings: HashMap<&'static str, HashMap<u32, Vec<u32>>>,
 }
 
 impl Rows {
@@ -55,7 +61,60 @@ impl Rows {
         self.owner.push(owner);
         self.day.push(day);
         self.live.set(r, true);
+        // Rows mostly come in day order: then this is a push.
+        let days = &self.day;
+        let at = self.by_day.partition_point(|&x| days[x as usize] <= day);
+        self.by_day.insert(at, r as u32);
+        self.owned(owner).push(r as u32);
         r
+    }
+
+    fn owned(&mut self, owner: u32) -> &mut Vec<u32> {
+        let i = owner as usize;
+        if self.by_owner.len() <= i {
+            self.by_owner.resize(i + 1, Vec::new());
+        }
+        &mut self.by_owner[i]
+    }
+
+    /// Gives row `r` to `owner` (a card moved to another client).
+    pub fn set_owner(&mut self, r: usize, owner: u32) {
+        let before = self.owner[r];
+        if before == owner {
+            return;
+        }
+        self.owned(before).retain(|x| *x as usize != r);
+        self.owned(owner).push(r as u32);
+        self.owner[r] = owner;
+    }
+
+    /// The rows whose day lies in `from..=to`, in day order.
+    pub fn window(&self, from: i64, to: i64) -> &[u32] {
+        let lo = self.by_day.partition_point(|&x| self.day[x as usize] < from);
+        let hi = self.by_day.partition_point(|&x| self.day[x as usize] <= to);
+        &self.by_day[lo..hi.max(lo)]
+    }
+
+    /// The rows of `owner`.
+    pub fn rows_of(&self, owner: u32) -> &[u32] {
+        self.by_owner.get(owner as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Sets an indexed text (SKU, name, category): the rows holding a text are found without a scan.
+    pub fn put_indexed(&mut self, name: &'static str, r: usize, text: &str) {
+        let column = self.columns.entry(name).or_insert_with(Column::text);
+        column.put_text(r, text);
+        if let Column::Text { codes, .. } = column {
+            let code = codes[r];
+            if code != 0 {
+                self.postings.entry(name).or_default().entry(code).or_default().push(r as u32);
+            }
+        }
+    }
+
+    /// The rows holding the text `code` of an indexed column; `None` when it is not indexed.
+    pub fn posting(&self, name: &str, code: u32) -> Option<&[u32]> {
+        self.postings.get(name).map(|p| p.get(&code).map(Vec::as_slice).unwrap_or(&[]))
     }
 
     /// The column `name`, made with `make` on first use.
@@ -65,9 +124,11 @@ impl Rows {
 
     /// Moves every row of `from` to `to` (a client merge).
     pub fn reown(&mut self, from: u32, to: u32) {
-        for o in self.owner.iter_mut().filter(|o| **o == from) {
-            *o = to;
+        let moving = std::mem::take(self.owned(from));
+        for r in &moving {
+            self.owner[*r as usize] = to;
         }
+        self.owned(to).extend(moving);
     }
 }
 
@@ -157,10 +218,8 @@ impl Population {
             column.clear(row as usize);
         }
         for table in self.tables.values_mut() {
-            for (r, owner) in table.owner.iter().enumerate() {
-                if *owner == row {
-                    table.live.set(r, false);
-                }
+            for r in table.rows_of(row).to_vec() {
+                table.live.set(r as usize, false);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! in the programme, the share of earned points used), tags, and membership of saved segments.
 use super::{Context, month_day, number};
 use crate::domain::bits::Bits;
-use crate::domain::column::Column;
+use crate::domain::column::{Column, NONE};
 use crate::domain::facts::FactInfo;
 use crate::domain::population::Population;
 use loyalty_api::filter::v1::{Condition, FactType, Operator, Value, value};
@@ -23,10 +23,75 @@ pub fn condition(p: &Population, fact: &FactInfo, c: &Condition, cx: &Context<'_
         },
         _ => {
             let scale = if matches!(fact.kind, FactType::Money | FactType::Decimal) { 100 } else { 1 };
-            let of = |row: usize| computed(p, fact.name, row, cx.today);
-            numbers(p.len(), of, op, &c.values, scale, cx.today)
+            let stored = |name: &str| p.clients.get(name).map(Column::numbers).unwrap_or(&[]);
+            let today = cx.today;
+            match fact.name {
+                "client.age" => ages(p.len(), stored("client.birth_date"), op, &c.values, today),
+                "client.days_in_programme" => {
+                    let joined = stored("client.registered_at");
+                    numbers(p.len(), |r| at(joined, r).map(|d| today - d), op, &c.values, scale, today)
+                }
+                "ledger.used_share" => {
+                    let (used, earned) = (stored("ledger.used"), stored("ledger.earned_total"));
+                    let share = |r: usize| {
+                        let (u, e) = (at(used, r)?, at(earned, r)?);
+                        (e > 0).then(|| u.saturating_mul(10_000) / e)
+                    };
+                    numbers(p.len(), share, op, &c.values, scale, today)
+                }
+                name => {
+                    let column = stored(name);
+                    numbers(p.len(), |r| at(column, r), op, &c.values, scale, today)
+                }
+            }
         }
     }
+}
+
+/// A number of a slice, `None` for [`NONE`].
+pub fn at(values: &[i64], r: usize) -> Option<i64> {
+    values.get(r).copied().filter(|v| *v != NONE)
+}
+
+/// An age condition as a condition on the birth date: "age >= 30" is "born on or before the day
+/// 30 years ago", so no row's age is computed.
+pub fn ages(len: usize, born: &[i64], op: Operator, values: &[Value], today: i64) -> Bits {
+    use Operator as O;
+    let years = |i: usize| values.get(i).and_then(|v| number(v, 1));
+    // The last birth day of someone `n` years old today.
+    let aged = |n: i64| years_ago(today, n);
+    let range = |lo: Option<i64>, hi: Option<i64>| -> Option<(i64, i64)> {
+        // Born after the day hi+1 years ago and on or before the day lo years ago.
+        Some((aged(hi? + 1) + 1, aged(lo?)))
+    };
+    let within = |b: Option<(i64, i64)>| match b {
+        Some((from, to)) => Bits::from_fn(len, |r| at(born, r).is_some_and(|d| from <= d && d <= to)),
+        None => Bits::none(len),
+    };
+    match op {
+        O::Equal => within(range(years(0), years(0))),
+        O::NotEqual => {
+            let mut b = within(range(years(0), years(0)));
+            b.not();
+            b
+        }
+        O::Between => within(range(years(0), years(1))),
+        O::GreaterOrEqual => within(years(0).map(|n| (i64::MIN + 1, aged(n)))),
+        O::Greater => within(years(0).map(|n| (i64::MIN + 1, aged(n + 1)))),
+        O::LessOrEqual => within(years(0).map(|n| (aged(n + 1) + 1, i64::MAX))),
+        O::Less => within(years(0).map(|n| (aged(n) + 1, i64::MAX))),
+        O::IsSet => Bits::from_fn(len, |r| at(born, r).is_some()),
+        O::IsNotSet => Bits::from_fn(len, |r| at(born, r).is_none()),
+        _ => Bits::none(len),
+    }
+}
+
+/// The day `n` years before `today` (29 February goes to 28 February in years without it).
+fn years_ago(today: i64, n: i64) -> i64 {
+    let (y, m, d) = super::civil(today);
+    let year = y - n;
+    let day = if m == 2 && d == 29 && !time::util::is_leap_year(i32::try_from(year).unwrap_or(0)) { 28 } else { d };
+    super::days_from_civil(year, m, day)
 }
 
 /// What a condition on a fact nobody has selects: everyone for "is not set", "!=" and "none of".
@@ -34,20 +99,6 @@ fn missing(len: usize, op: Operator) -> Bits {
     match op {
         Operator::IsNotSet | Operator::NotEqual | Operator::NoneOf => Bits::all(len),
         _ => Bits::none(len),
-    }
-}
-
-/// A number fact of `row`: stored, or computed from stored ones.
-fn computed(p: &Population, fact: &str, row: usize, today: i64) -> Option<i64> {
-    let stored = |name: &str| p.clients.get(name).and_then(|c| c.number_at(row));
-    match fact {
-        "client.age" => stored("client.birth_date").map(|born| years_between(born, today)),
-        "client.days_in_programme" => stored("client.registered_at").map(|joined| today - joined),
-        "ledger.used_share" => {
-            let (used, earned) = (stored("ledger.used")?, stored("ledger.earned_total")?);
-            (earned > 0).then(|| used.saturating_mul(10_000) / earned)
-        }
-        name => stored(name),
     }
 }
 
@@ -106,7 +157,24 @@ pub fn numbers(
             _ => Bits::none(len),
         },
         O::AnniversaryWithinDays => match whole(0) {
-            Some(days) => Bits::from_fn(len, |r| of(r).is_some_and(|d| days_to_anniversary(d, today) <= days)),
+            Some(days) => {
+                // Days to the anniversary by (month, day), worked out once for today.
+                let mut ahead = [[i64::MAX; 32]; 13];
+                for (m, row) in ahead.iter_mut().enumerate().skip(1) {
+                    for (d, cell) in row.iter_mut().enumerate().skip(1) {
+                        let probe = super::days_from_civil(2000, m as i64, d as i64);
+                        if super::civil(probe) == (2000, m as i64, d as i64) {
+                            *cell = days_to_anniversary(probe, today);
+                        }
+                    }
+                }
+                Bits::from_fn(len, |r| {
+                    of(r).is_some_and(|d| {
+                        let (_, m, dd) = super::civil(d);
+                        ahead[m as usize][dd as usize] <= days
+                    })
+                })
+            }
             None => Bits::none(len),
         },
         O::AnniversaryInMonth => {

@@ -93,15 +93,36 @@ fn number(v: &Value, scale: i64) -> Option<i64> {
     }
 }
 
+/// The (year, month, day) of a day number (days since 1970-01-01), by integer arithmetic alone:
+/// it runs for every client row of a birthday question.
+pub fn civil(day: i64) -> (i64, i64, i64) {
+    // Howard Hinnant's days-to-civil.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The day number of a calendar day.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The (month, day) of a day number, with 29 February read as 28 February in years without it.
 fn month_day(day: i64, year_has_29_feb: bool) -> (u8, u8) {
-    let epoch = time::macros::date!(1970 - 01 - 01).to_julian_day();
-    let d = i32::try_from(day).ok().and_then(|n| time::Date::from_julian_day(epoch + n).ok());
-    match d {
-        Some(d) if d.month() == time::Month::February && d.day() == 29 && !year_has_29_feb => (2, 28),
-        Some(d) => (u8::from(d.month()), d.day()),
-        None => (0, 0),
-    }
+    let (_, m, d) = civil(day);
+    if m == 2 && d == 29 && !year_has_29_feb { (2, 28) } else { (m as u8, d as u8) }
 }
 
 #[cfg(test)]

@@ -4,69 +4,41 @@
 use super::client::{normalised, numbers, text, years_between};
 use super::{Context, days_of};
 use crate::domain::bits::Bits;
-use crate::domain::column::Column;
+use crate::domain::column::{Column, NONE};
 use crate::domain::facts::{self, FactInfo};
 use crate::domain::population::{Population, Rows};
+use crate::domain::tally;
 use loyalty_api::filter::v1::{Condition, FactType, Operator};
 use std::collections::HashMap;
 
 /// Facts summed up over a client's rows, not read from one row.
 const ROW_SUMS: [&str; 3] = ["purchase_lines.count", "purchase_lines.quantity", "purchase_lines.amount"];
 
-/// What one client's rows add up to.
-#[derive(Clone, Copy, Default)]
-struct Tally {
-    count: i64,
-    sum: i64,
-    items: i64,
-    max: Option<i64>,
-    first: Option<i64>,
-    last: Option<i64>,
-    /// The amount and store of the latest row.
-    last_amount: i64,
-    last_store: u32,
-}
-
-/// The live rows of `table` in the condition's window.
+/// The live rows of `table` in the condition's window, as bits over the table's rows.
 fn in_window(rows: &Rows, c: &Condition, cx: &Context<'_>) -> Bits {
-    let window = days_of(&c.window, cx.today);
-    Bits::from_fn(rows.len(), |r| {
-        rows.live.get(r) && window.is_none_or(|(from, to)| (from..=to).contains(&rows.day[r]))
-    })
-}
-
-fn tallies(p: &Population, rows: &Rows, selected: &Bits) -> Vec<Tally> {
-    let mut t = vec![Tally::default(); p.len()];
-    let amount = rows.columns.get("amount");
-    let items = rows.columns.get("items");
-    let store = rows.columns.get("store");
-    for r in selected.rows() {
-        let (owner, day) = (rows.owner[r] as usize, rows.day[r]);
-        let Some(acc) = t.get_mut(owner) else { continue };
-        let a = amount.and_then(|c| c.number_at(r)).unwrap_or(0);
-        acc.count += 1;
-        acc.sum = acc.sum.saturating_add(a);
-        acc.items += items.and_then(|c| c.number_at(r)).unwrap_or(0);
-        acc.max = Some(acc.max.map_or(a, |m| m.max(a)));
-        acc.first = Some(acc.first.map_or(day, |f| f.min(day)));
-        if acc.last.is_none_or(|l| day >= l) {
-            acc.last = Some(day);
-            acc.last_amount = a;
-            acc.last_store = match store {
-                Some(Column::Text { codes, .. }) => codes.get(r).copied().unwrap_or(0),
-                _ => 0,
-            };
+    match days_of(&c.window, cx.today) {
+        None => rows.live.clone(),
+        Some((from, to)) => {
+            let mut b = Bits::none(rows.len());
+            for &r in rows.window(from, to) {
+                b.set(r as usize, rows.live.get(r as usize));
+            }
+            b
         }
     }
-    t
 }
 
-/// `purchases.*` and `returns.*` facts of the client.
+/// A number of a slice, `None` for [`NONE`].
+fn at(values: &[i64], r: usize) -> Option<i64> {
+    values.get(r).copied().filter(|v| *v != NONE)
+}
+
+/// `purchases.*` and `returns.*` facts of the client: all-time totals from the client's columns
+/// (kept by `tally`), a window's from the rows of its days.
 pub fn aggregate(p: &Population, table: &str, fact: &FactInfo, c: &Condition, cx: &Context<'_>) -> Bits {
     let op = Operator::try_from(c.operator).unwrap_or(Operator::Unspecified);
     let empty = Rows::default();
     let rows = p.tables.get(table).unwrap_or(&empty);
-    let selected = in_window(rows, c, cx);
     let field = fact.name.split_once('.').map(|(_, f)| f).unwrap_or("");
     if fact.kind == FactType::Set {
         let column = match field {
@@ -75,52 +47,121 @@ pub fn aggregate(p: &Population, table: &str, fact: &FactInfo, c: &Condition, cx
             "promotions" => "promotion",
             _ => "promo_code",
         };
+        let selected = in_window(rows, c, cx);
         return owners_by_text(p, rows, &selected, column, op, &normalised(fact, &c.values, cx), true);
     }
-    let t = tallies(p, rows, &selected);
     if matches!(field, "most_frequent_store" | "last_store") {
-        return stores(p, rows, &selected, &t, field, op, &normalised(fact, &c.values, cx));
+        return stores(p, rows, &in_window(rows, c, cx), field, op, &normalised(fact, &c.values, cx));
     }
-    let registered = p.clients.get("client.registered_at");
-    let of = |row: usize| -> Option<i64> {
-        let t = t.get(row)?;
-        match field {
-            "count" => Some(t.count),
-            "items" => Some(t.items),
-            "sum" => Some(t.sum),
-            "average_check" => (t.count > 0).then(|| t.sum / t.count),
-            "max_check" => t.max,
-            "last_amount" => t.last.map(|_| t.last_amount),
-            "first_at" => t.first,
-            "last_at" => t.last,
-            "days_since_last" => t.last.map(|l| cx.today - l),
-            "days_between" => {
-                let joined = registered.and_then(|c| c.number_at(row))?;
-                let last = t.last?;
-                (t.count > 0).then(|| (last - joined).max(0) * 100 / t.count)
-            }
-            _ => None,
-        }
+    let values = match days_of(&c.window, cx.today) {
+        None => all_time(p, table, field, cx.today),
+        Some((from, to)) => windowed(p, rows, rows.window(from, to), field, cx.today),
     };
     let scale = if matches!(fact.kind, FactType::Money | FactType::Decimal) { 100 } else { 1 };
-    numbers(p.len(), of, op, &c.values, scale, cx.today)
+    numbers(p.len(), |r| at(&values, r), op, &c.values, scale, cx.today)
 }
 
-/// The clients whose most frequent or latest store satisfies the condition.
-fn stores(
-    p: &Population,
-    rows: &Rows,
-    selected: &Bits,
-    t: &[Tally],
-    field: &str,
-    op: Operator,
-    values: &[String],
-) -> Bits {
+/// The all-time value of `field` for every client, [`NONE`] where there is none.
+fn all_time(p: &Population, table: &str, field: &str, today: i64) -> Vec<i64> {
+    let col = |name: &str| p.clients.get(name).map(Column::numbers).unwrap_or(&[]);
+    let len = p.len();
+    let zero_if_none = |name: &str| -> Vec<i64> {
+        let values = col(name);
+        (0..len).map(|r| at(values, r).unwrap_or(0)).collect()
+    };
+    let each = |f: &dyn Fn(usize) -> Option<i64>| -> Vec<i64> { (0..len).map(|r| f(r).unwrap_or(NONE)).collect() };
+    match (table, field) {
+        ("purchases", "count") => zero_if_none(tally::COUNT),
+        ("purchases", "items") => zero_if_none(tally::ITEMS),
+        ("purchases", "sum") => zero_if_none(tally::SUM),
+        ("purchases", "average_check") => {
+            let (sum, count) = (col(tally::SUM), col(tally::COUNT));
+            each(&|r| at(count, r).filter(|n| *n > 0).and_then(|n| at(sum, r).map(|s| s / n)))
+        }
+        ("purchases", "max_check") => col(tally::MAX).to_vec(),
+        ("purchases", "last_amount") => col(tally::LAST_AMOUNT).to_vec(),
+        ("purchases", "first_at") => col(tally::FIRST).to_vec(),
+        ("purchases", "last_at") => col(tally::LAST).to_vec(),
+        ("purchases", "days_since_last") => {
+            let last = col(tally::LAST);
+            each(&|r| at(last, r).map(|d| today - d))
+        }
+        ("purchases", "days_between") => {
+            let (last, count, joined) = (col(tally::LAST), col(tally::COUNT), col("client.registered_at"));
+            each(&|r| {
+                let n = at(count, r).filter(|n| *n > 0)?;
+                Some((at(last, r)? - at(joined, r)?).max(0) * 100 / n)
+            })
+        }
+        ("returns", "count") => zero_if_none(tally::RETURN_COUNT),
+        ("returns", "sum") => zero_if_none(tally::RETURN_SUM),
+        ("returns", "last_at") => col(tally::RETURN_LAST).to_vec(),
+        ("returns", "days_since_last") => {
+            let last = col(tally::RETURN_LAST);
+            each(&|r| at(last, r).map(|d| today - d))
+        }
+        _ => vec![NONE; len],
+    }
+}
+
+/// The value of `field` over the rows `window` (row numbers of `rows`) for every client.
+fn windowed(p: &Population, rows: &Rows, window: &[u32], field: &str, today: i64) -> Vec<i64> {
+    let len = p.len();
+    let amount = rows.columns.get("amount").map(Column::numbers).unwrap_or(&[]);
+    let items = rows.columns.get("items").map(Column::numbers).unwrap_or(&[]);
+    let live = window.iter().map(|r| *r as usize).filter(|r| rows.live.get(*r));
+    let mut count = vec![0i64; len];
+    let mut value = vec![NONE; len];
+    for r in live {
+        let o = rows.owner[r] as usize;
+        let (a, day) = (at(amount, r).unwrap_or(0), rows.day[r]);
+        count[o] += 1;
+        let v = &mut value[o];
+        *v = match field {
+            "sum" | "average_check" => (*v).max(0).saturating_add(a),
+            "items" => (*v).max(0) + at(items, r).unwrap_or(0),
+            "max_check" => (*v).max(a),
+            "first_at" => {
+                if *v == NONE {
+                    day
+                } else {
+                    (*v).min(day)
+                }
+            }
+            // The window is in day order: the last row seen is the latest.
+            "last_at" | "days_since_last" | "days_between" => day,
+            "last_amount" => a,
+            _ => *v,
+        };
+    }
+    let joined = p.clients.get("client.registered_at").map(Column::numbers).unwrap_or(&[]);
+    (0..len)
+        .map(|o| match field {
+            "count" => count[o],
+            "sum" | "items" => value[o].max(0),
+            "average_check" if count[o] > 0 => value[o] / count[o],
+            "days_since_last" if value[o] != NONE => today - value[o],
+            "days_between" if count[o] > 0 => {
+                at(joined, o).map(|j| (value[o] - j).max(0) * 100 / count[o]).unwrap_or(NONE)
+            }
+            "average_check" | "days_since_last" | "days_between" => NONE,
+            _ => value[o],
+        })
+        .collect()
+}
+
+/// The clients whose most frequent or latest store (among the selected rows) satisfies the condition.
+fn stores(p: &Population, rows: &Rows, selected: &Bits, field: &str, op: Operator, values: &[String]) -> Bits {
     let Some(Column::Text { dict, codes }) = rows.columns.get("store") else { return Bits::none(p.len()) };
     let mut by_client: Vec<u32> = vec![0; p.len()];
     if field == "last_store" {
-        for (row, tally) in t.iter().enumerate() {
-            by_client[row] = tally.last_store;
+        let mut latest = vec![NONE; p.len()];
+        for r in selected.rows() {
+            let o = rows.owner[r] as usize;
+            if rows.day[r] >= latest[o] {
+                latest[o] = rows.day[r];
+                by_client[o] = codes.get(r).copied().unwrap_or(0);
+            }
         }
     } else {
         let mut counts: HashMap<(u32, u32), i64> = HashMap::new();
@@ -199,6 +240,18 @@ fn row_matches(rows: &Rows, fact: &FactInfo, c: &Condition, cx: &Context<'_>) ->
     }
     match fact.kind {
         FactType::Text | FactType::Id | FactType::Enum => match rows.columns.get(fact.name) {
+            Some(Column::Text { dict, .. }) if matches!(op, Operator::Equal | Operator::AnyOf) => {
+                // An indexed column finds the rows of a text without reading the others.
+                let wanted = normalised(fact, &c.values, cx);
+                let mut b = Bits::none(len);
+                for code in wanted.iter().filter_map(|w| dict.find(w)) {
+                    match rows.posting(fact.name, code) {
+                        Some(found) => found.iter().for_each(|r| b.set(*r as usize, true)),
+                        None => return text(len, &rows.columns[fact.name], op, &wanted),
+                    }
+                }
+                b
+            }
             Some(column) => text(len, column, op, &normalised(fact, &c.values, cx)),
             None if matches!(op, Operator::NotEqual | Operator::NoneOf | Operator::IsNotSet) => Bits::all(len),
             None => Bits::none(len),

@@ -51,11 +51,12 @@ impl Town {
         let table = self.p.table("purchase_lines");
         for (sku, pieces, minor) in lines {
             let l = table.add(row as u32, day);
-            table.column("purchase_lines.sku", Column::text).put_text(l, sku);
+            table.put_indexed("purchase_lines.sku", l, sku);
             table.column("purchase_lines.quantity", Column::number).put_number(l, Some(pieces * 100));
             table.column("purchase_lines.amount", Column::number).put_number(l, Some(*minor));
             table.column("purchase_lines.store", Column::text).put_text(l, store);
         }
+        crate::domain::tally::recompute(&mut self.p, row as u32);
     }
 
     /// The names of the clients `text` selects, in the order they were made.
@@ -116,6 +117,7 @@ fn town() -> Town {
     t.text(mantas, "client.city", "Kaunas");
     t.purchase(mantas, "p6", TODAY - 2, 7_000, "VLN-01", &[("SNEAKER-1", 1, 7_000)]);
     t.p.merge(Uuid::from_u128(2), Uuid::from_u128(6));
+    crate::domain::tally::recompute(&mut t.p, jonas as u32);
     t
 }
 
@@ -230,4 +232,15 @@ fn combinations_groups_exclusion_tags_and_segments() {
     assert_eq!(t.who(r#"tags any of ("unknown-tag")"#), Vec::<&str>::new());
     assert_eq!(t.who(r#"segments any of ("seg-vip")"#), ["ona", "petras"]);
     assert_eq!(t.who(r#"segments none of ("seg-vip", "seg-gone")"#), ["jonas", "egle"]);
+}
+
+#[test]
+fn calendar_arithmetic_agrees_with_the_calendar() {
+    for d in (-200_000i64..200_000).step_by(37) {
+        let (y, m, dd) = civil(d);
+        let date =
+            time::Date::from_julian_day(time::macros::date!(1970 - 01 - 01).to_julian_day() + d as i32).expect("date");
+        assert_eq!((y, m, dd), (i64::from(date.year()), i64::from(u8::from(date.month())), i64::from(date.day())));
+        assert_eq!(days_from_civil(y, m, dd), d);
+    }
 }

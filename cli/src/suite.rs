@@ -35,6 +35,8 @@ pub async fn register_all(settings: &PlatformSettings, services: &mut Services) 
     loyalty_card::register(&card, services).await.context("starting the card service")?;
     let ledger: loyalty_ledger::Settings = own(loyalty_ledger::NAME, settings)?;
     loyalty_ledger::register(&ledger, services).await.context("starting the loyalty ledger")?;
+    let segment: loyalty_segment::Settings = own(loyalty_segment::NAME, settings)?;
+    loyalty_segment::register(&segment, services).await.context("starting the segment service")?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ pub struct TokenArgs {
     /// Comma-separated rights, e.g. clients.read,clients.write ("*" for all within the tenant).
     #[arg(long, value_delimiter = ',', required_unless_present = "service")]
     pub rights: Vec<String>,
-    /// A service identity instead: "client", "card" or "ledger", with the rights that service needs,
+    /// A service identity instead: "client", "card", "ledger" or "segment", with the rights it needs,
     /// acting for every tenant (for `identity.token_file`).
     #[arg(long, conflicts_with_all = ["tenant", "rights", "stores"])]
     pub service: Option<String>,
@@ -70,7 +70,10 @@ pub fn service_rights(service: &str) -> anyhow::Result<&'static [&'static str]> 
         "client" => loyalty_client::IDENTITY_RIGHTS,
         "card" => loyalty_card::IDENTITY_RIGHTS,
         "ledger" => loyalty_ledger::IDENTITY_RIGHTS,
-        other => anyhow::bail!("--service {other:?}: the services with an identity are client, card and ledger"),
+        "segment" => loyalty_segment::IDENTITY_RIGHTS,
+        other => {
+            anyhow::bail!("--service {other:?}: the services with an identity are client, card, ledger and segment")
+        }
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod bits;
 pub mod column;
+pub mod describe;
 pub mod evaluate;
 pub mod facts;
 pub mod population;

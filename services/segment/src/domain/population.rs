@@ -141,6 +141,8 @@ pub struct Population {
     pub live: Bits,
     /// Merged clients and the survivor they became.
     merged_into: HashMap<Uuid, Uuid>,
+    /// Clients deleted or erased: an event about them that arrives late does not bring them back.
+    gone: std::collections::HashSet<Uuid>,
     /// Client facts by name.
     pub clients: HashMap<&'static str, Column>,
     /// Row tables by name ([`TABLES`]).
@@ -165,7 +167,7 @@ impl Population {
         let r = self.ids.len() as u32;
         self.ids.push(client);
         self.index.insert(client, r);
-        self.live.set(r as usize, true);
+        self.live.set(r as usize, !self.gone.contains(&client));
         r
     }
 
@@ -212,6 +214,7 @@ impl Population {
 
     /// The client is gone (deleted or erased): nothing of them counts or is kept.
     pub fn forget(&mut self, client: Uuid) {
+        self.gone.insert(client);
         let Some(row) = self.index.get(&client).copied() else { return };
         self.live.set(row as usize, false);
         for column in self.clients.values_mut() {
@@ -244,6 +247,10 @@ mod tests {
         assert!(!p.live.get(rb as usize));
         p.forget(a);
         assert!(!p.live.get(ra as usize) && !p.tables["purchases"].live.get(0));
+        let late = Uuid::from_u128(3);
+        p.forget(late);
+        let row = p.row(late);
+        assert!(!p.live.get(row as usize), "a late event does not bring a forgotten client back");
         assert_eq!(p.clients["client.city"].text_at(ra as usize), "", "nothing of them is kept");
     }
 }

@@ -9,7 +9,7 @@
 //!   include today.
 //! - Row facts select a client when one of their rows matches (with its dependent conditions);
 //!   `exclude` on a row condition selects the clients with no matching row.
-mod client;
+pub(crate) mod client;
 mod rows;
 
 use super::bits::Bits;

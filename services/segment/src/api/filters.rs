@@ -1,0 +1,234 @@
+//! The filter language over the read model: the catalogue, the text form, counts, pages of
+//! matching clients, every matching id, one client's facts. Every answer is within the caller's
+//! tenant and, for a store-scoped token, its stores.
+use super::{IdStream, SegmentApi, audience};
+use crate::domain::{describe, facts, text};
+use crate::model::{Readiness, Tenant};
+use loyalty_api::filter::v1 as fpb;
+use loyalty_api::segment::v1 as pb;
+use loyalty_platform::error::{ApiError, ApiResult, Violations};
+use loyalty_platform::request::Caller;
+use std::sync::{Arc, RwLock};
+use tonic::Request;
+
+/// The facts a page shows when the caller names none.
+const DEFAULT_FACTS: [&str; 5] =
+    ["client.full_name", "client.city", "purchases.count", "purchases.sum", "ledger.available"];
+/// The most clients on one page.
+const MAX_PAGE: usize = 1_000;
+
+pub fn list_facts(r: Request<pb::ListFactsRequest>) -> ApiResult<pb::ListFactsResponse> {
+    let language = r.get_ref().language.clone();
+    let facts = facts::catalogue()
+        .iter()
+        .map(|f| fpb::Fact {
+            name: f.name.to_string(),
+            entity: f.entity as i32,
+            r#type: f.kind as i32,
+            unit: f.unit.to_string(),
+            operators: f.operators().into_iter().map(|o| o as i32).collect(),
+            takes_window: f.window,
+            takes_dependent: f.takes_dependent(),
+            label: f.label(&language).to_string(),
+            values: f.values.iter().map(|v| v.to_string()).collect(),
+            identifier: f.identifier,
+            personal: f.personal,
+        })
+        .collect();
+    Ok(pb::ListFactsResponse { facts })
+}
+
+pub fn parse(r: Request<pb::ParseFilterRequest>) -> ApiResult<pb::ParseFilterResponse> {
+    let filter = text::parse(&r.get_ref().filter_text).map_err(|e| ApiError::field("filter_text", &e.to_string()))?;
+    Ok(pb::ParseFilterResponse { filter: Some(filter) })
+}
+
+pub fn format(r: Request<pb::FormatFilterRequest>) -> ApiResult<pb::FormatFilterResponse> {
+    let Some(filter) = &r.get_ref().filter else { return Err(ApiError::field("filter", "give the filter to write")) };
+    let written = text::format(filter).map_err(|e| ApiError::field(&format!("filter.{}", e.path), &e.message))?;
+    Ok(pb::FormatFilterResponse { filter_text: written })
+}
+
+/// The caller, the tenant's model (empty when nothing of the tenant arrived yet) and today there.
+struct Asked {
+    caller: Caller,
+    tenant: Arc<RwLock<Tenant>>,
+    today: i64,
+}
+
+fn asked<T>(api: &SegmentApi, r: &Request<T>) -> ApiResult<Asked> {
+    let caller = Caller::new(r, None, api.clock.as_ref())?;
+    if let Readiness::Loading(applied) = api.model.readiness() {
+        return Err(ApiError::Status(tonic::Status::unavailable(format!(
+            "the read model is loading ({applied} facts applied so far); try again in a moment"
+        ))));
+    }
+    let tenant = api.model.tenant(caller.tenant.as_str()).unwrap_or_default();
+    let today = tenant.read().unwrap_or_else(|p| p.into_inner()).today(caller.now);
+    Ok(Asked { caller, tenant, today })
+}
+
+/// Runs `work` on the tenant's model off the async threads: an answer reads a million rows.
+async fn on_model<T: Send + 'static>(
+    tenant: Arc<RwLock<Tenant>>,
+    work: impl FnOnce(&Tenant) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(move || work(&tenant.read().unwrap_or_else(|p| p.into_inner())))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("answering a filter: {e}")))?
+}
+
+fn stores(caller: &Caller) -> Option<Vec<String>> {
+    caller.principal.store_scope().map(<[String]>::to_vec)
+}
+
+pub async fn count(api: &SegmentApi, r: Request<pb::CountClientsRequest>) -> ApiResult<pb::CountClientsResponse> {
+    let a = asked(api, &r)?;
+    let body = r.into_inner();
+    audience::check(&body.audience, "audience")?;
+    let (stores, today) = (stores(&a.caller), a.today);
+    let audience = body.audience.unwrap_or_default();
+    let count =
+        on_model(a.tenant, move |t| Ok(audience::select(t, &audience, stores.as_deref(), today)?.count())).await?;
+    let facts_as_of = api.model.as_of().map(loyalty_platform::convert::to_timestamp);
+    Ok(pb::CountClientsResponse { count: count as i64, facts_as_of })
+}
+
+/// The facts a page shows, each a fact of the client (not of rows); personal ones need `clients.read`.
+fn page_facts(names: &[String], caller: &Caller) -> ApiResult<Vec<&'static facts::FactInfo>> {
+    let mut v = Violations::new();
+    let wanted: Vec<String> =
+        if names.is_empty() { DEFAULT_FACTS.iter().map(|f| f.to_string()).collect() } else { names.to_vec() };
+    let personal_allowed = caller.principal.has_right("clients.read");
+    let mut found = Vec::new();
+    for (i, name) in wanted.iter().enumerate() {
+        match facts::find(name) {
+            Some(f) if f.entity != fpb::Entity::Client || f.name == "segments" => {
+                v.add(format!("facts[{i}]"), "is a fact of rows, not of the client; filter on it instead");
+            }
+            Some(f) if f.personal && !personal_allowed => {
+                // Left out rather than refused when the caller named no facts.
+                if !names.is_empty() {
+                    return Err(ApiError::denied(format!(
+                        "facts[{i}]: {name} is personal data; it needs the right clients.read"
+                    )));
+                }
+            }
+            Some(f) => found.push(f),
+            None => v.add(format!("facts[{i}]"), format!("{name:?} is not a fact; ListFacts names them")),
+        }
+    }
+    if v.is_empty() { Ok(found) } else { Err(ApiError::InvalidArgument(v)) }
+}
+
+pub async fn list_matching(
+    api: &SegmentApi,
+    r: Request<pb::ListMatchingClientsRequest>,
+) -> ApiResult<pb::ListMatchingClientsResponse> {
+    let a = asked(api, &r)?;
+    let body = r.into_inner();
+    audience::check(&body.audience, "audience")?;
+    let shown = page_facts(&body.facts, &a.caller)?;
+    let page = body.page.unwrap_or_default();
+    let size = match page.page_size {
+        0 => 50,
+        n if n < 0 => return Err(ApiError::field("page.page_size", "must not be negative")),
+        n => (n as usize).min(MAX_PAGE),
+    };
+    let after: Option<usize> = match page.page_token.as_str() {
+        "" => None,
+        token => Some(token.strip_prefix("r").and_then(|n| n.parse().ok()).ok_or_else(|| {
+            ApiError::field("page.page_token", "is not a token this service gave; start again without one")
+        })?),
+    };
+    let order = body.order_by.trim().to_string();
+    let order_fact = match order.split_whitespace().next() {
+        None => None,
+        Some(name) => Some(
+            page_facts(&[name.to_string()], &a.caller).map_err(|_| {
+                ApiError::field(
+                    "order_by",
+                    "must be a fact of the client shown on the page, optionally followed by desc",
+                )
+            })?[0],
+        ),
+    };
+    let descending = order.ends_with(" desc");
+    let (stores, today) = (stores(&a.caller), a.today);
+    let audience = body.audience.unwrap_or_default();
+    on_model(a.tenant, move |t| {
+        let selected = audience::select(t, &audience, stores.as_deref(), today)?;
+        let p = &t.population;
+        let mut rows: Vec<usize> = selected.rows().collect();
+        if let Some(fact) = order_fact {
+            let key = |r: usize| describe::raw(p, fact, r, today);
+            let mut keyed: Vec<(Option<describe::Raw>, usize)> = rows.iter().map(|r| (key(*r), *r)).collect();
+            keyed.sort_by(|a, b| if descending { b.0.cmp(&a.0).then(a.1.cmp(&b.1)) } else { a.cmp(b) });
+            rows = keyed.into_iter().map(|(_, r)| r).collect();
+        }
+        let start = match after {
+            Some(token) => rows.iter().position(|r| *r == token).map(|i| i + 1).unwrap_or(rows.len()),
+            None => 0,
+        };
+        let chosen = &rows[start.min(rows.len())..(start + size).min(rows.len())];
+        let clients = chosen
+            .iter()
+            .map(|&row| pb::ClientFacts {
+                client_id: p.id(row as u32).to_string(),
+                facts: shown
+                    .iter()
+                    .filter_map(|f| describe::value(p, f, row, today).map(|v| (f.name.to_string(), v)))
+                    .collect(),
+            })
+            .collect();
+        let more = start + size < rows.len();
+        let next_page_token = match chosen.last() {
+            Some(last) if more => format!("r{last}"),
+            _ => String::new(),
+        };
+        let page = loyalty_api::common::v1::PageInfo { next_page_token, total_size: rows.len() as i64 };
+        Ok(pb::ListMatchingClientsResponse { clients, page: Some(page) })
+    })
+    .await
+}
+
+pub async fn stream_ids(api: &SegmentApi, r: Request<pb::StreamClientIdsRequest>) -> ApiResult<IdStream> {
+    let a = asked(api, &r)?;
+    let body = r.into_inner();
+    audience::check(&body.audience, "audience")?;
+    let (stores, today, per_batch) = (stores(&a.caller), a.today, api.settings.ids_per_batch.max(1));
+    let audience = body.audience.unwrap_or_default();
+    // The ids of the moment the call was made, streamed in batches.
+    let ids: Vec<String> = on_model(a.tenant, move |t| {
+        let selected = audience::select(t, &audience, stores.as_deref(), today)?;
+        Ok(selected.rows().map(|r| t.population.id(r as u32).to_string()).collect())
+    })
+    .await?;
+    let batches: Vec<Result<pb::ClientIdBatch, tonic::Status>> =
+        ids.chunks(per_batch).map(|c| Ok(pb::ClientIdBatch { client_ids: c.to_vec() })).collect();
+    Ok(Box::pin(futures::stream::iter(batches)))
+}
+
+pub async fn client_facts(api: &SegmentApi, r: Request<pb::GetClientFactsRequest>) -> ApiResult<pb::ClientFacts> {
+    let a = asked(api, &r)?;
+    let id = uuid::Uuid::parse_str(r.get_ref().client_id.trim())
+        .map_err(|_| ApiError::field("client_id", "is not a client id"))?;
+    let personal_allowed = a.caller.principal.has_right("clients.read");
+    let (stores, today) = (stores(&a.caller), a.today);
+    on_model(a.tenant, move |t| {
+        let p = &t.population;
+        let row = p.find(id).filter(|r| p.live.get(*r as usize)).ok_or(ApiError::NotFound("client"))? as usize;
+        if let Some(stores) = &stores
+            && !audience::visible(t, stores, today).get(row)
+        {
+            return Err(ApiError::NotFound("client"));
+        }
+        let facts = facts::catalogue()
+            .iter()
+            .filter(|f| personal_allowed || !f.personal)
+            .filter_map(|f| describe::value(p, f, row, today).map(|v| (f.name.to_string(), v)))
+            .collect();
+        Ok(pb::ClientFacts { client_id: p.id(row as u32).to_string(), facts })
+    })
+    .await
+}

@@ -1,0 +1,157 @@
+//! The gRPC face of the segment service: decode, ask the read model, encode. No SQL here.
+mod audience;
+mod filters;
+
+use crate::config::SegmentSettings;
+use crate::model::Model;
+use loyalty_api::events::v1::{Event, WatchEventsRequest};
+use loyalty_api::segment::v1 as pb;
+use loyalty_api::segment::v1::segment_service_server::SegmentService;
+use loyalty_platform::clock::SharedClock;
+use loyalty_platform::error::reply;
+use loyalty_platform::outbox::Outbox;
+use loyalty_platform::service::ServiceKit;
+use std::pin::Pin;
+use tonic::{Request, Response, Status};
+
+#[derive(Clone)]
+pub struct SegmentApi {
+    outbox: Outbox,
+    clock: SharedClock,
+    model: Model,
+    settings: SegmentSettings,
+}
+
+impl SegmentApi {
+    pub fn new(kit: &ServiceKit, clock: SharedClock, model: Model, settings: SegmentSettings) -> Self {
+        Self { outbox: kit.outbox.clone(), clock, model, settings }
+    }
+}
+
+type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
+type IdStream = Pin<Box<dyn futures::Stream<Item = Result<pb::ClientIdBatch, Status>> + Send>>;
+
+/// The answer of the RPCs the segment service does not serve yet: saved segments come next in
+/// this issue, automatic segments, RFM, dashboards and reports with part 2.
+fn not_yet<T>(what: &str) -> Result<Response<T>, Status> {
+    Err(Status::unimplemented(format!(
+        "{what} are not served yet; filters over the read model are (CountClients, ListMatchingClients)"
+    )))
+}
+
+#[tonic::async_trait]
+impl SegmentService for SegmentApi {
+    async fn list_facts(&self, r: Request<pb::ListFactsRequest>) -> Result<Response<pb::ListFactsResponse>, Status> {
+        reply(filters::list_facts(r))
+    }
+    async fn parse_filter(
+        &self,
+        r: Request<pb::ParseFilterRequest>,
+    ) -> Result<Response<pb::ParseFilterResponse>, Status> {
+        reply(filters::parse(r))
+    }
+    async fn format_filter(
+        &self,
+        r: Request<pb::FormatFilterRequest>,
+    ) -> Result<Response<pb::FormatFilterResponse>, Status> {
+        reply(filters::format(r))
+    }
+    async fn count_clients(
+        &self,
+        r: Request<pb::CountClientsRequest>,
+    ) -> Result<Response<pb::CountClientsResponse>, Status> {
+        reply(filters::count(self, r).await)
+    }
+    async fn list_matching_clients(
+        &self,
+        r: Request<pb::ListMatchingClientsRequest>,
+    ) -> Result<Response<pb::ListMatchingClientsResponse>, Status> {
+        reply(filters::list_matching(self, r).await)
+    }
+    type StreamClientIdsStream = IdStream;
+    async fn stream_client_ids(&self, r: Request<pb::StreamClientIdsRequest>) -> Result<Response<IdStream>, Status> {
+        reply(filters::stream_ids(self, r).await)
+    }
+    async fn get_client_facts(
+        &self,
+        r: Request<pb::GetClientFactsRequest>,
+    ) -> Result<Response<pb::ClientFacts>, Status> {
+        reply(filters::client_facts(self, r).await)
+    }
+    async fn create_segment(&self, _: Request<pb::CreateSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        not_yet("saved segments")
+    }
+    async fn get_segment(&self, _: Request<pb::GetSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        not_yet("saved segments")
+    }
+    async fn update_segment(&self, _: Request<pb::UpdateSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        not_yet("saved segments")
+    }
+    async fn delete_segment(
+        &self,
+        _: Request<pb::DeleteSegmentRequest>,
+    ) -> Result<Response<pb::DeleteSegmentResponse>, Status> {
+        not_yet("saved segments")
+    }
+    async fn list_segments(
+        &self,
+        _: Request<pb::ListSegmentsRequest>,
+    ) -> Result<Response<pb::ListSegmentsResponse>, Status> {
+        not_yet("saved segments")
+    }
+    async fn refresh_segment(&self, _: Request<pb::RefreshSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        not_yet("saved segments")
+    }
+    async fn modify_segment_members(
+        &self,
+        _: Request<pb::ModifySegmentMembersRequest>,
+    ) -> Result<Response<pb::Segment>, Status> {
+        not_yet("saved segments")
+    }
+    async fn get_segment_metrics(
+        &self,
+        _: Request<pb::GetSegmentMetricsRequest>,
+    ) -> Result<Response<pb::SegmentMetrics>, Status> {
+        not_yet("segment metrics")
+    }
+    async fn get_automatic_segment_settings(
+        &self,
+        _: Request<pb::GetAutomaticSegmentSettingsRequest>,
+    ) -> Result<Response<pb::AutomaticSegmentSettings>, Status> {
+        not_yet("automatic segments")
+    }
+    async fn update_automatic_segment_settings(
+        &self,
+        _: Request<pb::UpdateAutomaticSegmentSettingsRequest>,
+    ) -> Result<Response<pb::AutomaticSegmentSettings>, Status> {
+        not_yet("automatic segments")
+    }
+    async fn get_rfm_grid(&self, _: Request<pb::GetRfmGridRequest>) -> Result<Response<pb::RfmGrid>, Status> {
+        not_yet("RFM grids")
+    }
+    async fn get_dashboard(&self, _: Request<pb::GetDashboardRequest>) -> Result<Response<pb::Dashboard>, Status> {
+        not_yet("dashboards")
+    }
+    async fn get_chart(&self, _: Request<pb::GetChartRequest>) -> Result<Response<pb::Chart>, Status> {
+        not_yet("charts")
+    }
+    async fn render_dashboard(
+        &self,
+        _: Request<pb::RenderDashboardRequest>,
+    ) -> Result<Response<pb::RenderDashboardResponse>, Status> {
+        not_yet("dashboards")
+    }
+    async fn get_customer_type_analytics(
+        &self,
+        _: Request<pb::GetCustomerTypeAnalyticsRequest>,
+    ) -> Result<Response<pb::CustomerTypeAnalytics>, Status> {
+        not_yet("customer-type analytics")
+    }
+    async fn get_report(&self, _: Request<pb::GetReportRequest>) -> Result<Response<pb::Report>, Status> {
+        not_yet("reports")
+    }
+    type WatchEventsStream = EventStream;
+    async fn watch_events(&self, r: Request<WatchEventsRequest>) -> Result<Response<EventStream>, Status> {
+        self.outbox.serve(r)
+    }
+}

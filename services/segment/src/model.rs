@@ -1,0 +1,136 @@
+//! The live read model of this replica: one [`Population`] per tenant in memory, loaded from the
+//! `facts` table at start and kept current by following it (every replica follows the same table,
+//! in `seq` order, so all answer alike). Filters are answered from here.
+use crate::domain::apply::apply;
+use crate::domain::population::Population;
+use crate::store;
+use loyalty_platform::tz::TimeZone;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use time::OffsetDateTime;
+
+/// One tenant's clients and what "today" means for them.
+pub struct Tenant {
+    pub population: Population,
+    pub zone: TimeZone,
+    pub phone_region: String,
+}
+
+impl Default for Tenant {
+    fn default() -> Self {
+        Tenant::new("UTC", "LT")
+    }
+}
+
+impl Tenant {
+    fn new(zone: &str, phone_region: &str) -> Self {
+        Tenant {
+            population: Population::default(),
+            zone: loyalty_platform::tz::stored(zone),
+            phone_region: phone_region.to_string(),
+        }
+    }
+
+    /// Today in the tenant's zone, as a day number.
+    pub fn today(&self, now: OffsetDateTime) -> i64 {
+        crate::domain::evaluate::day_number(loyalty_platform::tz::local_date(now, &self.zone))
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    tenants: RwLock<HashMap<String, Arc<RwLock<Tenant>>>>,
+    /// The last `seq` applied.
+    applied: AtomicI64,
+    /// Whether this replica has caught up with the table once since it started.
+    loaded: AtomicBool,
+    /// When the last applied event happened: how fresh the answers are.
+    as_of: Mutex<Option<OffsetDateTime>>,
+}
+
+#[derive(Clone, Default)]
+pub struct Model {
+    inner: Arc<Inner>,
+}
+
+/// Whether answers can be given yet.
+pub enum Readiness {
+    Ready,
+    /// Still loading: how many facts are applied.
+    Loading(i64),
+}
+
+impl Model {
+    /// The tenant's model, if any fact of theirs has arrived.
+    pub fn tenant(&self, id: &str) -> Option<Arc<RwLock<Tenant>>> {
+        self.inner.tenants.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        if self.inner.loaded.load(Ordering::Acquire) {
+            Readiness::Ready
+        } else {
+            Readiness::Loading(self.inner.applied.load(Ordering::Acquire))
+        }
+    }
+
+    /// The time of the last event applied.
+    pub fn as_of(&self) -> Option<OffsetDateTime> {
+        *self.inner.as_of.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies every fact newer than the last one applied, `batch` at a time, until none is left;
+    /// returns how many. The first pass that finds nothing left marks the model loaded.
+    pub async fn follow(&self, pool: &deadpool_postgres::Pool, batch: i64) -> anyhow::Result<u64> {
+        let mut applied = 0u64;
+        loop {
+            let conn = pool.get().await?;
+            let after = self.inner.applied.load(Ordering::Acquire);
+            let facts = store::facts::after(&conn, after, batch).await?;
+            drop(conn);
+            let n = facts.len();
+            if n > 0 {
+                let model = self.clone();
+                tokio::task::spawn_blocking(move || model.apply_all(facts)).await?;
+                applied += n as u64;
+                if !self.inner.loaded.load(Ordering::Acquire) {
+                    tracing::info!(applied = self.inner.applied.load(Ordering::Acquire), "loading the read model");
+                }
+            }
+            if (n as i64) < batch {
+                if !self.inner.loaded.swap(true, Ordering::AcqRel) {
+                    tracing::info!(applied = self.inner.applied.load(Ordering::Acquire), "read model loaded");
+                }
+                return Ok(applied);
+            }
+        }
+    }
+
+    fn apply_all(&self, facts: Vec<store::facts::Stored>) {
+        let mut last = None;
+        for fact in facts {
+            let tenant = self.tenant_or_new(&fact.tenant, &fact.time_zone, &fact.phone_region);
+            let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(loyalty_api::events::v1::event::Payload::TenantSettingsChanged(s)) = &fact.event.payload {
+                t.zone = loyalty_platform::tz::stored(&s.time_zone);
+                t.phone_region = s.default_phone_region.clone();
+            }
+            let zone = t.zone.clone();
+            apply(&mut t.population, &fact.event, &zone);
+            self.inner.applied.store(fact.seq, Ordering::Release);
+            last = fact.event.occurred_at.as_ref().and_then(loyalty_platform::convert::from_timestamp).or(last);
+        }
+        if let Some(at) = last {
+            *self.inner.as_of.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+        }
+    }
+
+    fn tenant_or_new(&self, id: &str, zone: &str, region: &str) -> Arc<RwLock<Tenant>> {
+        if let Some(t) = self.tenant(id) {
+            return t;
+        }
+        let mut all = self.inner.tenants.write().unwrap_or_else(|p| p.into_inner());
+        all.entry(id.to_string()).or_insert_with(|| Arc::new(RwLock::new(Tenant::new(zone, region)))).clone()
+    }
+}

@@ -1,0 +1,144 @@
+//! The durable read model: the latest event of every key (see the migration), written by the feed
+//! consumers and read back in `seq` order by every replica.
+use anyhow::Context;
+use deadpool_postgres::GenericClient;
+use loyalty_api::events::v1::{Event, event::Payload};
+use loyalty_platform::TenantId;
+use prost::Message;
+use uuid::Uuid;
+
+/// The lock every writer takes, so `seq` follows commit order and no follower skips a row.
+const WRITERS: i64 = 8_131_517;
+
+/// What an event is about: its key, and the client it belongs to. `None` for events a filter does
+/// not use.
+fn key_of(payload: &Payload) -> Option<(String, Option<Uuid>)> {
+    let client = |id: &str| Uuid::parse_str(id).ok();
+    Some(match payload {
+        Payload::ClientUpserted(c) => (format!("client:{}", c.client_id), client(&c.client_id)),
+        Payload::ClientTagsChanged(t) => (format!("tags:{}", t.client_id), client(&t.client_id)),
+        Payload::ClientBlocked(b) => (format!("status:{}", b.client_id), client(&b.client_id)),
+        Payload::ClientUnblocked(u) => (format!("status:{}", u.client_id), client(&u.client_id)),
+        Payload::ConsentChanged(c) => {
+            let what = if c.agreement.is_empty() { c.channel.to_string() } else { c.agreement.clone() };
+            (format!("consent:{}:{what}", c.client_id), client(&c.client_id))
+        }
+        Payload::CardChanged(c) => (format!("card:{}", c.card_id), client(&c.client_id)),
+        Payload::PurchaseRecorded(p) => (format!("purchase:{}", p.purchase_id), client(&p.client_id)),
+        Payload::PurchaseReturned(r) => (format!("return:{}", r.return_id), client(&r.client_id)),
+        Payload::BalanceChanged(b) => (format!("balance:{}", b.client_id), client(&b.client_id)),
+        Payload::LevelChanged(l) => (format!("level:{}", l.client_id), client(&l.client_id)),
+        _ => return None,
+    })
+}
+
+/// Keeps `event` in the read model, in the consumer's transaction.
+pub async fn record(tx: &impl GenericClient, event: &Event) -> anyhow::Result<()> {
+    let Some(payload) = &event.payload else { return Ok(()) };
+    let tenant = TenantId::trusted(&event.tenant_id);
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITERS]).await.context("waiting for the writers' lock")?;
+    match payload {
+        Payload::ClientErased(e) => gone(tx, &tenant, &e.client_id, event).await,
+        Payload::ClientDeleted(d) => gone(tx, &tenant, &d.client_id, event).await,
+        Payload::ClientsMerged(m) => {
+            let survivor = Uuid::parse_str(&m.survivor_client_id).context("a merge without a survivor id")?;
+            for merged in m.merged_client_ids.iter().filter_map(|i| Uuid::parse_str(i).ok()) {
+                tx.execute(
+                    "INSERT INTO merges (tenant_id, merged, survivor) VALUES ($1, $2, $3)
+                     ON CONFLICT (tenant_id, merged) DO UPDATE SET survivor = $3",
+                    &[&tenant, &merged, &survivor],
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE merges SET survivor = $3 WHERE tenant_id = $1 AND survivor = $2",
+                    &[&tenant, &merged, &survivor],
+                )
+                .await?;
+            }
+            put(tx, &tenant, &format!("merge:{survivor}:{}", event.event_id), Some(survivor), event).await
+        }
+        Payload::TenantSettingsChanged(s) => {
+            tx.execute(
+                "INSERT INTO tenants (tenant_id, time_zone, phone_region) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant_id) DO UPDATE SET time_zone = $2, phone_region = $3",
+                &[&tenant, &s.time_zone, &s.default_phone_region],
+            )
+            .await
+            .context("keeping the tenant's settings")?;
+            put(tx, &tenant, "settings", None, event).await
+        }
+        other => match key_of(other) {
+            Some((key, client)) => put(tx, &tenant, &key, client, event).await,
+            None => Ok(()),
+        },
+    }
+}
+
+async fn put(
+    tx: &impl GenericClient,
+    tenant: &TenantId,
+    key: &str,
+    client: Option<Uuid>,
+    event: &Event,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO facts (tenant_id, key, seq, client_id, payload) VALUES ($1, $2, nextval('facts_seq'), $3, $4)
+         ON CONFLICT (tenant_id, key) DO UPDATE SET seq = excluded.seq, client_id = excluded.client_id, payload = excluded.payload",
+        &[tenant, &key, &client, &event.encode_to_vec()],
+    )
+    .await
+    .with_context(|| format!("keeping the fact {key}"))?;
+    Ok(())
+}
+
+/// A client deleted or erased: every fact of theirs, and of the clients merged into them, goes;
+/// a tombstone tells the replicas to forget them.
+async fn gone(tx: &impl GenericClient, tenant: &TenantId, client: &str, event: &Event) -> anyhow::Result<()> {
+    let client = Uuid::parse_str(client).context("a client id that is not one")?;
+    let merged: Vec<Uuid> = tx
+        .query("SELECT merged FROM merges WHERE tenant_id = $1 AND survivor = $2", &[tenant, &client])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let all: Vec<Uuid> = merged.into_iter().chain([client]).collect();
+    tx.execute("DELETE FROM facts WHERE tenant_id = $1 AND client_id = ANY($2)", &[tenant, &all])
+        .await
+        .context("forgetting the client's facts")?;
+    tx.execute("DELETE FROM merges WHERE tenant_id = $1 AND (survivor = ANY($2) OR merged = ANY($2))", &[tenant, &all])
+        .await?;
+    put(tx, tenant, &format!("gone:{client}"), Some(client), event).await
+}
+
+/// A fact as a replica reads it back.
+pub struct Stored {
+    pub seq: i64,
+    pub tenant: String,
+    pub time_zone: String,
+    pub phone_region: String,
+    pub event: Event,
+}
+
+/// Up to `limit` facts after `after`, in `seq` order.
+pub async fn after(db: &impl GenericClient, after: i64, limit: i64) -> anyhow::Result<Vec<Stored>> {
+    let rows = db
+        .query(
+            "SELECT f.seq, f.tenant_id, coalesce(t.time_zone, 'UTC'), coalesce(t.phone_region, 'LT'), f.payload
+             FROM facts f LEFT JOIN tenants t ON t.tenant_id = f.tenant_id
+             WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
+            &[&after, &limit],
+        )
+        .await
+        .context("reading facts")?;
+    rows.iter()
+        .map(|r| {
+            let event = Event::decode(r.get::<_, &[u8]>(4)).context("decoding a stored fact")?;
+            Ok(Stored { seq: r.get(0), tenant: r.get(1), time_zone: r.get(2), phone_region: r.get(3), event })
+        })
+        .collect()
+}
+
+/// How many facts there are after `after` (for the progress of a load).
+pub async fn count_after(db: &impl GenericClient, after: i64) -> anyhow::Result<i64> {
+    Ok(db.query_one("SELECT count(*) FROM facts WHERE seq > $1", &[&after]).await?.get(0))
+}

@@ -1,0 +1,2 @@
+//! Every SQL statement of the segment service.
+pub mod facts;

@@ -1,0 +1,224 @@
+//! Filters over the read model through gRPC, as a marketer's filter builder and a campaign use
+//! them: counts and pages that follow the client and ledger feeds, the caller's right, tenant and
+//! store scope, ids from the body checked, bad input refused by field, an erase forgotten.
+mod suite;
+use futures::StreamExt;
+use loyalty_api::client::v1 as clients;
+use loyalty_api::filter::v1::{Audience, ClientIds, audience::Source};
+use loyalty_api::ledger::v1 as ledger;
+use loyalty_api::segment::v1 as pb;
+use loyalty_testkit::TestApp;
+use loyalty_testkit::support::{self, Segments, TENANT, eur, fields, with_key};
+use suite::{count, everyone, filter, settle};
+use tonic::Code;
+
+const OTHER: &str = "globex";
+
+fn person(first: &str, gender: clients::Gender, city: &str, store: &str, phone: &str) -> clients::Client {
+    clients::Client {
+        first_name: first.into(),
+        last_name: "Testaitė".into(),
+        gender: gender as i32,
+        city: city.into(),
+        registration_store_id: store.into(),
+        phone: phone.into(),
+        email: format!("{}@example.lt", first.to_lowercase()),
+        ..Default::default()
+    }
+}
+
+async fn buy(app: &TestApp, client: &str, store: &str, minor: i64, key: &str) {
+    let request = ledger::RecordPurchaseRequest {
+        context: with_key(key),
+        buyer: Some(ledger::record_purchase_request::Buyer::ClientId(client.into())),
+        check_id: key.into(),
+        store_id: store.into(),
+        amount: eur(minor),
+        payment_method: ledger::PaymentMethod::Card as i32,
+        ..Default::default()
+    };
+    support::ledger(app, &app.admin_token(TENANT)).record_purchase(request).await.expect("purchase");
+}
+
+struct Town {
+    app: TestApp,
+    ona: String,
+    jonas: String,
+    egle: String,
+}
+
+/// Ona (Vilnius, VLN-01, bought 100.00 there), Jonas (Kaunas, KNS-01, bought 50.00 in VLN-01),
+/// Eglė (Kaunas, KNS-01, never bought); another tenant's Zita.
+async fn town() -> Town {
+    let app = suite::start().await;
+    use clients::Gender::{Female, Male};
+    let ona = suite::client(&app, TENANT, person("Ona", Female, "Vilnius", "VLN-01", "+37061200501")).await;
+    let jonas = suite::client(&app, TENANT, person("Jonas", Male, "Kaunas", "KNS-01", "+37061200502")).await;
+    let egle = suite::client(&app, TENANT, person("Eglė", Female, "Kaunas", "KNS-01", "+37061200503")).await;
+    suite::client(&app, OTHER, person("Zita", Female, "Vilnius", "", "+37061200504")).await;
+    buy(&app, &ona, "VLN-01", 10_000, "f-1").await;
+    buy(&app, &jonas, "VLN-01", 5_000, "f-2").await;
+    settle(&app, TENANT, 3).await;
+    settle(&app, OTHER, 1).await;
+    // The purchases arrive on the ledger's feed: wait for them too.
+    let mut api = admin(&app);
+    for _ in 0..200 {
+        let bought = filter(&mut api, "purchases.count >= 1").await;
+        if count(&mut api, bought).await.unwrap_or(0) == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Town { app, ona, jonas, egle }
+}
+
+fn admin(app: &TestApp) -> Segments {
+    support::segments(app, &app.admin_token(TENANT))
+}
+
+#[tokio::test]
+async fn counts_follow_the_client_and_ledger_feeds() {
+    let t = town().await;
+    let mut api = admin(&t.app);
+    for (text, expected) in [
+        (r#"client.gender = "female""#, 2),
+        ("purchases.sum >= 60.00", 1),
+        (r#"purchases.stores any of ("VLN-01")"#, 2),
+        (r#"client.city = "kaunas" and purchases.count = 0"#, 1),
+        (r#"client.phone = "8 612 00501""#, 1),
+        (r#"client.city = "Vilnius" or client.gender = "male""#, 2),
+    ] {
+        let audience = filter(&mut api, text).await;
+        assert_eq!(count(&mut api, audience).await.expect(text), expected, "{text}");
+    }
+    let answer = api.count_clients(pb::CountClientsRequest { audience: everyone() }).await.expect("count").into_inner();
+    assert!(answer.facts_as_of.is_some(), "the answer says how fresh it is");
+
+    let ids: Vec<String> = api
+        .stream_client_ids(pb::StreamClientIdsRequest { audience: everyone() })
+        .await
+        .expect("ids")
+        .into_inner()
+        .flat_map(|b| futures::stream::iter(b.expect("batch").client_ids))
+        .collect()
+        .await;
+    let mut expected = vec![t.ona.clone(), t.jonas.clone(), t.egle.clone()];
+    expected.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(ids, expected, "every matching id");
+}
+
+#[tokio::test]
+async fn the_right_the_tenant_and_the_store_scope_hold_and_ids_from_the_body_are_checked() {
+    let t = town().await;
+    let no_right = t.app.token(TENANT, &["clients.read"]);
+    let mut denied = support::segments(&t.app, &no_right);
+    assert_eq!(count(&mut denied, everyone()).await.expect_err("no right").code(), Code::PermissionDenied);
+
+    // Another tenant sees its own clients only, even when it names ours.
+    let mut other = support::segments(&t.app, &t.app.admin_token(OTHER));
+    assert_eq!(count(&mut other, everyone()).await.expect("count"), 1);
+    let ours = Some(Audience { source: Some(Source::ClientIds(ClientIds { client_ids: vec![t.ona.clone()] })) });
+    assert_eq!(count(&mut other, ours.clone()).await.expect("count"), 0, "another tenant's id counts nobody");
+    assert_eq!(count(&mut admin(&t.app), ours).await.expect("count"), 1);
+
+    // A cashier of VLN-01 sees those registered there and those who bought there.
+    let vilnius = t.app.store_token(TENANT, &["segments.read"], &["VLN-01"]);
+    let mut cashier = support::segments(&t.app, &vilnius);
+    assert_eq!(count(&mut cashier, everyone()).await.expect("count"), 2, "Ona registered there, Jonas bought there");
+    let females = filter(&mut cashier, r#"client.gender = "female""#).await;
+    assert_eq!(count(&mut cashier, females).await.expect("count"), 1, "Eglė is another store's");
+    let egle = cashier.get_client_facts(pb::GetClientFactsRequest { client_id: t.egle.clone() }).await;
+    assert_eq!(egle.expect_err("another store's client").code(), Code::NotFound);
+    let ona = cashier.get_client_facts(pb::GetClientFactsRequest { client_id: t.ona.clone() }).await.expect("facts");
+    let facts = ona.into_inner().facts;
+    assert_eq!(facts.get("purchases.sum").map(String::as_str), Some("100.00"));
+    assert!(!facts.contains_key("client.email"), "no personal data without clients.read: {facts:?}");
+    let kaunas = t.app.store_token(TENANT, &["segments.read"], &["KNS-01"]);
+    assert_eq!(count(&mut support::segments(&t.app, &kaunas), everyone()).await.expect("count"), 2);
+}
+
+#[tokio::test]
+async fn pages_show_the_chosen_facts_and_personal_data_only_with_clients_read() {
+    let t = town().await;
+    let mut api = admin(&t.app);
+    let page = |size: i32, token: &str| {
+        Some(loyalty_api::common::v1::PageRequest { page_size: size, page_token: token.into() })
+    };
+    let request = |size: i32, token: &str| pb::ListMatchingClientsRequest {
+        audience: everyone(),
+        page: page(size, token),
+        facts: vec!["client.city".into(), "purchases.sum".into()],
+        order_by: "purchases.sum desc".into(),
+    };
+    let first = api.list_matching_clients(request(2, "")).await.expect("page").into_inner();
+    let info = first.page.clone().expect("page info");
+    assert_eq!(info.total_size, 3);
+    assert_eq!(first.clients[0].client_id, t.ona, "the biggest spender first");
+    assert_eq!(first.clients[0].facts.get("purchases.sum").map(String::as_str), Some("100.00"));
+    assert_eq!(first.clients[1].client_id, t.jonas);
+    let second = api.list_matching_clients(request(2, &info.next_page_token)).await.expect("page").into_inner();
+    assert_eq!(second.clients.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>(), vec![t.egle.clone()]);
+    assert_eq!(second.page.map(|p| p.next_page_token), Some(String::new()), "the last page");
+
+    let forged = api.list_matching_clients(request(2, "not-a-token")).await.expect_err("forged");
+    assert_eq!(fields(&forged), ["page.page_token"]);
+    let analyst = t.app.token(TENANT, &["segments.read"]);
+    let mut analyst = support::segments(&t.app, &analyst);
+    let personal = pb::ListMatchingClientsRequest {
+        audience: everyone(),
+        facts: vec!["client.email".into()],
+        ..Default::default()
+    };
+    assert_eq!(analyst.list_matching_clients(personal).await.expect_err("personal").code(), Code::PermissionDenied);
+    let defaults = pb::ListMatchingClientsRequest { audience: everyone(), ..Default::default() };
+    let shown = analyst.list_matching_clients(defaults).await.expect("page").into_inner();
+    assert!(shown.clients.iter().all(|c| !c.facts.contains_key("client.full_name")), "names only with clients.read");
+}
+
+#[tokio::test]
+async fn bad_filters_are_refused_by_field_and_change_nothing() {
+    let t = town().await;
+    let mut api = admin(&t.app);
+    let unknown = filter(&mut api, r#"client.shoe_size = "42""#).await;
+    assert_eq!(
+        fields(&count(&mut api, unknown).await.expect_err("unknown fact")),
+        ["audience.filter.conditions[0].fact"]
+    );
+    let bad_text = api.parse_filter(pb::ParseFilterRequest { filter_text: "client.city = ".into() }).await;
+    let bad_text = bad_text.expect_err("unfinished");
+    assert_eq!(fields(&bad_text), ["filter_text"]);
+    assert!(bad_text.message().contains("at character 15"), "{}", bad_text.message());
+    let nul = api.parse_filter(pb::ParseFilterRequest { filter_text: "client.city = \"a\0\"".into() }).await;
+    assert_eq!(fields(&nul.expect_err("NUL")), ["filter_text"]);
+    let huge = api.parse_filter(pb::ParseFilterRequest { filter_text: "x".repeat(20_000) }).await;
+    assert_eq!(fields(&huge.expect_err("too long")), ["filter_text"]);
+    let garbage = Some(Audience { source: Some(Source::ClientIds(ClientIds { client_ids: vec!["nope".into()] })) });
+    assert_eq!(fields(&count(&mut api, garbage).await.expect_err("bad id")), ["audience.client_ids.client_ids[0]"]);
+    assert_eq!(fields(&count(&mut api, None).await.expect_err("no audience")), ["audience"]);
+    assert_eq!(count(&mut api, everyone()).await.expect("still there"), 3, "nothing changed");
+}
+
+#[tokio::test]
+async fn an_erased_client_is_forgotten_by_the_read_model_and_its_table() {
+    let t = town().await;
+    let mut people = support::clients(&t.app, &t.app.admin_token(TENANT));
+    let erase =
+        clients::EraseClientRequest { client_id: t.egle.clone(), reason: "GDPR-7".into(), ..Default::default() };
+    people.erase_client(erase).await.expect("erased");
+    settle(&t.app, TENANT, 2).await;
+    let db = support::sql(&t.app, "segment").await;
+    let egle: uuid::Uuid = t.egle.parse().expect("id");
+    let kept: Vec<String> = db
+        .query("SELECT key FROM facts WHERE client_id = $1", &[&egle])
+        .await
+        .expect("facts")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kept, [format!("gone:{}", t.egle)], "only the tombstone is left");
+    let tombstone: Vec<u8> =
+        db.query_one("SELECT payload FROM facts WHERE client_id = $1", &[&egle]).await.expect("row").get(0);
+    assert!(!String::from_utf8_lossy(&tombstone).contains("Eglė"), "no personal data in the tombstone");
+}

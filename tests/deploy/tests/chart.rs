@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The services that exist today; each must be fully operable in every rendering.
-const SERVICES: [&str; 3] = ["client", "card", "ledger"];
+const SERVICES: [&str; 4] = ["client", "card", "ledger", "segment"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")

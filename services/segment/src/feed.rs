@@ -17,6 +17,9 @@ pub const CLIENT_EVENTS: &[&str] = &[
     "tenant_settings_changed",
 ];
 pub const CARD_EVENTS: &[&str] = &["card_changed"];
+/// What the messaging feed tells: which segments each campaign's audience names (a segment in use
+/// is not deleted). Followed once the messaging service serves its feed.
+pub const MESSAGING_EVENTS: &[&str] = &["campaign_changed"];
 pub const LEDGER_EVENTS: &[&str] = &["purchase_recorded", "purchase_returned", "balance_changed", "level_changed"];
 
 /// Keeps the events of one feed as facts.
@@ -24,6 +27,12 @@ pub struct Facts;
 
 impl ApplyEvent for Facts {
     async fn apply(&self, tx: &Transaction<'_>, event: &Event) -> anyhow::Result<()> {
+        if let Some(loyalty_api::events::v1::event::Payload::CampaignChanged(c)) = &event.payload {
+            let tenant = loyalty_platform::TenantId::trusted(&event.tenant_id);
+            let finished = matches!(c.state.as_str(), "completed" | "cancelled" | "deleted");
+            let segments = if finished { &[][..] } else { &c.segment_ids[..] };
+            return crate::store::segments::set_user(tx, &tenant, "campaign", &c.campaign_id, &c.name, segments).await;
+        }
         crate::store::facts::record(tx, event).await
     }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod feed;
+pub mod membership;
 pub mod model;
 pub mod store;
 
@@ -90,6 +91,11 @@ pub async fn register_with_clock(
     kit.every("facts to follow", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {
         let (pool, model) = (pool.clone(), follower.clone());
         async move { model.follow(&pool, batch).await }
+    });
+    let publisher = membership::Publisher::new(model.clone(), kit.pool.clone(), clock.clone());
+    kit.every("segment membership", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {
+        let publisher = publisher.clone();
+        async move { publisher.pass().await }
     });
     let api = api::SegmentApi::new(&kit, clock, model, settings.segments.clone());
     services.add(SegmentServiceServer::new(api), RIGHTS);

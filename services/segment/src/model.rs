@@ -3,6 +3,7 @@
 //! in `seq` order, so all answer alike). Filters are answered from here.
 use crate::domain::apply::apply;
 use crate::domain::population::Population;
+use crate::domain::segments::Segments;
 use crate::store;
 use loyalty_platform::tz::TimeZone;
 use std::collections::HashMap;
@@ -13,8 +14,12 @@ use time::OffsetDateTime;
 /// One tenant's clients and what "today" means for them.
 pub struct Tenant {
     pub population: Population,
+    /// The tenant's saved segments.
+    pub segments: Segments,
     pub zone: TimeZone,
     pub phone_region: String,
+    /// The currency of the tenant's prices (purchases are summed in it).
+    pub currency: String,
 }
 
 impl Default for Tenant {
@@ -27,8 +32,10 @@ impl Tenant {
     fn new(zone: &str, phone_region: &str) -> Self {
         Tenant {
             population: Population::default(),
+            segments: Segments::default(),
             zone: loyalty_platform::tz::stored(zone),
             phone_region: phone_region.to_string(),
+            currency: "EUR".to_string(),
         }
     }
 
@@ -43,6 +50,8 @@ struct Inner {
     tenants: RwLock<HashMap<String, Arc<RwLock<Tenant>>>>,
     /// The last `seq` applied.
     applied: AtomicI64,
+    /// The last `segment_seq` loaded.
+    segments_seq: AtomicI64,
     /// Whether this replica has caught up with the table once since it started.
     loaded: AtomicBool,
     /// When the last applied event happened: how fresh the answers are.
@@ -67,6 +76,17 @@ impl Model {
         self.inner.tenants.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
+    /// Every tenant's model.
+    pub fn tenants(&self) -> Vec<(String, Arc<RwLock<Tenant>>)> {
+        let all = self.inner.tenants.read().unwrap_or_else(|p| p.into_inner());
+        all.iter().map(|(id, t)| (id.clone(), t.clone())).collect()
+    }
+
+    /// The position of the model: the last fact and the last segment change applied.
+    pub fn position(&self) -> (i64, i64) {
+        (self.inner.applied.load(Ordering::Acquire), self.inner.segments_seq.load(Ordering::Acquire))
+    }
+
     pub fn readiness(&self) -> Readiness {
         if self.inner.loaded.load(Ordering::Acquire) {
             Readiness::Ready
@@ -84,6 +104,7 @@ impl Model {
     /// returns how many. The first pass that finds nothing left marks the model loaded.
     pub async fn follow(&self, pool: &deadpool_postgres::Pool, batch: i64) -> anyhow::Result<u64> {
         let mut applied = 0u64;
+        self.follow_segments(pool).await?;
         loop {
             let conn = pool.get().await?;
             let after = self.inner.applied.load(Ordering::Acquire);
@@ -107,6 +128,27 @@ impl Model {
         }
     }
 
+    /// Loads the saved segments written since the last ones loaded.
+    pub async fn follow_segments(&self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
+        loop {
+            let conn = pool.get().await?;
+            let changed =
+                store::segments::changed_after(&conn, self.inner.segments_seq.load(Ordering::Acquire)).await?;
+            if changed.is_empty() {
+                return Ok(());
+            }
+            for c in changed {
+                let tenant = self.tenant_or_new(&c.tenant, &c.time_zone, &c.phone_region);
+                let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
+                match c.segment {
+                    Some(s) => t.segments.insert(c.id, s),
+                    None => t.segments.remove(&c.id),
+                };
+                self.inner.segments_seq.store(c.seq, Ordering::Release);
+            }
+        }
+    }
+
     fn apply_all(&self, facts: Vec<store::facts::Stored>) {
         let mut last = None;
         for fact in facts {
@@ -115,6 +157,9 @@ impl Model {
             if let Some(loyalty_api::events::v1::event::Payload::TenantSettingsChanged(s)) = &fact.event.payload {
                 t.zone = loyalty_platform::tz::stored(&s.time_zone);
                 t.phone_region = s.default_phone_region.clone();
+                if !s.currency.is_empty() {
+                    t.currency = s.currency.clone();
+                }
             }
             let zone = t.zone.clone();
             apply(&mut t.population, &fact.event, &zone);

@@ -5,76 +5,10 @@ mod suite;
 use futures::StreamExt;
 use loyalty_api::client::v1 as clients;
 use loyalty_api::filter::v1::{Audience, ClientIds, audience::Source};
-use loyalty_api::ledger::v1 as ledger;
 use loyalty_api::segment::v1 as pb;
-use loyalty_testkit::TestApp;
-use loyalty_testkit::support::{self, Segments, TENANT, eur, fields, with_key};
-use suite::{count, everyone, filter, settle};
+use loyalty_testkit::support::{self, TENANT, fields};
+use suite::{OTHER, admin, count, everyone, filter, settle, town};
 use tonic::Code;
-
-const OTHER: &str = "globex";
-
-fn person(first: &str, gender: clients::Gender, city: &str, store: &str, phone: &str) -> clients::Client {
-    clients::Client {
-        first_name: first.into(),
-        last_name: "Testaitė".into(),
-        gender: gender as i32,
-        city: city.into(),
-        registration_store_id: store.into(),
-        phone: phone.into(),
-        email: format!("{}@example.lt", first.to_lowercase()),
-        ..Default::default()
-    }
-}
-
-async fn buy(app: &TestApp, client: &str, store: &str, minor: i64, key: &str) {
-    let request = ledger::RecordPurchaseRequest {
-        context: with_key(key),
-        buyer: Some(ledger::record_purchase_request::Buyer::ClientId(client.into())),
-        check_id: key.into(),
-        store_id: store.into(),
-        amount: eur(minor),
-        payment_method: ledger::PaymentMethod::Card as i32,
-        ..Default::default()
-    };
-    support::ledger(app, &app.admin_token(TENANT)).record_purchase(request).await.expect("purchase");
-}
-
-struct Town {
-    app: TestApp,
-    ona: String,
-    jonas: String,
-    egle: String,
-}
-
-/// Ona (Vilnius, VLN-01, bought 100.00 there), Jonas (Kaunas, KNS-01, bought 50.00 in VLN-01),
-/// Eglė (Kaunas, KNS-01, never bought); another tenant's Zita.
-async fn town() -> Town {
-    let app = suite::start().await;
-    use clients::Gender::{Female, Male};
-    let ona = suite::client(&app, TENANT, person("Ona", Female, "Vilnius", "VLN-01", "+37061200501")).await;
-    let jonas = suite::client(&app, TENANT, person("Jonas", Male, "Kaunas", "KNS-01", "+37061200502")).await;
-    let egle = suite::client(&app, TENANT, person("Eglė", Female, "Kaunas", "KNS-01", "+37061200503")).await;
-    suite::client(&app, OTHER, person("Zita", Female, "Vilnius", "", "+37061200504")).await;
-    buy(&app, &ona, "VLN-01", 10_000, "f-1").await;
-    buy(&app, &jonas, "VLN-01", 5_000, "f-2").await;
-    settle(&app, TENANT, 3).await;
-    settle(&app, OTHER, 1).await;
-    // The purchases arrive on the ledger's feed: wait for them too.
-    let mut api = admin(&app);
-    for _ in 0..200 {
-        let bought = filter(&mut api, "purchases.count >= 1").await;
-        if count(&mut api, bought).await.unwrap_or(0) == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Town { app, ona, jonas, egle }
-}
-
-fn admin(app: &TestApp) -> Segments {
-    support::segments(app, &app.admin_token(TENANT))
-}
 
 #[tokio::test]
 async fn counts_follow_the_client_and_ledger_feeds() {

@@ -1,8 +1,9 @@
-//! Which clients an audience names, as the caller may see them: everyone, a filter, clients by id
-//! (a segment comes with saved segments), always within a store-scoped token's stores (the client
+//! Which clients an audience names, as the caller may see them: everyone, a saved segment, a
+//! filter, clients by id, always within a store-scoped token's stores (the client
 //! service's rule: registered in one of them, or bought in one).
 use crate::domain::bits::Bits;
 use crate::domain::evaluate::{Context, evaluate};
+use crate::domain::segments;
 use crate::domain::validate;
 use crate::model::Tenant;
 use loyalty_api::filter::v1::{
@@ -40,11 +41,14 @@ pub fn check(audience: &Option<Audience>, root: &str) -> ApiResult<()> {
 /// see. The audience was checked with [`check`].
 pub fn select(t: &Tenant, audience: &Audience, stores: Option<&[String]>, today: i64) -> ApiResult<Bits> {
     let p = &t.population;
-    let no_segment = |_: &str| -> Option<Bits> { None };
-    let cx = Context { today, phone_region: &t.phone_region, segment: &no_segment };
+    let saved = |id: &str| segments::members(p, &t.segments, id, today, &t.phone_region);
+    let cx = Context { today, phone_region: &t.phone_region, segment: &saved };
     let mut selected = match &audience.source {
         Some(Source::AllClients(_)) => p.live.clone(),
-        Some(Source::Filter(f)) => evaluate(p, f, &cx),
+        Some(Source::Filter(f)) => {
+            known_segments(t, f, "audience.filter")?;
+            evaluate(p, f, &cx)
+        }
         Some(Source::ClientIds(ids)) => {
             let mut b = Bits::none(p.len());
             for id in ids.client_ids.iter().filter_map(|i| uuid::Uuid::parse_str(i).ok()) {
@@ -55,7 +59,7 @@ pub fn select(t: &Tenant, audience: &Audience, stores: Option<&[String]>, today:
             b.and(&p.live);
             b
         }
-        Some(Source::SegmentId(_)) => return Err(ApiError::NotFound("segment")),
+        Some(Source::SegmentId(id)) => saved(id.trim()).ok_or(ApiError::NotFound("segment"))?,
         None => return Err(ApiError::field("audience", "choose everyone, a segment, a filter or clients by id")),
     };
     selected.grow(p.len());
@@ -63,6 +67,18 @@ pub fn select(t: &Tenant, audience: &Audience, stores: Option<&[String]>, today:
         selected.and(&visible(t, stores, today));
     }
     Ok(selected)
+}
+
+/// INVALID_ARGUMENT when `filter` names a segment the tenant does not have.
+pub fn known_segments(t: &Tenant, filter: &Filter, field: &str) -> ApiResult<()> {
+    let mut v = Violations::new();
+    for id in segments::references(filter) {
+        let known = uuid::Uuid::parse_str(&id).ok().is_some_and(|u| t.segments.contains_key(&u));
+        if !known {
+            v.add(field, format!("names the segment {id:?}, which does not exist; ListSegments names them"));
+        }
+    }
+    if v.is_empty() { Ok(()) } else { Err(ApiError::InvalidArgument(v)) }
 }
 
 /// The clients a token limited to `stores` sees: registered in one of them, or bought in one.

@@ -50,13 +50,13 @@ pub fn format(r: Request<pb::FormatFilterRequest>) -> ApiResult<pb::FormatFilter
 }
 
 /// The caller, the tenant's model (empty when nothing of the tenant arrived yet) and today there.
-struct Asked {
-    caller: Caller,
-    tenant: Arc<RwLock<Tenant>>,
-    today: i64,
+pub(super) struct Asked {
+    pub caller: Caller,
+    pub tenant: Arc<RwLock<Tenant>>,
+    pub today: i64,
 }
 
-fn asked<T>(api: &SegmentApi, r: &Request<T>) -> ApiResult<Asked> {
+pub(super) fn asked<T>(api: &SegmentApi, r: &Request<T>) -> ApiResult<Asked> {
     let caller = Caller::new(r, None, api.clock.as_ref())?;
     if let Readiness::Loading(applied) = api.model.readiness() {
         return Err(ApiError::Status(tonic::Status::unavailable(format!(
@@ -69,7 +69,7 @@ fn asked<T>(api: &SegmentApi, r: &Request<T>) -> ApiResult<Asked> {
 }
 
 /// Runs `work` on the tenant's model off the async threads: an answer reads a million rows.
-async fn on_model<T: Send + 'static>(
+pub(super) async fn on_model<T: Send + 'static>(
     tenant: Arc<RwLock<Tenant>>,
     work: impl FnOnce(&Tenant) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

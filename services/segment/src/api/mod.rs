@@ -1,6 +1,8 @@
 //! The gRPC face of the segment service: decode, ask the read model, encode. No SQL here.
 mod audience;
 mod filters;
+mod members;
+mod segments;
 
 use crate::config::SegmentSettings;
 use crate::model::Model;
@@ -17,6 +19,7 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct SegmentApi {
     outbox: Outbox,
+    pool: deadpool_postgres::Pool,
     clock: SharedClock,
     model: Model,
     settings: SegmentSettings,
@@ -24,18 +27,18 @@ pub struct SegmentApi {
 
 impl SegmentApi {
     pub fn new(kit: &ServiceKit, clock: SharedClock, model: Model, settings: SegmentSettings) -> Self {
-        Self { outbox: kit.outbox.clone(), clock, model, settings }
+        Self { outbox: kit.outbox.clone(), pool: kit.pool.clone(), clock, model, settings }
     }
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
 type IdStream = Pin<Box<dyn futures::Stream<Item = Result<pb::ClientIdBatch, Status>> + Send>>;
 
-/// The answer of the RPCs the segment service does not serve yet: saved segments come next in
-/// this issue, automatic segments, RFM, dashboards and reports with part 2.
+/// The answer of the RPCs the segment service does not serve yet: automatic segments, RFM,
+/// dashboards and reports come with part 2.
 fn not_yet<T>(what: &str) -> Result<Response<T>, Status> {
     Err(Status::unimplemented(format!(
-        "{what} are not served yet; filters over the read model are (CountClients, ListMatchingClients)"
+        "{what} are not served yet; filters and saved segments are (CountClients, ListSegments)"
     )))
 }
 
@@ -78,41 +81,41 @@ impl SegmentService for SegmentApi {
     ) -> Result<Response<pb::ClientFacts>, Status> {
         reply(filters::client_facts(self, r).await)
     }
-    async fn create_segment(&self, _: Request<pb::CreateSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
-        not_yet("saved segments")
+    async fn create_segment(&self, r: Request<pb::CreateSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        reply(segments::create(self, r).await)
     }
-    async fn get_segment(&self, _: Request<pb::GetSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
-        not_yet("saved segments")
+    async fn get_segment(&self, r: Request<pb::GetSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        reply(segments::get(self, r).await)
     }
-    async fn update_segment(&self, _: Request<pb::UpdateSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
-        not_yet("saved segments")
+    async fn update_segment(&self, r: Request<pb::UpdateSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        reply(segments::update(self, r).await)
     }
     async fn delete_segment(
         &self,
-        _: Request<pb::DeleteSegmentRequest>,
+        r: Request<pb::DeleteSegmentRequest>,
     ) -> Result<Response<pb::DeleteSegmentResponse>, Status> {
-        not_yet("saved segments")
+        reply(segments::delete(self, r).await)
     }
     async fn list_segments(
         &self,
-        _: Request<pb::ListSegmentsRequest>,
+        r: Request<pb::ListSegmentsRequest>,
     ) -> Result<Response<pb::ListSegmentsResponse>, Status> {
-        not_yet("saved segments")
+        reply(segments::list(self, r).await)
     }
-    async fn refresh_segment(&self, _: Request<pb::RefreshSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
-        not_yet("saved segments")
+    async fn refresh_segment(&self, r: Request<pb::RefreshSegmentRequest>) -> Result<Response<pb::Segment>, Status> {
+        reply(members::refresh(self, r).await)
     }
     async fn modify_segment_members(
         &self,
-        _: Request<pb::ModifySegmentMembersRequest>,
+        r: Request<pb::ModifySegmentMembersRequest>,
     ) -> Result<Response<pb::Segment>, Status> {
-        not_yet("saved segments")
+        reply(members::modify(self, r).await)
     }
     async fn get_segment_metrics(
         &self,
-        _: Request<pb::GetSegmentMetricsRequest>,
+        r: Request<pb::GetSegmentMetricsRequest>,
     ) -> Result<Response<pb::SegmentMetrics>, Status> {
-        not_yet("segment metrics")
+        reply(members::metrics(self, r).await)
     }
     async fn get_automatic_segment_settings(
         &self,

@@ -7,6 +7,7 @@ pub mod describe;
 pub mod evaluate;
 pub mod facts;
 pub mod population;
+pub mod segments;
 pub mod tally;
 pub mod text;
 pub mod validate;

@@ -107,6 +107,7 @@ async fn gone(tx: &impl GenericClient, tenant: &TenantId, client: &str, event: &
         .context("forgetting the client's facts")?;
     tx.execute("DELETE FROM merges WHERE tenant_id = $1 AND (survivor = ANY($2) OR merged = ANY($2))", &[tenant, &all])
         .await?;
+    super::segments::forget_client(tx, tenant, &all).await?;
     put(tx, tenant, &format!("gone:{client}"), Some(client), event).await
 }
 

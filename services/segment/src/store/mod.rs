@@ -1,2 +1,4 @@
 //! Every SQL statement of the segment service.
 pub mod facts;
+pub mod published;
+pub mod segments;

@@ -3,20 +3,26 @@
 #![allow(dead_code)]
 use loyalty_api::client::v1 as clients;
 use loyalty_api::filter::v1::{AllClients, Audience, audience::Source};
+use loyalty_api::ledger::v1 as ledger;
 use loyalty_api::segment::v1 as pb;
 use loyalty_platform::server::Services;
 use loyalty_testkit::TestApp;
-use loyalty_testkit::support::{self, Segments, TENANT};
+use loyalty_testkit::support::{self, Segments, TENANT, eur, with_key};
 
 pub async fn start() -> TestApp {
-    TestApp::start(|settings| async move {
+    start_with_clock(std::sync::Arc::new(loyalty_platform::clock::SystemClock)).await
+}
+
+/// The suite with the segment service's "now" on `clock` (its days, its midnight).
+pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> TestApp {
+    TestApp::start(move |settings| async move {
         let mut services = Services::new();
         loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
         loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
         loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
         let mut segment = loyalty_segment::Settings::with_platform(&settings);
         segment.segments.follow_every_ms = 20;
-        loyalty_segment::register(&segment, &mut services).await?;
+        loyalty_segment::register_with_clock(&segment, &mut services, clock).await?;
         Ok(services)
     })
     .await
@@ -70,3 +76,67 @@ pub async fn client(app: &TestApp, tenant: &str, person: clients::Client) -> Str
 }
 
 pub const ADMIN: &str = TENANT;
+
+pub const OTHER: &str = "globex";
+
+pub fn person(first: &str, gender: clients::Gender, city: &str, store: &str, phone: &str) -> clients::Client {
+    clients::Client {
+        first_name: first.into(),
+        last_name: "Testaitė".into(),
+        gender: gender as i32,
+        city: city.into(),
+        registration_store_id: store.into(),
+        phone: phone.into(),
+        email: format!("{}@example.lt", first.to_lowercase()),
+        ..Default::default()
+    }
+}
+
+pub async fn buy(app: &TestApp, client: &str, store: &str, minor: i64, key: &str) {
+    let request = ledger::RecordPurchaseRequest {
+        context: with_key(key),
+        buyer: Some(ledger::record_purchase_request::Buyer::ClientId(client.into())),
+        check_id: key.into(),
+        store_id: store.into(),
+        amount: eur(minor),
+        payment_method: ledger::PaymentMethod::Card as i32,
+        ..Default::default()
+    };
+    support::ledger(app, &app.admin_token(TENANT)).record_purchase(request).await.expect("purchase");
+}
+
+pub struct Town {
+    pub app: TestApp,
+    pub ona: String,
+    pub jonas: String,
+    pub egle: String,
+}
+
+/// Ona (Vilnius, VLN-01, bought 100.00 there), Jonas (Kaunas, KNS-01, bought 50.00 in VLN-01),
+/// Eglė (Kaunas, KNS-01, never bought); another tenant's Zita.
+pub async fn town() -> Town {
+    let app = start().await;
+    use clients::Gender::{Female, Male};
+    let ona = client(&app, TENANT, person("Ona", Female, "Vilnius", "VLN-01", "+37061200501")).await;
+    let jonas = client(&app, TENANT, person("Jonas", Male, "Kaunas", "KNS-01", "+37061200502")).await;
+    let egle = client(&app, TENANT, person("Eglė", Female, "Kaunas", "KNS-01", "+37061200503")).await;
+    client(&app, OTHER, person("Zita", Female, "Vilnius", "", "+37061200504")).await;
+    buy(&app, &ona, "VLN-01", 10_000, "f-1").await;
+    buy(&app, &jonas, "VLN-01", 5_000, "f-2").await;
+    settle(&app, TENANT, 3).await;
+    settle(&app, OTHER, 1).await;
+    // The purchases arrive on the ledger's feed: wait for them too.
+    let mut api = admin(&app);
+    for _ in 0..200 {
+        let bought = filter(&mut api, "purchases.count >= 1").await;
+        if count(&mut api, bought).await.unwrap_or(0) == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Town { app, ona, jonas, egle }
+}
+
+pub fn admin(app: &TestApp) -> Segments {
+    support::segments(app, &app.admin_token(TENANT))
+}

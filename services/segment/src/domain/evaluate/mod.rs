@@ -79,6 +79,12 @@ pub fn day_number(d: time::Date) -> i64 {
     i64::from(d.to_julian_day()) - i64::from(time::macros::date!(1970 - 01 - 01).to_julian_day())
 }
 
+/// The date of a day number (see [`day_number`]).
+pub fn date_of(day: i64) -> time::Date {
+    let epoch = i64::from(time::macros::date!(1970 - 01 - 01).to_julian_day());
+    i32::try_from(day + epoch).ok().and_then(|j| time::Date::from_julian_day(j).ok()).unwrap_or(time::Date::MIN)
+}
+
 /// A value on a number column's scale: `scale` 100 for money and decimals (hundredths), 1 for
 /// whole numbers; dates as day numbers; booleans as 0 and 1.
 fn number(v: &Value, scale: i64) -> Option<i64> {

@@ -23,7 +23,7 @@ use tonic::body::Body;
 pub const ALL_RIGHTS: &str = "*";
 
 /// Rights that cross the tenant boundary: granted only when the token names them.
-pub const CROSS_TENANT_RIGHTS: &[&str] = &[crate::outbox::READ_ALL_TENANTS, OPERATE_FEEDS];
+pub const CROSS_TENANT_RIGHTS: &[&str] = &[crate::outbox::READ_ALL_TENANTS, OPERATE_FEEDS, OPERATE_READ_MODELS];
 
 /// Rights only a service identity holds (honoured for tokens of kind `service` that name them):
 /// no person's token can lift a ledger block, whatever rights it carries.
@@ -33,6 +33,8 @@ pub const SERVICE_RIGHTS: &[&str] = &[SET_LEDGER_BLOCK];
 pub const SET_LEDGER_BLOCK: &str = "ledger.block";
 /// Operators' right to list and retry parked feed events of every tenant.
 pub const OPERATE_FEEDS: &str = "ops.feeds";
+/// Right to rebuild a read model (the segment service's) for every tenant.
+pub const OPERATE_READ_MODELS: &str = "ops.read_models";
 
 /// The header a service identity names its tenant in.
 pub const TENANT_HEADER: &str = "x-loyalty-tenant";

@@ -339,17 +339,26 @@ pub struct PeerFeed {
     pub call: WatchCall,
 }
 
+impl PeerFeed {
+    /// The feed's events after `after`: what is retained, then (unless `replay_only`) live ones.
+    pub async fn events(
+        &self,
+        after: i64,
+        replay_only: bool,
+    ) -> anyhow::Result<BoxStream<'static, anyhow::Result<Event>>> {
+        let bearer = self.identity.bearer()?;
+        let request = loyalty_api::events::v1::WatchEventsRequest {
+            after_sequence: after,
+            kinds: self.kinds.iter().map(|k| k.to_string()).collect(),
+            replay_only,
+        };
+        let stream = (self.call)(self.channel.clone(), bearer, request).await.context("watching a peer's feed")?;
+        Ok(stream.map(|e| e.map_err(anyhow::Error::from)).boxed())
+    }
+}
+
 impl EventSource for PeerFeed {
     fn watch(&self, after: i64) -> BoxFuture<'_, anyhow::Result<BoxStream<'static, anyhow::Result<Event>>>> {
-        Box::pin(async move {
-            let bearer = self.identity.bearer()?;
-            let request = loyalty_api::events::v1::WatchEventsRequest {
-                after_sequence: after,
-                kinds: self.kinds.iter().map(|k| k.to_string()).collect(),
-                replay_only: false,
-            };
-            let stream = (self.call)(self.channel.clone(), bearer, request).await.context("watching a peer's feed")?;
-            Ok(stream.map(|e| e.map_err(anyhow::Error::from)).boxed())
-        })
+        Box::pin(self.events(after, false))
     }
 }

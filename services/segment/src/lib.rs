@@ -12,6 +12,7 @@ pub mod domain;
 pub mod feed;
 pub mod membership;
 pub mod model;
+pub mod rebuild;
 pub mod store;
 
 pub use config::Settings;
@@ -60,6 +61,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("RenderDashboard", "analytics.read"),
     ("GetCustomerTypeAnalytics", "analytics.read"),
     ("GetReport", "analytics.read"),
+    ("RebuildReadModel", loyalty_platform::auth::OPERATE_READ_MODELS),
     ("WatchEvents", READ_EVENTS),
 ];
 
@@ -80,12 +82,16 @@ pub async fn register_with_clock(
     let platform = &settings.platform;
     let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
     use loyalty_platform::feed::{watch_cards, watch_clients, watch_ledger};
-    let clients = kit.peer_feed(&platform.peers.client, feed::CLIENT_EVENTS, watch_clients)?;
-    kit.follow(services, "client", clients, feed::Facts);
-    let cards = kit.peer_feed(&platform.peers.card, feed::CARD_EVENTS, watch_cards)?;
-    kit.follow(services, "card", cards, feed::Facts);
-    let ledger = kit.peer_feed(&platform.peers.ledger, feed::LEDGER_EVENTS, watch_ledger)?;
-    kit.follow(services, "ledger", ledger, feed::Facts);
+    let mut replays = Vec::new();
+    for (consumer, peer, kinds, call) in [
+        ("client", &platform.peers.client, feed::CLIENT_EVENTS, watch_clients as loyalty_platform::feed::WatchCall),
+        ("card", &platform.peers.card, feed::CARD_EVENTS, watch_cards),
+        ("ledger", &platform.peers.ledger, feed::LEDGER_EVENTS, watch_ledger),
+    ] {
+        kit.follow(services, consumer, kit.peer_feed(peer, kinds, call)?, feed::Facts);
+        replays.push((consumer, kit.peer_feed(peer, kinds, call)?));
+    }
+    let rebuilder = rebuild::Rebuilder::new(kit.pool.clone(), replays);
     let model = model::Model::default();
     let (pool, follower, batch) = (kit.pool.clone(), model.clone(), settings.segments.follow_batch.max(1));
     kit.every("facts to follow", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {
@@ -97,7 +103,7 @@ pub async fn register_with_clock(
         let publisher = publisher.clone();
         async move { publisher.pass().await }
     });
-    let api = api::SegmentApi::new(&kit, clock, model, settings.segments.clone());
+    let api = api::SegmentApi::new(&kit, clock, model, rebuilder, settings.segments.clone());
     services.add(SegmentServiceServer::new(api), RIGHTS);
     Ok(())
 }

@@ -52,6 +52,9 @@ struct Inner {
     applied: AtomicI64,
     /// The last `segment_seq` loaded.
     segments_seq: AtomicI64,
+    /// The facts table's generation the model was loaded from (a rebuild bumps it); -1 before the
+    /// first look.
+    generation: Mutex<Option<i64>>,
     /// Whether this replica has caught up with the table once since it started.
     loaded: AtomicBool,
     /// When the last applied event happened: how fresh the answers are.
@@ -87,6 +90,11 @@ impl Model {
         (self.inner.applied.load(Ordering::Acquire), self.inner.segments_seq.load(Ordering::Acquire))
     }
 
+    /// The facts table's generation the model holds, once it looked.
+    pub fn generation(&self) -> Option<i64> {
+        *self.inner.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn readiness(&self) -> Readiness {
         if self.inner.loaded.load(Ordering::Acquire) {
             Readiness::Ready
@@ -104,6 +112,7 @@ impl Model {
     /// returns how many. The first pass that finds nothing left marks the model loaded.
     pub async fn follow(&self, pool: &deadpool_postgres::Pool, batch: i64) -> anyhow::Result<u64> {
         let mut applied = 0u64;
+        self.notice_rebuild(pool).await?;
         self.follow_segments(pool).await?;
         loop {
             let conn = pool.get().await?;
@@ -126,6 +135,21 @@ impl Model {
                 return Ok(applied);
             }
         }
+    }
+
+    /// Forgets the model when the facts table was rebuilt since it was loaded: it loads again.
+    async fn notice_rebuild(&self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
+        let now = store::facts::generation(&pool.get().await?).await?;
+        let mut seen = self.inner.generation.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.is_some_and(|g| g != now) {
+            tracing::info!(generation = now, "the facts were rebuilt; loading the read model again");
+            self.inner.tenants.write().unwrap_or_else(|p| p.into_inner()).clear();
+            self.inner.applied.store(0, Ordering::Release);
+            self.inner.segments_seq.store(0, Ordering::Release);
+            self.inner.loaded.store(false, Ordering::Release);
+        }
+        *seen = Some(now);
+        Ok(())
     }
 
     /// Loads the saved segments written since the last ones loaded.

@@ -4,17 +4,21 @@
 //! `target/bench-pg`; starts the services it needs in-process; shows progress on stderr while it
 //! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
 //! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_ACCOUNTS` (100000),
-//! `BENCH_SECONDS` per measurement (10), `BENCH_POOL` connections of the ledger's pool (16, the
+//! `BENCH_SECONDS` per measurement (10), `BENCH_REPEATS` counts per segment question (50),
+//! `BENCH_LAG_PURCHASES` (5000) at `BENCH_LAG_RATE` per second (500), `BENCH_POOL` connections of the ledger's pool (16, the
 //! services' default). Tokio's `TOKIO_WORKER_THREADS` sets the threads that callers and services
 //! share (one per core by default), as it does for the service binaries.
 mod card_lookup;
 mod client_search;
 mod harness;
 mod ledger;
+mod segment_count;
+mod segment_data;
+mod segment_lag;
 
 use std::process::ExitCode;
 
-const SCENARIOS: &[&str] = &["client-search", "card-lookup", "ledger-purchase"];
+const SCENARIOS: &[&str] = &["client-search", "card-lookup", "ledger-purchase", "segment-count"];
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
                 "card-lookup" => card_lookup::run().await?,
                 // Runs both ledger measurements (purchases, then balance reads).
                 "ledger-purchase" => ledger::run().await?,
+                "segment-count" => segment_count::run().await?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

@@ -5,7 +5,7 @@ mod members;
 mod segments;
 
 use crate::config::SegmentSettings;
-use crate::model::Model;
+use crate::model::{Model, Readiness};
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
 use loyalty_api::segment::v1 as pb;
 use loyalty_api::segment::v1::segment_service_server::SegmentService;
@@ -22,16 +22,24 @@ pub struct SegmentApi {
     pool: deadpool_postgres::Pool,
     clock: SharedClock,
     model: Model,
+    rebuilder: crate::rebuild::Rebuilder,
     settings: SegmentSettings,
 }
 
 impl SegmentApi {
-    pub fn new(kit: &ServiceKit, clock: SharedClock, model: Model, settings: SegmentSettings) -> Self {
-        Self { outbox: kit.outbox.clone(), pool: kit.pool.clone(), clock, model, settings }
+    pub fn new(
+        kit: &ServiceKit,
+        clock: SharedClock,
+        model: Model,
+        rebuilder: crate::rebuild::Rebuilder,
+        settings: SegmentSettings,
+    ) -> Self {
+        Self { outbox: kit.outbox.clone(), pool: kit.pool.clone(), clock, model, rebuilder, settings }
     }
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
+type ProgressStream = Pin<Box<dyn futures::Stream<Item = Result<pb::RebuildProgress, Status>> + Send>>;
 type IdStream = Pin<Box<dyn futures::Stream<Item = Result<pb::ClientIdBatch, Status>> + Send>>;
 
 /// The answer of the RPCs the segment service does not serve yet: automatic segments, RFM,
@@ -153,8 +161,64 @@ impl SegmentService for SegmentApi {
     async fn get_report(&self, _: Request<pb::GetReportRequest>) -> Result<Response<pb::Report>, Status> {
         not_yet("reports")
     }
+    type RebuildReadModelStream = ProgressStream;
+    async fn rebuild_read_model(
+        &self,
+        r: Request<pb::RebuildReadModelRequest>,
+    ) -> Result<Response<ProgressStream>, Status> {
+        reply(rebuild(self, r))
+    }
     type WatchEventsStream = EventStream;
     async fn watch_events(&self, r: Request<WatchEventsRequest>) -> Result<Response<EventStream>, Status> {
         self.outbox.serve(r)
     }
+}
+
+/// Runs a rebuild and streams its progress, then this replica's loading until it answers again.
+fn rebuild(
+    api: &SegmentApi,
+    r: Request<pb::RebuildReadModelRequest>,
+) -> loyalty_platform::error::ApiResult<ProgressStream> {
+    use pb::rebuild_progress::Stage;
+    loyalty_platform::request::Caller::new(&r, None, api.clock.as_ref())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let (rebuilder, model) = (api.rebuilder.clone(), api.model.clone());
+    tokio::spawn(async move {
+        let (facts, generation) = match rebuilder.run(&tx).await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "rebuilding the read model");
+                let _ =
+                    tx.send(Err(Status::internal("the rebuild failed; nothing changed (see the service's log)"))).await;
+                return;
+            }
+        };
+        let tell = |stage: Stage, done| pb::RebuildProgress {
+            stage: stage as i32,
+            done,
+            total: facts,
+            facts,
+            ..Default::default()
+        };
+        // The replica's follower notices the new generation and loads the rebuilt table.
+        let mut told = std::time::Instant::now();
+        loop {
+            let loaded = model.generation() == Some(generation);
+            match model.readiness() {
+                Readiness::Ready if loaded => break,
+                _ if told.elapsed() >= std::time::Duration::from_secs(1) => {
+                    told = std::time::Instant::now();
+                    let done = if loaded { model.position().0 } else { 0 };
+                    if tx.send(Ok(tell(Stage::Loading, done))).await.is_err() {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = tx.send(Ok(tell(Stage::Done, facts))).await;
+    });
+    let progress = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok(Box::pin(progress))
 }

@@ -195,7 +195,7 @@ fn consent(p: &mut Population, c: &ev::ConsentChanged) {
 }
 
 fn card(p: &mut Population, c: &ev::CardChanged, zone: &TimeZone) {
-    let Some(owner) = id(&c.client_id).map(|client| p.row(client)) else { return };
+    let Some(owner) = id(&c.client_id).map(|client| p.owner_row(client)) else { return };
     let day = local_day(&c.issued_at, zone).unwrap_or(0);
     let table = p.table("cards");
     let r = table.row(&c.card_id, owner, day);
@@ -214,7 +214,7 @@ fn card(p: &mut Population, c: &ev::CardChanged, zone: &TimeZone) {
 }
 
 fn purchase(p: &mut Population, r: &ev::PurchaseRecorded, zone: &TimeZone) {
-    let Some(owner) = id(&r.client_id).map(|client| p.row(client)) else { return };
+    let Some(owner) = id(&r.client_id).map(|client| p.owner_row(client)) else { return };
     let day = local_day(&r.purchased_at, zone).unwrap_or(0);
     let purchases = p.table("purchases");
     if purchases.find(&r.purchase_id).is_some() {
@@ -247,7 +247,7 @@ fn purchase(p: &mut Population, r: &ev::PurchaseRecorded, zone: &TimeZone) {
 }
 
 fn returned(p: &mut Population, r: &ev::PurchaseReturned, zone: &TimeZone) {
-    let Some(owner) = id(&r.client_id).map(|client| p.row(client)) else { return };
+    let Some(owner) = id(&r.client_id).map(|client| p.owner_row(client)) else { return };
     let day = local_day(&r.returned_at, zone).unwrap_or(0);
     let amount = r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0);
     let returns = p.table("returns");

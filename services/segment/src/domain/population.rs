@@ -167,8 +167,16 @@ impl Population {
         let r = self.ids.len() as u32;
         self.ids.push(client);
         self.index.insert(client, r);
-        self.live.set(r as usize, !self.gone.contains(&client));
+        let counts = !self.gone.contains(&client) && !self.merged_into.contains_key(&client);
+        self.live.set(r as usize, counts);
         r
+    }
+
+    /// The row that owns what `client` bought, returned or holds: the survivor's when `client`
+    /// was merged (feeds are not ordered with each other: a purchase may arrive after the merge).
+    pub fn owner_row(&mut self, client: Uuid) -> u32 {
+        let id = self.merged_into.get(&client).copied().unwrap_or(client);
+        self.row(id)
     }
 
     /// The row of `client` (or of the survivor it was merged into), if known.
@@ -252,5 +260,18 @@ mod tests {
         let row = p.row(late);
         assert!(!p.live.get(row as usize), "a late event does not bring a forgotten client back");
         assert_eq!(p.clients["client.city"].text_at(ra as usize), "", "nothing of them is kept");
+    }
+
+    #[test]
+    fn what_a_merged_client_bought_after_the_merge_arrived_goes_to_the_survivor() {
+        let mut p = Population::default();
+        let (survivor, merged) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        // The client feed told of the merge before the ledger feed told of the purchase.
+        p.merge(survivor, merged);
+        let owner = p.owner_row(merged);
+        assert_eq!(owner, p.row(survivor));
+        let late = p.row(merged);
+        assert!(!p.live.get(late as usize), "a late profile of the merged client is not a client of its own");
+        assert!(p.live.get(owner as usize));
     }
 }

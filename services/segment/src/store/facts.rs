@@ -143,3 +143,33 @@ pub async fn after(db: &impl GenericClient, after: i64, limit: i64) -> anyhow::R
 pub async fn count_after(db: &impl GenericClient, after: i64) -> anyhow::Result<i64> {
     Ok(db.query_one("SELECT count(*) FROM facts WHERE seq > $1", &[&after]).await?.get(0))
 }
+
+/// Takes the writers' lock for the transaction: the feed consumers wait until it ends.
+pub async fn hold_writers(tx: &impl GenericClient) -> anyhow::Result<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITERS]).await.context("waiting for the writers' lock")?;
+    Ok(())
+}
+
+/// Forgets every fact (a rebuild writes them again) and bumps the model's generation; returns it.
+pub async fn clear_for_rebuild(tx: &impl GenericClient) -> anyhow::Result<i64> {
+    tx.batch_execute("DELETE FROM facts; DELETE FROM merges; DELETE FROM tenants; DELETE FROM segment_users")
+        .await
+        .context("clearing the facts for a rebuild")?;
+    Ok(tx.query_one("UPDATE read_model SET generation = generation + 1 RETURNING generation", &[]).await?.get(0))
+}
+
+/// The generation of the facts table (see [`clear_for_rebuild`]).
+pub async fn generation(db: &impl GenericClient) -> anyhow::Result<i64> {
+    Ok(db.query_one("SELECT generation FROM read_model", &[]).await.context("reading the model's generation")?.get(0))
+}
+
+/// Where a feed consumer stands: the last sequence it applied.
+pub async fn cursor(db: &impl GenericClient, consumer: &str) -> anyhow::Result<i64> {
+    let row = db.query_opt("SELECT position FROM feed_cursors WHERE consumer = $1", &[&consumer]).await?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
+/// How many facts there are.
+pub async fn count(db: &impl GenericClient) -> anyhow::Result<i64> {
+    Ok(db.query_one("SELECT count(*) FROM facts", &[]).await?.get(0))
+}

@@ -1,0 +1,145 @@
+//! Rebuilding the read model from the feeds gives exactly the answers the model built
+//! incrementally gave: after purchases, tags, a merge and an erase, every client's facts and every
+//! count are the same, no membership event is published again, and only ops.read_models may ask.
+mod suite;
+use futures::StreamExt;
+use loyalty_api::client::v1 as clients;
+use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
+use loyalty_api::segment::v1 as pb;
+use loyalty_testkit::support::{self, Segments, TENANT, with_key};
+use suite::{admin, buy, count, everyone, filter, settle, town};
+use tonic::Code;
+
+fn questions(tag: &str) -> Vec<String> {
+    vec![
+        "purchases.count >= 1".into(),
+        "purchases.sum between 40.00 and 200.00".into(),
+        r#"client.city = "Kaunas""#.into(),
+        format!(r#"tags any of ("{tag}")"#),
+        r#"purchase_lines.store none of ("KNS-01")"#.into(),
+        "client.days_in_programme = 0".into(),
+    ]
+}
+
+/// Every client's every fact, and each question's count.
+async fn answers(api: &mut Segments, tag: &str) -> (Vec<pb::ClientFacts>, Vec<i64>) {
+    let facts: Vec<String> = api
+        .list_facts(pb::ListFactsRequest::default())
+        .await
+        .expect("facts")
+        .into_inner()
+        .facts
+        .into_iter()
+        .filter(|f| f.entity == loyalty_api::filter::v1::Entity::Client as i32 && f.name != "segments")
+        .map(|f| f.name)
+        .collect();
+    let request = pb::ListMatchingClientsRequest {
+        audience: everyone(),
+        facts,
+        order_by: "client.full_name".into(),
+        ..Default::default()
+    };
+    let clients = api.list_matching_clients(request).await.expect("page").into_inner().clients;
+    let mut counts = Vec::new();
+    for q in questions(tag) {
+        let audience = filter(api, &q).await;
+        counts.push(count(api, audience).await.expect("count"));
+    }
+    (clients, counts)
+}
+
+async fn membership_events(api: &mut Segments) -> usize {
+    let replay = WatchEventsRequest { replay_only: true, ..Default::default() };
+    let events: Vec<_> = api.watch_events(replay).await.expect("feed").into_inner().collect().await;
+    events
+        .iter()
+        .filter(|e| matches!(e.as_ref().map(|e| &e.payload), Ok(Some(Payload::SegmentMembershipChanged(_)))))
+        .count()
+}
+
+#[tokio::test]
+async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
+    let t = town().await;
+    let mut people = support::clients(&t.app, &t.app.admin_token(TENANT));
+    let tag = clients::Tag { name: "VIP".into(), ..Default::default() };
+    let tag = people.create_tag(clients::CreateTagRequest { tag: Some(tag), ..Default::default() });
+    let tag = tag.await.expect("tag").into_inner().id;
+    let tags = clients::ModifyClientTagsRequest {
+        context: with_key("tag-1"),
+        client_id: t.ona.clone(),
+        add_tag_ids: vec![tag.clone()],
+        ..Default::default()
+    };
+    people.modify_client_tags(tags).await.expect("tagged");
+    buy(&t.app, &t.egle, "KNS-01", 7_000, "r-1").await;
+    let merge = clients::MergeClientsRequest {
+        context: with_key("merge-1"),
+        survivor_client_id: t.jonas.clone(),
+        merged_client_ids: vec![t.egle.clone()],
+    };
+    people.merge_clients(merge).await.expect("merged");
+    let other = suite::person("Rūta", clients::Gender::Female, "Kaunas", "KNS-01", "+37061200509");
+    let ruta = suite::client(&t.app, TENANT, other).await;
+    let erase = clients::EraseClientRequest { client_id: ruta, reason: "GDPR-8".into(), ..Default::default() };
+    people.erase_client(erase).await.expect("erased");
+    settle(&t.app, TENANT, 2).await;
+    let mut api = admin(&t.app);
+    // Wait for the purchase, the merge and the erase to arrive: Jonas holds 50.00 + 70.00.
+    let expected = [2, 2, 1, 1, 0, 2];
+    let mut before = answers(&mut api, &tag).await;
+    for _ in 0..200 {
+        if before.1 == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        before = answers(&mut api, &tag).await;
+    }
+    assert_eq!(before.1, expected, "the incremental answers (the purchases have no lines)");
+    let text = "purchases.sum >= 1.00";
+    let segment = pb::Segment {
+        name: "Buyers".into(),
+        kind: pb::SegmentKind::Dynamic as i32,
+        filter: api
+            .parse_filter(pb::ParseFilterRequest { filter_text: text.into() })
+            .await
+            .expect("parse")
+            .into_inner()
+            .filter,
+        ..Default::default()
+    };
+    let segment =
+        api.create_segment(pb::CreateSegmentRequest { segment: Some(segment), announce_initial_members: true });
+    let segment = segment.await.expect("segment").into_inner();
+    while membership_events(&mut api).await < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Only an operator with ops.read_models rebuilds (an admin's "*" does not grant it).
+    let refused = api.rebuild_read_model(pb::RebuildReadModelRequest {}).await.expect_err("not an operator");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let mut operator = support::segments(&t.app, &t.app.token(TENANT, &["ops.read_models"]));
+    let progress: Vec<pb::RebuildProgress> = operator
+        .rebuild_read_model(pb::RebuildReadModelRequest {})
+        .await
+        .expect("rebuild")
+        .into_inner()
+        .map(|p| p.expect("progress"))
+        .collect()
+        .await;
+    let stages: Vec<i32> = progress.iter().map(|p| p.stage).collect();
+    assert!(stages.contains(&(pb::rebuild_progress::Stage::Replaying as i32)), "{progress:?}");
+    let done = progress.last().expect("a last word");
+    assert_eq!(done.stage, pb::rebuild_progress::Stage::Done as i32);
+    assert!(done.facts > 0);
+    for feed in ["client", "card", "ledger"] {
+        assert!(progress.iter().any(|p| p.feed == feed), "replayed {feed}");
+    }
+
+    let after = answers(&mut api, &tag).await;
+    assert_eq!(after.1, before.1, "the same counts");
+    assert_eq!(after.0, before.0, "the same facts of every client");
+    let read = api.get_segment(pb::GetSegmentRequest { segment_id: segment.id.clone() }).await.expect("segment");
+    assert_eq!(read.into_inner().size, 2);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(membership_events(&mut api).await, 2, "nobody entered or left again");
+}

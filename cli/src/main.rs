@@ -9,6 +9,7 @@ mod format;
 mod history;
 mod output;
 mod points;
+mod segments;
 mod suite;
 mod token;
 
@@ -53,6 +54,8 @@ enum Command {
     Cards(cards::CardsArgs),
     /// Points: balance, history, manual adjustment, purchase at the till.
     Points(points::PointsArgs),
+    /// Segments: count and list clients by filter, the fact catalogue, saved segments, rebuild.
+    Segments(segments::SegmentsArgs),
     /// Feed operations: events a service parked because it could not apply them.
     Feeds(feeds::FeedsArgs),
     /// Mint a token signed with the development key (or --key-file).
@@ -73,6 +76,7 @@ fn main() -> std::process::ExitCode {
             Command::Clients(args) => clients::run(args, &out).await,
             Command::Cards(args) => cards::run(args, &out).await,
             Command::Points(args) => points::run(args, &out).await,
+            Command::Segments(args) => segments::run(args, &out).await,
             Command::Feeds(args) => feeds::run(args, &out).await,
         }
     });

@@ -163,13 +163,13 @@ impl Output {
 
 /// Columns that line up, whatever the length of the longest email or name.
 pub struct Table {
-    headers: Vec<&'static str>,
+    headers: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(headers: &[&'static str]) -> Self {
-        Self { headers: headers.to_vec(), rows: Vec::new() }
+    pub fn new(headers: &[&str]) -> Self {
+        Self { headers: headers.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -197,7 +197,7 @@ impl Table {
             }
             out.trim_end().to_string() + "\n"
         };
-        let mut out = line(self.headers.clone());
+        let mut out = line(self.headers.iter().map(String::as_str).collect());
         for row in &self.rows {
             out.push_str(&line(row.iter().map(String::as_str).collect()));
         }

@@ -135,11 +135,43 @@ async fn load_client(mut api: Api, mut cards: CardApi, mut ledger: LedgerApi, c:
 }
 
 /// Loads the demo chain through the gRPC API, as a POS would. Returns a line per service.
+/// Saved segments a CRM team would start with, as the filter text a marketer writes.
+const DEMO_SEGMENTS: [(&str, &str, &str); 4] = [
+    ("Shoppers this month", "#2e7d32", "purchases.count(last 30 days) >= 1"),
+    ("Big spenders", "#6a1b9a", "purchases.sum >= 100.00"),
+    ("Birthdays this week", "#ef6c00", "client.birth_date anniversary within 7 days"),
+    ("Women subscribed to e-mail", "#1565c0", r#"client.gender = "female" and consent.email = "subscribed""#),
+];
+
+async fn demo_segments(channel: GrpcChannel, token: &str) -> anyhow::Result<usize> {
+    use loyalty_api::segment::v1 as spb;
+    let mut api = loyalty_api::segment::v1::segment_service_client::SegmentServiceClient::with_interceptor(
+        channel,
+        BearerToken::new(token)?,
+    );
+    for (name, colour, text) in DEMO_SEGMENTS {
+        let filter = api.parse_filter(spb::ParseFilterRequest { filter_text: text.into() }).await?.into_inner().filter;
+        let segment = spb::Segment {
+            name: name.into(),
+            colour: colour.into(),
+            kind: spb::SegmentKind::Dynamic as i32,
+            filter,
+            ..Default::default()
+        };
+        match api.create_segment(spb::CreateSegmentRequest { segment: Some(segment), ..Default::default() }).await {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+            Err(status) => return Err(status).context("creating demo segments"),
+        }
+    }
+    Ok(DEMO_SEGMENTS.len())
+}
+
 pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String>> {
     let channel = GrpcChannel::from_shared(endpoint.to_string())?.connect().await?;
     let api: Api = ClientServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
     let cards: CardApi = CardServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
-    let ledger: LedgerApi = LedgerServiceClient::with_interceptor(channel, BearerToken::new(token)?);
+    let ledger: LedgerApi = LedgerServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
     let stores = demo::stores(2);
     for s in &stores {
         let store = pb::Store { id: s.id.clone(), name: s.name.clone(), city: s.city.clone(), ..Default::default() };
@@ -163,7 +195,9 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
             eprintln!("demo: {done}/{DEMO_CLIENTS} clients ({:.1} s)", started.elapsed().as_secs_f64());
         }
     }
+    let segments = demo_segments(channel, token).await?;
     Ok(vec![
+        format!("segment: {segments} saved segments (loyalty segments list)"),
         format!("client: {} stores, {DEMO_CLIENTS} clients with consents", stores.len()),
         format!("card: {DEMO_CLIENTS} cards, one per client"),
         format!("ledger: {} purchases with their points", DEMO_CLIENTS / 4),

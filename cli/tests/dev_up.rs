@@ -209,6 +209,57 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     assert_eq!(expired.status.code(), Some(5), "not allowed");
     assert!(String::from_utf8_lossy(&expired.stderr).contains("next:"), "says what to do next");
 
+    // Segments: counts by filter text once the read model has followed the feeds, the demo's
+    // saved segments, a new one, the catalogue in Lithuanian, a bad filter refused by position.
+    let mut everyone = String::new();
+    for _ in 0..100 {
+        everyone = cli(&["segments", "count"]).1;
+        if everyone.starts_with("2000 clients") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(everyone.starts_with("2000 clients (facts as of "), "{everyone}");
+    let (code, text, err) = cli(&["segments", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        text.contains("Big spenders") && text.contains("dynamic") && text.contains("purchases.sum >= 100.00"),
+        "{text}"
+    );
+    let create = [
+        "--json",
+        "segments",
+        "create",
+        "Kaunas shoppers",
+        "--filter",
+        r#"client.city = "Kaunas" and purchases.count >= 1"#,
+    ];
+    let (code, json, err) = cli(&create);
+    assert_eq!(code, Some(0), "{err}");
+    let created: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+    let id = created["id"].as_str().expect("an id").to_string();
+    let (code, text, _) = cli(&["segments", "count", "--segment", &id]);
+    let size: i64 = text.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count");
+    assert_eq!(code, Some(0));
+    assert_eq!(size.to_string(), created["size"].as_str().unwrap_or("0"), "the segment counts its members: {json}");
+    let (code, text, _) = cli(&[
+        "segments",
+        "clients",
+        r#"client.city = "Kaunas""#,
+        "--facts",
+        "client.city,purchases.count",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(text.lines().next().is_some_and(|h| h.contains("client.city")) && text.contains("kaunas"), "{text}");
+    let (code, text, _) = cli(&["segments", "facts", "--language", "lt"]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("Kortelės numeris"), "labels in the tenant's language: {text}");
+    let (code, _, err) = cli(&["segments", "count", "purchases.sum >= banana"]);
+    assert_eq!(code, Some(3), "bad input: {err}");
+    assert!(err.contains("filter_text"), "names the field: {err}");
+
     // Real grpcurl (v1.8, reflection v1alpha) sees the services and calls one with the dev token,
     // as the README shows.
     let grpcurl = grpcurl();

@@ -1,8 +1,9 @@
 //! Consuming another service's event feed into this service's schema, exactly once.
 //!
-//! Each event is applied in one transaction together with the consumer's cursor, so a crash between
-//! receiving and applying only means the event is received again, and then skipped or applied, never
-//! applied twice. One replica applies a feed at a time (a session advisory lock); the others wait
+//! Each event is applied in one transaction together with the consumer's cursor (the events that
+//! have arrived together are applied in one, up to [`BATCH`]), so a crash between receiving and
+//! applying only means the event is received again, and then skipped or applied, never applied
+//! twice. One replica applies a feed at a time (a session advisory lock); the others wait
 //! and take over when the leader's connection goes away.
 //!
 //! An event the handler refuses [`PARK_AFTER`] times in a row for a reason that is not the
@@ -28,6 +29,9 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// Attempts at one event before it is parked.
 pub const PARK_AFTER: u32 = 3;
+
+/// The most events applied in one transaction (those that have arrived when the consumer looks).
+const BATCH: usize = 500;
 
 /// Where events come from: usually a `WatchEvents` call on another service, or an [`crate::outbox::Outbox`]
 /// in the same process.
@@ -152,26 +156,71 @@ impl<H: ApplyEvent> FeedConsumer<H> {
 
     async fn apply_from_cursor(&self, stop: &CancellationToken) -> anyhow::Result<()> {
         let cursor = self.cursor().await?;
-        let mut events = self.source.watch(cursor).await?;
+        // What has arrived is applied together: a burst (a replay, a busy till) costs one
+        // transaction per batch instead of one per event.
+        let mut batches = self.source.watch(cursor).await?.ready_chunks(BATCH);
         loop {
             let next = tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
-                next = events.next() => next,
+                next = batches.next() => next,
             };
-            let event = match next {
-                Some(event) => event?,
-                None => anyhow::bail!("the feed ended"),
-            };
-            match self.apply_one(&event).await {
-                Ok(()) => self.forget_failures(),
-                Err(error) if is_transient(&error) => return Err(error),
-                Err(error) if self.failed_again(event.sequence) < PARK_AFTER => return Err(error),
-                Err(error) => {
-                    self.park(&event, &error).await?;
-                    self.forget_failures();
+            let Some(batch) = next else { anyhow::bail!("the feed ended") };
+            let batch = batch.into_iter().collect::<anyhow::Result<Vec<Event>>>()?;
+            if batch.len() > 1 {
+                match self.with_cursor_many(&batch).await {
+                    Ok(()) => {
+                        self.forget_failures();
+                        continue;
+                    }
+                    Err(error) if is_transient(&error) => return Err(error),
+                    // One event of the batch is refused: apply them one by one, so it alone is
+                    // retried and parked.
+                    Err(_) => {}
+                }
+            }
+            for event in batch {
+                match self.apply_one(&event).await {
+                    Ok(()) => self.forget_failures(),
+                    Err(error) if is_transient(&error) => return Err(error),
+                    Err(error) if self.failed_again(event.sequence) < PARK_AFTER => return Err(error),
+                    Err(error) => {
+                        self.park(&event, &error).await?;
+                        self.forget_failures();
+                    }
                 }
             }
         }
+    }
+
+    /// Applies `batch` in one transaction with the cursor, skipping what was applied already.
+    async fn with_cursor_many(&self, batch: &[Event]) -> anyhow::Result<()> {
+        let mut conn = self.pool.get().await.context("taking a database connection")?;
+        let tx = conn.transaction().await?;
+        let position: i64 = tx
+            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
+            .await
+            .context("locking the cursor")?
+            .get(0);
+        let mut last = position;
+        for event in batch.iter().filter(|e| e.sequence > position) {
+            self.handler
+                .apply(&tx, event)
+                .await
+                .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))?;
+            last = event.sequence;
+        }
+        if last == position {
+            return Ok(());
+        }
+        tx.execute(
+            "UPDATE feed_cursors SET position = $2, updated_at = now() WHERE consumer = $1",
+            &[&self.name, &last],
+        )
+        .await
+        .context("moving the cursor")?;
+        crate::outbox::commit(tx).await.context("committing the applied events")?;
+        metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(last as f64);
+        Ok(())
     }
 
     fn failed_again(&self, sequence: i64) -> u32 {

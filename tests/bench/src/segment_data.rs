@@ -299,9 +299,11 @@ pub async fn load_raw(db: &tokio_postgres::Client, files: &Files) -> anyhow::Res
     eprintln!("indexing and analysing the raw tables");
     db.batch_execute(
         "CREATE INDEX ON raw.purchases (client); CREATE INDEX ON raw.purchases (day);
-         CREATE INDEX ON raw.lines (sku); CREATE INDEX ON raw.tags (tag); CREATE INDEX ON raw.clients (city);
-         VACUUM ANALYZE raw.clients; VACUUM ANALYZE raw.tags; VACUUM ANALYZE raw.purchases; VACUUM ANALYZE raw.lines",
+         CREATE INDEX ON raw.lines (sku); CREATE INDEX ON raw.tags (tag); CREATE INDEX ON raw.clients (city)",
     )
     .await?;
+    for (table, _) in RAW_TABLES {
+        db.batch_execute(&format!("VACUUM ANALYZE raw.{table}")).await?;
+    }
     Ok(())
 }

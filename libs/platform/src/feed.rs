@@ -196,11 +196,7 @@ impl<H: ApplyEvent> FeedConsumer<H> {
     async fn with_cursor_many(&self, batch: &[Event]) -> anyhow::Result<()> {
         let mut conn = self.pool.get().await.context("taking a database connection")?;
         let tx = conn.transaction().await?;
-        let position: i64 = tx
-            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
-            .await
-            .context("locking the cursor")?
-            .get(0);
+        let position = self.lock_cursor(&tx).await?;
         let mut last = position;
         for event in batch.iter().filter(|e| e.sequence > position) {
             self.handler
@@ -246,27 +242,33 @@ impl<H: ApplyEvent> FeedConsumer<H> {
         Ok(row.get(0))
     }
 
+    /// The cursor's position, its row locked until `tx` ends: the lock makes the position check and
+    /// the apply atomic even if two replicas ever ran.
+    async fn lock_cursor(&self, tx: &Transaction<'_>) -> anyhow::Result<i64> {
+        let row = tx
+            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
+            .await
+            .context("locking the cursor")?;
+        Ok(row.get(0))
+    }
+
+    async fn move_cursor(&self, tx: &Transaction<'_>, to: i64) -> anyhow::Result<()> {
+        tx.execute("UPDATE feed_cursors SET position = $2, updated_at = now() WHERE consumer = $1", &[&self.name, &to])
+            .await
+            .context("moving the cursor")?;
+        Ok(())
+    }
+
     /// Runs `work` in a transaction that holds the cursor and moves it to `event`, unless the
     /// event was applied already (delivered again after a reconnect).
     async fn with_cursor(&self, event: &Event, work: impl AsyncWork) -> anyhow::Result<()> {
         let mut conn = self.pool.get().await.context("taking a database connection")?;
         let tx = conn.transaction().await?;
-        // The row lock makes the position check and the apply atomic even if two replicas ever ran.
-        let position: i64 = tx
-            .query_one("SELECT position FROM feed_cursors WHERE consumer = $1 FOR UPDATE", &[&self.name])
-            .await
-            .context("locking the cursor")?
-            .get(0);
-        if event.sequence <= position {
+        if event.sequence <= self.lock_cursor(&tx).await? {
             return Ok(());
         }
         work.run(&tx).await?;
-        tx.execute(
-            "UPDATE feed_cursors SET position = $2, updated_at = now() WHERE consumer = $1",
-            &[&self.name, &event.sequence],
-        )
-        .await
-        .context("moving the cursor")?;
+        self.move_cursor(&tx, event.sequence).await?;
         crate::outbox::commit(tx).await.context("committing the applied event")?;
         metrics::gauge!("feed_consumer_position", "consumer" => self.name.clone()).set(event.sequence as f64);
         Ok(())

@@ -173,23 +173,36 @@ impl Model {
         }
     }
 
+    /// Applies a batch: each tenant's facts in order under one write lock, its rows settled before
+    /// the lock is released, so no answer sees half a batch.
     fn apply_all(&self, facts: Vec<store::facts::Stored>) {
+        let Some(top) = facts.last().map(|f| f.seq) else { return };
         let mut last = None;
+        let mut by_tenant: Vec<(String, Vec<store::facts::Stored>)> = Vec::new();
         for fact in facts {
-            let tenant = self.tenant_or_new(&fact.tenant, &fact.time_zone, &fact.phone_region);
-            let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(loyalty_api::events::v1::event::Payload::TenantSettingsChanged(s)) = &fact.event.payload {
-                t.zone = loyalty_platform::tz::stored(&s.time_zone);
-                t.phone_region = s.default_phone_region.clone();
-                if !s.currency.is_empty() {
-                    t.currency = s.currency.clone();
-                }
-            }
-            let zone = t.zone.clone();
-            apply(&mut t.population, &fact.event, &zone);
-            self.inner.applied.store(fact.seq, Ordering::Release);
             last = fact.event.occurred_at.as_ref().and_then(loyalty_platform::convert::from_timestamp).or(last);
+            match by_tenant.iter_mut().find(|(id, _)| *id == fact.tenant) {
+                Some((_, mine)) => mine.push(fact),
+                None => by_tenant.push((fact.tenant.clone(), vec![fact])),
+            }
         }
+        for (id, mine) in by_tenant {
+            let tenant = self.tenant_or_new(&id, &mine[0].time_zone, &mine[0].phone_region);
+            let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
+            for fact in &mine {
+                if let Some(loyalty_api::events::v1::event::Payload::TenantSettingsChanged(s)) = &fact.event.payload {
+                    t.zone = loyalty_platform::tz::stored(&s.time_zone);
+                    t.phone_region = s.default_phone_region.clone();
+                    if !s.currency.is_empty() {
+                        t.currency = s.currency.clone();
+                    }
+                }
+                let zone = t.zone.clone();
+                apply(&mut t.population, &fact.event, &zone);
+            }
+            t.population.settle();
+        }
+        self.inner.applied.store(top, Ordering::Release);
         if let Some(at) = last {
             *self.inner.as_of.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
         }

@@ -118,6 +118,7 @@ fn town() -> Town {
     t.purchase(mantas, "p6", TODAY - 2, 7_000, "VLN-01", &[("SNEAKER-1", 1, 7_000)]);
     t.p.merge(Uuid::from_u128(2), Uuid::from_u128(6));
     crate::domain::tally::recompute(&mut t.p, jonas as u32);
+    t.p.settle();
     t
 }
 

@@ -252,7 +252,7 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         "3",
     ]);
     assert_eq!(code, Some(0));
-    assert!(text.lines().next().is_some_and(|h| h.contains("client.city")) && text.contains("kaunas"), "{text}");
+    assert!(text.lines().next().is_some_and(|h| h.contains("client.city")) && text.contains("Kaunas"), "{text}");
     let (code, text, _) = cli(&["segments", "facts", "--language", "lt"]);
     assert_eq!(code, Some(0));
     assert!(text.contains("Kortelės numeris"), "labels in the tenant's language: {text}");

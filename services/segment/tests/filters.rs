@@ -92,6 +92,8 @@ async fn pages_show_the_chosen_facts_and_personal_data_only_with_clients_read() 
     assert_eq!(first.clients[0].client_id, t.ona, "the biggest spender first");
     assert_eq!(first.clients[0].facts.get("purchases.sum").map(String::as_str), Some("100.00"));
     assert_eq!(first.clients[1].client_id, t.jonas);
+    let city = first.clients[0].facts.get("client.city").map(String::as_str);
+    assert_eq!(city, Some("Vilnius"), "texts shown as written, matched folded");
     let second = api.list_matching_clients(request(2, &info.next_page_token)).await.expect("page").into_inner();
     assert_eq!(second.clients.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>(), vec![t.egle.clone()]);
     assert_eq!(second.page.map(|p| p.next_page_token), Some(String::new()), "the last page");

@@ -108,6 +108,10 @@ fn client(p: &mut Population, c: &ev::ClientUpserted, zone: &TimeZone) {
     ];
     for (fact, value) in folded {
         p.column(fact, Column::text).put_text(row, &fold(value.trim()));
+        // Matched folded, shown as written: "Szymon Pawłowski", not "szymon pawlowski".
+        if let Some(shown) = super::describe::shown_column(fact) {
+            p.column(shown, Column::text).put_text(row, value.trim());
+        }
     }
     const KEYS: [&str; 6] = [
         "client.additional_key_1",

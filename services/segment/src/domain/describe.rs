@@ -25,6 +25,21 @@ pub fn value(p: &Population, fact: &FactInfo, row: usize, today: i64) -> Option<
 }
 
 /// The value of `fact` for client `row`, to show or to sort by.
+/// The column holding a folded text fact as the client wrote it, for the facts people read.
+pub fn shown_column(fact: &str) -> Option<&'static str> {
+    Some(match fact {
+        "client.full_name" => "shown:client.full_name",
+        "client.first_name" => "shown:client.first_name",
+        "client.last_name" => "shown:client.last_name",
+        "client.middle_name" => "shown:client.middle_name",
+        "client.city" => "shown:client.city",
+        "client.region" => "shown:client.region",
+        "client.address" => "shown:client.address",
+        "client.car_number" => "shown:client.car_number",
+        _ => return None,
+    })
+}
+
 pub fn raw(p: &Population, fact: &FactInfo, row: usize, today: i64) -> Option<Raw> {
     if fact.entity != Entity::Client || fact.name == "segments" {
         return None;
@@ -37,7 +52,11 @@ pub fn raw(p: &Population, fact: &FactInfo, row: usize, today: i64) -> Option<Ra
         let text = match fact.name {
             "purchases.last_store" => store_text(p, number(tally::LAST_STORE)?),
             "purchases.most_frequent_store" => most_frequent_store(p, row)?,
-            name => p.clients.get(name)?.text_at(row).to_string(),
+            name => shown_column(name)
+                .and_then(|shown| p.clients.get(shown))
+                .or_else(|| p.clients.get(name))?
+                .text_at(row)
+                .to_string(),
         };
         return (!text.is_empty()).then_some(Raw::Text(text));
     }

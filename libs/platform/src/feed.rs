@@ -52,6 +52,12 @@ impl EventSource for crate::outbox::Outbox {
 /// Implement it as `async fn apply(&self, tx: &Transaction<'_>, event: &Event) -> anyhow::Result<()>`.
 pub trait ApplyEvent: Send + Sync + 'static {
     fn apply(&self, tx: &Transaction<'_>, event: &Event) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Runs once at the start of each transaction that applies events (one or a batch): settings
+    /// and locks the handler needs for the whole transaction.
+    fn begin(&self, _tx: &Transaction<'_>) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Reads the feed of `source` and applies it with `handler`; its cursor is the row `name` of this
@@ -197,6 +203,7 @@ impl<H: ApplyEvent> FeedConsumer<H> {
         let mut conn = self.pool.get().await.context("taking a database connection")?;
         let tx = conn.transaction().await?;
         let position = self.lock_cursor(&tx).await?;
+        self.handler.begin(&tx).await?;
         let mut last = position;
         for event in batch.iter().filter(|e| e.sequence > position) {
             self.handler
@@ -308,6 +315,7 @@ struct Apply<'e, H> {
 
 impl<H: ApplyEvent> AsyncWork for Apply<'_, H> {
     async fn run(self, tx: &Transaction<'_>) -> anyhow::Result<()> {
+        self.handler.begin(tx).await?;
         self.handler.apply(tx, self.event).await
     }
 }

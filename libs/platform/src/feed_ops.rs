@@ -59,7 +59,11 @@ impl<H: ApplyEvent> ParkedEvents<H> {
         };
         let event = pb::Event::decode(row.get::<_, &[u8]>(8)).context("decoding a parked event")?;
         let found = parked(self.service, &row);
-        match self.handler.apply(&tx, &event).await {
+        let applied = async {
+            self.handler.begin(&tx).await?;
+            self.handler.apply(&tx, &event).await
+        };
+        match applied.await {
             Ok(()) => {
                 tx.execute(
                     "DELETE FROM feed_parked_events WHERE consumer = $1 AND sequence = $2",

@@ -26,6 +26,10 @@ pub const LEDGER_EVENTS: &[&str] = &["purchase_recorded", "purchase_returned", "
 pub struct Facts;
 
 impl ApplyEvent for Facts {
+    async fn begin(&self, tx: &Transaction<'_>) -> anyhow::Result<()> {
+        crate::store::facts::begin_writing(tx).await
+    }
+
     async fn apply(&self, tx: &Transaction<'_>, event: &Event) -> anyhow::Result<()> {
         if let Some(loyalty_api::events::v1::event::Payload::CampaignChanged(c)) = &event.payload {
             let tenant = loyalty_platform::TenantId::trusted(&event.tenant_id);

@@ -30,7 +30,13 @@ pub struct Publisher {
     pool: deadpool_postgres::Pool,
     clock: SharedClock,
     known: Arc<Mutex<HashMap<(String, Uuid), Known>>>,
+    /// What the last pass this replica led had in front of it: while the facts, the segments and
+    /// every tenant's day stay the same, there is nothing new to publish and no need to ask.
+    last_pass: Arc<Mutex<Option<Moment>>>,
 }
+
+/// The model's position and each tenant's day.
+type Moment = (i64, i64, Vec<(String, i64)>);
 
 /// One segment's members now, computed off the async threads.
 struct Computed {
@@ -45,7 +51,7 @@ struct Computed {
 
 impl Publisher {
     pub fn new(model: Model, pool: deadpool_postgres::Pool, clock: SharedClock) -> Self {
-        Publisher { model, pool, clock, known: Arc::default() }
+        Publisher { model, pool, clock, known: Arc::default(), last_pass: Arc::default() }
     }
 
     /// One pass: returns how many entered/left events were published.
@@ -53,12 +59,23 @@ impl Publisher {
         if !matches!(self.model.readiness(), crate::model::Readiness::Ready) {
             return Ok(0);
         }
+        let (facts_seq, segments_seq) = self.model.position();
+        let mut days: Vec<(String, i64)> = self
+            .model
+            .tenants()
+            .into_iter()
+            .map(|(id, t)| (id, t.read().unwrap_or_else(|p| p.into_inner()).today(self.clock.now())))
+            .collect();
+        days.sort();
+        let moment = (facts_seq, segments_seq, days);
+        if self.last_pass.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(&moment) {
+            return Ok(0);
+        }
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         if !published::try_lead(&tx).await? {
             return Ok(0);
         }
-        let (facts_seq, segments_seq) = self.model.position();
         let mut due = Vec::new();
         for (tenant, t) in self.model.tenants() {
             let (ids, today) = {
@@ -87,15 +104,15 @@ impl Publisher {
                 }
             }
         }
-        if due.is_empty() {
-            return Ok(0);
-        }
-        let computed = tokio::task::spawn_blocking(move || compute(due)).await?;
         let mut events = 0u64;
-        for c in computed {
-            events += self.publish(&tx, c, facts_seq, segments_seq).await?;
+        if !due.is_empty() {
+            let computed = tokio::task::spawn_blocking(move || compute(due)).await?;
+            for c in computed {
+                events += self.publish(&tx, c, facts_seq, segments_seq).await?;
+            }
+            loyalty_platform::outbox::commit(tx).await?;
         }
-        loyalty_platform::outbox::commit(tx).await?;
+        *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(moment);
         Ok(events)
     }
 

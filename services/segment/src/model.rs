@@ -178,13 +178,10 @@ impl Model {
     fn apply_all(&self, facts: Vec<store::facts::Stored>) {
         let Some(top) = facts.last().map(|f| f.seq) else { return };
         let mut last = None;
-        let mut by_tenant: Vec<(String, Vec<store::facts::Stored>)> = Vec::new();
+        let mut by_tenant: HashMap<String, Vec<store::facts::Stored>> = HashMap::new();
         for fact in facts {
             last = fact.event.occurred_at.as_ref().and_then(loyalty_platform::convert::from_timestamp).or(last);
-            match by_tenant.iter_mut().find(|(id, _)| *id == fact.tenant) {
-                Some((_, mine)) => mine.push(fact),
-                None => by_tenant.push((fact.tenant.clone(), vec![fact])),
-            }
+            by_tenant.entry(fact.tenant.clone()).or_default().push(fact);
         }
         for (id, mine) in by_tenant {
             let tenant = self.tenant_or_new(&id, &mine[0].time_zone, &mine[0].phone_region);

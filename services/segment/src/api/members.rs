@@ -2,7 +2,9 @@
 //! numbers or phones; and a segment's figures over a period (size per day, revenue, average check).
 use super::segments::{Asked, answer, asked, find, read, segment_id, write};
 use super::{SegmentApi, audience};
+use crate::domain::bits::Bits;
 use crate::domain::segments::{self, Kind, Saved};
+use crate::model::Tenant;
 use crate::store;
 use loyalty_api::common::v1::{Date, Money};
 use loyalty_api::filter::v1::{Audience, audience::Source};
@@ -46,13 +48,19 @@ pub async fn refresh(api: &SegmentApi, r: Request<pb::RefreshSegmentRequest>) ->
     answer(api, &a, saved).await
 }
 
-/// The clients named by one list of identifiers, every unknown one a violation at its index.
-fn resolve(a: &Asked, field: &str, fact: &str, given: &[String], v: &mut Violations) -> Vec<Uuid> {
+/// The clients named by one list of identifiers, every unknown one (or one outside `visible`, the
+/// caller's stores) a violation at its index.
+fn resolve(
+    t: &Tenant,
+    visible: Option<&Bits>,
+    field: &str,
+    fact: &str,
+    given: &[String],
+    v: &mut Violations,
+) -> Vec<Uuid> {
     if given.is_empty() {
         return Vec::new();
     }
-    let t = read(&a.tenant);
-    let visible = stores(a).map(|s| audience::visible(&t, &s, a.today));
     let p = &t.population;
     let rows: Vec<Option<u32>> = if fact == "client.id" {
         given
@@ -64,7 +72,7 @@ fn resolve(a: &Asked, field: &str, fact: &str, given: &[String], v: &mut Violati
     };
     let mut found = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
-        match row.filter(|r| visible.as_ref().is_none_or(|b| b.get(*r as usize))) {
+        match row.filter(|r| visible.is_none_or(|b| b.get(*r as usize))) {
             Some(row) => found.push(p.id(row)),
             None => v.add(format!("{field}[{i}]"), "names no client you may see"),
         }
@@ -86,12 +94,28 @@ pub async fn modify(api: &SegmentApi, r: Request<pb::ModifySegmentMembersRequest
         return Err(ApiError::Aborted("the segment changed since this etag was read; read it again and retry".into()));
     }
     let mut v = Violations::new();
-    let mut add = resolve(&a, "add_client_ids", "client.id", &body.add_client_ids, &mut v);
-    add.extend(resolve(&a, "add_card_numbers", "cards.number", &body.add_card_numbers, &mut v));
-    add.extend(resolve(&a, "add_phones", "client.phone", &body.add_phones, &mut v));
-    let mut remove = resolve(&a, "remove_client_ids", "client.id", &body.remove_client_ids, &mut v);
-    remove.extend(resolve(&a, "remove_card_numbers", "cards.number", &body.remove_card_numbers, &mut v));
-    remove.extend(resolve(&a, "remove_phones", "client.phone", &body.remove_phones, &mut v));
+    let (add, remove) = {
+        let t = read(&a.tenant);
+        let visible = stores(&a).map(|s| audience::visible(&t, &s, a.today));
+        let mut lists = |pairs: [(&str, &str, &[String]); 3]| {
+            let mut found = Vec::new();
+            for (field, fact, given) in pairs {
+                found.extend(resolve(&t, visible.as_ref(), field, fact, given, &mut v));
+            }
+            found
+        };
+        let add = lists([
+            ("add_client_ids", "client.id", &body.add_client_ids),
+            ("add_card_numbers", "cards.number", &body.add_card_numbers),
+            ("add_phones", "client.phone", &body.add_phones),
+        ]);
+        let remove = lists([
+            ("remove_client_ids", "client.id", &body.remove_client_ids),
+            ("remove_card_numbers", "cards.number", &body.remove_card_numbers),
+            ("remove_phones", "client.phone", &body.remove_phones),
+        ]);
+        (add, remove)
+    };
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
     }

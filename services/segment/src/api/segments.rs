@@ -42,39 +42,60 @@ pub(super) fn find(t: &Tenant, id: Uuid) -> ApiResult<Saved> {
 
 /// The segment as the caller sees it: its size within their stores, and who uses it.
 pub(super) async fn answer(api: &SegmentApi, a: &Asked, s: Saved) -> ApiResult<pb::Segment> {
+    let mut one = answers(api, a, vec![s]).await?;
+    one.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a segment answered nothing")))
+}
+
+/// Segments as the caller sees them: one read of the campaigns that use them, one pass over the
+/// model (the store scope computed once for all of them).
+async fn answers(api: &SegmentApi, a: &Asked, all: Vec<Saved>) -> ApiResult<Vec<pb::Segment>> {
     let conn = api.pool.get().await?;
-    let used_by_campaign_ids = store::segments::campaign_ids(&conn, &a.caller.tenant, s.id).await?;
+    let ids: Vec<Uuid> = all.iter().map(|s| s.id).collect();
+    let mut campaigns = store::segments::campaign_ids(&conn, &a.caller.tenant, &ids).await?;
     let stores = a.caller.principal.store_scope().map(<[String]>::to_vec);
-    let (tenant, today, id) = (a.tenant.clone(), a.today, s.id);
-    let (size, used_by_segment_ids) = super::filters::on_model(tenant, move |t| {
-        let mut members =
-            segments::members(&t.population, &t.segments, &id.to_string(), today, &t.phone_region).unwrap_or_default();
-        if let Some(stores) = &stores {
-            members.and(&audience::visible(t, stores, today));
-        }
-        let users = segments::used_by(&t.segments, id).iter().map(|u| u.id.to_string()).collect();
-        Ok((members.count() as i64, users))
+    let (tenant, today) = (a.tenant.clone(), a.today);
+    let figures = super::filters::on_model(tenant, move |t| {
+        let visible = stores.as_ref().map(|stores| audience::visible(t, stores, today));
+        let figures = ids
+            .iter()
+            .map(|id| {
+                let mut members =
+                    segments::members(&t.population, &t.segments, &id.to_string(), today, &t.phone_region)
+                        .unwrap_or_default();
+                if let Some(visible) = &visible {
+                    members.and(visible);
+                }
+                let users: Vec<String> = segments::used_by(&t.segments, *id).iter().map(|u| u.id.to_string()).collect();
+                (members.count() as i64, users)
+            })
+            .collect::<Vec<_>>();
+        Ok(figures)
     })
     .await?;
-    Ok(pb::Segment {
-        id: s.id.to_string(),
-        etag: s.etag(),
-        name: s.name,
-        colour: s.colour,
-        description: s.description,
-        kind: match s.kind {
-            Kind::Dynamic => pb::SegmentKind::Dynamic as i32,
-            Kind::Static => pb::SegmentKind::Static as i32,
-        },
-        filter: s.filter,
-        size,
-        created_at: Some(to_timestamp(s.created_at)),
-        updated_at: Some(to_timestamp(s.updated_at)),
-        snapshot_at: s.snapshot_at.map(to_timestamp),
-        used_by_campaign_ids,
-        used_by_segment_ids,
-        facts_as_of: api.model.as_of().map(to_timestamp),
-    })
+    let facts_as_of = api.model.as_of().map(to_timestamp);
+    Ok(all
+        .into_iter()
+        .zip(figures)
+        .map(|(s, (size, used_by_segment_ids))| pb::Segment {
+            id: s.id.to_string(),
+            etag: s.etag(),
+            used_by_campaign_ids: campaigns.remove(&s.id).unwrap_or_default(),
+            name: s.name,
+            colour: s.colour,
+            description: s.description,
+            kind: match s.kind {
+                Kind::Dynamic => pb::SegmentKind::Dynamic as i32,
+                Kind::Static => pb::SegmentKind::Static as i32,
+            },
+            filter: s.filter,
+            size,
+            created_at: Some(to_timestamp(s.created_at)),
+            updated_at: Some(to_timestamp(s.updated_at)),
+            snapshot_at: s.snapshot_at.map(to_timestamp),
+            used_by_segment_ids,
+            facts_as_of,
+        })
+        .collect())
 }
 
 /// Name, colour and description checked, every problem at once.
@@ -204,11 +225,7 @@ pub async fn list(api: &SegmentApi, r: Request<pb::ListSegmentsRequest>) -> ApiR
     };
     let mut all: Vec<Saved> = read(&a.tenant).segments.values().filter(|s| wanted(s.kind)).cloned().collect();
     all.sort_by_key(|s| loyalty_platform::text::fold(&s.name));
-    let mut segments = Vec::with_capacity(all.len());
-    for s in all {
-        segments.push(answer(api, &a, s).await?);
-    }
-    Ok(pb::ListSegmentsResponse { segments })
+    Ok(pb::ListSegmentsResponse { segments: answers(api, &a, all).await? })
 }
 
 pub async fn update(api: &SegmentApi, r: Request<pb::UpdateSegmentRequest>) -> ApiResult<pb::Segment> {

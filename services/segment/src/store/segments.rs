@@ -169,15 +169,27 @@ pub async fn users(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyh
         .collect())
 }
 
-/// The campaigns using each segment, for the answers.
-pub async fn campaign_ids(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<Vec<String>> {
+/// The campaigns using each of `ids`, for the answers.
+pub async fn campaign_ids(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    ids: &[Uuid],
+) -> anyhow::Result<std::collections::HashMap<Uuid, Vec<String>>> {
+    let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
     let rows = db
         .query(
-            "SELECT user_id FROM segment_users WHERE tenant_id = $1 AND segment_id = $2 ORDER BY user_id",
-            &[tenant, &id.to_string()],
+            "SELECT segment_id, user_id FROM segment_users WHERE tenant_id = $1 AND segment_id = ANY($2)
+             ORDER BY segment_id, user_id",
+            &[tenant, &keys],
         )
         .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    let mut by_segment: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+    for r in rows {
+        if let Ok(id) = Uuid::parse_str(r.get::<_, &str>(0)) {
+            by_segment.entry(id).or_default().push(r.get(1));
+        }
+    }
+    Ok(by_segment)
 }
 
 /// Records which segments a campaign's or trigger's audience names now (none when it is gone).

@@ -156,6 +156,44 @@ async fn segments_name_segments_cycles_are_refused_and_a_used_segment_is_kept() 
     assert_eq!(counted.expect_err("deleted").code(), Code::NotFound);
 }
 
+/// What messaging publishes about a campaign, applied through the segment's own feed handler, as
+/// the consumer of the messaging feed applies it.
+async fn campaign(app: &loyalty_testkit::TestApp, id: &str, state: &str, segment_ids: &[String]) {
+    use loyalty_platform::feed::ApplyEvent;
+    let pool = loyalty_platform::db::pool(&app.settings.database, "segment").expect("pool");
+    let mut conn = pool.get().await.expect("connection");
+    let tx = conn.transaction().await.expect("transaction");
+    let changed = loyalty_api::events::v1::CampaignChanged {
+        campaign_id: id.into(),
+        name: "Spring newsletter".into(),
+        state: state.into(),
+        segment_ids: segment_ids.to_vec(),
+    };
+    let event = loyalty_api::events::v1::Event {
+        tenant_id: TENANT.into(),
+        subject_id: id.into(),
+        payload: Some(Payload::CampaignChanged(changed)),
+        ..Default::default()
+    };
+    loyalty_segment::feed::Facts.apply(&tx, &event).await.expect("applied");
+    tx.commit().await.expect("committed");
+}
+
+#[tokio::test]
+async fn a_segment_a_running_campaign_uses_is_kept_until_the_campaign_ends() {
+    let t = town().await;
+    let mut api = admin(&t.app);
+    let vilnius =
+        create(&mut api, "Vilnius", pb::SegmentKind::Dynamic, Some(r#"client.city = "Vilnius""#), false).await;
+    campaign(&t.app, "cmp-1", "running", std::slice::from_ref(&vilnius.id)).await;
+    let delete = || pb::DeleteSegmentRequest { segment_id: vilnius.id.clone() };
+    let kept = api.delete_segment(delete()).await.expect_err("a campaign uses it");
+    assert_eq!(kept.code(), Code::FailedPrecondition);
+    assert!(kept.message().contains("Spring newsletter"), "names the campaign: {}", kept.message());
+    campaign(&t.app, "cmp-1", "completed", std::slice::from_ref(&vilnius.id)).await;
+    api.delete_segment(delete()).await.expect("a completed campaign no longer holds it");
+}
+
 async fn create_err(api: &mut Segments, kind: pb::SegmentKind, text: &str) -> tonic::Status {
     let segment = pb::Segment {
         name: "Refused".into(),

@@ -14,11 +14,12 @@ mod harness;
 mod ledger;
 mod segment_count;
 mod segment_data;
+mod segment_engine;
 mod segment_lag;
 
 use std::process::ExitCode;
 
-const SCENARIOS: &[&str] = &["client-search", "card-lookup", "ledger-purchase", "segment-count"];
+const SCENARIOS: &[&str] = &["client-search", "card-lookup", "ledger-purchase", "segment-count", "segment-engine"];
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
                 // Runs both ledger measurements (purchases, then balance reads).
                 "ledger-purchase" => ledger::run().await?,
                 "segment-count" => segment_count::run().await?,
+                "segment-engine" => segment_engine::run()?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

@@ -22,13 +22,13 @@ use tonic::transport::Channel;
 pub type Segments = SegmentServiceClient<InterceptedService<Channel, BearerToken>>;
 
 /// A question: its name, its filter in the text form, its SQL (the same for Postgres and DuckDB).
-struct Question {
-    name: &'static str,
-    filter: String,
-    sql: String,
+pub struct Question {
+    pub name: &'static str,
+    pub filter: String,
+    pub sql: String,
 }
 
-fn questions(today: i64) -> Vec<Question> {
+pub fn questions(today: i64) -> Vec<Question> {
     let t = data::date(today);
     let years_ago = |n: i32| t.replace_year(t.year() - n).unwrap_or(t);
     let birthdays: Vec<String> = (0..=7)

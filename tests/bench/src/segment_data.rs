@@ -117,7 +117,8 @@ fn event(subject: &Uuid, day: i64, payload: Payload) -> ev::Event {
 }
 
 /// The person's facts, keyed as the segment service's feed consumer keys them.
-fn facts(p: &Person) -> Vec<(String, ev::Event)> {
+/// The events the feeds carry about `p`, each with its key in the segment's `facts` table.
+pub fn facts(p: &Person) -> Vec<(String, ev::Event)> {
     let birth =
         p.birth.map(date).map(|d| Date { year: d.year(), month: u8::from(d.month()).into(), day: d.day().into() });
     let client = ev::ClientUpserted {

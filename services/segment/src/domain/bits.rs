@@ -35,6 +35,52 @@ impl Bits {
         b
     }
 
+    /// The rows of `within` for which `pick` holds; `pick` is asked about those rows alone, so a
+    /// condition after a selective one reads only what is left.
+    pub fn from_fn_within(within: &Bits, mut pick: impl FnMut(usize) -> bool) -> Self {
+        let mut b = Bits::none(within.len);
+        for (w, (&mask, word)) in within.words.iter().zip(b.words.iter_mut()).enumerate() {
+            let base = w * 64;
+            let mut bits = 0u64;
+            if mask == u64::MAX {
+                for k in 0..64 {
+                    if pick(base + k) {
+                        bits |= 1 << k;
+                    }
+                }
+            } else {
+                let mut left = mask;
+                while left != 0 {
+                    let k = left.trailing_zeros();
+                    left &= left - 1;
+                    if pick(base + k as usize) {
+                        bits |= 1 << k;
+                    }
+                }
+            }
+            *word = bits;
+        }
+        b
+    }
+
+    /// The rows of `within` that are not selected.
+    pub fn not_within(&mut self, within: &Bits) {
+        self.grow(within.len);
+        for (a, b) in self.words.iter_mut().zip(within.words.iter().chain(std::iter::repeat(&0))) {
+            *a = !*a & b;
+        }
+    }
+
+    /// Whether any row is selected.
+    pub fn any(&self) -> bool {
+        self.words.iter().any(|w| *w != 0)
+    }
+
+    /// Whether fewer than one row in `parts` is selected (a selective condition before others).
+    pub fn sparse(&self, parts: usize) -> bool {
+        (self.count() as usize).saturating_mul(parts) < self.len
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -135,6 +181,19 @@ mod tests {
         odd.not();
         assert_eq!(odd.count(), 65, "NOT never selects rows past the end");
         assert_eq!(Bits::all(130).count(), 130);
+        let within = Bits::from_fn(130, |r| r < 70);
+        let asked = std::cell::Cell::new(0);
+        let picked = Bits::from_fn_within(&within, |r| {
+            asked.set(asked.get() + 1);
+            r % 3 == 0
+        });
+        assert_eq!(asked.get(), 70, "only the rows within are asked about");
+        assert_eq!(picked.rows().collect::<Vec<_>>(), (0..70).filter(|r| r % 3 == 0).collect::<Vec<_>>());
+        let mut rest = picked;
+        rest.not_within(&within);
+        assert_eq!(rest.count(), 70 - 24);
+        assert!(rest.rows().all(|r| r < 70 && r % 3 != 0));
+        assert!(rest.any() && !Bits::none(130).any() && !within.sparse(2) && Bits::none(130).sparse(2));
         let mut grown = Bits::none(3);
         grown.set(200, true);
         assert!(grown.get(200) && !grown.get(199) && grown.len() == 201);

@@ -60,10 +60,41 @@ pub enum Column {
     Number {
         values: Vec<i64>,
     },
+    /// Each row's codes (sorted), and each code's rows (sorted): "tags any of (student)" reads
+    /// the rows of one code instead of every row's list.
     Set {
         dict: Dict,
         members: Vec<Vec<u32>>,
+        postings: Vec<Vec<u32>>,
     },
+}
+
+/// Adds `row` to a sorted list of rows (rows mostly come in order: then it is a push).
+fn post(rows: &mut Vec<u32>, row: usize) {
+    let row = row as u32;
+    match rows.last() {
+        Some(&last) if last >= row => {
+            if let Err(at) = rows.binary_search(&row) {
+                rows.insert(at, row);
+            }
+        }
+        _ => rows.push(row),
+    }
+}
+
+fn unpost(rows: &mut Vec<u32>, row: usize) {
+    if let Ok(at) = rows.binary_search(&(row as u32)) {
+        rows.remove(at);
+    }
+}
+
+/// The postings of `code`, made when new.
+fn posting(postings: &mut Vec<Vec<u32>>, code: u32) -> &mut Vec<u32> {
+    let i = code as usize;
+    if postings.len() <= i {
+        postings.resize(i + 1, Vec::new());
+    }
+    &mut postings[i]
 }
 
 impl Column {
@@ -76,7 +107,7 @@ impl Column {
     }
 
     pub fn set() -> Self {
-        Column::Set { dict: Dict::default(), members: Vec::new() }
+        Column::Set { dict: Dict::default(), members: Vec::new(), postings: Vec::new() }
     }
 
     /// Makes room for `rows` rows.
@@ -124,10 +155,16 @@ impl Column {
     /// Replaces a row's set.
     pub fn put_set(&mut self, row: usize, items: &[String]) {
         self.grow(row + 1);
-        if let Column::Set { dict, members } = self {
+        if let Column::Set { dict, members, postings } = self {
             let mut codes: Vec<u32> = items.iter().map(|i| dict.code(i)).filter(|c| *c != 0).collect();
             codes.sort_unstable();
             codes.dedup();
+            for gone in members[row].iter().filter(|c| codes.binary_search(c).is_err()) {
+                unpost(posting(postings, *gone), row);
+            }
+            for new in codes.iter().filter(|c| members[row].binary_search(c).is_err()) {
+                post(posting(postings, *new), row);
+            }
             members[row] = codes;
         }
     }
@@ -135,13 +172,22 @@ impl Column {
     /// Adds one item to a row's set.
     pub fn add_to_set(&mut self, row: usize, item: &str) {
         self.grow(row + 1);
-        if let Column::Set { dict, members } = self {
+        if let Column::Set { dict, members, postings } = self {
             let code = dict.code(item);
             if code != 0
                 && let Err(at) = members[row].binary_search(&code)
             {
                 members[row].insert(at, code);
+                post(posting(postings, code), row);
             }
+        }
+    }
+
+    /// The rows holding set item `code`, in order (empty for another kind of column).
+    pub fn holders(&self, code: u32) -> &[u32] {
+        match self {
+            Column::Set { postings, .. } => postings.get(code as usize).map(Vec::as_slice).unwrap_or(&[]),
+            _ => &[],
         }
     }
 
@@ -166,11 +212,15 @@ impl Column {
         match self {
             Column::Text { codes, .. } if codes[to] == 0 => codes[to] = codes[from],
             Column::Number { values } if values[to] == NONE => values[to] = values[from],
-            Column::Set { members, .. } => {
+            Column::Set { members, postings, .. } => {
                 let mut union = members[to].clone();
-                union.extend(members[from].iter().copied());
+                for code in members[from].clone() {
+                    if union.binary_search(&code).is_err() {
+                        post(posting(postings, code), to);
+                        union.push(code);
+                    }
+                }
                 union.sort_unstable();
-                union.dedup();
                 members[to] = union;
             }
             _ => {}
@@ -182,7 +232,11 @@ impl Column {
         match self {
             Column::Text { codes, .. } if row < codes.len() => codes[row] = 0,
             Column::Number { values } if row < values.len() => values[row] = NONE,
-            Column::Set { members, .. } if row < members.len() => members[row].clear(),
+            Column::Set { members, postings, .. } if row < members.len() => {
+                for code in std::mem::take(&mut members[row]) {
+                    unpost(posting(postings, code), row);
+                }
+            }
             _ => {}
         }
     }
@@ -217,5 +271,22 @@ mod tests {
         if let Column::Set { members, .. } = &tags {
             assert_eq!(members[1].len(), 3);
         }
+        let code = |tags: &Column, t: &str| match tags {
+            Column::Set { dict, .. } => dict.find(t).unwrap_or(0),
+            _ => 0,
+        };
+        let (vip, staff) = (code(&tags, "vip"), code(&tags, "staff"));
+        tags.put_set(0, &["vip".into()]);
+        assert_eq!(tags.holders(vip), [0, 1], "a row added before another keeps the postings in order");
+        tags.put_set(1, &["staff".into()]);
+        assert_eq!(
+            (tags.holders(vip), tags.holders(staff)),
+            (&[0][..], &[1][..]),
+            "a replaced set leaves its old items"
+        );
+        tags.fill(3, 0);
+        assert_eq!(tags.holders(vip), [0, 3], "a merge gives the survivor the merged client's items");
+        tags.clear(0);
+        assert_eq!(tags.holders(vip), [3], "a forgotten row holds nothing");
     }
 }

@@ -133,7 +133,7 @@ fn most_frequent_store(p: &Population, row: usize) -> Option<String> {
 fn set(p: &Population, name: &str, row: usize) -> Option<String> {
     let items: Vec<String> = match name {
         "tags" => match p.clients.get("tags") {
-            Some(Column::Set { dict, members }) => {
+            Some(Column::Set { dict, members, .. }) => {
                 members.get(row)?.iter().map(|c| dict.text(*c).to_string()).collect()
             }
             _ => return None,

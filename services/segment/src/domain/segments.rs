@@ -200,3 +200,38 @@ pub fn spend(p: &Population, members: &Bits, from: i64, to: i64) -> Spend {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_member_merged_into_another_client_is_the_survivor() {
+        let mut p = Population::default();
+        let (survivor, merged, other) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let rows = [p.row(survivor), p.row(merged), p.row(other)];
+        let id = Uuid::from_u128(99);
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let list = Saved {
+            id,
+            name: "Called back".into(),
+            colour: String::new(),
+            description: String::new(),
+            kind: Kind::Static,
+            filter: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            snapshot_at: None,
+            members: vec![merged, other],
+            announce: false,
+        };
+        let all: Segments = [(id, list)].into_iter().collect();
+        let who = |p: &Population| members(p, &all, &id.to_string(), 0, "LT").map(|b| b.rows().collect::<Vec<_>>());
+        assert_eq!(who(&p), Some(vec![rows[1] as usize, rows[2] as usize]));
+        p.merge(survivor, merged);
+        assert_eq!(who(&p), Some(vec![rows[0] as usize, rows[2] as usize]), "the list follows the merge");
+        p.forget(other);
+        assert_eq!(who(&p), Some(vec![rows[0] as usize]), "an erased client is in no list");
+    }
+}

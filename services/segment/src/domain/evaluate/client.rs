@@ -7,29 +7,29 @@ use crate::domain::facts::FactInfo;
 use crate::domain::population::Population;
 use loyalty_api::filter::v1::{Condition, FactType, Operator, Value, value};
 
-pub fn condition(p: &Population, fact: &FactInfo, c: &Condition, cx: &Context<'_>) -> Bits {
+pub fn condition(p: &Population, fact: &FactInfo, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
     let op = Operator::try_from(c.operator).unwrap_or(Operator::Unspecified);
     if fact.name == "segments" {
-        return segments(p, op, &c.values, cx);
+        return segments(p, op, &c.values, cx, within);
     }
     match fact.kind {
         FactType::Text | FactType::Id | FactType::Enum => match p.clients.get(fact.name) {
-            Some(column) => text(p.len(), column, op, &normalised(fact, &c.values, cx)),
-            None => missing(p.len(), op),
+            Some(column) => text(within, column, op, &normalised(fact, &c.values, cx)),
+            None => missing(within, op),
         },
         FactType::Set => match p.clients.get(fact.name) {
-            Some(column) => set(p.len(), column, op, &texts(&c.values)),
-            None => missing(p.len(), op),
+            Some(column) => set(within, column, op, &texts(&c.values)),
+            None => missing(within, op),
         },
         _ => {
             let scale = if matches!(fact.kind, FactType::Money | FactType::Decimal) { 100 } else { 1 };
             let stored = |name: &str| p.clients.get(name).map(Column::numbers).unwrap_or(&[]);
             let today = cx.today;
             match fact.name {
-                "client.age" => ages(p.len(), stored("client.birth_date"), op, &c.values, today),
+                "client.age" => ages(within, stored("client.birth_date"), op, &c.values, today),
                 "client.days_in_programme" => {
                     let joined = stored("client.registered_at");
-                    numbers(p.len(), |r| at(joined, r).map(|d| today - d), op, &c.values, scale, today)
+                    numbers(within, |r| at(joined, r).map(|d| today - d), op, &c.values, scale, today)
                 }
                 "ledger.used_share" => {
                     let (used, earned) = (stored("ledger.used"), stored("ledger.earned_total"));
@@ -37,11 +37,11 @@ pub fn condition(p: &Population, fact: &FactInfo, c: &Condition, cx: &Context<'_
                         let (u, e) = (at(used, r)?, at(earned, r)?);
                         (e > 0).then(|| u.saturating_mul(10_000) / e)
                     };
-                    numbers(p.len(), share, op, &c.values, scale, today)
+                    numbers(within, share, op, &c.values, scale, today)
                 }
                 name => {
                     let column = stored(name);
-                    numbers(p.len(), |r| at(column, r), op, &c.values, scale, today)
+                    numbers(within, |r| at(column, r), op, &c.values, scale, today)
                 }
             }
         }
@@ -55,7 +55,7 @@ pub fn at(values: &[i64], r: usize) -> Option<i64> {
 
 /// An age condition as a condition on the birth date: "age >= 30" is "born on or before the day
 /// 30 years ago", so no row's age is computed.
-pub fn ages(len: usize, born: &[i64], op: Operator, values: &[Value], today: i64) -> Bits {
+pub fn ages(within: &Bits, born: &[i64], op: Operator, values: &[Value], today: i64) -> Bits {
     use Operator as O;
     let years = |i: usize| values.get(i).and_then(|v| number(v, 1));
     // The last birth day of someone `n` years old today.
@@ -64,25 +64,25 @@ pub fn ages(len: usize, born: &[i64], op: Operator, values: &[Value], today: i64
         // Born after the day hi+1 years ago and on or before the day lo years ago.
         Some((aged(hi? + 1) + 1, aged(lo?)))
     };
-    let within = |b: Option<(i64, i64)>| match b {
-        Some((from, to)) => Bits::from_fn(len, |r| at(born, r).is_some_and(|d| from <= d && d <= to)),
-        None => Bits::none(len),
+    let selecting = |b: Option<(i64, i64)>| match b {
+        Some((from, to)) => Bits::from_fn_within(within, |r| at(born, r).is_some_and(|d| from <= d && d <= to)),
+        None => Bits::none(within.len()),
     };
     match op {
-        O::Equal => within(range(years(0), years(0))),
+        O::Equal => selecting(range(years(0), years(0))),
         O::NotEqual => {
-            let mut b = within(range(years(0), years(0)));
-            b.not();
+            let mut b = selecting(range(years(0), years(0)));
+            b.not_within(within);
             b
         }
-        O::Between => within(range(years(0), years(1))),
-        O::GreaterOrEqual => within(years(0).map(|n| (i64::MIN + 1, aged(n)))),
-        O::Greater => within(years(0).map(|n| (i64::MIN + 1, aged(n + 1)))),
-        O::LessOrEqual => within(years(0).map(|n| (aged(n + 1) + 1, i64::MAX))),
-        O::Less => within(years(0).map(|n| (aged(n) + 1, i64::MAX))),
-        O::IsSet => Bits::from_fn(len, |r| at(born, r).is_some()),
-        O::IsNotSet => Bits::from_fn(len, |r| at(born, r).is_none()),
-        _ => Bits::none(len),
+        O::Between => selecting(range(years(0), years(1))),
+        O::GreaterOrEqual => selecting(years(0).map(|n| (i64::MIN + 1, aged(n)))),
+        O::Greater => selecting(years(0).map(|n| (i64::MIN + 1, aged(n + 1)))),
+        O::LessOrEqual => selecting(years(0).map(|n| (aged(n + 1) + 1, i64::MAX))),
+        O::Less => selecting(years(0).map(|n| (aged(n) + 1, i64::MAX))),
+        O::IsSet => Bits::from_fn_within(within, |r| at(born, r).is_some()),
+        O::IsNotSet => Bits::from_fn_within(within, |r| at(born, r).is_none()),
+        _ => Bits::none(within.len()),
     }
 }
 
@@ -95,10 +95,10 @@ fn years_ago(today: i64, n: i64) -> i64 {
 }
 
 /// What a condition on a fact nobody has selects: everyone for "is not set", "!=" and "none of".
-fn missing(len: usize, op: Operator) -> Bits {
+fn missing(within: &Bits, op: Operator) -> Bits {
     match op {
-        Operator::IsNotSet | Operator::NotEqual | Operator::NoneOf => Bits::all(len),
-        _ => Bits::none(len),
+        Operator::IsNotSet | Operator::NotEqual | Operator::NoneOf => within.clone(),
+        _ => Bits::none(within.len()),
     }
 }
 
@@ -117,9 +117,9 @@ pub fn years_between(born: i64, today: i64) -> i64 {
     }
 }
 
-/// The rows whose number (from `of`) satisfies `op` with `values`.
+/// The rows of `within` whose number (from `of`) satisfies `op` with `values`.
 pub fn numbers(
-    len: usize,
+    within: &Bits,
     of: impl Fn(usize) -> Option<i64>,
     op: Operator,
     values: &[Value],
@@ -131,30 +131,31 @@ pub fn numbers(
     let whole = |i: usize| values.get(i).and_then(|v| number(v, 1));
     match op {
         O::Equal => match v(0) {
-            Some(x) => Bits::from_fn(len, |r| of(r) == Some(x)),
-            None => Bits::none(len),
+            Some(x) => Bits::from_fn_within(within, |r| of(r) == Some(x)),
+            None => Bits::none(within.len()),
         },
         O::NotEqual => match v(0) {
-            Some(x) => Bits::from_fn(len, |r| of(r) != Some(x)),
-            None => Bits::all(len),
+            Some(x) => Bits::from_fn_within(within, |r| of(r) != Some(x)),
+            None => within.clone(),
         },
         O::Less | O::LessOrEqual | O::Greater | O::GreaterOrEqual => {
-            let Some(x) = v(0) else { return Bits::none(len) };
-            let holds = |n: i64| match op {
-                O::Less => n < x,
-                O::LessOrEqual => n <= x,
-                O::Greater => n > x,
-                _ => n >= x,
-            };
-            Bits::from_fn(len, |r| of(r).is_some_and(holds))
+            let Some(x) = v(0) else { return Bits::none(within.len()) };
+            match op {
+                O::Less => Bits::from_fn_within(within, |r| of(r).is_some_and(|n| n < x)),
+                O::LessOrEqual => Bits::from_fn_within(within, |r| of(r).is_some_and(|n| n <= x)),
+                O::Greater => Bits::from_fn_within(within, |r| of(r).is_some_and(|n| n > x)),
+                _ => Bits::from_fn_within(within, |r| of(r).is_some_and(|n| n >= x)),
+            }
         }
         O::Between => match (v(0), v(1)) {
-            (Some(lo), Some(hi)) => Bits::from_fn(len, |r| of(r).is_some_and(|n| lo <= n && n <= hi)),
-            _ => Bits::none(len),
+            (Some(lo), Some(hi)) => Bits::from_fn_within(within, |r| of(r).is_some_and(|n| lo <= n && n <= hi)),
+            _ => Bits::none(within.len()),
         },
         O::DaysAgoBetween => match (whole(0), whole(1)) {
-            (Some(lo), Some(hi)) => Bits::from_fn(len, |r| of(r).is_some_and(|d| today - hi <= d && d <= today - lo)),
-            _ => Bits::none(len),
+            (Some(lo), Some(hi)) => {
+                Bits::from_fn_within(within, |r| of(r).is_some_and(|d| today - hi <= d && d <= today - lo))
+            }
+            _ => Bits::none(within.len()),
         },
         O::AnniversaryWithinDays => match whole(0) {
             Some(days) => {
@@ -168,26 +169,54 @@ pub fn numbers(
                         }
                     }
                 }
-                Bits::from_fn(len, |r| {
-                    of(r).is_some_and(|d| {
-                        let (_, m, dd) = super::civil(d);
-                        ahead[m as usize][dd as usize] <= days
-                    })
-                })
+                let soon = Calendar::new(today, |m, d| ahead[m as usize][d as usize] <= days);
+                Bits::from_fn_within(within, |r| of(r).is_some_and(|d| soon.holds(d)))
             }
-            None => Bits::none(len),
+            None => Bits::none(within.len()),
         },
         O::AnniversaryInMonth => {
-            let months: Vec<u8> = if values.is_empty() {
-                vec![month_day(today, true).0]
+            let months: Vec<i64> = if values.is_empty() {
+                vec![i64::from(month_day(today, true).0)]
             } else {
-                values.iter().filter_map(|v| number(v, 1)).filter_map(|m| u8::try_from(m).ok()).collect()
+                values.iter().filter_map(|v| number(v, 1)).collect()
             };
-            Bits::from_fn(len, |r| of(r).is_some_and(|d| months.contains(&month_day(d, true).0)))
+            let in_month = Calendar::new(today, |m, _| months.contains(&m));
+            Bits::from_fn_within(within, |r| of(r).is_some_and(|d| in_month.holds(d)))
         }
-        O::IsSet => Bits::from_fn(len, |r| of(r).is_some()),
-        O::IsNotSet => Bits::from_fn(len, |r| of(r).is_none()),
-        _ => Bits::none(len),
+        O::IsSet => Bits::from_fn_within(within, |r| of(r).is_some()),
+        O::IsNotSet => Bits::from_fn_within(within, |r| of(r).is_none()),
+        _ => Bits::none(within.len()),
+    }
+}
+
+/// Whether a (month, day) rule holds, worked out once per calendar day of the last 150 years (and
+/// the next) instead of once per row: a birthday question asks it of every client.
+struct Calendar<F: Fn(i64, i64) -> bool> {
+    first: i64,
+    days: Vec<bool>,
+    rule: F,
+}
+
+impl<F: Fn(i64, i64) -> bool> Calendar<F> {
+    fn new(today: i64, rule: F) -> Self {
+        let first = today - 150 * 366;
+        let mut date = super::date_of(first);
+        let mut days = Vec::with_capacity(151 * 366);
+        for _ in first..=today + 366 {
+            days.push(rule(i64::from(u8::from(date.month())), i64::from(date.day())));
+            date = date.next_day().unwrap_or(date);
+        }
+        Calendar { first, days, rule }
+    }
+
+    fn holds(&self, day: i64) -> bool {
+        match usize::try_from(day - self.first).ok().and_then(|i| self.days.get(i)) {
+            Some(held) => *held,
+            None => {
+                let (_, m, d) = super::civil(day);
+                (self.rule)(m, d)
+            }
+        }
     }
 }
 
@@ -235,41 +264,60 @@ pub fn normalised(fact: &FactInfo, values: &[Value], cx: &Context<'_>) -> Vec<St
         .collect()
 }
 
-/// The rows whose text satisfies `op` with `values` (already normalised).
-pub fn text(len: usize, column: &Column, op: Operator, values: &[String]) -> Bits {
+/// The rows of `within` whose text satisfies `op` with `values` (already normalised).
+pub fn text(within: &Bits, column: &Column, op: Operator, values: &[String]) -> Bits {
     use Operator as O;
-    let Column::Text { dict, codes } = column else { return Bits::none(len) };
+    let Column::Text { dict, codes } = column else { return Bits::none(within.len()) };
     let code_of = |row: usize| codes.get(row).copied().unwrap_or(0);
     let wanted = match op {
         O::Equal | O::NotEqual | O::AnyOf | O::NoneOf => dict.matching(|t| values.iter().any(|v| v == t)),
         O::Contains => dict.matching(|t| values.iter().any(|v| t.contains(v.as_str()))),
         O::StartsWith => dict.matching(|t| values.iter().any(|v| t.starts_with(v.as_str()))),
         O::IsSet | O::IsNotSet => dict.matching(|_| true),
-        _ => return Bits::none(len),
+        _ => return Bits::none(within.len()),
     };
     let negated = matches!(op, O::NotEqual | O::NoneOf | O::IsNotSet);
-    Bits::from_fn(len, |r| wanted.get(code_of(r) as usize) != negated)
+    Bits::from_fn_within(within, |r| wanted.get(code_of(r) as usize) != negated)
 }
 
-/// The rows whose set satisfies `op` with `values`.
-fn set(len: usize, column: &Column, op: Operator, values: &[String]) -> Bits {
+/// The rows of `within` whose set satisfies `op` with `values`, read from the items' postings.
+fn set(within: &Bits, column: &Column, op: Operator, values: &[String]) -> Bits {
     use Operator as O;
-    let Column::Set { dict, members } = column else { return Bits::none(len) };
+    let Column::Set { dict, members, .. } = column else { return Bits::none(within.len()) };
     let codes: Vec<u32> = values.iter().filter_map(|v| dict.find(v)).collect();
-    let held = |row: usize| members.get(row).map(Vec::as_slice).unwrap_or(&[]);
+    let holding_any = || {
+        let mut b = Bits::none(within.len());
+        for r in codes.iter().flat_map(|c| column.holders(*c)) {
+            b.set(*r as usize, true);
+        }
+        b.and(within);
+        b
+    };
     match op {
-        O::AnyOf => Bits::from_fn(len, |r| held(r).iter().any(|c| codes.contains(c))),
-        O::AllOf if codes.len() < values.len() => Bits::none(len),
-        O::AllOf => Bits::from_fn(len, |r| codes.iter().all(|c| held(r).binary_search(c).is_ok())),
-        O::NoneOf => Bits::from_fn(len, |r| !held(r).iter().any(|c| codes.contains(c))),
-        O::IsSet => Bits::from_fn(len, |r| !held(r).is_empty()),
-        O::IsNotSet => Bits::from_fn(len, |r| held(r).is_empty()),
-        _ => Bits::none(len),
+        O::AnyOf => holding_any(),
+        O::AllOf if codes.len() < values.len() || codes.is_empty() => Bits::none(within.len()),
+        O::AllOf => {
+            let mut acc = within.clone();
+            for c in &codes {
+                let mut held = Bits::none(within.len());
+                column.holders(*c).iter().for_each(|r| held.set(*r as usize, true));
+                acc.and(&held);
+            }
+            acc
+        }
+        O::NoneOf => {
+            let mut b = holding_any();
+            b.not_within(within);
+            b
+        }
+        O::IsSet => Bits::from_fn_within(within, |r| members.get(r).is_some_and(|m| !m.is_empty())),
+        O::IsNotSet => Bits::from_fn_within(within, |r| members.get(r).is_none_or(Vec::is_empty)),
+        _ => Bits::none(within.len()),
     }
 }
 
 /// Membership of saved segments: in one of them, in all, or in none.
-fn segments(p: &Population, op: Operator, values: &[Value], cx: &Context<'_>) -> Bits {
+fn segments(p: &Population, op: Operator, values: &[Value], cx: &Context<'_>, within: &Bits) -> Bits {
     let members: Vec<Bits> = texts(values)
         .iter()
         .map(|id| {
@@ -279,14 +327,15 @@ fn segments(p: &Population, op: Operator, values: &[Value], cx: &Context<'_>) ->
         })
         .collect();
     let mut acc = match op {
-        Operator::AllOf => Bits::all(p.len()),
+        Operator::AllOf => within.clone(),
         _ => Bits::none(p.len()),
     };
     for m in &members {
         if op == Operator::AllOf { acc.and(m) } else { acc.or(m) }
     }
+    acc.and(within);
     if op == Operator::NoneOf {
-        acc.not();
+        acc.not_within(within);
     }
     acc
 }

@@ -11,6 +11,7 @@
 //!   `exclude` on a row condition selects the clients with no matching row.
 pub(crate) mod client;
 mod rows;
+mod sums;
 
 use super::bits::Bits;
 use super::population::Population;
@@ -29,35 +30,77 @@ pub struct Context<'a> {
 
 /// The live client rows `filter` selects.
 pub fn evaluate(p: &Population, filter: &Filter, cx: &Context<'_>) -> Bits {
-    let mut selected = group(p, filter, cx);
-    selected.and(&p.live);
-    selected
+    let mut live = p.live.clone();
+    live.grow(p.len());
+    group(p, filter, cx, &live)
 }
 
-fn group(p: &Population, f: &Filter, cx: &Context<'_>) -> Bits {
+// Every part below answers for the client rows `within` alone: what it returns is the rows of
+// `within` that hold. An AND asks each part only about the rows the parts before it kept, an OR
+// only about the rows not yet taken, so a selective condition makes the ones after it cheap.
+
+fn group(p: &Population, f: &Filter, cx: &Context<'_>, within: &Bits) -> Bits {
     let any = f.combinator == Combinator::Any as i32;
-    let mut acc = if any { Bits::none(p.len()) } else { Bits::all(p.len()) };
-    let parts = f.conditions.iter().map(|c| condition(p, c, cx)).chain(f.groups.iter().map(|g| group(p, g, cx)));
+    let mut conditions: Vec<&Condition> = f.conditions.iter().collect();
+    // The client's own facts first: they read one column; rows and windows read many.
+    conditions.sort_by_key(|c| cost(c));
+    let mut acc = if any { Bits::none(within.len()) } else { within.clone() };
+    let parts = conditions.into_iter().map(Part::Condition).chain(f.groups.iter().map(Part::Group));
     for part in parts {
-        if any { acc.or(&part) } else { acc.and(&part) }
+        let asked = if any {
+            let mut rest = acc.clone();
+            rest.not_within(within);
+            rest
+        } else {
+            acc.clone()
+        };
+        if !asked.any() {
+            break;
+        }
+        let held = match part {
+            Part::Condition(c) => condition(p, c, cx, &asked),
+            Part::Group(g) => group(p, g, cx, &asked),
+        };
+        if any { acc.or(&held) } else { acc = held }
     }
     if f.exclude {
-        acc.not();
+        acc.not_within(within);
     }
     acc
 }
 
-fn condition(p: &Population, c: &Condition, cx: &Context<'_>) -> Bits {
-    let Some(fact) = super::facts::find(&c.fact) else { return Bits::none(p.len()) };
+enum Part<'a> {
+    Condition(&'a Condition),
+    Group(&'a Filter),
+}
+
+/// How much a condition reads: a client column (0), a window's count (1: the owner of each row),
+/// another window's figure (2: the owner and the amount or day of each row), rows with their
+/// dependent conditions (3).
+fn cost(c: &Condition) -> u8 {
+    let table = c.fact.split('.').next().filter(|t| super::population::TABLES.contains(t));
+    let row_fact = super::facts::find(&c.fact).is_some_and(|f| f.takes_dependent());
+    match (table, row_fact) {
+        (None, _) => 0,
+        (Some(_), false) if c.window.is_none() => 0,
+        (Some(_), false) if c.fact.ends_with(".count") => 1,
+        (Some(_), false) => 2,
+        (Some(_), true) => 3,
+    }
+}
+
+fn condition(p: &Population, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
+    let Some(fact) = super::facts::find(&c.fact) else { return Bits::none(within.len()) };
     let table = super::population::TABLES.iter().find(|t| c.fact.split('.').next() == Some(**t));
     let mut selected = match table {
-        Some(table) if fact.takes_dependent() => rows::row_condition(p, table, fact, c, cx),
-        Some(table) => rows::aggregate(p, table, fact, c, cx),
-        None => client::condition(p, fact, c, cx),
+        Some(table) if fact.takes_dependent() => rows::row_condition(p, table, fact, c, cx, within),
+        Some(table) => rows::aggregate(p, table, fact, c, cx, within),
+        None => client::condition(p, fact, c, cx, within),
     };
-    selected.grow(p.len());
+    selected.grow(within.len());
+    selected.and(within);
     if c.exclude {
-        selected.not();
+        selected.not_within(within);
     }
     selected
 }
@@ -131,5 +174,7 @@ fn month_day(day: i64, year_has_29_feb: bool) -> (u8, u8) {
     if m == 2 && d == 29 && !year_has_29_feb { (2, 28) } else { (m as u8, d as u8) }
 }
 
+#[cfg(test)]
+mod narrowing;
 #[cfg(test)]
 mod tests;

@@ -7,42 +7,54 @@ use crate::domain::validate::check;
 use uuid::Uuid;
 
 /// 2026-03-10 as a day number: "today" of these tests.
-const TODAY: i64 = 20_522;
+pub(super) const TODAY: i64 = 20_522;
 
 fn day(y: i32, m: u8, d: u8) -> i64 {
     day_number(time::Date::from_calendar_date(y, time::Month::try_from(m).expect("month"), d).expect("date"))
 }
 
-struct Town {
-    p: Population,
+pub(super) struct Town {
+    pub(super) p: Population,
     names: Vec<&'static str>,
 }
 
 impl Town {
-    fn client(&mut self, name: &'static str) -> usize {
+    pub(super) fn empty() -> Self {
+        Town { p: Population::default(), names: Vec::new() }
+    }
+
+    pub(super) fn client(&mut self, name: &'static str) -> usize {
         self.names.push(name);
         self.p.row(Uuid::from_u128(self.names.len() as u128)) as usize
     }
 
-    fn text(&mut self, row: usize, fact: &'static str, value: &str) {
+    pub(super) fn text(&mut self, row: usize, fact: &'static str, value: &str) {
         self.p.column(fact, Column::text).put_text(row, &loyalty_platform::text::fold(value));
     }
 
-    fn raw(&mut self, row: usize, fact: &'static str, value: &str) {
+    pub(super) fn raw(&mut self, row: usize, fact: &'static str, value: &str) {
         self.p.column(fact, Column::text).put_text(row, value);
     }
 
-    fn number(&mut self, row: usize, fact: &'static str, value: i64) {
+    pub(super) fn number(&mut self, row: usize, fact: &'static str, value: i64) {
         self.p.column(fact, Column::number).put_number(row, Some(value));
     }
 
-    fn tags(&mut self, row: usize, tags: &[&str]) {
+    pub(super) fn tags(&mut self, row: usize, tags: &[&str]) {
         let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         self.p.column("tags", Column::set).put_set(row, &tags);
     }
 
     /// A purchase of `amount` (minor units) on `day` in `store`, with lines (sku, pieces, amount).
-    fn purchase(&mut self, row: usize, key: &str, day: i64, amount: i64, store: &str, lines: &[(&str, i64, i64)]) {
+    pub(super) fn purchase(
+        &mut self,
+        row: usize,
+        key: &str,
+        day: i64,
+        amount: i64,
+        store: &str,
+        lines: &[(&str, i64, i64)],
+    ) {
         let purchases = self.p.table("purchases");
         let r = purchases.row(key, row as u32, day);
         purchases.column("amount", Column::number).put_number(r, Some(amount));

@@ -17,6 +17,11 @@ pub const LAST_STORE: &str = "purchases.all.last_store";
 pub const RETURN_COUNT: &str = "returns.all.count";
 pub const RETURN_SUM: &str = "returns.all.sum";
 pub const RETURN_LAST: &str = "returns.all.last";
+/// The stores of the client's purchase lines, as a set: "bought in a store other than S01" reads
+/// one list per client instead of every line.
+pub const LINE_STORES: &str = "purchase_lines.all.stores";
+/// A line without a store, in [`LINE_STORES`] (no store id holds a NUL).
+pub const NO_STORE: &str = "\u{0}";
 
 /// The client's purchase and return totals, from their rows.
 pub fn recompute(p: &mut Population, owner: u32) {
@@ -60,7 +65,22 @@ pub fn recompute(p: &mut Population, owner: u32) {
             }
         }
     }
+    let mut line_stores: Vec<String> = Vec::new();
+    if let Some(rows) = p.tables.get("purchase_lines")
+        && let Some(Column::Text { dict, codes }) = rows.columns.get("purchase_lines.store")
+    {
+        let mut seen: Vec<u32> = rows
+            .rows_of(owner)
+            .iter()
+            .filter(|r| rows.live.get(**r as usize))
+            .map(|r| codes.get(*r as usize).copied().unwrap_or(0))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        line_stores = seen.into_iter().map(|c| if c == 0 { NO_STORE } else { dict.text(c) }.to_string()).collect();
+    }
     let row = owner as usize;
+    p.column(LINE_STORES, Column::set).put_set(row, &line_stores);
     let values = [
         (COUNT, count),
         (SUM, sum),

@@ -46,6 +46,18 @@ fn rows(t: &Town, text: &str) -> BTreeSet<usize> {
 }
 
 #[test]
+fn the_stores_a_client_bought_in_answer_as_their_lines_do() {
+    let t = town(3_000);
+    // A window over all time takes the lines themselves; without one, the client's store list.
+    for condition in [r#"= "S07""#, r#"any of ("S07", "S09")"#, r#"!= "S07""#, r#"none of ("S07", "S08")"#] {
+        let by_list = rows(&t, &format!("purchase_lines.store {condition}"));
+        let by_lines = rows(&t, &format!("purchase_lines.store(1990-01-01..2100-12-31) {condition}"));
+        assert!(!by_list.is_empty(), "{condition} selects someone");
+        assert_eq!(by_list, by_lines, "purchase_lines.store {condition}");
+    }
+}
+
+#[test]
 fn and_or_and_not_answer_as_the_sets_of_their_conditions() {
     let t = town(3_000);
     let everyone: BTreeSet<usize> = t.p.live.rows().collect();
@@ -59,6 +71,7 @@ fn and_or_and_not_answer_as_the_sets_of_their_conditions() {
         "purchases.count(last 60 days) <= 1",
         "purchases.count(last 45 days) >= 1",
         "purchases.count(last 45 days) < 1",
+        "purchases.count(last 300 days) >= 3",
         "purchases.average_check(last 120 days) >= 80.00",
         "purchases.last_amount(last 120 days) >= 60.00",
         "purchases.max_check(last 365 days) > 150.00",

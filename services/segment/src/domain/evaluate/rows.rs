@@ -8,6 +8,7 @@ use crate::domain::bits::Bits;
 use crate::domain::column::{Column, NONE};
 use crate::domain::facts::{self, FactInfo};
 use crate::domain::population::{Population, Rows};
+use crate::domain::tally;
 use loyalty_api::filter::v1::{Condition, FactType, Operator};
 use std::collections::HashMap;
 
@@ -208,6 +209,10 @@ pub fn row_condition(
 ) -> Bits {
     let empty = Rows::default();
     let rows = p.tables.get(table).unwrap_or(&empty);
+    let by_set = matches!(op_of(c), Operator::Equal | Operator::AnyOf | Operator::NotEqual | Operator::NoneOf);
+    if fact.name == "purchase_lines.store" && c.window.is_none() && c.dependent.is_empty() && by_set {
+        return line_stores(p, c, cx, within);
+    }
     let mut selected = rows_in(rows, c, cx, within);
     let mut sums: Vec<&Condition> = Vec::new();
     for cond in std::iter::once(c).chain(&c.dependent) {
@@ -253,4 +258,35 @@ pub fn row_condition(
         owners.and(&with_rows);
     }
     owners
+}
+
+fn op_of(c: &Condition) -> Operator {
+    Operator::try_from(c.operator).unwrap_or(Operator::Unspecified)
+}
+
+/// `purchase_lines.store` over all time with nothing depending on it, from each client's set of
+/// line stores (kept by `tally`; a line without a store is in it as [`tally::NO_STORE`]): a client
+/// has a line in one of the stores (`=`, any of) or a line in a store that is not one of them
+/// (`!=`, none of: "bought elsewhere").
+fn line_stores(p: &Population, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
+    let op = op_of(c);
+    let Some(column @ Column::Set { dict, members, .. }) = p.clients.get(tally::LINE_STORES) else {
+        return Bits::none(within.len());
+    };
+    let wanted: Vec<String> =
+        facts::find("purchase_lines.store").map(|f| normalised(f, &c.values, cx)).unwrap_or_default();
+    let codes: Vec<u32> = wanted.iter().filter_map(|w| dict.find(w)).collect();
+    let held = |r: usize| members.get(r).map(Vec::as_slice).unwrap_or(&[]);
+    match op {
+        Operator::Equal | Operator::AnyOf => {
+            let mut b = Bits::none(within.len());
+            codes.iter().flat_map(|code| column.holders(*code)).for_each(|r| b.set(*r as usize, true));
+            b.and(within);
+            b
+        }
+        Operator::NotEqual | Operator::NoneOf => {
+            Bits::from_fn_within(within, |r| held(r).iter().any(|s| !codes.contains(s)))
+        }
+        _ => Bits::none(within.len()),
+    }
 }

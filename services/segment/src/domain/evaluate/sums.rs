@@ -142,6 +142,18 @@ pub fn windowed(p: &Population, rows: &Rows, selected: &Bits, field: &str, a: &A
         touched.and(a.within);
         return a.of_touched(&touched, |_| Some(1), Some(0));
     }
+    // "At least twice": counts that stop at 255 answer the same, in a byte per client.
+    if sum == Sum::Count && monotonic && asks(255) == asks(i64::from(u32::MAX)) {
+        let mut counts = vec![0u8; len];
+        for r in selected.rows() {
+            let o = rows.owner[r] as usize;
+            if let Some(n) = counts.get_mut(o) {
+                *n = n.saturating_add(1);
+            }
+        }
+        touched = Bits::from_fn_within(a.within, |o| counts[o] > 0);
+        return a.of_touched(&touched, |o| Some(i64::from(counts[o])), Some(0));
+    }
     let counted = matches!(sum, Sum::Count | Sum::Average | Sum::DaysBetween);
     let expected = selected.count();
     let mut count = PerClient::new(if counted { len } else { 0 }, expected);

@@ -4,7 +4,7 @@
 //! `target/bench-pg`; starts the services it needs in-process; shows progress on stderr while it
 //! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
 //! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_ACCOUNTS` (100000),
-//! `BENCH_SECONDS` per measurement (10), `BENCH_REPEATS` counts per segment question (50),
+//! `BENCH_SECONDS` per measurement (10), `BENCH_REPEATS` counts per segment question (50), `BENCH_QUESTIONS` the segment questions to ask (all),
 //! `BENCH_LAG_SECONDS` of purchases at each membership-lag rate (10), `BENCH_POOL` connections of
 //! the ledger's pool (16, the services' default). Tokio's `TOKIO_WORKER_THREADS` sets the threads that callers and services
 //! share (one per core by default), as it does for the service binaries.

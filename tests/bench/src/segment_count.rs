@@ -102,6 +102,12 @@ pub fn questions(today: i64) -> Vec<Question> {
     ]
 }
 
+/// The questions `BENCH_QUESTIONS` names (comma-separated), or all of them.
+pub fn asked(all: Vec<Question>) -> Vec<Question> {
+    let only = std::env::var("BENCH_QUESTIONS").unwrap_or_default();
+    all.into_iter().filter(|q| only.is_empty() || only.split(',').any(|n| n.trim() == q.name)).collect()
+}
+
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb =
@@ -170,7 +176,7 @@ pub async fn run() -> anyhow::Result<()> {
             "model_mb": round(rss_mb() - rss_before)})
     );
 
-    let questions = questions(today);
+    let questions = asked(questions(today));
     let duck = tokio::task::spawn_blocking({
         let sql: Vec<String> = questions.iter().map(|q| q.sql.clone()).collect();
         move || duckdb(&files, &sql)

@@ -4,7 +4,7 @@
 //! follower uses), so the difference between the two runs is what the service adds around the
 //! engine.
 use crate::harness::{env_number, round};
-use crate::segment_count::questions;
+use crate::segment_count::{asked, questions};
 use crate::segment_data::{facts, person};
 use loyalty_segment::domain::bits::Bits;
 use loyalty_segment::domain::evaluate::{Context, evaluate};
@@ -42,9 +42,7 @@ pub fn run() -> anyhow::Result<()> {
     );
     let no_segment = |_: &str| -> Option<Bits> { None };
     let cx = Context { today, phone_region: "LT", segment: &no_segment };
-    // `BENCH_QUESTIONS=vip-last-30-days,tags-a-or-b-not-c` asks only those.
-    let only = std::env::var("BENCH_QUESTIONS").unwrap_or_default();
-    for q in questions(today).into_iter().filter(|q| only.is_empty() || only.split(',').any(|n| n == q.name)) {
+    for q in asked(questions(today)) {
         let filter = text::parse(&q.filter).map_err(|e| anyhow::anyhow!("{}: {e:?}", q.name))?;
         let mut latencies = Vec::new();
         let mut count = 0;

@@ -84,17 +84,23 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     people.erase_client(erase).await.expect("erased");
     settle(&t.app, TENANT, 2).await;
     let mut api = admin(&t.app);
-    // Wait for the purchase, the merge and the erase to arrive: Jonas holds 50.00 + 70.00.
+    // Wait for the purchase, the merge and the erase to arrive: Jonas holds 50.00 + 70.00, and
+    // the ledger's answer to the merge (his balance with Eglė's points) has come too.
     let expected = [2, 2, 1, 1, 0, 2];
+    let jonas_points = |facts: &[pb::ClientFacts]| {
+        let jonas = facts.iter().find(|f| f.client_id == t.jonas);
+        jonas.and_then(|f| f.facts.get("ledger.available").cloned())
+    };
     let mut before = answers(&mut api, &tag).await;
     for _ in 0..200 {
-        if before.1 == expected {
+        if before.1 == expected && jonas_points(&before.0).as_deref() == Some("120") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         before = answers(&mut api, &tag).await;
     }
     assert_eq!(before.1, expected, "the incremental answers (the purchases have no lines)");
+    assert_eq!(jonas_points(&before.0).as_deref(), Some("120"), "Jonas's points after the merge");
     let text = "purchases.sum >= 1.00";
     let segment = pb::Segment {
         name: "Buyers".into(),

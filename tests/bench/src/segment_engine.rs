@@ -3,7 +3,7 @@
 //! `segment-count` (same clients, purchases and lines, applied through the same `apply` the feed
 //! follower uses), so the difference between the two runs is what the service adds around the
 //! engine.
-use crate::harness::{env_number, round};
+use crate::harness::{Timings, env_number, round};
 use crate::segment_count::{asked, questions};
 use crate::segment_data::{facts, person};
 use loyalty_segment::domain::bits::Bits;
@@ -53,13 +53,11 @@ pub fn run() -> anyhow::Result<()> {
                 latencies.push(t.elapsed());
             }
         }
-        latencies.sort();
-        let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-        let ms = |d: Duration| round(d.as_secs_f64() * 1000.0);
+        let t = Timings { latencies, elapsed: Duration::ZERO };
         println!(
             "{}",
             serde_json::json!({"scenario": format!("segment-engine/{}", q.name), "count": count, "n": repeats,
-                "p50_ms": ms(at(0.5)), "p99_ms": ms(at(0.99))})
+                "p50_ms": round(t.percentile_ms(0.5)), "p99_ms": round(t.percentile_ms(0.99))})
         );
     }
     Ok(())

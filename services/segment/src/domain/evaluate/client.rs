@@ -8,7 +8,7 @@ use crate::domain::population::Population;
 use loyalty_api::filter::v1::{Condition, FactType, Operator, Value, value};
 
 pub fn condition(p: &Population, fact: &FactInfo, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
-    let op = Operator::try_from(c.operator).unwrap_or(Operator::Unspecified);
+    let op = super::operator(c);
     if fact.name == "segments" {
         return segments(p, op, &c.values, cx, within);
     }

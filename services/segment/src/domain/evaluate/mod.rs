@@ -16,7 +16,7 @@ mod sums;
 use super::bits::Bits;
 use super::population::Population;
 use super::validate::{calendar, decimal};
-use loyalty_api::filter::v1::{Condition, Filter, Value, Window, filter::Combinator, value, window};
+use loyalty_api::filter::v1::{Condition, Filter, Operator, Value, Window, filter::Combinator, value, window};
 
 /// What a filter is answered against besides the facts.
 pub struct Context<'a> {
@@ -103,6 +103,11 @@ fn condition(p: &Population, c: &Condition, cx: &Context<'_>, within: &Bits) -> 
         selected.not_within(within);
     }
     selected
+}
+
+/// The condition's operator (an unknown one is `Unspecified`, which selects nobody).
+fn operator(c: &Condition) -> Operator {
+    Operator::try_from(c.operator).unwrap_or(Operator::Unspecified)
 }
 
 /// The days a window spans, both included; `None` for no window (all time).

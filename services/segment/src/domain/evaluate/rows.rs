@@ -3,7 +3,7 @@
 //! (purchase lines, return lines, cards, children, deliveries) with their dependent conditions.
 use super::client::{normalised, numbers, text, years_between};
 use super::sums::{Asked, PerClient, all_time, scale, windowed};
-use super::{Context, days_of};
+use super::{Context, days_of, operator};
 use crate::domain::bits::Bits;
 use crate::domain::column::{Column, NONE};
 use crate::domain::facts::{self, FactInfo};
@@ -46,7 +46,7 @@ fn rows_in(rows: &Rows, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits 
 /// `purchases.*` and `returns.*` facts of the client: all-time totals from the client's columns
 /// (kept by `tally`), a window's from the rows of its days.
 pub fn aggregate(p: &Population, table: &str, fact: &FactInfo, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
-    let op = Operator::try_from(c.operator).unwrap_or(Operator::Unspecified);
+    let op = operator(c);
     let empty = Rows::default();
     let rows = p.tables.get(table).unwrap_or(&empty);
     let field = fact.name.split_once('.').map(|(_, f)| f).unwrap_or("");
@@ -161,7 +161,7 @@ fn owners_of(p: &Population, rows: &Rows, selected: &Bits) -> Bits {
 
 /// The rows of `within` (rows of the table) a row-level condition selects.
 fn row_matches(rows: &Rows, fact: &FactInfo, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
-    let op = Operator::try_from(c.operator).unwrap_or(Operator::Unspecified);
+    let op = operator(c);
     if fact.name.ends_with(".date") || fact.name == "cards.issued_at" {
         return numbers(within, |r| rows.day.get(r).copied(), op, &c.values, 1, cx.today);
     }
@@ -209,7 +209,7 @@ pub fn row_condition(
 ) -> Bits {
     let empty = Rows::default();
     let rows = p.tables.get(table).unwrap_or(&empty);
-    let by_set = matches!(op_of(c), Operator::Equal | Operator::AnyOf | Operator::NotEqual | Operator::NoneOf);
+    let by_set = matches!(operator(c), Operator::Equal | Operator::AnyOf | Operator::NotEqual | Operator::NoneOf);
     if fact.name == "purchase_lines.store" && c.window.is_none() && c.dependent.is_empty() && by_set {
         return line_stores(p, c, cx, within);
     }
@@ -244,7 +244,7 @@ pub fn row_condition(
             };
             *per_client.at(rows.owner[r] as usize) += add;
         }
-        let op = Operator::try_from(cond.operator).unwrap_or(Operator::Unspecified);
+        let op = operator(cond);
         let scale = if cond.fact == "purchase_lines.count" { 1 } else { 100 };
         let asked = Asked { within, op, values: &cond.values, scale, today: cx.today };
         let mut holds = asked.of_touched(&with_rows, |row| Some(per_client.get(row)), Some(0));
@@ -260,16 +260,12 @@ pub fn row_condition(
     owners
 }
 
-fn op_of(c: &Condition) -> Operator {
-    Operator::try_from(c.operator).unwrap_or(Operator::Unspecified)
-}
-
 /// `purchase_lines.store` over all time with nothing depending on it, from each client's set of
 /// line stores (kept by `tally`; a line without a store is in it as [`tally::NO_STORE`]): a client
 /// has a line in one of the stores (`=`, any of) or a line in a store that is not one of them
 /// (`!=`, none of: "bought elsewhere").
 fn line_stores(p: &Population, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits {
-    let op = op_of(c);
+    let op = operator(c);
     let Some(column @ Column::Set { dict, members, .. }) = p.clients.get(tally::LINE_STORES) else {
         return Bits::none(within.len());
     };

@@ -1,19 +1,14 @@
 //! What a client's purchases and returns add up to: over all time from the tallied client
 //! columns, over a window from the rows of its days. Only the clients with rows in the window are
 //! summed up and asked; the others are answered once, as a client without rows.
-use super::client::numbers;
+use super::client::{at, numbers};
 use crate::domain::bits::Bits;
-use crate::domain::column::{Column, NONE};
+use crate::domain::column::Column;
 use crate::domain::facts::FactInfo;
 use crate::domain::population::{Population, Rows};
 use crate::domain::tally;
 use loyalty_api::filter::v1::{FactType, Operator, Value};
 use std::collections::HashMap;
-
-/// A number of a slice, `None` for [`NONE`].
-fn at(values: &[i64], r: usize) -> Option<i64> {
-    values.get(r).copied().filter(|v| *v != NONE)
-}
 
 pub fn scale(fact: &FactInfo) -> i64 {
     if matches!(fact.kind, FactType::Money | FactType::Decimal) { 100 } else { 1 }
@@ -33,12 +28,16 @@ impl Asked<'_> {
         numbers(self.within, of, self.op, self.values, self.scale, self.today)
     }
 
+    /// Whether the condition holds for one value.
+    fn holds_for(&self, value: Option<i64>) -> bool {
+        numbers(&Bits::all(1), |_| value, self.op, self.values, self.scale, self.today).any()
+    }
+
     /// The clients with rows (`touched`) answered from `of`; those without answered once from
     /// `absent` (what a client without rows has: 0 purchases, no last date).
     pub fn of_touched(&self, touched: &Bits, of: impl Fn(usize) -> Option<i64>, absent: Option<i64>) -> Bits {
         let mut held = numbers(touched, of, self.op, self.values, self.scale, self.today);
-        let one = Bits::all(1);
-        if numbers(&one, |_| absent, self.op, self.values, self.scale, self.today).any() {
+        if self.holds_for(absent) {
             let mut without = touched.clone();
             without.not_within(self.within);
             held.or(&without);
@@ -133,8 +132,7 @@ pub fn windowed(p: &Population, rows: &Rows, selected: &Bits, field: &str, a: &A
     let items = rows.columns.get("items").map(Column::numbers).unwrap_or(&[]);
     let mut touched = Bits::none(len);
     // "Bought at least once in the window" needs to know who bought, not how often.
-    let one = Bits::all(1);
-    let asks = |n: i64| numbers(&one, |_| Some(n), a.op, a.values, a.scale, a.today).any();
+    let asks = |n: i64| a.holds_for(Some(n));
     let monotonic =
         matches!(a.op, Operator::Less | Operator::LessOrEqual | Operator::Greater | Operator::GreaterOrEqual);
     if sum == Sum::Count && monotonic && asks(1) == asks(i64::from(u32::MAX)) {

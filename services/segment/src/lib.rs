@@ -53,6 +53,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("RefreshSegment", "segments.write"),
     ("ModifySegmentMembers", "segments.write"),
     ("GetSegmentMetrics", "analytics.read"),
+    ("ListAutomaticSegments", "segments.read"),
     ("GetAutomaticSegmentSettings", "segments.read"),
     ("UpdateAutomaticSegmentSettings", "settings.write"),
     ("GetRfmGrid", "analytics.read"),
@@ -97,6 +98,12 @@ pub async fn register_with_clock(
     kit.every("facts to follow", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {
         let (pool, model) = (pool.clone(), follower.clone());
         async move { model.follow(&pool, batch).await }
+    });
+    // The built-in segments' thresholds and RFM scores, at each tenant's midnight.
+    let (refresher, now) = (model.clone(), clock.clone());
+    kit.every("automatic segments", Duration::from_secs(1), move || {
+        let (model, now) = (refresher.clone(), now.clone());
+        async move { Ok(tokio::task::spawn_blocking(move || model.refresh_automatic(now.now())).await? as u64) }
     });
     let publisher = membership::Publisher::new(model.clone(), kit.pool.clone(), clock.clone());
     kit.every("segment membership", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {

@@ -217,6 +217,10 @@ fn compute(due: Vec<(String, Arc<std::sync::RwLock<crate::model::Tenant>>, Uuid,
 
 fn membership_event(tenant: &str, segment: Uuid, client: Uuid, entered: bool) -> Event {
     let actor = Actor { kind: actor::Kind::System as i32, ..Default::default() };
-    let payload = SegmentMembershipChanged { segment_id: segment.to_string(), client_id: client.to_string(), entered };
+    let payload = SegmentMembershipChanged {
+        segment_id: crate::domain::segments::shown(segment),
+        client_id: client.to_string(),
+        entered,
+    };
     loyalty_platform::outbox::event(tenant, actor, &client.to_string(), Payload::SegmentMembershipChanged(payload))
 }

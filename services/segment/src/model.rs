@@ -2,6 +2,7 @@
 //! `facts` table at start and kept current by following it (every replica follows the same table,
 //! in `seq` order, so all answer alike). Filters are answered from here.
 use crate::domain::apply::apply;
+use crate::domain::automatic;
 use crate::domain::population::Population;
 use crate::domain::segments::Segments;
 use crate::store;
@@ -20,6 +21,8 @@ pub struct Tenant {
     pub phone_region: String,
     /// The currency of the tenant's prices (purchases are summed in it).
     pub currency: String,
+    /// The built-in segments' settings, thresholds and RFM scores.
+    pub automatic: automatic::State,
 }
 
 impl Default for Tenant {
@@ -36,6 +39,7 @@ impl Tenant {
             zone: loyalty_platform::tz::stored(zone),
             phone_region: phone_region.to_string(),
             currency: "EUR".to_string(),
+            automatic: automatic::State::default(),
         }
     }
 
@@ -158,8 +162,21 @@ impl Model {
             let conn = pool.get().await?;
             let changed =
                 store::segments::changed_after(&conn, self.inner.segments_seq.load(Ordering::Acquire)).await?;
-            if changed.is_empty() {
+            // Settings written up to the last segment of this page (all of them when it is the last).
+            let until = (changed.len() >= 1000).then(|| changed.last().map(|c| c.seq)).flatten();
+            let after = self.inner.segments_seq.load(Ordering::Acquire);
+            let settings = store::automatic::changed_after(&conn, after, until).await?;
+            if changed.is_empty() && settings.is_empty() {
                 return Ok(());
+            }
+            let mut top = after;
+            for s in settings {
+                let tenant = self.tenant_or_new(&s.tenant, &s.time_zone, &s.phone_region);
+                let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
+                t.automatic.settings = s.settings;
+                t.automatic.version = s.version;
+                t.automatic.updated_at = Some(s.updated_at);
+                top = top.max(s.seq);
             }
             for c in changed {
                 let tenant = self.tenant_or_new(&c.tenant, &c.time_zone, &c.phone_region);
@@ -168,9 +185,38 @@ impl Model {
                     Some(s) => t.segments.insert(c.id, s),
                     None => t.segments.remove(&c.id),
                 };
-                self.inner.segments_seq.store(c.seq, Ordering::Release);
+                top = top.max(c.seq);
             }
+            self.inner.segments_seq.store(top, Ordering::Release);
         }
+    }
+
+    /// Computes the built-in segments' thresholds and RFM scores of every tenant whose day turned
+    /// (or whose settings changed) since they were last computed; returns how many were.
+    pub fn refresh_automatic(&self, now: OffsetDateTime) -> usize {
+        if !self.inner.loaded.load(Ordering::Acquire) {
+            return 0;
+        }
+        let mut refreshed = 0;
+        for (_, tenant) in self.tenants() {
+            let (today, settings, version, computed) = {
+                let t = tenant.read().unwrap_or_else(|p| p.into_inner());
+                let today = t.today(now);
+                if !t.automatic.due(today) {
+                    continue;
+                }
+                let computed = automatic::compute(&t.population, &t.automatic.settings, today);
+                (today, t.automatic.settings.clone(), t.automatic.version, computed)
+            };
+            let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
+            if t.automatic.settings != settings || !t.automatic.due(today) {
+                continue; // changed meanwhile: the next pass computes again
+            }
+            let Tenant { population, segments, automatic, .. } = &mut *t;
+            automatic::keep(population, segments, automatic, computed, version, now);
+            refreshed += 1;
+        }
+        refreshed
     }
 
     /// Applies a batch: each tenant's facts in order under one write lock, its rows settled before

@@ -73,7 +73,7 @@ pub fn select(t: &Tenant, audience: &Audience, stores: Option<&[String]>, today:
 pub fn known_segments(t: &Tenant, filter: &Filter, field: &str) -> ApiResult<()> {
     let mut v = Violations::new();
     for id in segments::references(filter) {
-        let known = uuid::Uuid::parse_str(&id).ok().is_some_and(|u| t.segments.contains_key(&u));
+        let known = segments::key(&id).is_some_and(|u| t.segments.contains_key(&u));
         if !known {
             v.add(field, format!("names the segment {id:?}, which does not exist; ListSegments names them"));
         }

@@ -1,5 +1,6 @@
 //! The gRPC face of the segment service: decode, ask the read model, encode. No SQL here.
 mod audience;
+mod automatic;
 mod filters;
 mod members;
 mod segments;
@@ -125,20 +126,26 @@ impl SegmentService for SegmentApi {
     ) -> Result<Response<pb::SegmentMetrics>, Status> {
         reply(members::metrics(self, r).await)
     }
+    async fn list_automatic_segments(
+        &self,
+        r: Request<pb::ListAutomaticSegmentsRequest>,
+    ) -> Result<Response<pb::ListAutomaticSegmentsResponse>, Status> {
+        reply(automatic::list(self, r).await)
+    }
     async fn get_automatic_segment_settings(
         &self,
-        _: Request<pb::GetAutomaticSegmentSettingsRequest>,
+        r: Request<pb::GetAutomaticSegmentSettingsRequest>,
     ) -> Result<Response<pb::AutomaticSegmentSettings>, Status> {
-        not_yet("automatic segments")
+        reply(automatic::get_settings(self, r).await)
     }
     async fn update_automatic_segment_settings(
         &self,
-        _: Request<pb::UpdateAutomaticSegmentSettingsRequest>,
+        r: Request<pb::UpdateAutomaticSegmentSettingsRequest>,
     ) -> Result<Response<pb::AutomaticSegmentSettings>, Status> {
-        not_yet("automatic segments")
+        reply(automatic::update_settings(self, r).await)
     }
-    async fn get_rfm_grid(&self, _: Request<pb::GetRfmGridRequest>) -> Result<Response<pb::RfmGrid>, Status> {
-        not_yet("RFM grids")
+    async fn get_rfm_grid(&self, r: Request<pb::GetRfmGridRequest>) -> Result<Response<pb::RfmGrid>, Status> {
+        reply(automatic::rfm_grid(self, r).await)
     }
     async fn get_dashboard(&self, _: Request<pb::GetDashboardRequest>) -> Result<Response<pb::Dashboard>, Status> {
         not_yet("dashboards")

@@ -32,7 +32,19 @@ pub(super) fn read(t: &Arc<RwLock<Tenant>>) -> std::sync::RwLockReadGuard<'_, Te
 }
 
 pub(super) fn segment_id(text: &str, field: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(text.trim()).map_err(|_| ApiError::field(field, "is not a segment id; ListSegments names them"))
+    segments::key(text).ok_or_else(|| ApiError::field(field, "is not a segment id; ListSegments names them"))
+}
+
+/// A segment the caller may change: any saved one, never a built-in one.
+fn own(t: &Tenant, id: Uuid) -> ApiResult<Saved> {
+    let saved = find(t, id)?;
+    if saved.kind.built_in() {
+        return Err(ApiError::precondition(format!(
+            "{} is built in: change its thresholds with UpdateAutomaticSegmentSettings",
+            segments::shown(id)
+        )));
+    }
+    Ok(saved)
 }
 
 /// The saved segment `id` of the tenant, or NOT_FOUND.
@@ -65,7 +77,8 @@ async fn answers(api: &SegmentApi, a: &Asked, all: Vec<Saved>) -> ApiResult<Vec<
                 if let Some(visible) = &visible {
                     members.and(visible);
                 }
-                let users: Vec<String> = segments::used_by(&t.segments, *id).iter().map(|u| u.id.to_string()).collect();
+                let users: Vec<String> =
+                    segments::used_by(&t.segments, *id).iter().map(|u| segments::shown(u.id)).collect();
                 (members.count() as i64, users)
             })
             .collect::<Vec<_>>();
@@ -77,7 +90,7 @@ async fn answers(api: &SegmentApi, a: &Asked, all: Vec<Saved>) -> ApiResult<Vec<
         .into_iter()
         .zip(figures)
         .map(|(s, (size, used_by_segment_ids))| pb::Segment {
-            id: s.id.to_string(),
+            id: segments::shown(s.id),
             etag: s.etag(),
             used_by_campaign_ids: campaigns.remove(&s.id).unwrap_or_default(),
             name: s.name,
@@ -86,6 +99,8 @@ async fn answers(api: &SegmentApi, a: &Asked, all: Vec<Saved>) -> ApiResult<Vec<
             kind: match s.kind {
                 Kind::Dynamic => pb::SegmentKind::Dynamic as i32,
                 Kind::Static => pb::SegmentKind::Static as i32,
+                Kind::Automatic => pb::SegmentKind::Automatic as i32,
+                Kind::Rfm => pb::SegmentKind::Rfm as i32,
             },
             filter: s.filter,
             size,
@@ -148,7 +163,7 @@ pub async fn create(api: &SegmentApi, r: Request<pb::CreateSegmentRequest>) -> A
     match (&given.filter, kind) {
         (Some(f), _) => check_filter(&read(&a.tenant), f, id, &mut v),
         (None, Kind::Dynamic) => v.add("segment.filter", "is required: a dynamic segment is its conditions"),
-        (None, Kind::Static) => {}
+        (None, Kind::Static | Kind::Automatic | Kind::Rfm) => {}
     }
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
@@ -172,7 +187,7 @@ pub async fn create(api: &SegmentApi, r: Request<pb::CreateSegmentRequest>) -> A
     let members = match kind {
         Kind::Static if snapshot => Some(super::members::snapshot(&a, &saved).await?),
         Kind::Static => Some(Vec::new()),
-        Kind::Dynamic => None,
+        Kind::Dynamic | Kind::Automatic | Kind::Rfm => None,
     };
     write(api, &a, &saved, members.as_deref()).await?;
     let saved = find(&read(&a.tenant), id)?;
@@ -220,8 +235,14 @@ pub async fn list(api: &SegmentApi, r: Request<pb::ListSegmentsRequest>) -> ApiR
     let a = asked(api, &r)?;
     let kinds = &r.get_ref().kinds;
     let wanted = |k: Kind| {
-        let as_pb = if k == Kind::Dynamic { pb::SegmentKind::Dynamic } else { pb::SegmentKind::Static };
-        kinds.is_empty() || kinds.contains(&(as_pb as i32))
+        let as_pb = match k {
+            Kind::Dynamic => pb::SegmentKind::Dynamic,
+            Kind::Static => pb::SegmentKind::Static,
+            Kind::Automatic => pb::SegmentKind::Automatic,
+            Kind::Rfm => pb::SegmentKind::Rfm,
+        };
+        // The built-in ones only when asked for by kind.
+        if kinds.is_empty() { !k.built_in() } else { kinds.contains(&(as_pb as i32)) }
     };
     let mut all: Vec<Saved> = read(&a.tenant).segments.values().filter(|s| wanted(s.kind)).cloned().collect();
     all.sort_by_key(|s| loyalty_platform::text::fold(&s.name));
@@ -233,7 +254,7 @@ pub async fn update(api: &SegmentApi, r: Request<pb::UpdateSegmentRequest>) -> A
     let body = r.into_inner();
     let Some(given) = body.segment else { return Err(ApiError::field("segment", "give the segment with its id")) };
     let id = segment_id(&given.id, "segment.id")?;
-    let mut saved = find(&read(&a.tenant), id)?;
+    let mut saved = own(&read(&a.tenant), id)?;
     if !given.etag.is_empty() && given.etag != saved.etag() {
         return Err(ApiError::Aborted("the segment changed since this etag was read; read it again and retry".into()));
     }
@@ -292,7 +313,7 @@ pub async fn update(api: &SegmentApi, r: Request<pb::UpdateSegmentRequest>) -> A
 pub async fn delete(api: &SegmentApi, r: Request<pb::DeleteSegmentRequest>) -> ApiResult<pb::DeleteSegmentResponse> {
     let a = asked(api, &r)?;
     let id = segment_id(&r.get_ref().segment_id, "segment_id")?;
-    let saved = find(&read(&a.tenant), id)?;
+    let saved = own(&read(&a.tenant), id)?;
     let mut users: Vec<String> = segments::used_by(&read(&a.tenant).segments, id)
         .iter()
         .map(|s| format!("segment {:?} ({})", s.name, s.id))

@@ -16,6 +16,10 @@ pub enum Kind {
     Dynamic,
     /// A snapshot of a filter or a manual list.
     Static,
+    /// Built in, from the tenant's settings and thresholds (`auto:vip`): never saved by a caller.
+    Automatic,
+    /// Built in: an RFM segment (`rfm:champions`).
+    Rfm,
 }
 
 impl Kind {
@@ -23,7 +27,14 @@ impl Kind {
         match self {
             Kind::Dynamic => "dynamic",
             Kind::Static => "static",
+            Kind::Automatic => "automatic",
+            Kind::Rfm => "rfm",
         }
+    }
+
+    /// Built in: changed through the settings, never by a caller.
+    pub fn built_in(self) -> bool {
+        matches!(self, Kind::Automatic | Kind::Rfm)
     }
 
     pub fn parse(text: &str) -> Kind {
@@ -68,12 +79,12 @@ pub fn members(p: &Population, all: &Segments, id: &str, today: i64, phone_regio
 }
 
 fn resolve(p: &Population, all: &Segments, id: &str, today: i64, phone_region: &str, depth: usize) -> Option<Bits> {
-    let saved = all.get(&Uuid::parse_str(id).ok()?)?;
+    let saved = all.get(&key(id)?)?;
     if depth > MAX_DEPTH {
         return Some(Bits::none(p.len()));
     }
     let mut bits = match (saved.kind, &saved.filter) {
-        (Kind::Dynamic, Some(filter)) => {
+        (Kind::Dynamic | Kind::Automatic | Kind::Rfm, Some(filter)) => {
             let nested = |other: &str| resolve(p, all, other, today, phone_region, depth + 1);
             let cx = Context { today, phone_region, segment: &nested };
             evaluate(p, filter, &cx)
@@ -89,6 +100,20 @@ fn resolve(p: &Population, all: &Segments, id: &str, today: i64, phone_region: &
     };
     bits.grow(p.len());
     Some(bits)
+}
+
+/// The uuid a segment id names: a saved segment's own, or a built-in one's ("auto:vip").
+pub fn key(id: &str) -> Option<Uuid> {
+    let id = id.trim();
+    match super::automatic::find(id) {
+        Some(d) => Some(d.uuid()),
+        None => Uuid::parse_str(id).ok(),
+    }
+}
+
+/// The id callers see: a built-in segment's well-known id, else the uuid.
+pub fn shown(id: Uuid) -> String {
+    super::automatic::id_of(id).map(str::to_string).unwrap_or_else(|| id.to_string())
 }
 
 /// The segment ids a filter names, in every group, each once.
@@ -118,7 +143,7 @@ pub fn reaches(all: &Segments, from: &str, target: Uuid) -> bool {
     let mut stack = vec![from.to_string()];
     let mut seen = HashSet::new();
     while let Some(id) = stack.pop() {
-        let Ok(uuid) = Uuid::parse_str(&id) else { continue };
+        let Some(uuid) = key(&id) else { continue };
         if uuid == target {
             return true;
         }
@@ -134,8 +159,9 @@ pub fn reaches(all: &Segments, from: &str, target: Uuid) -> bool {
 
 /// The saved segments whose filter names `id`.
 pub fn used_by(all: &Segments, id: Uuid) -> Vec<&Saved> {
-    let id = id.to_string();
-    all.values().filter(|s| s.filter.as_ref().is_some_and(|f| references(f).contains(&id))).collect()
+    all.values()
+        .filter(|s| s.filter.as_ref().is_some_and(|f| references(f).iter().any(|r| key(r) == Some(id))))
+        .collect()
 }
 
 /// The live client row of each of `wanted` (normalised like the filter's identifiers: phones in

@@ -160,7 +160,7 @@ pub async fn users(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyh
         .query(
             "SELECT user_kind, user_name, user_id FROM segment_users WHERE tenant_id = $1 AND segment_id = $2
              ORDER BY user_kind, user_name",
-            &[tenant, &id.to_string()],
+            &[tenant, &crate::domain::segments::shown(id)],
         )
         .await?;
     Ok(rows
@@ -175,7 +175,7 @@ pub async fn campaign_ids(
     tenant: &TenantId,
     ids: &[Uuid],
 ) -> anyhow::Result<std::collections::HashMap<Uuid, Vec<String>>> {
-    let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let keys: Vec<String> = ids.iter().map(|id| crate::domain::segments::shown(*id)).collect();
     let rows = db
         .query(
             "SELECT segment_id, user_id FROM segment_users WHERE tenant_id = $1 AND segment_id = ANY($2)
@@ -185,7 +185,7 @@ pub async fn campaign_ids(
         .await?;
     let mut by_segment: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
     for r in rows {
-        if let Ok(id) = Uuid::parse_str(r.get::<_, &str>(0)) {
+        if let Some(id) = crate::domain::segments::key(r.get::<_, &str>(0)) {
             by_segment.entry(id).or_default().push(r.get(1));
         }
     }

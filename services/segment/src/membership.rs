@@ -35,8 +35,8 @@ pub struct Publisher {
     last_pass: Arc<Mutex<Option<Moment>>>,
 }
 
-/// The model's position and each tenant's day.
-type Moment = (i64, i64, Vec<(String, i64)>);
+/// The model's position and each tenant's day and built-in segments.
+type Moment = (i64, i64, Vec<(String, i64, i128)>);
 
 /// One segment's members now, computed off the async threads.
 struct Computed {
@@ -60,11 +60,17 @@ impl Publisher {
             return Ok(0);
         }
         let (facts_seq, segments_seq) = self.model.position();
-        let mut days: Vec<(String, i64)> = self
+        // Each tenant's day, and when its built-in segments were last written (they move without
+        // a fact or a saved segment moving).
+        let mut days: Vec<(String, i64, i128)> = self
             .model
             .tenants()
             .into_iter()
-            .map(|(id, t)| (id, t.read().unwrap_or_else(|p| p.into_inner()).today(self.clock.now())))
+            .map(|(id, t)| {
+                let t = t.read().unwrap_or_else(|p| p.into_inner());
+                let built = t.automatic.computed_at.map_or(0, |at| at.unix_timestamp_nanos());
+                (id, t.today(self.clock.now()), built)
+            })
             .collect();
         days.sort();
         let moment = (facts_seq, segments_seq, days);

@@ -34,7 +34,10 @@ pub fn apply(p: &mut Population, event: &ev::Event, zone: &TimeZone) {
         }
         Some(Payload::ClientBlocked(b)) => status(p, &b.client_id, ClientStatus::Blocked as i32),
         Some(Payload::ClientUnblocked(u)) => status(p, &u.client_id, u.restored_status),
-        Some(Payload::ConsentChanged(c)) => consent(p, c),
+        Some(Payload::ConsentChanged(c)) => {
+            let day = local_day(&c.changed_at, zone).or_else(|| local_day(&event.occurred_at, zone));
+            consent(p, c, day);
+        }
         Some(Payload::ClientsMerged(m)) => {
             if let Some(survivor) = id(&m.survivor_client_id) {
                 for merged in m.merged_client_ids.iter().filter_map(|i| id(i)) {
@@ -144,6 +147,10 @@ fn client(p: &mut Population, c: &ev::ClientUpserted, zone: &TimeZone) {
         ("consent.personal_data", Some(i64::from(c.personal_data_consent))),
         ("consent.third_party_transfer", Some(i64::from(c.third_party_transfer_consent))),
     ];
+    let changed_on = local_day(&c.updated_at, zone).or_else(|| local_day(&c.registered_at, zone));
+    if let Some(day) = changed_on {
+        super::history::identified(p, row as u32, c.identified, day);
+    }
     for (fact, value) in numbers {
         p.column(fact, Column::number).put_number(row, value);
     }
@@ -170,7 +177,7 @@ fn children(p: &mut Population, owner: u32, c: &ev::ClientUpserted) {
     }
 }
 
-fn consent(p: &mut Population, c: &ev::ConsentChanged) {
+fn consent(p: &mut Population, c: &ev::ConsentChanged, day: Option<i64>) {
     let Some(row) = id(&c.client_id).map(|client| p.row(client) as usize) else { return };
     match c.agreement.as_str() {
         "personal_data" => {
@@ -194,6 +201,9 @@ fn consent(p: &mut Population, c: &ev::ConsentChanged) {
                 _ => "unknown",
             };
             p.column(fact, Column::text).put_text(row, status);
+            if let Some(day) = day {
+                super::history::consent(p, row as u32, &fact["consent.".len()..], status, day);
+            }
         }
     }
 }

@@ -37,6 +37,15 @@ impl Dict {
         self.codes.get(text).copied()
     }
 
+    /// How many codes there are, "no value" included.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.len() <= 1
+    }
+
     pub fn text(&self, code: u32) -> &str {
         self.texts.get(code as usize).map(String::as_str).unwrap_or("")
     }

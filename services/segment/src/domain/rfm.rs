@@ -11,7 +11,6 @@
 use super::bits::Bits;
 use super::column::{Column, NONE};
 use super::population::Population;
-use super::tally;
 
 /// The named segment of each cell: `NAMES[5 - R][FM - 1]`, recency 5 on the first line.
 pub const NAMES: [[&str; 5]; 5] = [
@@ -68,20 +67,10 @@ pub fn fm(f: u8, m: u8) -> u8 {
 /// The scores of `p` as of day `as_of`, over a look-back of `look_back` days ending on it.
 pub fn score(p: &Population, as_of: i64, look_back: i64) -> Scored {
     let n = p.len();
-    let (mut last, mut count, mut sum) = (vec![NONE; n], vec![0i64; n], vec![0i64; n]);
-    let all_last = p.clients.get(tally::LAST).map(Column::numbers).unwrap_or(&[]);
+    let last = super::history::last_purchases(p, as_of);
+    let (mut count, mut sum) = (vec![0i64; n], vec![0i64; n]);
     if let Some(rows) = p.tables.get("purchases") {
         let amount = rows.columns.get("amount").map(Column::numbers).unwrap_or(&[]);
-        for r in p.live.rows() {
-            let known = all_last.get(r).copied().unwrap_or(NONE);
-            last[r] = if known == NONE || known <= as_of {
-                known
-            } else {
-                // Bought after the day: the last purchase up to it, from the client's rows.
-                let mine = rows.rows_of(r as u32).iter().map(|&x| x as usize);
-                mine.filter(|&x| rows.live.get(x) && rows.day[x] <= as_of).map(|x| rows.day[x]).max().unwrap_or(NONE)
-            };
-        }
         for &x in rows.window(as_of - look_back.max(1) + 1, as_of) {
             let x = x as usize;
             if !rows.live.get(x) {

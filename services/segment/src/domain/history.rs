@@ -1,0 +1,230 @@
+//! What clients were on an earlier day: the consent and identification changes as rows with
+//! their day (the feeds carry each change with its time), registration days, and purchases up to
+//! a day. The dashboard's "30 days earlier" and its time series are read from here.
+use super::bits::Bits;
+use super::column::{Column, NONE};
+use super::population::Population;
+use super::tally;
+
+/// Consent changes: a row per change, with `channel` and `status` words.
+pub const CONSENTS: &str = "consent_changes";
+/// Identification changes: a row per change, `identified` 0 or 1.
+pub const IDENTIFIED: &str = "identified_changes";
+
+/// The consent states, as the series name them.
+pub const CONSENT_STATES: [&str; 3] = ["subscribed", "unsubscribed", "unknown"];
+/// The identification states.
+pub const IDENTIFIED_STATES: [&str; 2] = ["identified", "unidentified"];
+
+/// Records that `row`'s consent on `channel` became `status` on `day`.
+pub fn consent(p: &mut Population, row: u32, channel: &str, status: &str, day: i64) {
+    let table = p.table(CONSENTS);
+    let r = table.add(row, day);
+    table.column("channel", Column::text).put_text(r, channel);
+    table.column("status", Column::text).put_text(r, status);
+}
+
+/// Records `row`'s identification on `day` when it differs from what the client had.
+pub fn identified(p: &mut Population, row: u32, identified: bool, day: i64) {
+    let before = p.clients.get("client.identified").and_then(|c| c.number_at(row as usize));
+    if before == Some(i64::from(identified)) {
+        return;
+    }
+    let table = p.table(IDENTIFIED);
+    let r = table.add(row, day);
+    table.column("identified", Column::number).put_number(r, Some(i64::from(identified)));
+}
+
+/// The seen clients in registration order, for counting who had joined by a day.
+pub struct Joined {
+    /// `(day << 32) | row`, ascending (clients without a day joined at the beginning of time).
+    order: Vec<u64>,
+}
+
+const EPOCH_SHIFT: i64 = 1 << 30;
+
+impl Joined {
+    pub fn new(p: &Population, seen: &Bits) -> Self {
+        let days = p.clients.get("client.registered_at").map(Column::numbers).unwrap_or(&[]);
+        let mut order: Vec<u64> = seen
+            .rows()
+            .map(|r| {
+                let day = days.get(r).copied().filter(|d| *d != NONE).unwrap_or(-EPOCH_SHIFT + 1);
+                (((day + EPOCH_SHIFT) as u64) << 32) | r as u64
+            })
+            .collect();
+        order.sort_unstable();
+        Joined { order }
+    }
+
+    fn day(key: u64) -> i64 {
+        (key >> 32) as i64 - EPOCH_SHIFT
+    }
+
+    fn row(key: u64) -> usize {
+        (key & 0xffff_ffff) as usize
+    }
+
+    /// How many had joined by the end of `day`.
+    pub fn by(&self, day: i64) -> i64 {
+        self.order.partition_point(|k| Self::day(*k) <= day) as i64
+    }
+
+    /// How many joined within `from..=to`.
+    pub fn between(&self, from: i64, to: i64) -> i64 {
+        self.by(to) - self.by(from - 1)
+    }
+}
+
+/// A state that changes over time (a consent, identification): the counts of each state at the end
+/// of each of `ends` (ascending), among the seen clients who had joined or changed by then, and
+/// every client's state at the last end (`u8::MAX` for one not counted yet).
+///
+/// `changes` are `(day, row, state)` in day order; `initial(row)` is the state of a client that
+/// joined without a change recorded (its current state when it has no change at all).
+pub fn states_over_time(
+    joined: &Joined,
+    seen: &Bits,
+    changes: &[(i64, u32, u8)],
+    initial: impl Fn(usize) -> u8,
+    ends: &[i64],
+    states: usize,
+) -> (Vec<Vec<i64>>, Vec<u8>) {
+    let mut state = vec![u8::MAX; seen.len()];
+    let mut counts = vec![0i64; states];
+    let mut out = Vec::with_capacity(ends.len());
+    let (mut j, mut c) = (0usize, 0usize);
+    for &end in ends {
+        loop {
+            let next_join = joined.order.get(j).map(|k| Joined::day(*k)).filter(|d| *d <= end);
+            let next_change = changes.get(c).map(|x| x.0).filter(|d| *d <= end);
+            match (next_join, next_change) {
+                // A day's joins come before its changes.
+                (Some(dj), Some(dc)) if dj <= dc => {}
+                (Some(_), None) => {}
+                (_, Some(_)) => {
+                    let (_, row, to) = changes[c];
+                    c += 1;
+                    let row = row as usize;
+                    if !seen.get(row) {
+                        continue;
+                    }
+                    if let Some(&from) = state.get(row).filter(|s| **s != u8::MAX) {
+                        counts[from as usize] -= 1;
+                    }
+                    state[row] = to;
+                    counts[to as usize] += 1;
+                    continue;
+                }
+                (None, None) => break,
+            }
+            let row = Joined::row(joined.order[j]);
+            j += 1;
+            if state[row] == u8::MAX {
+                let s = initial(row);
+                state[row] = s;
+                counts[s as usize] += 1;
+            }
+        }
+        out.push(counts.clone());
+    }
+    (out, state)
+}
+
+/// The changes of the consent on `channel` as `(day, row, state)` in day order, with the rows
+/// that have any.
+pub fn consent_changes(p: &Population, channel: &str) -> (Vec<(i64, u32, u8)>, Bits) {
+    let mut changed = Bits::none(p.len());
+    let Some(rows) = p.tables.get(CONSENTS) else { return (Vec::new(), changed) };
+    let (Some(Column::Text { dict: cd, codes: channels }), Some(Column::Text { dict: sd, codes: statuses })) =
+        (rows.columns.get("channel"), rows.columns.get("status"))
+    else {
+        return (Vec::new(), changed);
+    };
+    let Some(wanted) = cd.find(channel) else { return (Vec::new(), changed) };
+    let state_of: Vec<u8> = (0..sd.len() as u32).map(|code| consent_state(sd.text(code))).collect();
+    let mut out = Vec::new();
+    for &r in rows.window(i64::MIN / 4, i64::MAX / 4) {
+        let r = r as usize;
+        if !rows.live.get(r) || channels.get(r) != Some(&wanted) {
+            continue;
+        }
+        let owner = rows.owner[r];
+        changed.set(owner as usize, true);
+        let status = statuses.get(r).copied().unwrap_or(0) as usize;
+        out.push((rows.day[r], owner, state_of.get(status).copied().unwrap_or(2)));
+    }
+    (out, changed)
+}
+
+/// The index in [`CONSENT_STATES`] of a status word.
+pub fn consent_state(word: &str) -> u8 {
+    match word {
+        "subscribed" => 0,
+        "unsubscribed" => 1,
+        _ => 2,
+    }
+}
+
+/// The identification changes as `(day, row, state)` (0 identified, 1 not), with the rows that
+/// have any.
+pub fn identified_changes(p: &Population) -> (Vec<(i64, u32, u8)>, Bits) {
+    let mut changed = Bits::none(p.len());
+    let Some(rows) = p.tables.get(IDENTIFIED) else { return (Vec::new(), changed) };
+    let values = rows.columns.get("identified").map(Column::numbers).unwrap_or(&[]);
+    let mut out = Vec::new();
+    for &r in rows.window(i64::MIN / 4, i64::MAX / 4) {
+        let r = r as usize;
+        if !rows.live.get(r) {
+            continue;
+        }
+        let owner = rows.owner[r];
+        changed.set(owner as usize, true);
+        out.push((rows.day[r], owner, if values.get(r) == Some(&1) { 0 } else { 1 }));
+    }
+    (out, changed)
+}
+
+/// Every client's last purchase on or before `day` ([`NONE`] for none): the all-time last purchase
+/// when it is not later, else read from the client's own rows.
+pub fn last_purchases(p: &Population, day: i64) -> Vec<i64> {
+    let mut last = vec![NONE; p.len()];
+    let all_last = p.clients.get(tally::LAST).map(Column::numbers).unwrap_or(&[]);
+    let Some(rows) = p.tables.get("purchases") else { return last };
+    for r in p.live.rows() {
+        let known = all_last.get(r).copied().unwrap_or(NONE);
+        last[r] = if known == NONE || known <= day {
+            known
+        } else {
+            let mine = rows.rows_of(r as u32).iter().map(|&x| x as usize);
+            mine.filter(|&x| rows.live.get(x) && rows.day[x] <= day).map(|x| rows.day[x]).max().unwrap_or(NONE)
+        };
+    }
+    last
+}
+
+/// Every client's purchases and spend on or before `day`: the all-time totals when no purchase is
+/// later, else summed from the rows up to the day.
+pub fn totals_by(p: &Population, day: i64) -> (Vec<i64>, Vec<i64>) {
+    let n = p.len();
+    let Some(rows) = p.tables.get("purchases") else { return (vec![0; n], vec![0; n]) };
+    let latest = rows.window(i64::MIN / 4, i64::MAX / 4).last().map(|r| rows.day[*r as usize]);
+    if latest.is_none_or(|l| l <= day) {
+        let column = |name: &str| {
+            let values = p.clients.get(name).map(Column::numbers).unwrap_or(&[]);
+            (0..n).map(|r| values.get(r).copied().filter(|v| *v != NONE).unwrap_or(0)).collect::<Vec<_>>()
+        };
+        return (column(tally::COUNT), column(tally::SUM));
+    }
+    let amount = rows.columns.get("amount").map(Column::numbers).unwrap_or(&[]);
+    let (mut count, mut sum) = (vec![0i64; n], vec![0i64; n]);
+    for &x in rows.window(i64::MIN / 4, day) {
+        let x = x as usize;
+        if rows.live.get(x) {
+            let owner = rows.owner[x] as usize;
+            count[owner] += 1;
+            sum[owner] = sum[owner].saturating_add(amount.get(x).copied().filter(|v| *v != NONE).unwrap_or(0));
+        }
+    }
+    (count, sum)
+}

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod membership;
 pub mod model;
 pub mod rebuild;
+pub mod render;
 pub mod store;
 
 pub use config::Settings;

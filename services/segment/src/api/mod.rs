@@ -1,8 +1,11 @@
 //! The gRPC face of the segment service: decode, ask the read model, encode. No SQL here.
 mod audience;
 mod automatic;
+mod customers;
+mod dashboard;
 mod filters;
 mod members;
+mod reports;
 mod segments;
 
 use crate::config::SegmentSettings;
@@ -42,14 +45,6 @@ impl SegmentApi {
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
 type ProgressStream = Pin<Box<dyn futures::Stream<Item = Result<pb::RebuildProgress, Status>> + Send>>;
 type IdStream = Pin<Box<dyn futures::Stream<Item = Result<pb::ClientIdBatch, Status>> + Send>>;
-
-/// The answer of the RPCs the segment service does not serve yet: automatic segments, RFM,
-/// dashboards and reports come with part 2.
-fn not_yet<T>(what: &str) -> Result<Response<T>, Status> {
-    Err(Status::unimplemented(format!(
-        "{what} are not served yet; filters and saved segments are (CountClients, ListSegments)"
-    )))
-}
 
 #[tonic::async_trait]
 impl SegmentService for SegmentApi {
@@ -147,26 +142,26 @@ impl SegmentService for SegmentApi {
     async fn get_rfm_grid(&self, r: Request<pb::GetRfmGridRequest>) -> Result<Response<pb::RfmGrid>, Status> {
         reply(automatic::rfm_grid(self, r).await)
     }
-    async fn get_dashboard(&self, _: Request<pb::GetDashboardRequest>) -> Result<Response<pb::Dashboard>, Status> {
-        not_yet("dashboards")
+    async fn get_dashboard(&self, r: Request<pb::GetDashboardRequest>) -> Result<Response<pb::Dashboard>, Status> {
+        reply(dashboard::get(self, r).await)
     }
-    async fn get_chart(&self, _: Request<pb::GetChartRequest>) -> Result<Response<pb::Chart>, Status> {
-        not_yet("charts")
+    async fn get_chart(&self, r: Request<pb::GetChartRequest>) -> Result<Response<pb::Chart>, Status> {
+        reply(dashboard::get_chart(self, r).await)
     }
     async fn render_dashboard(
         &self,
-        _: Request<pb::RenderDashboardRequest>,
+        r: Request<pb::RenderDashboardRequest>,
     ) -> Result<Response<pb::RenderDashboardResponse>, Status> {
-        not_yet("dashboards")
+        reply(customers::render(self, r).await)
     }
     async fn get_customer_type_analytics(
         &self,
-        _: Request<pb::GetCustomerTypeAnalyticsRequest>,
+        r: Request<pb::GetCustomerTypeAnalyticsRequest>,
     ) -> Result<Response<pb::CustomerTypeAnalytics>, Status> {
-        not_yet("customer-type analytics")
+        reply(customers::get(self, r).await)
     }
-    async fn get_report(&self, _: Request<pb::GetReportRequest>) -> Result<Response<pb::Report>, Status> {
-        not_yet("reports")
+    async fn get_report(&self, r: Request<pb::GetReportRequest>) -> Result<Response<pb::Report>, Status> {
+        reply(reports::get(self, r).await)
     }
     type RebuildReadModelStream = ProgressStream;
     async fn rebuild_read_model(

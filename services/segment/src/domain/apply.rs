@@ -52,7 +52,10 @@ pub fn apply(p: &mut Population, event: &ev::Event, zone: &TimeZone) {
         Some(Payload::CardChanged(c)) => card(p, c, zone),
         Some(Payload::PurchaseRecorded(r)) => purchase(p, r, zone),
         Some(Payload::PurchaseReturned(r)) => returned(p, r, zone),
-        Some(Payload::BalanceChanged(b)) => balance(p, b, zone),
+        Some(Payload::BalanceChanged(b)) => {
+            points_month(p, b, local_day(&event.occurred_at, zone));
+            balance(p, b, zone);
+        }
         Some(Payload::LevelChanged(l)) => {
             if let Some(row) = id(&l.client_id).map(|c| p.row(c) as usize) {
                 p.column("ledger.level", Column::text).put_text(row, &l.level_id);
@@ -290,6 +293,27 @@ fn returned(p: &mut Population, r: &ev::PurchaseReturned, zone: &TimeZone) {
         lines.column("return_lines.accepted_by", Column::text).put_text(line, &r.accepted_by);
     }
     super::tally::recompute(p, owner);
+}
+
+/// Adds what `b` changed against the client's last balance to the month of `day`.
+fn points_month(p: &mut Population, b: &ev::BalanceChanged, day: Option<i64>) {
+    let (Some(client), Some(day)) = (id(&b.client_id), day) else { return };
+    let row = p.row(client) as usize;
+    let before = |fact: &str| p.clients.get(fact).and_then(|c| c.number_at(row)).unwrap_or(0);
+    let deltas =
+        (b.earned_total - before("ledger.earned_total"), b.used - before("ledger.used"), b.expired - before("ledger.expired"));
+    count_points(p, day, deltas);
+}
+
+fn count_points(p: &mut Population, day: i64, (earned, used, expired): (i64, i64, i64)) {
+    let date = super::evaluate::date_of(day);
+    let month = day - i64::from(date.day()) + 1;
+    let m = p.points_months.entry(month).or_default();
+    m.earned = m.earned.saturating_add(earned);
+    m.used = m.used.saturating_add(used);
+    m.expired = m.expired.saturating_add(expired);
+    m.accruals += i64::from(earned > 0);
+    m.redemptions += i64::from(used > 0);
 }
 
 fn balance(p: &mut Population, b: &ev::BalanceChanged, zone: &TimeZone) {

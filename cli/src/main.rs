@@ -3,6 +3,7 @@
 mod cards;
 mod clients;
 mod connection;
+mod dashboard;
 mod dev;
 mod feeds;
 mod format;
@@ -56,6 +57,10 @@ enum Command {
     Points(points::PointsArgs),
     /// Segments: count and list clients by filter, the fact catalogue, saved segments, rebuild.
     Segments(segments::SegmentsArgs),
+    /// The CRM dashboard as one HTML file (tiles, charts, RFM grid, new vs returning customers).
+    Dashboard(dashboard::DashboardArgs),
+    /// A report: clv, retention, churn, segment_performance, points_behaviour.
+    Report(dashboard::ReportArgs),
     /// Feed operations: events a service parked because it could not apply them.
     Feeds(feeds::FeedsArgs),
     /// Mint a token signed with the development key (or --key-file).
@@ -78,6 +83,8 @@ fn main() -> std::process::ExitCode {
             Command::Points(args) => points::run(args, &out).await,
             Command::Segments(args) => segments::run(args, &out).await,
             Command::Feeds(args) => feeds::run(args, &out).await,
+            Command::Dashboard(args) => dashboard::dashboard(args, &out).await,
+            Command::Report(args) => dashboard::report(args, &out).await,
         }
     });
     match result {

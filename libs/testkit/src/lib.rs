@@ -2,6 +2,7 @@
 //! services started in-process on an ephemeral port with authenticated clients, and deterministic
 //! demo data.
 mod app;
+pub mod browser;
 pub mod demo;
 pub mod support;
 

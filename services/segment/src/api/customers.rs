@@ -25,7 +25,8 @@ fn value_index(part: &Orders, all: &Orders) -> i32 {
     if part.orders == 0 || all.revenue == 0 {
         return 0;
     }
-    let index = i128::from(part.revenue) * i128::from(all.orders) * 10_000 / (i128::from(part.orders) * i128::from(all.revenue));
+    let index = i128::from(part.revenue) * i128::from(all.orders) * 10_000
+        / (i128::from(part.orders) * i128::from(all.revenue));
     i32::try_from(index).unwrap_or(i32::MAX)
 }
 
@@ -84,7 +85,13 @@ fn message(a: &Analytics, currency: &str, now: time::OffsetDateTime) -> pb::Cust
     }
 }
 
-fn analytics(t: &Tenant, seen: &crate::domain::bits::Bits, p: Period, top: i32, now: time::OffsetDateTime) -> pb::CustomerTypeAnalytics {
+fn analytics(
+    t: &Tenant,
+    seen: &crate::domain::bits::Bits,
+    p: Period,
+    top: i32,
+    now: time::OffsetDateTime,
+) -> pb::CustomerTypeAnalytics {
     let a = analyse(&t.population, seen, p.from, p.to, p.granularity, top as usize);
     message(&a, &t.currency, now)
 }
@@ -99,7 +106,9 @@ pub async fn get(
     let top = match body.top {
         0 => DEFAULT_TOP,
         n if (1..=MAX_TOP).contains(&n) => n,
-        _ => return Err(ApiError::field("top", &format!("must be from 1 to {MAX_TOP} products (0 for {DEFAULT_TOP})"))),
+        _ => {
+            return Err(ApiError::field("top", &format!("must be from 1 to {MAX_TOP} products (0 for {DEFAULT_TOP})")));
+        }
     };
     let stores = a.caller.principal.store_scope().map(<[String]>::to_vec);
     let (today, now) = (a.today, a.caller.now);

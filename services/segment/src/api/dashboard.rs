@@ -59,7 +59,9 @@ pub(super) fn period(range: &Option<pb::DateRange>, granularity: i32, today: i64
     if (to - from) / per_bucket + 1 > MAX_BUCKETS as i64 {
         return Err(ApiError::field(
             "period",
-            &format!("holds more than {MAX_BUCKETS} buckets of that granularity; choose a longer one (week, month, year)"),
+            &format!(
+                "holds more than {MAX_BUCKETS} buckets of that granularity; choose a longer one (week, month, year)"
+            ),
         ));
     }
     Ok(Period { from, to, granularity })
@@ -91,7 +93,8 @@ fn vips(t: &Tenant, seen: &Bits, th: &Thresholds, day: i64) -> i64 {
 }
 
 fn kpis(now: &Kpis, before: &Kpis) -> Vec<pb::Kpi> {
-    let pick: [(KpiKind, fn(&Kpis) -> i64); 11] = [
+    type Figure = fn(&Kpis) -> i64;
+    let pick: [(KpiKind, Figure); 11] = [
         (KpiKind::TotalClients, |k| k.total),
         (KpiKind::Active, |k| k.active),
         (KpiKind::Vip, |k| k.vip),

@@ -63,9 +63,9 @@ pub async fn get(api: &SegmentApi, r: tonic::Request<pb::GetReportRequest>) -> A
             "the points months are the whole chain's: a token limited to stores may not read them".into(),
         ));
     }
-    let range = body.period.or_else(|| {
-        Some(pb::DateRange { from: Some(super::automatic::date(a.today - DEFAULT_DAYS + 1)), to: None })
-    });
+    let range = body
+        .period
+        .or_else(|| Some(pb::DateRange { from: Some(super::automatic::date(a.today - DEFAULT_DAYS + 1)), to: None }));
     let p = super::dashboard::period(&range, pb::Granularity::Month as i32, a.today)?;
     let (today, now) = (a.today, a.caller.now);
     on_model(a.tenant, move |t| {

@@ -300,8 +300,11 @@ fn points_month(p: &mut Population, b: &ev::BalanceChanged, day: Option<i64>) {
     let (Some(client), Some(day)) = (id(&b.client_id), day) else { return };
     let row = p.row(client) as usize;
     let before = |fact: &str| p.clients.get(fact).and_then(|c| c.number_at(row)).unwrap_or(0);
-    let deltas =
-        (b.earned_total - before("ledger.earned_total"), b.used - before("ledger.used"), b.expired - before("ledger.expired"));
+    let deltas = (
+        b.earned_total - before("ledger.earned_total"),
+        b.used - before("ledger.used"),
+        b.expired - before("ledger.expired"),
+    );
     count_points(p, day, deltas);
 }
 

@@ -94,8 +94,12 @@ fn purchase_days(p: &Population, seen: &Bits) -> Vec<Vec<i64>> {
     let mut days = vec![Vec::new(); p.len()];
     if let Some(rows) = p.tables.get("purchases") {
         for r in seen.rows() {
-            let mut mine: Vec<i64> =
-                rows.rows_of(r as u32).iter().filter(|x| rows.live.get(**x as usize)).map(|x| rows.day[*x as usize]).collect();
+            let mut mine: Vec<i64> = rows
+                .rows_of(r as u32)
+                .iter()
+                .filter(|x| rows.live.get(**x as usize))
+                .map(|x| rows.day[*x as usize])
+                .collect();
             mine.sort_unstable();
             days[r] = mine;
         }
@@ -138,7 +142,8 @@ pub fn retention(p: &Population, seen: &Bits, from: i64, to: i64) -> Table {
             cohorts[cohort].1[k] += i64::from(*bought);
         }
     }
-    let mut columns = vec![("cohort", "the month of the first purchase"), ("clients", "clients whose first purchase was then")];
+    let mut columns =
+        vec![("cohort", "the month of the first purchase"), ("clients", "clients whose first purchase was then")];
     const LATER: [&str; RETENTION_MONTHS] = [
         "month_1", "month_2", "month_3", "month_4", "month_5", "month_6", "month_7", "month_8", "month_9", "month_10",
         "month_11", "month_12",
@@ -150,7 +155,7 @@ pub fn retention(p: &Population, seen: &Bits, from: i64, to: i64) -> Table {
         .map(|((start, _), (size, back))| {
             let mut row = vec![month_label(*start), size.to_string()];
             for (k, n) in back.iter().enumerate() {
-                let shown = month_index(*start) + k as i64 + 1 <= last_month;
+                let shown = month_index(*start) + (k as i64) < last_month;
                 row.push(if shown { percent(*n, size) } else { String::new() });
             }
             row

@@ -88,8 +88,8 @@ pub fn html(page: &Page<'_>) -> String {
         escape(l.word("title")),
         escape(page.tenant),
         l.word("period"),
-        iso(&period.and_then(|p| p.from.clone())),
-        iso(&period.and_then(|p| p.to.clone())),
+        iso(&period.and_then(|p| p.from)),
+        iso(&period.and_then(|p| p.to)),
         l.word("computed"),
         d.computed_at.as_ref().map(|t| time_text(t.seconds)).unwrap_or_default()
     );
@@ -105,16 +105,18 @@ pub fn html(page: &Page<'_>) -> String {
             card(&mut out, l.word(title), &over_time(c, l, &number));
         }
     }
-    for (kind, title) in
-        [(ChartKind::EmailSubscriptionsByGender, "email_by_gender"), (ChartKind::SmsSubscriptionsByGender, "sms_by_gender")]
-    {
+    for (kind, title) in [
+        (ChartKind::EmailSubscriptionsByGender, "email_by_gender"),
+        (ChartKind::SmsSubscriptionsByGender, "sms_by_gender"),
+    ] {
         if let Some(c) = chart(kind) {
             card(&mut out, l.word(title), &categories(c, l, &number));
         }
     }
     out.push_str("</div>");
     let _ = write!(out, "<h2>{}</h2><div class=\"grid\">", l.word("behaviour_section"));
-    for (kind, title) in [(ChartKind::ProspectsVsSpenders, "prospects_vs_spenders"), (ChartKind::Activity, "activity")] {
+    for (kind, title) in [(ChartKind::ProspectsVsSpenders, "prospects_vs_spenders"), (ChartKind::Activity, "activity")]
+    {
         if let Some(c) = chart(kind) {
             card(&mut out, l.word(title), &categories(c, l, &number));
         }
@@ -144,7 +146,9 @@ pub fn html(page: &Page<'_>) -> String {
 
 fn time_text(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()))
+        .map(|t| {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        })
         .unwrap_or_default()
 }
 
@@ -250,13 +254,17 @@ fn rfm(out: &mut String, g: &pb::RfmGrid, l: Language, number: &dyn Fn(i64) -> S
             number(s.clients)
         );
     }
+    let list = |v: &[i64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ");
     let _ = write!(
         out,
-        "</table><p class=\"note\">R ≤ {:?} d · F ≤ {:?} · {} {}</p></div></div>",
-        g.recency_days_bounds,
-        g.frequency_bounds,
-        g.look_back_days,
-        l.word("period").to_lowercase()
+        "</table><p class=\"note\">{}: {} ({}) · {}: {} · {}: {}</p></div></div>",
+        l.word("recency"),
+        list(&g.recency_days_bounds),
+        l.word("days"),
+        l.word("frequency_monetary"),
+        list(&g.frequency_bounds),
+        l.word("look_back"),
+        g.look_back_days
     );
 }
 
@@ -279,29 +287,31 @@ fn customers(out: &mut String, c: &pb::CustomerTypeAnalytics, l: Language, curre
     out.push_str("</div><div class=\"grid\" style=\"margin-top:14px\"><div class=\"card\">");
     let _ = write!(
         out,
-        "<h3>{}</h3><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<h3>{}</h3><p class=\"note\">{} / {}</p><table><tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         l.word("weekday_table"),
-        l.word("customer_type"),
+        l.word("new_customers"),
+        l.word("returning_customers"),
         l.word("orders"),
         l.word("revenue_per_day"),
         l.word("average_basket"),
         l.word("items_per_order"),
         l.word("value_index")
     );
-    for r in &c.by_day_of_week {
+    for weekday in 1..=7 {
+        let of = |kind: &str| c.by_day_of_week.iter().find(|r| r.day_of_week == weekday && r.customer_type == kind);
+        let both = |cell: &dyn Fn(&pb::CustomerTypeRow) -> String| {
+            let text = |kind: &str| of(kind).map(cell).unwrap_or_default();
+            format!("{} / {}", text("new"), text("returning"))
+        };
         let _ = write!(
             out,
-            r#"<tr data-weekday="{}" data-type="{}"><td>{} · {}</td><td>{}</td><td>{}</td><td>{}</td><td>{},{:03}</td><td>{:.2}</td></tr>"#,
-            r.day_of_week,
-            escape(&r.customer_type),
-            l.word(&format!("weekday_{}", r.day_of_week)),
-            word_or(l, &format!("{}_customers", r.customer_type)),
-            l.number(r.orders),
-            l.money(money(&r.average_revenue_per_day), currency),
-            l.money(money(&r.average_basket), currency),
-            r.items_per_order_milli / 1000,
-            r.items_per_order_milli % 1000,
-            f64::from(r.value_index_bp) / 10_000.0
+            r#"<tr data-weekday="{weekday}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            l.word(&format!("weekday_{weekday}")),
+            both(&|r| l.number(r.orders)),
+            both(&|r| l.money(money(&r.average_revenue_per_day), currency)),
+            both(&|r| l.money(money(&r.average_basket), currency)),
+            both(&|r| format!("{},{:02}", r.items_per_order_milli / 1000, r.items_per_order_milli % 1000 / 10)),
+            both(&|r| format!("{},{:02}", r.value_index_bp / 10_000, r.value_index_bp % 10_000 / 100)),
         );
     }
     let _ = write!(

@@ -9,18 +9,23 @@ pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A round top for an axis: 1, 2 or 5 × a power of ten, at least `max`.
-fn nice(max: i64) -> i64 {
-    let max = max.max(1);
+/// A round step: 1, 2 or 5 × a power of ten, at least `at_least`.
+fn nice(at_least: i64) -> i64 {
+    let at_least = at_least.max(1);
     let mut step = 1i64;
     loop {
         for m in [1, 2, 5] {
-            if step.saturating_mul(m) >= max {
+            if step.saturating_mul(m) >= at_least {
                 return step * m;
             }
         }
         step = step.saturating_mul(10);
     }
+}
+
+/// The top of an axis of four gridlines, each a round whole step: at least `max`.
+fn axis_top(max: i64) -> i64 {
+    nice((max.max(1) + 3) / 4).saturating_mul(4)
 }
 
 const W: f64 = 560.0;
@@ -61,7 +66,7 @@ fn legend(out: &mut String, names: &[String]) {
 
 /// Lines over time: `labels` under the x axis (a few of them shown), one line per series.
 pub fn lines(labels: &[String], series: &[(String, Vec<i64>)], number: &dyn Fn(i64) -> String) -> String {
-    let top = nice(series.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0));
+    let top = axis_top(series.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0));
     let mut out = String::new();
     frame(&mut out, top, number);
     let n = labels.len().max(1);
@@ -70,16 +75,23 @@ pub fn lines(labels: &[String], series: &[(String, Vec<i64>)], number: &dyn Fn(i
     for (i, (_, values)) in series.iter().enumerate() {
         let points: Vec<String> = values.iter().enumerate().map(|(k, v)| format!("{:.1},{:.1}", x(k), y(*v))).collect();
         let colour = COLOURS[i % COLOURS.len()];
-        let _ = write!(out, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, points.join(" "));
+        let _ =
+            write!(out, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, points.join(" "));
         if values.len() == 1 {
             let _ = write!(out, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#, x(0), y(values[0]));
         }
     }
     let shown: Vec<usize> = if n <= 6 { (0..n).collect() } else { vec![0, n / 4, n / 2, 3 * n / 4, n - 1] };
     for i in shown.into_iter().filter(|i| *i < labels.len()) {
+        // The first and last labels stay inside the picture.
+        let anchor = match i {
+            0 if n > 1 => "start",
+            i if i + 1 == n && n > 1 => "end",
+            _ => "middle",
+        };
         let _ = write!(
             out,
-            r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle" fill="#616161">{}</text>"##,
+            r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="{anchor}" fill="#616161">{}</text>"##,
             x(i),
             H - 10.0,
             escape(&labels[i])
@@ -92,7 +104,7 @@ pub fn lines(labels: &[String], series: &[(String, Vec<i64>)], number: &dyn Fn(i
 
 /// Bars by category, one bar per series in each group, the value above each bar.
 pub fn bars(categories: &[String], series: &[(String, Vec<i64>)], number: &dyn Fn(i64) -> String) -> String {
-    let top = nice(series.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0));
+    let top = axis_top(series.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0));
     let mut out = String::new();
     frame(&mut out, top, number);
     let groups = categories.len().max(1) as f64;
@@ -211,6 +223,7 @@ mod tests {
     #[test]
     fn axes_end_on_round_numbers_and_text_is_escaped() {
         assert_eq!((nice(0), nice(7), nice(11), nice(4_200), nice(50_000)), (1, 10, 20, 5_000, 50_000));
+        assert_eq!((axis_top(0), axis_top(3), axis_top(9), axis_top(150), axis_top(10_001)), (4, 4, 20, 200, 20_000));
         let drawn = bars(&["<b>".into()], &[("a&b".into(), vec![3])], &|n| n.to_string());
         assert!(drawn.contains("&lt;b&gt;") && drawn.contains(">3<") && !drawn.contains("<b>"));
     }

@@ -73,7 +73,10 @@ fn orders_on_the_first_purchase_day_are_new_and_every_later_one_returning() {
     assert_eq!(weekday(3), ([orders(1, 5_000, 2), orders(1, 3_000, 3)], 1));
     assert_eq!(weekday(7), ([orders(1, 500, 1), Orders::default()], 1));
     let top: Vec<(usize, &str, i64)> = a.top.iter().map(|t| (t.kind, t.sku.as_str(), t.quantity_milli)).collect();
-    assert_eq!(top, [(0, "MILK", 3_000), (0, "COFFEE", 2_000), (0, "BREAD", 1_000), (1, "MILK", 3_000), (1, "COFFEE", 1_000)]);
+    assert_eq!(
+        top,
+        [(0, "MILK", 3_000), (0, "COFFEE", 2_000), (0, "BREAD", 1_000), (1, "MILK", 3_000), (1, "COFFEE", 1_000)]
+    );
     assert_eq!(a.top[0].name, "milk");
     // Ona, Eglė and Petras started in the week; Ona bought again the same day, Petras ten days later.
     assert_eq!((a.second_purchase_rate_bp, a.median_days_to_second), (6_666, 5));

@@ -55,11 +55,7 @@ fn churn_counts_who_fell_asleep_during_each_month() {
     let t = churn(&p, &seen, 30, day(2026, 2, 1), day(2026, 4, 30));
     assert_eq!(
         cells(&t),
-        [
-            vec!["2026-02", "2", "1", "50.00"],
-            vec!["2026-03", "2", "2", "100.00"],
-            vec!["2026-04", "0", "0", ""],
-        ],
+        [vec!["2026-02", "2", "1", "50.00"], vec!["2026-03", "2", "2", "100.00"], vec!["2026-04", "0", "0", ""],],
         "B fell asleep in February; A and C in March (C exactly 30 days after 1 March)"
     );
 }
@@ -74,7 +70,10 @@ fn lifetime_value_and_segment_performance_per_group() {
     let clv = lifetime_value(&p, &seen, &groups);
     assert_eq!(
         cells(&clv),
-        [vec!["all clients", "4", "130.00", "32.50", "1.50", "21.66"], vec!["A and C", "2", "80.00", "40.00", "2.50", "16.00"]]
+        [
+            vec!["all clients", "4", "130.00", "32.50", "1.50", "21.66"],
+            vec!["A and C", "2", "80.00", "40.00", "2.50", "16.00"]
+        ]
     );
     // March and April against the 61 days before (30 Dec .. 28 Feb).
     let performance = segment_performance(&p, &seen, &groups, day(2026, 3, 1), day(2026, 4, 30));

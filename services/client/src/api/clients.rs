@@ -87,6 +87,14 @@ async fn new_record(
         v.add("card_number", "belongs to another client");
     }
     let status = new_status(body.status, &mut v);
+    let registered_at = match ctx.original_time(input.registered_at.as_ref(), "client.registered_at") {
+        Ok(at) => at,
+        Err(ApiError::InvalidArgument(e)) => {
+            v.extend(e);
+            ctx.now
+        }
+        Err(other) => return Err(other),
+    };
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ApiError::InvalidArgument(v));
     };
@@ -95,7 +103,7 @@ async fn new_record(
         profile,
         status,
         block: None,
-        registered_at: ctx.now,
+        registered_at,
         updated_at: ctx.now,
         version: 1,
         merged_client_ids: vec![],

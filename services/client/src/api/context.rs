@@ -60,7 +60,28 @@ impl Ctx {
     pub fn latest_date(&self) -> time::Date {
         (self.now + time::Duration::hours(14)).date()
     }
+
+    /// When something happened, as a migration gives it (its original time, right
+    /// `clients.import`), else now. Never in the future, never before 1900.
+    pub fn original_time(&self, given: Option<&prost_types::Timestamp>, field: &str) -> Result<time::OffsetDateTime> {
+        let Some(given) = given else { return Ok(self.now) };
+        if !self.principal.has_right(IMPORT) {
+            return Err(ApiError::PermissionDenied(format!(
+                "{field}: only a migration gives an original time (right {IMPORT}); leave it out to record now"
+            )));
+        }
+        let earliest = time::macros::datetime!(1900-01-01 0:00 UTC);
+        match loyalty_platform::convert::from_timestamp(given) {
+            Some(t) if t > self.now + time::Duration::minutes(5) => Err(ApiError::field(field, "is in the future")),
+            Some(t) if t < earliest => Err(ApiError::field(field, "is before 1900")),
+            Some(t) => Ok(t),
+            None => Err(ApiError::field(field, "is not a time")),
+        }
+    }
 }
+
+/// The right of a migration: clients keep their original registration and consent times.
+pub const IMPORT: &str = "clients.import";
 
 /// A client id from the wire.
 pub fn client_id(field: &str, text: &str) -> Result<uuid::Uuid> {

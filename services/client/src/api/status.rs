@@ -131,16 +131,34 @@ async fn tell_ledger(api: &ClientApi, ctx: &Ctx, client: uuid::Uuid, blocked: bo
     }
 }
 
-fn agreement(a: &pb::Agreement, source: &str, now: time::OffsetDateTime) -> Agreement {
+fn agreement(a: &pb::Agreement, source: &str, changed_at: time::OffsetDateTime) -> Agreement {
     Agreement {
         granted: a.granted,
-        changed_at: now,
+        changed_at,
         source: if a.source.is_empty() { source.to_string() } else { a.source.clone() },
     }
 }
 
+/// The time a change happened: its original time from a migration, else now. A bad time is a
+/// violation of `field`; giving one without the right is refused outright.
+fn changed_time(
+    ctx: &Ctx,
+    given: Option<&prost_types::Timestamp>,
+    field: &str,
+    v: &mut Violations,
+) -> Result<time::OffsetDateTime> {
+    match ctx.original_time(given, field) {
+        Ok(at) => Ok(at),
+        Err(ApiError::InvalidArgument(e)) => {
+            v.extend(e);
+            Ok(ctx.now)
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// The consents a request sets, read with every problem at once; each channel at most once.
-fn consent_changes(body: &pb::SetConsentRequest, source: &str, now: time::OffsetDateTime) -> Result<Vec<Consent>> {
+fn consent_changes(body: &pb::SetConsentRequest, source: &str, ctx: &Ctx) -> Result<Vec<Consent>> {
     let mut v = Violations::new();
     let mut changes = Vec::new();
     for (i, c) in body.consents.iter().enumerate() {
@@ -157,13 +175,22 @@ fn consent_changes(body: &pb::SetConsentRequest, source: &str, now: time::Offset
                 v.add(format!("consents[{i}].channel"), "is listed twice");
             }
             let source = if c.source.is_empty() { source.to_string() } else { c.source.clone() };
+            let changed_at = changed_time(ctx, c.changed_at.as_ref(), &format!("consents[{i}].changed_at"), &mut v)?;
             changes.push(Consent {
                 channel: channel.into(),
                 status: status.into(),
-                changed_at: now,
+                changed_at,
                 source,
                 address: c.address.clone(),
             });
+        }
+    }
+    for (field, a) in [
+        ("personal_data_consent.changed_at", &body.personal_data_consent),
+        ("third_party_transfer_consent.changed_at", &body.third_party_transfer_consent),
+    ] {
+        if let Some(a) = a {
+            changed_time(ctx, a.changed_at.as_ref(), field, &mut v)?;
         }
     }
     if body.consents.is_empty() && body.personal_data_consent.is_none() && body.third_party_transfer_consent.is_none() {
@@ -178,7 +205,7 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     let body = request.into_inner();
     let id = client_id("client_id", &body.client_id)?;
     let source = if body.source.trim().is_empty() { "api".to_string() } else { body.source.trim().to_string() };
-    let changes = consent_changes(&body, &source, ctx.now)?;
+    let changes = consent_changes(&body, &source, &ctx)?;
     let mut conn = api.conn().await?;
     let tx = conn.transaction().await?;
     if let Some(answer) = loyalty_platform::idempotency::replay(&tx, &ctx, "SetConsent", &body).await? {
@@ -206,10 +233,12 @@ pub async fn set_consent(api: &ClientApi, request: tonic::Request<pb::SetConsent
     }
     record.consents.sort_by(|a, b| a.channel.cmp(&b.channel));
     if let Some(a) = &body.personal_data_consent {
-        record.personal_data_consent = Some(agreement(a, &source, ctx.now));
+        let at = ctx.original_time(a.changed_at.as_ref(), "personal_data_consent.changed_at")?;
+        record.personal_data_consent = Some(agreement(a, &source, at));
     }
     if let Some(a) = &body.third_party_transfer_consent {
-        record.third_party_consent = Some(agreement(a, &source, ctx.now));
+        let at = ctx.original_time(a.changed_at.as_ref(), "third_party_transfer_consent.changed_at")?;
+        record.third_party_consent = Some(agreement(a, &source, at));
     }
     let agreements = events::agreements_changed(&agreed_before, &record);
     for event in &agreements {

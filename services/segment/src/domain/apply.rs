@@ -152,7 +152,7 @@ fn client(p: &mut Population, c: &ev::ClientUpserted, zone: &TimeZone) {
     ];
     let changed_on = local_day(&c.updated_at, zone).or_else(|| local_day(&c.registered_at, zone));
     if let Some(day) = changed_on {
-        super::history::identified(p, row as u32, c.identified, day);
+        super::history::identified(p, row as u32, c.identified, day, local_day(&c.registered_at, zone));
     }
     for (fact, value) in numbers {
         p.column(fact, Column::number).put_number(row, value);

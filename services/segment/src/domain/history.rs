@@ -24,12 +24,14 @@ pub fn consent(p: &mut Population, row: u32, channel: &str, status: &str, day: i
     table.column("status", Column::text).put_text(r, status);
 }
 
-/// Records `row`'s identification on `day` when it differs from what the client had.
-pub fn identified(p: &mut Population, row: u32, identified: bool, day: i64) {
+/// Records `row`'s identification when it differs from what the client had: on `joined` the
+/// first time the client is seen (a migrated client was what it is since it joined), else on `day`.
+pub fn identified(p: &mut Population, row: u32, identified: bool, day: i64, joined: Option<i64>) {
     let before = p.clients.get("client.identified").and_then(|c| c.number_at(row as usize));
     if before == Some(i64::from(identified)) {
         return;
     }
+    let day = if before.is_none() { joined.unwrap_or(day) } else { day };
     let table = p.table(IDENTIFIED);
     let r = table.add(row, day);
     table.column("identified", Column::number).put_number(r, Some(i64::from(identified)));

@@ -152,7 +152,7 @@ async fn load_demo_once(data_dir: &Path, endpoint: &str, token: &str) -> anyhow:
         println!("demo: already loaded ({} exists)", marker.display());
         return Ok(());
     }
-    let report = suite::load_demo(endpoint, token).await?;
+    let report = crate::demo::load_demo(endpoint, token).await?;
     for line in &report {
         println!("demo: {line}");
     }

@@ -4,6 +4,7 @@ mod cards;
 mod clients;
 mod connection;
 mod dashboard;
+mod demo;
 mod dev;
 mod feeds;
 mod format;

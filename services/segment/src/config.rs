@@ -19,11 +19,15 @@ pub struct SegmentSettings {
     pub follow_batch: i64,
     /// The most client ids in one `StreamClientIds` message.
     pub ids_per_batch: usize,
+    /// The built-in segments' thresholds and RFM scores are computed at each tenant's midnight,
+    /// and again when the facts moved and this many seconds passed since the last computation
+    /// (a base migrated during the day gets its thresholds the same day).
+    pub automatic_every_s: u64,
 }
 
 impl Default for SegmentSettings {
     fn default() -> Self {
-        Self { follow_every_ms: 100, follow_batch: 20_000, ids_per_batch: 10_000 }
+        Self { follow_every_ms: 100, follow_batch: 20_000, ids_per_batch: 10_000, automatic_every_s: 60 }
     }
 }
 

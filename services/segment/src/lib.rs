@@ -102,9 +102,10 @@ pub async fn register_with_clock(
     });
     // The built-in segments' thresholds and RFM scores, at each tenant's midnight.
     let (refresher, now) = (model.clone(), clock.clone());
+    let every = time::Duration::seconds(settings.segments.automatic_every_s.min(86_400) as i64);
     kit.every("automatic segments", Duration::from_secs(1), move || {
         let (model, now) = (refresher.clone(), now.clone());
-        async move { Ok(tokio::task::spawn_blocking(move || model.refresh_automatic(now.now())).await? as u64) }
+        async move { Ok(tokio::task::spawn_blocking(move || model.refresh_automatic(now.now(), every)).await? as u64) }
     });
     let publisher = membership::Publisher::new(model.clone(), kit.pool.clone(), clock.clone());
     kit.every("segment membership", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {

@@ -22,7 +22,13 @@ struct Known {
     computed: (i64, i64, i64, i32),
     /// The last size recorded, with its day.
     size: Option<(i64, i64)>,
+    /// When the members were last computed.
+    at: std::time::Instant,
 }
+
+/// How often the built-in segments (32 a tenant, over every client) are evaluated again while
+/// the facts move: their members are published within this much more than a saved segment's.
+const BUILT_IN_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Publisher {
@@ -83,6 +89,8 @@ impl Publisher {
             return Ok(0);
         }
         let mut due = Vec::new();
+        // A built-in segment left for later: this pass does not close the moment.
+        let mut deferred = false;
         for (tenant, t) in self.model.tenants() {
             let (ids, today) = {
                 let t = t.read().unwrap_or_else(|p| p.into_inner());
@@ -98,16 +106,36 @@ impl Publisher {
                     continue; // another replica published newer news; this one catches up first
                 }
                 self.refresh_known(&tx, &tenant, id, state).await?;
-                let version = t.read().unwrap_or_else(|p| p.into_inner()).segments.get(&id).map_or(0, |s| s.version);
-                let fresh = self
-                    .known
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&(tenant.clone(), id))
-                    .is_some_and(|k| k.computed == (facts_seq, segments_seq, today, version));
-                if !fresh {
-                    due.push((tenant.clone(), t.clone(), id, today));
+                let (version, built_in, computed) = {
+                    let t = t.read().unwrap_or_else(|p| p.into_inner());
+                    let (version, built_in) =
+                        t.segments.get(&id).map_or((0, false), |s| (s.version, s.kind.built_in()));
+                    (version, built_in, t.automatic.computed_at.is_some())
+                };
+                if built_in && !computed {
+                    // Before this replica computed the thresholds and RFM scores (just started, just
+                    // rebuilt) the built-in segments would answer with zeros: nobody is told that.
+                    deferred = true;
+                    continue;
                 }
+                let (fresh, recent) = {
+                    let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+                    let k = known.get(&(tenant.clone(), id));
+                    let fresh = k.is_some_and(|k| k.computed == (facts_seq, segments_seq, today, version));
+                    // Same day and definition, computed a moment ago: only the facts moved.
+                    let recent = k.is_some_and(|k| {
+                        k.computed.2 == today && k.computed.3 == version && k.at.elapsed() < BUILT_IN_EVERY
+                    });
+                    (fresh, recent)
+                };
+                if fresh {
+                    continue;
+                }
+                if built_in && recent {
+                    deferred = true;
+                    continue;
+                }
+                due.push((tenant.clone(), t.clone(), id, today));
             }
         }
         let mut events = 0u64;
@@ -118,7 +146,9 @@ impl Publisher {
             }
             loyalty_platform::outbox::commit(tx).await?;
         }
-        *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(moment);
+        if !deferred {
+            *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(moment);
+        }
         Ok(events)
     }
 
@@ -138,7 +168,8 @@ impl Publisher {
             }
             Some(s) if current != Some(s) => {
                 let members = published::members(tx, tenant, id).await?.into_iter().collect();
-                let known = Known { state: s, members, computed: (-1, -1, -1, -1), size: None };
+                let known =
+                    Known { state: s, members, computed: (-1, -1, -1, -1), size: None, at: std::time::Instant::now() };
                 self.known.lock().unwrap_or_else(|p| p.into_inner()).insert(key, known);
             }
             Some(_) => {}
@@ -193,6 +224,7 @@ impl Publisher {
                 members: now,
                 computed: (facts_seq, segments_seq, c.day, c.version),
                 size: Some((c.day, size)),
+                at: std::time::Instant::now(),
             };
             self.known.lock().unwrap_or_else(|p| p.into_inner()).insert(key, known);
         }

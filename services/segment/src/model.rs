@@ -33,14 +33,17 @@ impl Default for Tenant {
 
 impl Tenant {
     fn new(zone: &str, phone_region: &str) -> Self {
-        Tenant {
+        let mut t = Tenant {
             population: Population::default(),
             segments: Segments::default(),
             zone: loyalty_platform::tz::stored(zone),
             phone_region: phone_region.to_string(),
             currency: "EUR".to_string(),
             automatic: automatic::State::default(),
-        }
+        };
+        // The built-in segments exist from the first moment; their thresholds follow.
+        automatic::install(&mut t.segments, &t.automatic, OffsetDateTime::UNIX_EPOCH);
+        t
     }
 
     /// Today in the tenant's zone, as a day number.
@@ -193,27 +196,28 @@ impl Model {
 
     /// Computes the built-in segments' thresholds and RFM scores of every tenant whose day turned
     /// (or whose settings changed) since they were last computed; returns how many were.
-    pub fn refresh_automatic(&self, now: OffsetDateTime) -> usize {
+    pub fn refresh_automatic(&self, now: OffsetDateTime, every: time::Duration) -> usize {
         if !self.inner.loaded.load(Ordering::Acquire) {
             return 0;
         }
         let mut refreshed = 0;
+        let facts = self.inner.applied.load(Ordering::Acquire);
         for (_, tenant) in self.tenants() {
-            let (today, settings, version, computed) = {
+            let (settings, version, computed) = {
                 let t = tenant.read().unwrap_or_else(|p| p.into_inner());
                 let today = t.today(now);
-                if !t.automatic.due(today) {
+                if !t.automatic.due(today, now, facts, every) {
                     continue;
                 }
                 let computed = automatic::compute(&t.population, &t.automatic.settings, today);
-                (today, t.automatic.settings.clone(), t.automatic.version, computed)
+                (t.automatic.settings.clone(), t.automatic.version, computed)
             };
             let mut t = tenant.write().unwrap_or_else(|p| p.into_inner());
-            if t.automatic.settings != settings || !t.automatic.due(today) {
+            if t.automatic.settings != settings || t.automatic.version != version {
                 continue; // changed meanwhile: the next pass computes again
             }
             let Tenant { population, segments, automatic, .. } = &mut *t;
-            automatic::keep(population, segments, automatic, computed, version, now);
+            automatic::keep(population, segments, automatic, computed, version, (now, facts));
             refreshed += 1;
         }
         refreshed

@@ -27,10 +27,8 @@ fn kpi(d: &pb::Dashboard, kind: KpiKind) -> (i64, i64) {
 async fn settled(api: &mut Segments) -> pb::Dashboard {
     for _ in 0..200 {
         let d = api.get_dashboard(pb::GetDashboardRequest::default()).await.expect("dashboard").into_inner();
-        if kpi(&d, KpiKind::SmsSubscribed).0 == 1
-            && kpi(&d, KpiKind::EmailUnsubscribed).0 == 1
-            && d.thresholds.is_some()
-        {
+        let scored = d.rfm.as_ref().is_some_and(|g| g.scored_clients == 2);
+        if kpi(&d, KpiKind::SmsSubscribed).0 == 1 && kpi(&d, KpiKind::EmailUnsubscribed).0 == 1 && scored {
             return d;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

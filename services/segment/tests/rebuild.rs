@@ -48,13 +48,21 @@ async fn answers(api: &mut Segments, tag: &str) -> (Vec<pb::ClientFacts>, Vec<i6
     (clients, counts)
 }
 
-async fn membership_events(api: &mut Segments) -> usize {
+/// The membership events of `segment` published so far.
+async fn membership_events(api: &mut Segments, segment: &str) -> usize {
     let replay = WatchEventsRequest { replay_only: true, ..Default::default() };
     let events: Vec<_> = api.watch_events(replay).await.expect("feed").into_inner().collect().await;
     events
         .iter()
-        .filter(|e| matches!(e.as_ref().map(|e| &e.payload), Ok(Some(Payload::SegmentMembershipChanged(_)))))
+        .filter(|e| {
+            matches!(e.as_ref().map(|e| &e.payload), Ok(Some(Payload::SegmentMembershipChanged(m))) if m.segment_id == segment)
+        })
         .count()
+}
+
+/// Whether every buyer has their RFM scores (computed after the facts, not replayed).
+fn scored(facts: &[pb::ClientFacts]) -> bool {
+    facts.iter().filter(|f| f.facts.contains_key("purchases.first_at")).all(|f| f.facts.contains_key("rfm.segment"))
 }
 
 #[tokio::test]
@@ -93,7 +101,7 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     };
     let mut before = answers(&mut api, &tag).await;
     for _ in 0..200 {
-        if before.1 == expected && jonas_points(&before.0).as_deref() == Some("120") {
+        if before.1 == expected && jonas_points(&before.0).as_deref() == Some("120") && scored(&before.0) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -116,7 +124,7 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     let segment =
         api.create_segment(pb::CreateSegmentRequest { segment: Some(segment), announce_initial_members: true });
     let segment = segment.await.expect("segment").into_inner();
-    while membership_events(&mut api).await < 2 {
+    while membership_events(&mut api, &segment.id).await < 2 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
@@ -141,11 +149,21 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
         assert!(progress.iter().any(|p| p.feed == feed), "replayed {feed}");
     }
 
-    let after = answers(&mut api, &tag).await;
+    let mut after = answers(&mut api, &tag).await;
+    for _ in 0..200 {
+        if scored(&after.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        after = answers(&mut api, &tag).await;
+    }
     assert_eq!(after.1, before.1, "the same counts");
     assert_eq!(after.0, before.0, "the same facts of every client");
     let read = api.get_segment(pb::GetSegmentRequest { segment_id: segment.id.clone() }).await.expect("segment");
     assert_eq!(read.into_inner().size, 2);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(membership_events(&mut api).await, 2, "nobody entered or left again");
+    assert_eq!(membership_events(&mut api, &segment.id).await, 2, "nobody entered or left again");
+    let rfm_events = membership_events(&mut api, "rfm:new_customers").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(membership_events(&mut api, "rfm:new_customers").await, rfm_events, "nor of the built-in ones");
 }

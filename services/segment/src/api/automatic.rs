@@ -221,7 +221,8 @@ pub async fn update_settings(
     // Read your own write: this replica loads the settings and computes the thresholds now.
     api.model.follow_segments(&api.pool).await?;
     let (model, now) = (api.model.clone(), a.caller.now);
-    tokio::task::spawn_blocking(move || model.refresh_automatic(now))
+    let every = time::Duration::seconds(api.settings.automatic_every_s.min(86_400) as i64);
+    tokio::task::spawn_blocking(move || model.refresh_automatic(now, every))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("computing the thresholds: {e}")))?;
     Ok(settings_message(&super::segments::read(&a.tenant)))

@@ -22,6 +22,7 @@ pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> Te
         loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
         let mut segment = loyalty_segment::Settings::with_platform(&settings);
         segment.segments.follow_every_ms = 20;
+        segment.segments.automatic_every_s = 0;
         loyalty_segment::register_with_clock(&segment, &mut services, clock).await?;
         Ok(services)
     })

@@ -570,20 +570,24 @@ pub struct State {
     pub computed_version: i32,
     /// Every client's RFM scores, computed with the thresholds.
     pub rfm: Option<rfm::Scored>,
+    /// The model's position (facts applied) they were computed at.
+    pub computed_facts: i64,
 }
 
 impl State {
-    /// Whether the thresholds are due: never computed, computed for another day, or with other
-    /// settings.
-    pub fn due(&self, today: i64) -> bool {
-        self.thresholds.is_none_or(|t| t.day != today) || self.computed_version != self.version
+    /// Whether the thresholds are due: never computed, computed for another day or with other
+    /// settings, or the facts moved and `every` passed since.
+    pub fn due(&self, today: i64, now: OffsetDateTime, facts: i64, every: time::Duration) -> bool {
+        let stale = self.computed_facts != facts && self.computed_at.is_none_or(|at| now - at >= every);
+        self.thresholds.is_none_or(|t| t.day != today) || self.computed_version != self.version || stale
     }
 }
 
 /// Saves every built-in segment into `segments`, from the settings and thresholds of `state`. The
 /// version mixes both, so the membership publisher evaluates them again when either moves.
+/// Before the first computation they are there with zero thresholds.
 pub fn install(segments: &mut Segments, state: &State, now: OffsetDateTime) {
-    let Some(t) = state.thresholds else { return };
+    let t = state.thresholds.unwrap_or_default();
     let version = (state.version.max(0) as i64 * 1_000_000 + t.day.rem_euclid(1_000_000)) as i32;
     let at = state.updated_at.unwrap_or(OffsetDateTime::UNIX_EPOCH);
     for d in ALL.iter() {
@@ -620,9 +624,10 @@ pub fn keep(
     state: &mut State,
     computed: (Thresholds, rfm::Scored),
     version: i32,
-    now: OffsetDateTime,
+    (now, facts): (OffsetDateTime, i64),
 ) {
     let (thresholds, scored) = computed;
+    state.computed_facts = facts;
     rfm::keep(p, &scored);
     state.thresholds = Some(thresholds);
     state.rfm = Some(scored);

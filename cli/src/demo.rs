@@ -72,7 +72,7 @@ fn key(text: String) -> Option<RequestContext> {
 /// One demo client and their two years: joined, consented, carded, bought, returned. Returns
 /// how many purchases were recorded.
 async fn load_client(apis: Apis, c: DemoClient, now: time::OffsetDateTime) -> anyhow::Result<u64> {
-    let Apis { mut clients, mut cards, mut ledger } = apis;
+    let Apis { mut clients, mut cards, mut ledger, tags } = apis;
     let h: History = shopping::history(DEMO_SEED, c.index, c.email_consent, c.sms_consent, u64::from(now.ordinal()));
     // Mid-morning of the day they joined (and never after now).
     let day = |days_ago: u64, hours: i64| {
@@ -114,6 +114,17 @@ async fn load_client(apis: Apis, c: DemoClient, now: time::OffsetDateTime) -> an
         let channel = if change.channel == "email" { ContactChannel::Email } else { ContactChannel::Sms };
         let later = consent(channel, change.status, when(change.days_ago, 15));
         clients.set_consent(set(vec![later], None, n + 1)).await.context("changing a demo consent")?;
+    }
+    let carried: Vec<String> =
+        tags.iter().filter(|(_, every)| c.index.is_multiple_of(*every)).map(|(id, _)| id.clone()).collect();
+    if !carried.is_empty() {
+        let tagging = pb::ModifyClientTagsRequest {
+            context: key(format!("demo-tags-{}", c.index)),
+            client_id: created.id.clone(),
+            add_tag_ids: carried,
+            ..Default::default()
+        };
+        clients.modify_client_tags(tagging).await.context("tagging a demo client")?;
     }
     let card = loyalty_api::card::v1::Card {
         client_id: created.id.clone(),
@@ -186,11 +197,41 @@ async fn load_client(apis: Apis, c: DemoClient, now: time::OffsetDateTime) -> an
     Ok(h.purchases.len() as u64)
 }
 
+/// The demo's tags: name, colour, and which clients carry it (every n-th).
+const DEMO_TAGS: [(&str, &str, u64); 5] = [
+    ("Ekologiškas", "#2E7D32", 4),
+    ("Studentas", "#1565C0", 5),
+    ("Šeima", "#EF6C00", 7),
+    ("Darbuotojas", "#6A1B9A", 11),
+    ("Pensininkas", "#8D6E63", 13),
+];
+
+/// The demo tags' ids, made when missing.
+async fn demo_tags(api: &mut Api) -> anyhow::Result<Vec<(String, u64)>> {
+    for (name, colour, _) in DEMO_TAGS {
+        let tag = pb::Tag { name: name.into(), colour: colour.into(), ..Default::default() };
+        let made =
+            api.create_tag(pb::CreateTagRequest { tag: Some(tag), context: key(format!("demo-tag-{name}")) }).await;
+        match made {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+            Err(status) => return Err(status).context("creating demo tags"),
+        }
+    }
+    let all = api.list_tags(pb::ListTagsRequest {}).await.context("listing demo tags")?.into_inner().tags;
+    Ok(DEMO_TAGS
+        .iter()
+        .filter_map(|(name, _, every)| all.iter().find(|t| t.name == *name).map(|t| (t.id.clone(), *every)))
+        .collect())
+}
+
 #[derive(Clone)]
 struct Apis {
     clients: Api,
     cards: CardApi,
     ledger: LedgerApi,
+    /// Tag ids, each with the n-th clients that carry it.
+    tags: Vec<(String, u64)>,
 }
 
 /// Saved segments a CRM team would start with, as the filter text a marketer writes.
@@ -231,7 +272,8 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     let api: Api = ClientServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
     let cards: CardApi = CardServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
     let ledger: LedgerApi = LedgerServiceClient::with_interceptor(channel.clone(), BearerToken::new(token)?);
-    let apis = Apis { clients: api.clone(), cards, ledger };
+    let tags = demo_tags(&mut api.clone()).await?;
+    let apis = Apis { clients: api.clone(), cards, ledger, tags };
     let now = time::OffsetDateTime::now_utc();
     let stores = demo::stores(2);
     for s in &stores {

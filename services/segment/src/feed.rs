@@ -12,6 +12,7 @@ pub const CLIENT_EVENTS: &[&str] = &[
     "client_unblocked",
     "consent_changed",
     "client_tags_changed",
+    "tag_changed",
     "clients_merged",
     "client_erased",
     "tenant_settings_changed",

@@ -4,11 +4,20 @@
 mod suite;
 use futures::StreamExt;
 use loyalty_api::client::v1 as clients;
+use loyalty_api::common::v1::{ConsentStatus, ContactChannel};
 use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
 use loyalty_api::segment::v1 as pb;
 use loyalty_testkit::support::{self, Segments, TENANT, with_key};
 use suite::{admin, buy, count, everyone, filter, settle, town};
 use tonic::Code;
+
+/// What the dashboard and the points report show (their times of computation aside).
+async fn pictures(api: &mut Segments) -> (Vec<pb::Kpi>, Vec<pb::Chart>, Vec<pb::ReportRow>) {
+    let d = api.get_dashboard(pb::GetDashboardRequest::default()).await.expect("dashboard").into_inner();
+    let points = pb::GetReportRequest { report: pb::ReportKind::PointsBehaviour as i32, period: None };
+    let report = api.get_report(points).await.expect("points").into_inner();
+    (d.kpis, d.charts, report.rows)
+}
 
 fn questions(tag: &str) -> Vec<String> {
     vec![
@@ -90,6 +99,20 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     let ruta = suite::client(&t.app, TENANT, other).await;
     let erase = clients::EraseClientRequest { client_id: ruta, reason: "GDPR-8".into(), ..Default::default() };
     people.erase_client(erase).await.expect("erased");
+    // Ona subscribed ten days ago (an imported consent keeps its time) and unsubscribed now: the
+    // chart of the last 30 days shows both, after a rebuild too.
+    let ten_days_ago = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+    for (status, at) in [(ConsentStatus::Subscribed, Some(ten_days_ago)), (ConsentStatus::Unsubscribed, None)] {
+        let consent = clients::ChannelConsent {
+            channel: ContactChannel::Email as i32,
+            status: status as i32,
+            changed_at: at.map(loyalty_platform::convert::to_timestamp),
+            ..Default::default()
+        };
+        let request =
+            clients::SetConsentRequest { client_id: t.ona.clone(), consents: vec![consent], ..Default::default() };
+        people.set_consent(request).await.expect("consent");
+    }
     settle(&t.app, TENANT, 2).await;
     let mut api = admin(&t.app);
     // Wait for the purchase, the merge and the erase to arrive: Jonas holds 50.00 + 70.00, and
@@ -109,6 +132,15 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     }
     assert_eq!(before.1, expected, "the incremental answers (the purchases have no lines)");
     assert_eq!(jonas_points(&before.0).as_deref(), Some("120"), "Jonas's points after the merge");
+    let mut drawn = pictures(&mut api).await;
+    for _ in 0..200 {
+        let unsubscribed = drawn.0.iter().any(|k| k.kind == pb::KpiKind::EmailUnsubscribed as i32 && k.value == 1);
+        if unsubscribed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drawn = pictures(&mut api).await;
+    }
     let text = "purchases.sum >= 1.00";
     let segment = pb::Segment {
         name: "Buyers".into(),
@@ -158,6 +190,13 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
         after = answers(&mut api, &tag).await;
     }
     assert_eq!(after.1, before.1, "the same counts");
+    let redrawn = pictures(&mut api).await;
+    assert_eq!(redrawn.0, drawn.0, "the same tiles, 30 days earlier included");
+    assert_eq!(redrawn.1, drawn.1, "the same charts (consent and identification history kept)");
+    let email = &drawn.1[0].series[0];
+    assert_eq!(email.name, "subscribed");
+    assert_eq!(email.points.iter().filter(|p| p.value == 1).count(), 10, "subscribed for ten days");
+    assert_eq!(redrawn.2, drawn.2, "the same points months");
     assert_eq!(after.0, before.0, "the same facts of every client");
     let read = api.get_segment(pb::GetSegmentRequest { segment_id: segment.id.clone() }).await.expect("segment");
     assert_eq!(read.into_inner().size, 2);

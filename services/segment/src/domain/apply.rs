@@ -32,6 +32,13 @@ pub fn apply(p: &mut Population, event: &ev::Event, zone: &TimeZone) {
                 p.column("tags", Column::set).put_set(row, &t.tag_ids);
             }
         }
+        Some(Payload::TagChanged(t)) => {
+            if t.deleted {
+                p.tag_names.remove(&t.tag_id);
+            } else {
+                p.tag_names.insert(t.tag_id.clone(), t.name.clone());
+            }
+        }
         Some(Payload::ClientBlocked(b)) => status(p, &b.client_id, ClientStatus::Blocked as i32),
         Some(Payload::ClientUnblocked(u)) => status(p, &u.client_id, u.restored_status),
         Some(Payload::ConsentChanged(c)) => {
@@ -53,7 +60,7 @@ pub fn apply(p: &mut Population, event: &ev::Event, zone: &TimeZone) {
         Some(Payload::PurchaseRecorded(r)) => purchase(p, r, zone),
         Some(Payload::PurchaseReturned(r)) => returned(p, r, zone),
         Some(Payload::BalanceChanged(b)) => {
-            points_month(p, b, local_day(&event.occurred_at, zone));
+            points_month(p, b, local_day(&event.occurred_at, &loyalty_platform::tz::stored("UTC")));
             balance(p, b, zone);
         }
         Some(Payload::LevelChanged(l)) => {
@@ -89,6 +96,11 @@ fn status(p: &mut Population, client: &str, status: i32) {
 fn client(p: &mut Population, c: &ev::ClientUpserted, zone: &TimeZone) {
     let Some(client) = id(&c.client_id) else { return };
     let row = p.row(client) as usize;
+    if c.changed_fields.iter().any(|f| f == super::history::IDENTIFICATION_COPY) {
+        identification(p, row, c, zone);
+        p.column("client.identified", Column::number).put_number(row, Some(i64::from(c.identified)));
+        return;
+    }
     let full_name = [c.first_name.as_str(), c.middle_name.as_str(), c.last_name.as_str()]
         .iter()
         .filter(|s| !s.is_empty())
@@ -150,10 +162,7 @@ fn client(p: &mut Population, c: &ev::ClientUpserted, zone: &TimeZone) {
         ("consent.personal_data", Some(i64::from(c.personal_data_consent))),
         ("consent.third_party_transfer", Some(i64::from(c.third_party_transfer_consent))),
     ];
-    let changed_on = local_day(&c.updated_at, zone).or_else(|| local_day(&c.registered_at, zone));
-    if let Some(day) = changed_on {
-        super::history::identified(p, row as u32, c.identified, day, local_day(&c.registered_at, zone));
-    }
+    identification(p, row, c, zone);
     for (fact, value) in numbers {
         p.column(fact, Column::number).put_number(row, value);
     }
@@ -177,6 +186,13 @@ fn children(p: &mut Population, owner: u32, c: &ev::ClientUpserted) {
         table.column("children.name", Column::text).put_text(r, &fold(child.name.trim()));
         table.column("children.gender", Column::text).put_text(r, &child.gender);
         table.column("children.birth_date", Column::number).put_number(r, date_day(&child.birth_date));
+    }
+}
+
+fn identification(p: &mut Population, row: usize, c: &ev::ClientUpserted, zone: &TimeZone) {
+    let changed_on = local_day(&c.updated_at, zone).or_else(|| local_day(&c.registered_at, zone));
+    if let Some(day) = changed_on {
+        super::history::identified(p, row as u32, c.identified, day, local_day(&c.registered_at, zone));
     }
 }
 
@@ -295,28 +311,28 @@ fn returned(p: &mut Population, r: &ev::PurchaseReturned, zone: &TimeZone) {
     super::tally::recompute(p, owner);
 }
 
-/// Adds what `b` changed against the client's last balance to the month of `day`.
+/// Adds what `b` changed against the client's last balance to the UTC month of `day` (the facts
+/// table keeps a client's last balance of each UTC month, so a reload adds up the same).
 fn points_month(p: &mut Population, b: &ev::BalanceChanged, day: Option<i64>) {
     let (Some(client), Some(day)) = (id(&b.client_id), day) else { return };
     let row = p.row(client) as usize;
     let before = |fact: &str| p.clients.get(fact).and_then(|c| c.number_at(row)).unwrap_or(0);
-    let deltas = (
+    let (earned, used, expired) = (
         b.earned_total - before("ledger.earned_total"),
         b.used - before("ledger.used"),
         b.expired - before("ledger.expired"),
     );
-    count_points(p, day, deltas);
-}
-
-fn count_points(p: &mut Population, day: i64, (earned, used, expired): (i64, i64, i64)) {
-    let date = super::evaluate::date_of(day);
-    let month = day - i64::from(date.day()) + 1;
+    let month = day - i64::from(super::evaluate::date_of(day).day()) + 1;
     let m = p.points_months.entry(month).or_default();
     m.earned = m.earned.saturating_add(earned);
     m.used = m.used.saturating_add(used);
     m.expired = m.expired.saturating_add(expired);
-    m.accruals += i64::from(earned > 0);
-    m.redemptions += i64::from(used > 0);
+    if earned > 0 {
+        m.earners.set(row, true);
+    }
+    if used > 0 {
+        m.users.set(row, true);
+    }
 }
 
 fn balance(p: &mut Population, b: &ev::BalanceChanged, zone: &TimeZone) {

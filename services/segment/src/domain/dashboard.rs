@@ -258,7 +258,8 @@ impl<'a> Board<'a> {
         (series(["big", "medium", "small"], value), series(["frequent", "repeat", "one_time"], frequency))
     }
 
-    /// The ten tags most seen clients carry now, most first (ties by tag id).
+    /// The ten tags most seen clients carry now, most first (ties by name), by name (by id when
+    /// the tag's name never arrived).
     pub fn top_tags(&self) -> Vec<Series> {
         let mut counted: Vec<(String, i64)> = Vec::new();
         if let Some(Column::Set { dict, postings, .. }) = self.p.clients.get("tags") {
@@ -266,7 +267,8 @@ impl<'a> Board<'a> {
                 let holders = postings.get(code as usize).map(Vec::as_slice).unwrap_or(&[]);
                 let n = holders.iter().filter(|r| self.seen.get(**r as usize)).count() as i64;
                 if n > 0 {
-                    counted.push((dict.text(code).to_string(), n));
+                    let id = dict.text(code);
+                    counted.push((self.p.tag_names.get(id).cloned().unwrap_or_else(|| id.to_string()), n));
                 }
             }
         }

@@ -11,6 +11,10 @@ pub const CONSENTS: &str = "consent_changes";
 /// Identification changes: a row per change, `identified` 0 or 1.
 pub const IDENTIFIED: &str = "identified_changes";
 
+/// The one changed field of the trimmed profile event the facts table keeps of a client's first
+/// identification (or not): applying it records the history and changes nothing else.
+pub const IDENTIFICATION_COPY: &str = "history:identified";
+
 /// The consent states, as the series name them.
 pub const CONSENT_STATES: [&str; 3] = ["subscribed", "unsubscribed", "unknown"];
 /// The identification states.

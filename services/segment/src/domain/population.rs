@@ -176,20 +176,22 @@ pub struct Population {
     pub clients: HashMap<&'static str, Column>,
     /// Row tables by name ([`TABLES`]).
     pub tables: HashMap<&'static str, Rows>,
-    /// The points earned, used and expired each month (by the month's first day), for the
+    /// The points earned, used and expired each UTC month (by the month's first day), for the
     /// points behaviour report.
     pub points_months: std::collections::BTreeMap<i64, PointsMonth>,
+    /// Tag names by tag id (clients carry ids).
+    pub tag_names: HashMap<String, String>,
 }
 
 /// What the tenant's clients did with points in one month.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PointsMonth {
     pub earned: i64,
     pub used: i64,
     pub expired: i64,
-    /// Balance changes that earned points, and that used them.
-    pub accruals: i64,
-    pub redemptions: i64,
+    /// The clients who earned points that month, and who used points.
+    pub earners: Bits,
+    pub users: Bits,
 }
 
 impl Population {

@@ -235,20 +235,21 @@ pub fn segment_performance(p: &Population, seen: &Bits, groups: &[(String, Bits)
     }
 }
 
-/// Per month of `from..=to`: points earned, used and expired, accruals and redemptions, and the
-/// share used; then a row "now" with the clients by tendency (savers use under 25 % of what they
+/// Per UTC month of `from..=to`: points earned, used and expired, the clients who earned and who
+/// spent points, and the share used; then a row "now" with the clients by tendency (savers use under 25 % of what they
 /// earned, spenders over 75 %, the rest are balanced).
 pub fn points(p: &Population, seen: &Bits, from: i64, to: i64) -> Table {
     let mut rows = Vec::new();
     for (start, _) in buckets(from, to, Granularity::Month) {
-        let m = p.points_months.get(&start).copied().unwrap_or_default();
+        let m = p.points_months.get(&start).cloned().unwrap_or_default();
+        let clients = |b: &Bits| b.rows().filter(|r| p.live.get(*r)).count().to_string();
         rows.push(vec![
             month_label(start),
             m.earned.to_string(),
             m.used.to_string(),
             m.expired.to_string(),
-            m.accruals.to_string(),
-            m.redemptions.to_string(),
+            clients(&m.earners),
+            clients(&m.users),
             percent(m.used, m.earned),
             String::new(),
             String::new(),
@@ -281,8 +282,8 @@ pub fn points(p: &Population, seen: &Bits, from: i64, to: i64) -> Table {
             ("points_earned", "points earned by every client that month"),
             ("points_used", "points spent"),
             ("points_expired", "points that expired"),
-            ("accruals", "balance changes that earned points"),
-            ("redemptions", "balance changes that spent points: how often points are redeemed"),
+            ("earning_clients", "clients who earned points that month"),
+            ("redeeming_clients", "clients who spent points that month: how widely points are redeemed"),
             ("used_share", "points used ÷ points earned, %"),
             ("savers", "clients who used under 25 % of the points they earned (row \"now\")"),
             ("balanced", "clients who used 25 to 75 %"),

@@ -28,6 +28,7 @@ fn key_of(payload: &Payload) -> Option<(String, Option<Uuid>)> {
         Payload::PurchaseReturned(r) => (format!("return:{}", r.return_id), client(&r.client_id)),
         Payload::BalanceChanged(b) => (format!("balance:{}", b.client_id), client(&b.client_id)),
         Payload::LevelChanged(l) => (format!("level:{}", l.client_id), client(&l.client_id)),
+        Payload::TagChanged(t) => (format!("tag:{}", t.tag_id), None),
         _ => return None,
     })
 }

@@ -42,7 +42,7 @@ fn row(kind: usize, o: &Orders, all: &Orders, currency: &str) -> pb::CustomerTyp
     }
 }
 
-fn message(a: &Analytics, currency: &str, now: time::OffsetDateTime) -> pb::CustomerTypeAnalytics {
+fn message(a: &Analytics, currency: &str, g: Granularity, now: time::OffsetDateTime) -> pb::CustomerTypeAnalytics {
     let all = Orders {
         orders: a.totals[0].orders + a.totals[1].orders,
         revenue: a.totals[0].revenue.saturating_add(a.totals[1].revenue),
@@ -82,6 +82,7 @@ fn message(a: &Analytics, currency: &str, now: time::OffsetDateTime) -> pb::Cust
         median_days_to_second_purchase: a.median_days_to_second as i32,
         totals: a.totals.iter().enumerate().map(|(kind, o)| row(kind, o, &all, currency)).collect(),
         computed_at: Some(to_timestamp(now)),
+        granularity: super::dashboard::granularity_message(g) as i32,
     }
 }
 
@@ -93,7 +94,7 @@ fn analytics(
     now: time::OffsetDateTime,
 ) -> pb::CustomerTypeAnalytics {
     let a = analyse(&t.population, seen, p.from, p.to, p.granularity, top as usize);
-    message(&a, &t.currency, now)
+    message(&a, &t.currency, p.granularity, now)
 }
 
 pub async fn get(

@@ -67,7 +67,7 @@ pub(super) fn period(range: &Option<pb::DateRange>, granularity: i32, today: i64
     Ok(Period { from, to, granularity })
 }
 
-fn granularity_message(g: Granularity) -> pb::Granularity {
+pub(super) fn granularity_message(g: Granularity) -> pb::Granularity {
     match g {
         Granularity::Day => pb::Granularity::Day,
         Granularity::Week => pb::Granularity::Week,

@@ -274,7 +274,7 @@ fn customers(out: &mut String, c: &pb::CustomerTypeAnalytics, l: Language, curre
     let _ = write!(out, "<h2>{}</h2><div class=\"grid\">", l.word("customers_section"));
     let kinds = ["new", "returning"];
     let rows_of = |kind: &str| c.over_time.iter().filter(|r| r.customer_type == kind).collect::<Vec<_>>();
-    let labels: Vec<String> = rows_of("new").iter().map(|r| bucket_label(&r.day, 0)).collect();
+    let labels: Vec<String> = rows_of("new").iter().map(|r| bucket_label(&r.day, c.granularity)).collect();
     let series = |value: &dyn Fn(&pb::CustomerTypeRow) -> i64| {
         kinds
             .iter()

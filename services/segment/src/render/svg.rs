@@ -145,7 +145,9 @@ pub fn bars(categories: &[String], series: &[(String, Vec<i64>)], number: &dyn F
 pub fn ranking(items: &[(String, i64)], number: &dyn Fn(i64) -> String) -> String {
     let height = 24.0 * items.len().max(1) as f64 + 8.0;
     let top = items.iter().map(|(_, v)| *v).max().unwrap_or(1).max(1);
-    let mut out = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" role="img">"#);
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" role="img" style="max-width:{W}px">"#
+    );
     for (i, (label, v)) in items.iter().enumerate() {
         let y = 4.0 + 24.0 * i as f64;
         let w = (W - 220.0) * *v as f64 / top as f64;

@@ -12,6 +12,7 @@ mod card_lookup;
 mod client_search;
 mod harness;
 mod ledger;
+mod segment_analytics;
 mod segment_count;
 mod segment_data;
 mod segment_engine;
@@ -19,7 +20,8 @@ mod segment_lag;
 
 use std::process::ExitCode;
 
-const SCENARIOS: &[&str] = &["client-search", "card-lookup", "ledger-purchase", "segment-count", "segment-engine"];
+const SCENARIOS: &[&str] =
+    &["client-search", "card-lookup", "ledger-purchase", "segment-count", "segment-engine", "segment-analytics"];
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
                 "ledger-purchase" => ledger::run().await?,
                 "segment-count" => segment_count::run().await?,
                 "segment-engine" => segment_engine::run()?,
+                "segment-analytics" => segment_analytics::run().await?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

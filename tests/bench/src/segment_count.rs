@@ -108,25 +108,40 @@ pub fn asked(all: Vec<Question>) -> Vec<Question> {
     all.into_iter().filter(|q| only.is_empty() || only.split(',').any(|n| n.trim() == q.name)).collect()
 }
 
-fn rss_mb() -> f64 {
+pub fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb =
         status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().split(' ').next()?.parse().ok());
     kb.unwrap_or(0.0) / 1024.0
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     if xs.is_empty() { f64::NAN } else { xs[xs.len() / 2] }
 }
 
-pub async fn run() -> anyhow::Result<()> {
+/// The suite serving the `segment-count` data: the segment service loaded from its facts, the raw
+/// tables in Postgres and their CSV files for DuckDB.
+pub struct Started {
+    pub today: i64,
+    pub written: data::Written,
+    pub files: Files,
+    pub db: tokio_postgres::Client,
+    pub api: Segments,
+    pub authed: InterceptedService<Channel, BearerToken>,
+    pub server: loyalty_platform::server::RunningServer,
+    /// Resident memory before the segment service loaded, and seconds it took.
+    pub rss_before: f64,
+    pub load_seconds: f64,
+}
+
+/// Writes the data, starts the services and waits until the segment service has loaded it.
+pub async fn start(database: &str) -> anyhow::Result<Started> {
     let n = env_number("BENCH_CLIENTS", 1_000_000)?;
-    let repeats = env_number("BENCH_REPEATS", 50)?;
     let today = loyalty_segment::domain::evaluate::day_number(time::OffsetDateTime::now_utc().date());
     let admin = tokio::task::spawn_blocking(server_url).await??;
     let mut settings = PlatformSettings::default();
-    settings.database.url = Secret::new(fresh_database(&admin, "bench_segment").await?);
+    settings.database.url = Secret::new(fresh_database(&admin, database).await?);
     settings.database.max_size = 16;
     settings.server.listen = "127.0.0.1:0".into();
     settings.server.metrics_listen = String::new();
@@ -167,7 +182,14 @@ pub async fn run() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let took = loading.elapsed().as_secs_f64();
+    let load_seconds = loading.elapsed().as_secs_f64();
+    Ok(Started { today, written, files, db, api, authed, server, rss_before, load_seconds })
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let repeats = env_number("BENCH_REPEATS", 50)?;
+    let Started { today, written, files, db, mut api, authed, server, rss_before, load_seconds: took, .. } =
+        start("bench_segment").await?;
     println!(
         "{}",
         serde_json::json!({"scenario": "segment-count/load", "clients": written.clients, "purchases": written.purchases,
@@ -233,7 +255,7 @@ pub async fn run() -> anyhow::Result<()> {
 
 /// Each question's count and median time (ms) in DuckDB, over the same CSV files loaded into its
 /// in-memory tables (the load is not timed).
-fn duckdb(files: &Files, sql: &[String]) -> anyhow::Result<Vec<(i64, f64)>> {
+pub fn duckdb(files: &Files, sql: &[String]) -> anyhow::Result<Vec<(i64, f64)>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let found = std::process::Command::new(root.join("ensure-duckdb")).output().context("running ensure-duckdb")?;
     anyhow::ensure!(found.status.success(), "ensure-duckdb: {}", String::from_utf8_lossy(&found.stderr));

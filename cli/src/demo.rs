@@ -289,7 +289,7 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
     let mut loads = futures::stream::iter(
         demo::clients(DEMO_SEED, DEMO_CLIENTS, &stores).map(|c| load_client(apis.clone(), c, now)),
     )
-    .buffer_unordered(16);
+    .buffer_unordered(32);
     while let Some(result) = loads.next().await {
         purchases += result?;
         done += 1;

@@ -75,8 +75,10 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
         }
         seen
     });
-    let lines =
-        tokio::time::timeout(Duration::from_secs(120), lines).await.expect("ready within two minutes").expect("reader");
+    let lines = tokio::time::timeout(Duration::from_secs(360), lines)
+        .await
+        .expect("ready within six minutes (the demo replays two years)")
+        .expect("reader");
     assert_eq!(lines.last().map(String::as_str), Some("ready"), "output: {lines:?}");
     let endpoint =
         lines.iter().find_map(|l| l.strip_prefix("endpoint: ")).expect("the endpoint is printed").to_string();

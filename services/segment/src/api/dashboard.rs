@@ -161,7 +161,8 @@ pub(super) fn dashboard(t: &Tenant, seen: &Bits, p: Period, today: i64, now: tim
     let th = thresholds(t, today);
     let board = Board::new(&t.population, seen, &t.automatic.settings, th);
     let vip_on = |day: i64| vips(t, seen, &th, day);
-    let (on_day, before) = (board.kpis(p.to, &vip_on), board.kpis(p.to - 30, &vip_on));
+    let both = board.kpis_on(&[p.to - 30, p.to], &vip_on);
+    let (before, on_day) = (both[0], both[1]);
     pb::Dashboard {
         kpis: kpis(&on_day, &before),
         period: Some(pb::DateRange { from: Some(date(p.from)), to: Some(date(p.to)) }),

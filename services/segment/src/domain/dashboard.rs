@@ -8,6 +8,9 @@ use super::column::{Column, NONE};
 use super::evaluate::{date_of, day_number};
 use super::history::{self, Joined};
 use super::population::Population;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Granularity {
@@ -95,66 +98,94 @@ pub struct Kpis {
 /// The genders the by-gender chart shows, in order.
 pub const GENDERS: [&str; 5] = ["female", "male", "other", "unknown", "refused"];
 
-/// What every figure of one answer shares: the clients seen, in registration order.
+/// What every figure of one answer shares: the clients seen, in registration order, and what
+/// several figures read (each client's last purchase by a day, the consent changes), read once.
 pub struct Board<'a> {
     pub p: &'a Population,
     pub seen: &'a Bits,
     pub settings: &'a Settings,
     pub thresholds: Thresholds,
     joined: Joined,
+    last: RefCell<HashMap<i64, Rc<Vec<i64>>>>,
+    changes: RefCell<HashMap<&'static str, Rc<(Vec<(i64, u32, u8)>, Bits)>>>,
 }
 
 impl<'a> Board<'a> {
     pub fn new(p: &'a Population, seen: &'a Bits, settings: &'a Settings, thresholds: Thresholds) -> Self {
-        Board { p, seen, settings, thresholds, joined: Joined::new(p, seen) }
+        let joined = Joined::new(p, seen);
+        Board { p, seen, settings, thresholds, joined, last: RefCell::default(), changes: RefCell::default() }
+    }
+
+    /// Every client's last purchase on or before `day`, read once per answer.
+    fn last_purchases(&self, day: i64) -> Rc<Vec<i64>> {
+        let known = self.last.borrow().get(&day).cloned();
+        known.unwrap_or_else(|| {
+            let read = Rc::new(history::last_purchases(self.p, day));
+            self.last.borrow_mut().insert(day, read.clone());
+            read
+        })
+    }
+
+    fn consent_changes(&self, channel: &'static str) -> Rc<(Vec<(i64, u32, u8)>, Bits)> {
+        let known = self.changes.borrow().get(channel).cloned();
+        known.unwrap_or_else(|| {
+            let read = Rc::new(history::consent_changes(self.p, channel));
+            self.changes.borrow_mut().insert(channel, read.clone());
+            read
+        })
     }
 
     /// The KPIs on `day`; `vip_on(day)` counts the seen VIPs with `day` as today.
     pub fn kpis(&self, day: i64, vip_on: &dyn Fn(i64) -> i64) -> Kpis {
+        self.kpis_on(&[day], vip_on)[0]
+    }
+
+    /// The KPIs on each of `days` (ascending), the consents swept once for all of them.
+    pub fn kpis_on(&self, days: &[i64], vip_on: &dyn Fn(i64) -> i64) -> Vec<Kpis> {
         let s = self.settings;
-        let last = history::last_purchases(self.p, day);
-        let (mut active, mut sleeping) = (0, 0);
-        for r in self.seen.rows() {
-            let l = last[r];
-            if l == NONE {
-                continue;
-            }
-            if day - l < s.active_days {
-                active += 1;
-            }
-            if day - l >= s.sleeping_days {
-                sleeping += 1;
-            }
-        }
-        let consents = |channel: &str| {
-            let (counts, _) = self.consents(channel, &[day]);
-            [counts[0][0], counts[0][1], counts[0][2]]
-        };
-        Kpis {
-            total: self.joined.by(day),
-            active,
-            vip: vip_on(day),
-            sleeping,
-            new: self.joined.between(day - s.new_days + 1, day),
-            email: consents("email"),
-            sms: consents("sms"),
-        }
+        let (email, _) = self.consents("email", days);
+        let (sms, _) = self.consents("sms", days);
+        days.iter()
+            .enumerate()
+            .map(|(i, &day)| {
+                let last = self.last_purchases(day);
+                let (mut active, mut sleeping) = (0, 0);
+                for r in self.seen.rows() {
+                    let l = last[r];
+                    if l == NONE {
+                        continue;
+                    }
+                    active += i64::from(day - l < s.active_days);
+                    sleeping += i64::from(day - l >= s.sleeping_days);
+                }
+                Kpis {
+                    total: self.joined.by(day),
+                    active,
+                    vip: vip_on(day),
+                    sleeping,
+                    new: self.joined.between(day - s.new_days + 1, day),
+                    email: [email[i][0], email[i][1], email[i][2]],
+                    sms: [sms[i][0], sms[i][1], sms[i][2]],
+                }
+            })
+            .collect()
     }
 
     /// Counts of subscribed, unsubscribed, unknown at each of `ends`, and everyone's state at the
     /// last one.
     fn consents(&self, channel: &str, ends: &[i64]) -> (Vec<Vec<i64>>, Vec<u8>) {
-        let (changes, changed) = history::consent_changes(self.p, channel);
-        let fact = match channel {
-            "email" => "consent.email",
-            _ => "consent.sms",
+        let (channel, fact) = match channel {
+            "email" => ("email", "consent.email"),
+            _ => ("sms", "consent.sms"),
         };
+        let read = self.consent_changes(channel);
+        let (changes, changed) = (&read.0, &read.1);
         let current = self.p.clients.get(fact);
         // A client without a recorded change holds the consent it has now since it joined.
         let initial = |r: usize| {
             if changed.get(r) { 2 } else { current.map_or(2, |c| history::consent_state(c.text_at(r))) }
         };
-        history::states_over_time(&self.joined, self.seen, &changes, initial, ends, 3)
+        history::states_over_time(&self.joined, self.seen, changes, initial, ends, 3)
     }
 
     /// Clients by consent status on `channel` at the end of each bucket.
@@ -197,7 +228,7 @@ impl<'a> Board<'a> {
 
     /// On `day`, of the clients who had joined: never bought, bought at least once.
     pub fn prospects_vs_spenders(&self, day: i64) -> Vec<Series> {
-        let last = history::last_purchases(self.p, day);
+        let last = self.last_purchases(day);
         let spenders = self.seen.rows().filter(|r| last[*r] != NONE).count() as i64;
         let joined = self.joined.by(day);
         vec![Series {
@@ -209,7 +240,7 @@ impl<'a> Board<'a> {
     /// Spenders on `day` by days since their last purchase: active, low risk, high risk.
     pub fn activity(&self, day: i64) -> Vec<Series> {
         let s = self.settings;
-        let last = history::last_purchases(self.p, day);
+        let last = self.last_purchases(day);
         let mut bands = [0i64; 3];
         for r in self.seen.rows().filter(|r| last[*r] != NONE) {
             let days = day - last[r];

@@ -1,5 +1,10 @@
 //! The durable read model: the latest event of every key (see the migration), written by the feed
 //! consumers and read back in `seq` order by every replica.
+//!
+//! Some keys keep history, for the dashboard's past days: every consent change
+//! (`consent:<client>:<channel>:<event>`), a client's last balance of each month
+//! (`balance:<client>:<yyyy-mm>`, months in UTC), and the first time a client was identified or
+//! not (`identified:<client>:<0|1>`, a trimmed copy of the profile event, never replaced).
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
 use loyalty_api::events::v1::{Event, event::Payload};
@@ -12,21 +17,22 @@ const WRITERS: i64 = 8_131_517;
 
 /// What an event is about: its key, and the client it belongs to. `None` for events a filter does
 /// not use.
-fn key_of(payload: &Payload) -> Option<(String, Option<Uuid>)> {
+fn key_of(event: &Event, payload: &Payload) -> Option<(String, Option<Uuid>)> {
     let client = |id: &str| Uuid::parse_str(id).ok();
+    let event_id = &event.event_id;
+    let month = utc_month(event);
     Some(match payload {
-        Payload::ClientUpserted(c) => (format!("client:{}", c.client_id), client(&c.client_id)),
         Payload::ClientTagsChanged(t) => (format!("tags:{}", t.client_id), client(&t.client_id)),
         Payload::ClientBlocked(b) => (format!("status:{}", b.client_id), client(&b.client_id)),
         Payload::ClientUnblocked(u) => (format!("status:{}", u.client_id), client(&u.client_id)),
         Payload::ConsentChanged(c) => {
             let what = if c.agreement.is_empty() { c.channel.to_string() } else { c.agreement.clone() };
-            (format!("consent:{}:{what}", c.client_id), client(&c.client_id))
+            (format!("consent:{}:{what}:{}", c.client_id, event_id), client(&c.client_id))
         }
         Payload::CardChanged(c) => (format!("card:{}", c.card_id), client(&c.client_id)),
         Payload::PurchaseRecorded(p) => (format!("purchase:{}", p.purchase_id), client(&p.client_id)),
         Payload::PurchaseReturned(r) => (format!("return:{}", r.return_id), client(&r.client_id)),
-        Payload::BalanceChanged(b) => (format!("balance:{}", b.client_id), client(&b.client_id)),
+        Payload::BalanceChanged(b) => (format!("balance:{}:{month}", b.client_id), client(&b.client_id)),
         Payload::LevelChanged(l) => (format!("level:{}", l.client_id), client(&l.client_id)),
         Payload::TagChanged(t) => (format!("tag:{}", t.tag_id), None),
         _ => return None,
@@ -77,11 +83,50 @@ pub async fn record(tx: &impl GenericClient, event: &Event) -> anyhow::Result<()
             .context("keeping the tenant's settings")?;
             put(tx, &tenant, "settings", None, event).await
         }
-        other => match key_of(other) {
+        Payload::ClientUpserted(c) => {
+            let client = Uuid::parse_str(&c.client_id).ok();
+            first_identification(tx, &tenant, c, event).await?;
+            put(tx, &tenant, &format!("client:{}", c.client_id), client, event).await
+        }
+        other => match key_of(event, other) {
             Some((key, client)) => put(tx, &tenant, &key, client, event).await,
             None => Ok(()),
         },
     }
+}
+
+/// The UTC month of an event ("2026-03"), the key of a client's balance of that month.
+fn utc_month(event: &Event) -> String {
+    let at = event.occurred_at.as_ref().and_then(loyalty_platform::convert::from_timestamp);
+    at.map(|t| format!("{:04}-{:02}", t.year(), u8::from(t.month()))).unwrap_or_default()
+}
+
+/// Keeps the first profile event of each identification state of the client, trimmed to what
+/// the identification history needs (a later profile event replaces the rest of the facts).
+async fn first_identification(
+    tx: &impl GenericClient,
+    tenant: &TenantId,
+    c: &loyalty_api::events::v1::ClientUpserted,
+    event: &Event,
+) -> anyhow::Result<()> {
+    let trimmed = loyalty_api::events::v1::ClientUpserted {
+        client_id: c.client_id.clone(),
+        identified: c.identified,
+        registered_at: c.registered_at,
+        updated_at: c.updated_at,
+        changed_fields: vec![crate::domain::history::IDENTIFICATION_COPY.into()],
+        ..Default::default()
+    };
+    let copy = Event { payload: Some(Payload::ClientUpserted(trimmed)), ..event.clone() };
+    let key = format!("identified:{}:{}", c.client_id, u8::from(c.identified));
+    tx.execute(
+        "INSERT INTO facts (tenant_id, key, seq, client_id, payload) VALUES ($1, $2, nextval('facts_seq'), $3, $4)
+         ON CONFLICT (tenant_id, key) DO NOTHING",
+        &[tenant, &key, &Uuid::parse_str(&c.client_id).ok(), &copy.encode_to_vec()],
+    )
+    .await
+    .context("keeping when the client was first identified")?;
+    Ok(())
 }
 
 async fn put(

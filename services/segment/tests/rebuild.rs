@@ -16,7 +16,8 @@ async fn pictures(api: &mut Segments) -> (Vec<pb::Kpi>, Vec<pb::Chart>, Vec<pb::
     let d = api.get_dashboard(pb::GetDashboardRequest::default()).await.expect("dashboard").into_inner();
     let points = pb::GetReportRequest { report: pb::ReportKind::PointsBehaviour as i32, period: None };
     let report = api.get_report(points).await.expect("points").into_inner();
-    (d.kpis, d.charts, report.rows)
+    let charts = d.charts.into_iter().map(|c| pb::Chart { computed_at: None, ..c }).collect();
+    (d.kpis, charts, report.rows)
 }
 
 fn questions(tag: &str) -> Vec<String> {

@@ -139,7 +139,7 @@ pub(super) const CHARTS: [ChartKind; 10] = [
     ChartKind::TopTags,
 ];
 
-fn chart(board: &Board<'_>, kind: ChartKind, p: Period) -> pb::Chart {
+fn chart(board: &Board<'_>, kind: ChartKind, p: Period, now: time::OffsetDateTime) -> pb::Chart {
     let over = || buckets(p.from, p.to, p.granularity);
     let drawn = match kind {
         ChartKind::EmailSubscriptionsOverTime => board.subscriptions_over_time("email", &over()),
@@ -153,7 +153,12 @@ fn chart(board: &Board<'_>, kind: ChartKind, p: Period) -> pb::Chart {
         ChartKind::SpendersByFrequency => board.spenders(p.to).1,
         ChartKind::TopTags | ChartKind::Unspecified => board.top_tags(),
     };
-    pb::Chart { chart: kind as i32, granularity: granularity_message(p.granularity) as i32, series: series(drawn) }
+    pb::Chart {
+        chart: kind as i32,
+        granularity: granularity_message(p.granularity) as i32,
+        series: series(drawn),
+        computed_at: Some(to_timestamp(now)),
+    }
 }
 
 /// The whole dashboard of `t` for the clients of `seen`.
@@ -166,7 +171,7 @@ pub(super) fn dashboard(t: &Tenant, seen: &Bits, p: Period, today: i64, now: tim
     pb::Dashboard {
         kpis: kpis(&on_day, &before),
         period: Some(pb::DateRange { from: Some(date(p.from)), to: Some(date(p.to)) }),
-        charts: CHARTS.iter().map(|k| chart(&board, *k, p)).collect(),
+        charts: CHARTS.iter().map(|k| chart(&board, *k, p, now)).collect(),
         thresholds: thresholds_message(t),
         rfm: Some(grid(t, p.to.min(today), seen, now)),
         currency: t.currency.clone(),
@@ -201,11 +206,11 @@ pub async fn get_chart(api: &SegmentApi, r: tonic::Request<pb::GetChartRequest>)
     };
     let p = period(&body.period, body.granularity, a.today)?;
     let stores = a.caller.principal.store_scope().map(<[String]>::to_vec);
-    let today = a.today;
+    let (today, now) = (a.today, a.caller.now);
     on_model(a.tenant, move |t| {
         let seen = visible(t, stores.as_deref(), today);
         let board = Board::new(&t.population, &seen, &t.automatic.settings, thresholds(t, today));
-        Ok(chart(&board, kind, p))
+        Ok(chart(&board, kind, p, now))
     })
     .await
 }

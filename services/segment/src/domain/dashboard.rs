@@ -98,6 +98,9 @@ pub struct Kpis {
 /// The genders the by-gender chart shows, in order.
 pub const GENDERS: [&str; 5] = ["female", "male", "other", "unknown", "refused"];
 
+/// A channel's consent changes `(day, row, state)` in day order, and the rows that have any.
+type Changes = (Vec<(i64, u32, u8)>, Bits);
+
 /// What every figure of one answer shares: the clients seen, in registration order, and what
 /// several figures read (each client's last purchase by a day, the consent changes), read once.
 pub struct Board<'a> {
@@ -107,7 +110,7 @@ pub struct Board<'a> {
     pub thresholds: Thresholds,
     joined: Joined,
     last: RefCell<HashMap<i64, Rc<Vec<i64>>>>,
-    changes: RefCell<HashMap<&'static str, Rc<(Vec<(i64, u32, u8)>, Bits)>>>,
+    changes: RefCell<HashMap<&'static str, Rc<Changes>>>,
 }
 
 impl<'a> Board<'a> {
@@ -126,7 +129,7 @@ impl<'a> Board<'a> {
         })
     }
 
-    fn consent_changes(&self, channel: &'static str) -> Rc<(Vec<(i64, u32, u8)>, Bits)> {
+    fn consent_changes(&self, channel: &'static str) -> Rc<Changes> {
         let known = self.changes.borrow().get(channel).cloned();
         known.unwrap_or_else(|| {
             let read = Rc::new(history::consent_changes(self.p, channel));

@@ -168,14 +168,8 @@ fn second_purchase(p: &Population, seen: &Bits, from: i64, to: i64) -> (i64, i64
     for r in seen.rows() {
         let Some(&f) = first.get(r).filter(|f| **f != NONE && (from..=to).contains(*f)) else { continue };
         starters += 1;
-        let mut days: Vec<i64> = rows
-            .rows_of(r as u32)
-            .iter()
-            .filter(|x| rows.live.get(**x as usize))
-            .map(|x| rows.day[*x as usize])
-            .collect();
+        let days = super::history::days_of(rows, r as u32);
         if days.len() >= 2 {
-            days.sort_unstable();
             gaps.push(days[1] - f);
         }
     }

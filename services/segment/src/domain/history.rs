@@ -191,6 +191,14 @@ pub fn identified_changes(p: &Population) -> (Vec<(i64, u32, u8)>, Bits) {
     (out, changed)
 }
 
+/// The days of `owner`'s live rows of `rows`, ascending.
+pub fn days_of(rows: &super::population::Rows, owner: u32) -> Vec<i64> {
+    let mut days: Vec<i64> =
+        rows.rows_of(owner).iter().filter(|x| rows.live.get(**x as usize)).map(|x| rows.day[*x as usize]).collect();
+    days.sort_unstable();
+    days
+}
+
 /// Every client's last purchase on or before `day` ([`NONE`] for none): the all-time last purchase
 /// when it is not later, else read from the client's own rows.
 pub fn last_purchases(p: &Population, day: i64) -> Vec<i64> {

@@ -94,14 +94,7 @@ fn purchase_days(p: &Population, seen: &Bits) -> Vec<Vec<i64>> {
     let mut days = vec![Vec::new(); p.len()];
     if let Some(rows) = p.tables.get("purchases") {
         for r in seen.rows() {
-            let mut mine: Vec<i64> = rows
-                .rows_of(r as u32)
-                .iter()
-                .filter(|x| rows.live.get(**x as usize))
-                .map(|x| rows.day[*x as usize])
-                .collect();
-            mine.sort_unstable();
-            days[r] = mine;
+            days[r] = super::history::days_of(rows, r as u32);
         }
     }
     days

@@ -166,6 +166,9 @@ pub(super) fn dashboard(t: &Tenant, seen: &Bits, p: Period, today: i64, now: tim
     let th = thresholds(t, today);
     let board = Board::new(&t.population, seen, &t.automatic.settings, th);
     let vip_on = |day: i64| vips(t, seen, &th, day);
+    let mut ends: Vec<i64> = buckets(p.from, p.to, p.granularity).iter().map(|b| b.1).collect();
+    ends.push(p.to - 30);
+    board.prepare(&ends);
     let both = board.kpis_on(&[p.to - 30, p.to], &vip_on);
     let (before, on_day) = (both[0], both[1]);
     pb::Dashboard {

@@ -10,7 +10,6 @@ use super::dashboard::{Granularity, buckets};
 use super::evaluate::date_of;
 use super::population::Population;
 use super::tally;
-use std::collections::HashMap;
 
 /// New and returning, in that order.
 pub const TYPES: [&str; 2] = ["new", "returning"];
@@ -61,7 +60,7 @@ pub struct Analytics {
     pub median_days_to_second: i64,
 }
 
-fn numbers<'a>(columns: &'a HashMap<&'static str, Column>, name: &str) -> &'a [i64] {
+fn numbers<'a>(columns: &'a std::collections::HashMap<&'static str, Column>, name: &str) -> &'a [i64] {
     columns.get(name).map(Column::numbers).unwrap_or(&[])
 }
 
@@ -125,7 +124,7 @@ fn products(
         _ => None,
     };
     // Per type, per SKU code: pieces (hundredths), lines, and a name code.
-    let mut tally: [HashMap<u32, (i64, i64, u32)>; 2] = [HashMap::new(), HashMap::new()];
+    let mut tally = [vec![(0i64, 0i64, 0u32); skus.len()], vec![(0i64, 0i64, 0u32); skus.len()]];
     for &l in lines.window(from, to) {
         let l = l as usize;
         let owner = lines.owner[l] as usize;
@@ -136,14 +135,17 @@ fn products(
         if code == 0 {
             continue;
         }
-        let name = names.and_then(|(_, c)| c.get(l).copied()).unwrap_or(0);
-        let entry = tally[kind_of(owner, lines.day[l])].entry(code).or_insert((0, 0, name));
+        let Some(entry) = tally[kind_of(owner, lines.day[l])].get_mut(code as usize) else { continue };
+        if entry.1 == 0 {
+            entry.2 = names.and_then(|(_, c)| c.get(l).copied()).unwrap_or(0);
+        }
         entry.0 += at(quantity, l);
         entry.1 += 1;
     }
     let mut out = Vec::new();
     for (kind, per_sku) in tally.into_iter().enumerate() {
-        let mut ranked: Vec<(u32, (i64, i64, u32))> = per_sku.into_iter().collect();
+        let mut ranked: Vec<(u32, (i64, i64, u32))> =
+            per_sku.into_iter().enumerate().filter(|(_, t)| t.1 > 0).map(|(code, t)| (code as u32, t)).collect();
         ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| skus.text(a.0).cmp(skus.text(b.0))));
         for (code, (hundredths, orders, name)) in ranked.into_iter().take(top) {
             out.push(Product {

@@ -111,12 +111,23 @@ pub struct Board<'a> {
     joined: Joined,
     last: RefCell<HashMap<i64, Rc<Vec<i64>>>>,
     changes: RefCell<HashMap<&'static str, Rc<Changes>>>,
+    sweeps: RefCell<HashMap<&'static str, Rc<Sweep>>>,
+    spent: RefCell<HashMap<i64, Rc<Spenders>>>,
 }
+
+/// Spenders by value and by frequency.
+type Spenders = (Vec<Series>, Vec<Series>);
+
+/// A channel's consent swept over some days: the days, the counts on each, everyone's state on
+/// the last.
+type Sweep = (Vec<i64>, Vec<Vec<i64>>, Vec<u8>);
 
 impl<'a> Board<'a> {
     pub fn new(p: &'a Population, seen: &'a Bits, settings: &'a Settings, thresholds: Thresholds) -> Self {
         let joined = Joined::new(p, seen);
-        Board { p, seen, settings, thresholds, joined, last: RefCell::default(), changes: RefCell::default() }
+        let (last, changes, sweeps, spent) =
+            (RefCell::default(), RefCell::default(), RefCell::default(), RefCell::default());
+        Board { p, seen, settings, thresholds, joined, last, changes, sweeps, spent }
     }
 
     /// Every client's last purchase on or before `day`, read once per answer.
@@ -181,6 +192,15 @@ impl<'a> Board<'a> {
             "email" => ("email", "consent.email"),
             _ => ("sms", "consent.sms"),
         };
+        // Every end this answer needs was swept at once (see `prepare`): read the ones asked.
+        if let Some(swept) = self.sweeps.borrow().get(channel)
+            && ends.last() == swept.0.last()
+            && ends.iter().all(|e| swept.0.binary_search(e).is_ok())
+        {
+            let counts =
+                ends.iter().filter_map(|e| swept.0.binary_search(e).ok().map(|i| swept.1[i].clone())).collect();
+            return (counts, swept.2.clone());
+        }
         let read = self.consent_changes(channel);
         let (changes, changed) = (&read.0, &read.1);
         let current = self.p.clients.get(fact);
@@ -189,6 +209,18 @@ impl<'a> Board<'a> {
             if changed.get(r) { 2 } else { current.map_or(2, |c| history::consent_state(c.text_at(r))) }
         };
         history::states_over_time(&self.joined, self.seen, changes, initial, ends, 3)
+    }
+
+    /// Sweeps each channel's consents once for every day in `ends` (the KPI days, the buckets'
+    /// ends, the last day), so the tiles and the charts of one answer share the sweep.
+    pub fn prepare(&self, ends: &[i64]) {
+        let mut ends = ends.to_vec();
+        ends.sort_unstable();
+        ends.dedup();
+        for channel in ["email", "sms"] {
+            let (counts, state) = self.consents(channel, &ends);
+            self.sweeps.borrow_mut().insert(channel, Rc::new((ends.clone(), counts, state)));
+        }
     }
 
     /// Clients by consent status on `channel` at the end of each bucket.
@@ -263,6 +295,16 @@ impl<'a> Board<'a> {
     /// Spenders by lifetime spend up to `day` (big, medium, small) and by purchases (frequent,
     /// repeat, one-time), with today's thresholds.
     pub fn spenders(&self, day: i64) -> (Vec<Series>, Vec<Series>) {
+        let known = self.spent.borrow().get(&day).cloned();
+        if let Some(drawn) = known {
+            return (*drawn).clone();
+        }
+        let drawn = self.spenders_now(day);
+        self.spent.borrow_mut().insert(day, Rc::new(drawn.clone()));
+        drawn
+    }
+
+    fn spenders_now(&self, day: i64) -> (Vec<Series>, Vec<Series>) {
         let (count, sum) = history::totals_by(self.p, day);
         let t = self.thresholds;
         let average = t.average_purchases_milli / 1000;

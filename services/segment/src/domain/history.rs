@@ -52,15 +52,14 @@ const EPOCH_SHIFT: i64 = 1 << 30;
 impl Joined {
     pub fn new(p: &Population, seen: &Bits) -> Self {
         let days = p.clients.get("client.registered_at").map(Column::numbers).unwrap_or(&[]);
-        let mut order: Vec<u64> = seen
+        let keys: Vec<u64> = seen
             .rows()
             .map(|r| {
                 let day = days.get(r).copied().filter(|d| *d != NONE).unwrap_or(-EPOCH_SHIFT + 1);
                 (((day + EPOCH_SHIFT) as u64) << 32) | r as u64
             })
             .collect();
-        order.sort_unstable();
-        Joined { order }
+        Joined { order: by_day(keys) }
     }
 
     fn day(key: u64) -> i64 {
@@ -80,6 +79,36 @@ impl Joined {
     pub fn between(&self, from: i64, to: i64) -> i64 {
         self.by(to) - self.by(from - 1)
     }
+}
+
+/// Keys (day in the high half, row in the low) in order: rows come ascending, so a counting sort
+/// by day keeps them in order within a day, in one pass instead of a sort of a million keys.
+fn by_day(keys: Vec<u64>) -> Vec<u64> {
+    let day = |k: &u64| k >> 32;
+    let (Some(lo), Some(hi)) = (keys.iter().map(day).min(), keys.iter().map(day).max()) else { return keys };
+    // Clients without a registration day sit far below the others: they go first, apart.
+    let undated = (-EPOCH_SHIFT + 1 + EPOCH_SHIFT) as u64;
+    let lo_dated = keys.iter().map(day).filter(|d| *d != undated).min().unwrap_or(lo);
+    if hi - lo_dated > 1_000_000 {
+        let mut keys = keys;
+        keys.sort_unstable();
+        return keys;
+    }
+    let slot = |k: &u64| if day(k) == undated { 0 } else { (day(k) - lo_dated) as usize + 1 };
+    let mut starts = vec![0usize; (hi - lo_dated) as usize + 3];
+    for k in &keys {
+        starts[slot(k) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut out = vec![0u64; keys.len()];
+    for k in keys {
+        let s = slot(&k);
+        out[starts[s]] = k;
+        starts[s] += 1;
+    }
+    out
 }
 
 /// A state that changes over time (a consent, identification): the counts of each state at the end

@@ -213,3 +213,20 @@ fn distributions_of_the_last_day() {
         [("vip", 2), ("staff", 1)]
     );
 }
+
+#[test]
+fn registration_order_is_by_day_then_row_with_undated_clients_first() {
+    let mut p = Population::default();
+    let days = [Some(20), None, Some(5), Some(20), Some(7), None, Some(5)];
+    for (i, d) in days.iter().enumerate() {
+        let r = p.row(uuid::Uuid::from_u128(i as u128 + 1)) as usize;
+        if let Some(d) = d {
+            p.column("client.registered_at", crate::domain::column::Column::number).put_number(r, Some(*d));
+        }
+    }
+    let (seen, settings) = (all(&p), Settings::default());
+    let board = Board::new(&p, &seen, &settings, THRESHOLDS);
+    // Undated clients count as joined from the beginning of time.
+    let joined: Vec<i64> = [0, 4, 5, 6, 7, 19, 20, 21].iter().map(|d| board.kpis(*d, &|_| 0).total).collect();
+    assert_eq!(joined, [2, 2, 4, 4, 5, 5, 7, 7]);
+}

@@ -60,6 +60,14 @@ pub struct Analytics {
     pub median_days_to_second: i64,
 }
 
+/// A window's rows in row order: the columns are then read front to back instead of wherever a
+/// row of that day happens to lie (rows loaded client by client lie scattered over the days).
+fn in_row_order(window: &[u32]) -> Vec<u32> {
+    let mut rows = window.to_vec();
+    rows.sort_unstable();
+    rows
+}
+
 fn numbers<'a>(columns: &'a std::collections::HashMap<&'static str, Column>, name: &str) -> &'a [i64] {
     columns.get(name).map(Column::numbers).unwrap_or(&[])
 }
@@ -83,8 +91,7 @@ pub fn analyse(p: &Population, seen: &Bits, from: i64, to: i64, g: Granularity, 
     }
     if let Some(rows) = p.tables.get("purchases") {
         let (amount, items) = (numbers(&rows.columns, "amount"), numbers(&rows.columns, "items"));
-        let mut bucket = 0usize;
-        for &r in rows.window(from, to) {
+        for r in in_row_order(rows.window(from, to)) {
             let r = r as usize;
             let owner = rows.owner[r] as usize;
             if !rows.live.get(r) || !seen.get(owner) {
@@ -92,9 +99,7 @@ pub fn analyse(p: &Population, seen: &Bits, from: i64, to: i64, g: Granularity, 
             }
             let (day, kind) = (rows.day[r], kind_of(owner, rows.day[r]));
             let (revenue, pieces) = (at(amount, r), at(items, r));
-            while bucket + 1 < spans.len() && spans[bucket].1 < day {
-                bucket += 1;
-            }
+            let bucket = spans.partition_point(|s| s.1 < day).min(spans.len().saturating_sub(1));
             a.over_time[bucket].1[kind].add(revenue, pieces);
             a.by_weekday[date_of(day).weekday().number_days_from_monday() as usize].1[kind].add(revenue, pieces);
             a.totals[kind].add(revenue, pieces);
@@ -125,7 +130,7 @@ fn products(
     };
     // Per type, per SKU code: pieces (hundredths), lines, and a name code.
     let mut tally = [vec![(0i64, 0i64, 0u32); skus.len()], vec![(0i64, 0i64, 0u32); skus.len()]];
-    for &l in lines.window(from, to) {
+    for l in in_row_order(lines.window(from, to)) {
         let l = l as usize;
         let owner = lines.owner[l] as usize;
         if !lines.live.get(l) || !seen.get(owner) {

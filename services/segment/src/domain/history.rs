@@ -45,8 +45,6 @@ pub fn identified(p: &mut Population, row: u32, identified: bool, day: i64, join
 pub struct Joined {
     /// `(day << 32) | row`, ascending (clients without a day joined at the beginning of time).
     order: Vec<u64>,
-    /// Each client's day of joining (the beginning of time when unknown).
-    days: Vec<i64>,
 }
 
 const EPOCH_SHIFT: i64 = 1 << 30;
@@ -54,19 +52,22 @@ const EPOCH_SHIFT: i64 = 1 << 30;
 impl Joined {
     pub fn new(p: &Population, seen: &Bits) -> Self {
         let days = p.clients.get("client.registered_at").map(Column::numbers).unwrap_or(&[]);
-        let joined: Vec<i64> =
-            (0..seen.len()).map(|r| days.get(r).copied().filter(|d| *d != NONE).unwrap_or(-EPOCH_SHIFT + 1)).collect();
-        let keys: Vec<u64> = seen.rows().map(|r| (((joined[r] + EPOCH_SHIFT) as u64) << 32) | r as u64).collect();
-        Joined { order: by_day(keys), days: joined }
-    }
-
-    /// The day client row `r` joined.
-    pub fn day_of(&self, r: usize) -> i64 {
-        self.days.get(r).copied().unwrap_or(-EPOCH_SHIFT + 1)
+        let keys: Vec<u64> = seen
+            .rows()
+            .map(|r| {
+                let day = days.get(r).copied().filter(|d| *d != NONE).unwrap_or(-EPOCH_SHIFT + 1);
+                (((day + EPOCH_SHIFT) as u64) << 32) | r as u64
+            })
+            .collect();
+        Joined { order: by_day(keys) }
     }
 
     fn day(key: u64) -> i64 {
         (key >> 32) as i64 - EPOCH_SHIFT
+    }
+
+    fn row(key: u64) -> usize {
+        (key & 0xffff_ffff) as usize
     }
 
     /// How many had joined by the end of `day`.
@@ -124,74 +125,44 @@ pub fn states_over_time(
     ends: &[i64],
     states: usize,
 ) -> (Vec<Vec<i64>>, Vec<u8>) {
-    let n = seen.len();
-    let mut state = vec![u8::MAX; n];
-    let Some(&last_end) = ends.last() else { return (Vec::new(), state) };
-    // Each client's changes in day order (a stable counting sort by client), so that clients are
-    // walked one after the other, front to back, instead of the days in turn.
-    let mut starts = vec![0usize; n + 1];
-    for &(_, row, _) in changes.iter().filter(|c| (c.1 as usize) < n) {
-        starts[row as usize + 1] += 1;
-    }
-    for i in 1..=n {
-        starts[i] += starts[i - 1];
-    }
-    let mut by_client = vec![(0i64, 0u8); starts[n]];
-    let mut next = starts.clone();
-    for &(day, row, to) in changes.iter().filter(|c| (c.1 as usize) < n) {
-        by_client[next[row as usize]] = (day, to);
-        next[row as usize] += 1;
-    }
-    // Each state's count changes at the first end on or after a day: a difference per end.
-    let slot = |day: i64| ends.partition_point(|e| *e < day);
-    let mut diff = vec![vec![0i64; states]; ends.len() + 1];
-    for r in seen.rows() {
-        let mine = &by_client[starts[r]..starts[r + 1]];
-        let join = joined.day_of(r);
-        // The client's states in time: joining (before that day's changes) gives the initial
-        // state unless a change came first; each change gives its own.
-        let mut held: Option<(u8, i64)> = None;
-        let mut turn = |to: u8, at: i64, held: &mut Option<(u8, i64)>| match *held {
-            Some((from, since)) if from != to => {
-                diff[slot(since)][from as usize] += 1;
-                diff[slot(at)][from as usize] -= 1;
-                *held = Some((to, at));
-            }
-            Some(_) => {}
-            None => *held = Some((to, at)),
-        };
-        let mut joined_yet = false;
-        for &(day, to) in mine {
-            if !joined_yet && join <= day {
-                joined_yet = true;
-                if held.is_none() {
-                    turn(initial(r), join, &mut held);
-                }
-            }
-            turn(to, day, &mut held);
-            if day <= last_end {
-                state[r] = to;
-            }
-        }
-        if !joined_yet && held.is_none() {
-            turn(initial(r), join, &mut held);
-        }
-        if let Some((s, since)) = held {
-            diff[slot(since)][s as usize] += 1;
-        }
-        if state[r] == u8::MAX && join <= last_end {
-            state[r] = held.map_or(u8::MAX, |_| initial(r));
-        }
-    }
+    let mut state = vec![u8::MAX; seen.len()];
     let mut counts = vec![0i64; states];
-    let out = (0..ends.len())
-        .map(|i| {
-            for (c, d) in counts.iter_mut().zip(&diff[i]) {
-                *c += d;
+    let mut out = Vec::with_capacity(ends.len());
+    let (mut j, mut c) = (0usize, 0usize);
+    for &end in ends {
+        loop {
+            let next_join = joined.order.get(j).map(|k| Joined::day(*k)).filter(|d| *d <= end);
+            let next_change = changes.get(c).map(|x| x.0).filter(|d| *d <= end);
+            match (next_join, next_change) {
+                // A day's joins come before its changes.
+                (Some(dj), Some(dc)) if dj <= dc => {}
+                (Some(_), None) => {}
+                (_, Some(_)) => {
+                    let (_, row, to) = changes[c];
+                    c += 1;
+                    let row = row as usize;
+                    if !seen.get(row) {
+                        continue;
+                    }
+                    if let Some(&from) = state.get(row).filter(|s| **s != u8::MAX) {
+                        counts[from as usize] -= 1;
+                    }
+                    state[row] = to;
+                    counts[to as usize] += 1;
+                    continue;
+                }
+                (None, None) => break,
             }
-            counts.clone()
-        })
-        .collect();
+            let row = Joined::row(joined.order[j]);
+            j += 1;
+            if state[row] == u8::MAX {
+                let s = initial(row);
+                state[row] = s;
+                counts[s as usize] += 1;
+            }
+        }
+        out.push(counts.clone());
+    }
     (out, state)
 }
 

@@ -271,3 +271,74 @@ pub fn totals_by(p: &Population, day: i64) -> (Vec<i64>, Vec<i64>) {
     }
     (count, sum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    /// The state of `row` at the end of `end`, the plain way: its join (before that day's changes)
+    /// and its changes up to that day, in order.
+    fn naive(join: i64, mine: &[(i64, u8)], initial: u8, end: i64) -> u8 {
+        let mut events: Vec<(i64, u8, Option<u8>)> = vec![(join, 0, None)];
+        events.extend(mine.iter().map(|&(d, s)| (d, 1, Some(s))));
+        events.sort_by_key(|e| (e.0, e.1));
+        let mut state = u8::MAX;
+        for (day, _, change) in events.into_iter().filter(|e| e.0 <= end) {
+            let _ = day;
+            state = match change {
+                Some(s) => s,
+                None if state == u8::MAX => initial,
+                None => state,
+            };
+        }
+        state
+    }
+
+    #[test]
+    fn the_sweep_gives_what_each_client_s_own_history_gives_on_every_day() {
+        let mut rng = 0x5eed_u64;
+        let mut next = |n: u64| {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (rng >> 33) % n
+        };
+        for round in 0..20 {
+            let mut p = Population::default();
+            let n: u64 = 60;
+            let mut joins = Vec::new();
+            for i in 0..n {
+                let r = p.row(Uuid::from_u128(u128::from(i) + 1)) as usize;
+                let join = if next(10) == 0 { None } else { Some(next(40) as i64) };
+                if let Some(d) = join {
+                    p.column("client.registered_at", Column::number).put_number(r, Some(d));
+                }
+                joins.push(join.unwrap_or(-EPOCH_SHIFT + 1));
+            }
+            let mut changes: Vec<(i64, u32, u8)> =
+                (0..next(120)).map(|_| (next(50) as i64, next(n) as u32, next(3) as u8)).collect();
+            changes.sort_by_key(|c| c.0);
+            let mut seen = Bits::from_fn(n as usize, |r| r % 7 != 3);
+            seen.grow(p.len());
+            let initial = |r: usize| (r % 3) as u8;
+            let mut ends: Vec<i64> = (0..1 + next(8)).map(|_| next(60) as i64 - 5).collect();
+            ends.sort_unstable();
+            ends.dedup();
+            let joined = Joined::new(&p, &seen);
+            let (counts, state) = states_over_time(&joined, &seen, &changes, initial, &ends, 3);
+            for (i, &end) in ends.iter().enumerate() {
+                let mut expected = vec![0i64; 3];
+                for r in seen.rows() {
+                    let mine: Vec<(i64, u8)> = changes.iter().filter(|c| c.1 as usize == r).map(|c| (c.0, c.2)).collect();
+                    let s = naive(joins[r], &mine, initial(r), end);
+                    if s != u8::MAX {
+                        expected[s as usize] += 1;
+                    }
+                    if i + 1 == ends.len() {
+                        assert_eq!(state[r], s, "round {round}, client {r} on day {end}");
+                    }
+                }
+                assert_eq!(counts[i], expected, "round {round}, day {end}");
+            }
+        }
+    }
+}

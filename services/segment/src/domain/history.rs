@@ -328,7 +328,8 @@ mod tests {
             for (i, &end) in ends.iter().enumerate() {
                 let mut expected = vec![0i64; 3];
                 for r in seen.rows() {
-                    let mine: Vec<(i64, u8)> = changes.iter().filter(|c| c.1 as usize == r).map(|c| (c.0, c.2)).collect();
+                    let mine: Vec<(i64, u8)> =
+                        changes.iter().filter(|c| c.1 as usize == r).map(|c| (c.0, c.2)).collect();
                     let s = naive(joins[r], &mine, initial(r), end);
                     if s != u8::MAX {
                         expected[s as usize] += 1;

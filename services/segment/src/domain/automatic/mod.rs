@@ -215,11 +215,8 @@ pub fn id_of(uuid: Uuid) -> Option<&'static str> {
     UUIDS.iter().find(|(_, u)| *u == uuid).map(|(id, _)| *id)
 }
 
-/// Money in minor units as the filter text writes it ("500.00").
-fn money(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
-}
+// Money in the filter text is written like the reports write it ("500.00").
+use super::reports::money;
 
 fn spender() -> &'static str {
     "purchases.first_at is set"

@@ -5,6 +5,7 @@ mod app;
 pub mod browser;
 pub mod demo;
 pub mod shopping;
+pub mod smtp;
 pub mod support;
 
 pub use app::{ServiceCall, TEST_ISSUER, TestApp, signer, test_settings};

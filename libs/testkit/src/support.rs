@@ -5,6 +5,7 @@ use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::common::v1::{Money, RequestContext};
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
+use loyalty_api::messaging::v1::messaging_service_client::MessagingServiceClient;
 use loyalty_api::segment::v1::segment_service_client::SegmentServiceClient;
 use loyalty_platform::auth::BearerToken;
 use tonic::service::interceptor::InterceptedService;
@@ -15,6 +16,7 @@ pub type Clients = ClientServiceClient<Authed>;
 pub type Cards = CardServiceClient<Authed>;
 pub type Ledger = LedgerServiceClient<Authed>;
 pub type Segments = SegmentServiceClient<Authed>;
+pub type Messaging = MessagingServiceClient<Authed>;
 
 /// The tenant most tests act in.
 pub const TENANT: &str = "acme";
@@ -33,6 +35,10 @@ pub fn ledger(app: &TestApp, token: &str) -> Ledger {
 
 pub fn segments(app: &TestApp, token: &str) -> Segments {
     SegmentServiceClient::new(app.authed(token))
+}
+
+pub fn messaging(app: &TestApp, token: &str) -> Messaging {
+    MessagingServiceClient::new(app.authed(token))
 }
 
 /// The fields named by an INVALID_ARGUMENT (panics on any other status).

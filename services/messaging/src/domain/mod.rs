@@ -1,0 +1,8 @@
+//! What messaging decides without a database: placeholders, SMS parts, who may receive what,
+//! sealed secrets and signed links.
+pub mod content;
+pub mod links;
+pub mod placeholders;
+pub mod rules;
+pub mod secrets;
+pub mod sms;

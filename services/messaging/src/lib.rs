@@ -1,0 +1,103 @@
+//! The messaging service (SPEC ME-1 .. ME-7): campaigns over email (SMS, push and Telegram next),
+//! sent at most once per recipient and run, never without consent, measured per recipient. It owns
+//! the `messaging` schema, with a read model of every client's addresses and consents followed
+//! from the client feed, and balances and purchases from the ledger feed.
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod feed;
+pub mod send;
+pub mod store;
+
+pub use config::Settings;
+
+use loyalty_api::messaging::v1::messaging_service_server::MessagingServiceServer;
+use loyalty_platform::clock::{SharedClock, SystemClock};
+use loyalty_platform::outbox::{READ_ALL_TENANTS, READ_EVENTS};
+use loyalty_platform::server::Services;
+use loyalty_platform::service::ServiceKit;
+use std::sync::Arc;
+
+/// The service's name: its settings prefix, default schema and event source.
+pub const NAME: &str = "messaging";
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+pub fn migrations() -> refinery::Runner {
+    embedded::migrations::runner()
+}
+
+/// The right each RPC needs.
+pub const RIGHTS: &[(&str, &str)] = &[
+    ("SetChannelProvider", "settings.write"),
+    ("ListChannelProviders", "campaigns.read"),
+    ("SendTestMessage", "settings.write"),
+    ("CreateTemplate", "campaigns.write"),
+    ("GetTemplate", "campaigns.read"),
+    ("UpdateTemplate", "campaigns.write"),
+    ("DeleteTemplate", "campaigns.write"),
+    ("ListTemplates", "campaigns.read"),
+    ("PreviewMessage", "campaigns.read"),
+    ("CreateCampaign", "campaigns.write"),
+    ("GetCampaign", "campaigns.read"),
+    ("UpdateCampaign", "campaigns.write"),
+    ("ListCampaigns", "campaigns.read"),
+    ("StartCampaign", "campaigns.send"),
+    ("PauseCampaign", "campaigns.send"),
+    ("CancelCampaign", "campaigns.send"),
+    ("GetCampaignStats", "campaigns.read"),
+    ("CreateTrigger", "campaigns.write"),
+    ("UpdateTrigger", "campaigns.write"),
+    ("DeleteTrigger", "campaigns.write"),
+    ("ListTriggers", "campaigns.read"),
+    ("SendTransactional", "campaigns.send"),
+    ("ListDeliveries", "campaigns.read"),
+    ("RecordTracking", "campaigns.track"),
+    ("RecordDeliveryReceipt", "campaigns.track"),
+    ("WatchEvents", READ_EVENTS),
+];
+
+/// What the messaging service's own identity may do: follow the client and ledger feeds.
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS];
+
+/// Migrates the schema, follows the feeds, starts the sender and adds the service.
+pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {
+    register_with_clock(settings, services, Arc::new(SystemClock)).await
+}
+
+/// Like [`register`] with a clock the caller moves (tests).
+pub async fn register_with_clock(
+    settings: &Settings,
+    services: &mut Services,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
+    let platform = &settings.platform;
+    let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
+    use loyalty_platform::feed::{watch_clients, watch_ledger};
+    kit.follow(
+        services,
+        "client",
+        kit.peer_feed(&platform.peers.client, feed::CLIENT_EVENTS, watch_clients)?,
+        feed::Contacts,
+    );
+    kit.follow(
+        services,
+        "ledger",
+        kit.peer_feed(&platform.peers.ledger, feed::LEDGER_EVENTS, watch_ledger)?,
+        feed::Contacts,
+    );
+    let sealer = domain::secrets::Sealer::new(settings.messaging.secrets_key.expose())?;
+    let links_key = if settings.messaging.links_key.expose().is_empty() {
+        ring::digest::digest(&ring::digest::SHA256, &[&b"links:"[..], sealer.raw_key()].concat()).as_ref().to_vec()
+    } else {
+        settings.messaging.links_key.expose().as_bytes().to_vec()
+    };
+    let signer = domain::links::Signer::new(&links_key);
+    let sender = send::Sender::new(&kit, settings.messaging.clone(), (sealer.clone(), signer), clock.clone())?;
+    tokio::spawn(sender.run(services.draining()));
+    let api = api::MessagingApi::new(&kit, clock, sealer, settings.messaging.clone())?;
+    services.add(MessagingServiceServer::new(api), RIGHTS);
+    Ok(())
+}

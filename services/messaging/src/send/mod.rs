@@ -1,0 +1,407 @@
+//! The sender (ME-6, ME-7): one replica at a time (a session advisory lock) takes each sending
+//! run's queued recipients in batches. For each batch it applies the send-time rules, renders,
+//! commits the intents (address and message id), hands the messages to the provider at its rate
+//! and concurrency, notes each acceptance in the journal, then commits the outcomes. Killed at any
+//! point, the next sender resends only what no provider accepted.
+pub mod journal;
+pub mod smtp;
+
+use crate::config::MessagingSettings;
+use crate::domain::content::{self, Prepared};
+use crate::domain::links::{Action, Signer};
+use crate::domain::rules::{self, Channel};
+use crate::domain::secrets::Sealer;
+use crate::store::{campaigns, contacts, deliveries, providers};
+use anyhow::Context;
+use futures::StreamExt;
+use journal::Journal;
+use loyalty_api::messaging::v1 as pb;
+use loyalty_platform::TenantId;
+use loyalty_platform::clock::SharedClock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// One message on its way to a provider.
+pub struct Outgoing {
+    pub delivery: Uuid,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub text: String,
+    pub sender_name: String,
+    pub message_id: String,
+    pub unsubscribe_url: String,
+}
+
+pub enum Outcome {
+    /// The provider took it, under this id.
+    Accepted(String),
+    /// Refused; `permanent` when sending again cannot help (a 5xx, a malformed address).
+    Refused { reason: String, permanent: bool },
+}
+
+/// A channel's provider, ready to send.
+pub enum Provider {
+    Smtp(smtp::Smtp),
+}
+
+impl Provider {
+    async fn send(&self, m: &Outgoing) -> Outcome {
+        match self {
+            Provider::Smtp(s) => s.send(m).await,
+        }
+    }
+}
+
+/// A provider built from stored settings, with what limits it.
+pub struct Ready {
+    provider: Provider,
+    concurrency: usize,
+    max_attempts: i32,
+    enabled: bool,
+    pace: Pace,
+}
+
+impl Ready {
+    pub async fn send(&self, m: &Outgoing) -> Outcome {
+        self.provider.send(m).await
+    }
+}
+
+/// Builds the provider `stored` describes (its secret opened with `sealer`).
+pub fn build(stored: &providers::Stored, tenant: &str, sealer: &Sealer) -> anyhow::Result<Ready> {
+    let p = &stored.provider;
+    let concurrency = if p.concurrency > 0 { p.concurrency as u32 } else { 8 };
+    let secret = match &stored.sealed_secret {
+        Some(sealed) => String::from_utf8(sealer.open(&bound_to(tenant, p.channel), sealed)?)?,
+        None => String::new(),
+    };
+    let provider = match &p.settings {
+        Some(pb::channel_provider::Settings::Smtp(s)) => Provider::Smtp(smtp::Smtp::new(s, &secret, concurrency)?),
+        _ => anyhow::bail!("this channel's provider kind is not supported yet"),
+    };
+    Ok(Ready {
+        provider,
+        concurrency: concurrency as usize,
+        pace: Pace::new(p.rate_per_second.max(0) as u32),
+        max_attempts: if p.max_attempts > 0 { p.max_attempts } else { 3 },
+        enabled: p.enabled,
+    })
+}
+
+/// What a sealed secret is bound to: its tenant and channel.
+pub fn bound_to(tenant: &str, channel: i32) -> String {
+    format!("{tenant}/{channel}")
+}
+
+/// A provider built from the settings saved at a time.
+type Built = (time::OffsetDateTime, Arc<Ready>);
+
+pub struct Sender {
+    pool: deadpool_postgres::Pool,
+    connect: (loyalty_platform::config::DatabaseSettings, String),
+    settings: MessagingSettings,
+    sealer: Sealer,
+    signer: Signer,
+    clock: SharedClock,
+    journal: Arc<Journal>,
+    /// Providers built, by tenant and channel, with the settings time they were built from.
+    ready: Mutex<HashMap<(String, String), Built>>,
+    /// Provider errors in a row, by run.
+    errors_in_a_row: Mutex<HashMap<Uuid, u32>>,
+}
+
+impl Sender {
+    pub fn new(
+        kit: &loyalty_platform::service::ServiceKit,
+        settings: MessagingSettings,
+        (sealer, signer): (Sealer, Signer),
+        clock: SharedClock,
+    ) -> anyhow::Result<Sender> {
+        let dir = if settings.journal_dir.is_empty() {
+            let place = format!("{}/{}", kit.settings.database.url.expose(), kit.schema);
+            std::env::temp_dir().join(format!("loyalty-messaging-journal-{:016x}", fnv(&place)))
+        } else {
+            settings.journal_dir.clone().into()
+        };
+        Ok(Sender {
+            pool: kit.pool.clone(),
+            connect: (kit.settings.database.clone(), kit.schema.clone()),
+            journal: Arc::new(Journal::new(dir)?),
+            settings,
+            sealer,
+            signer,
+            clock,
+            ready: Mutex::default(),
+            errors_in_a_row: Mutex::default(),
+        })
+    }
+
+    /// Sends until `stop`, taking the lead when no other replica holds it.
+    pub async fn run(self, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            if let Err(e) = self.lead(&stop).await {
+                tracing::warn!(error = %format!("{e:#}"), "the sender stopped; starting again");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+
+    async fn lead(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let leader = loyalty_platform::db::connect(&self.connect.0, &self.connect.1).await?;
+        loop {
+            let won: bool = leader
+                .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.loyalty.sender'))", &[])
+                .await
+                .context("trying the sender lock")?
+                .get(0);
+            if won {
+                break;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+        self.recover().await?;
+        let every = Duration::from_millis(self.settings.send_every_ms.max(10));
+        while !stop.is_cancelled() {
+            let worked = self.pass().await?;
+            if !worked {
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles what a sender that stopped mid-batch left: accepted (journal) → sent, the rest queued.
+    async fn recover(&self) -> anyhow::Result<()> {
+        let (accepted, files) = self.journal.left_over()?;
+        let db = self.pool.get().await?;
+        let (sent, requeued) = deliveries::recover(&db, &accepted).await?;
+        for file in files {
+            std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+        }
+        if sent + requeued > 0 {
+            tracing::info!(sent, requeued, "settled the messages a stopped sender left in the middle");
+        }
+        Ok(())
+    }
+
+    /// One batch of every sending run; whether any work was done.
+    pub async fn pass(&self) -> anyhow::Result<bool> {
+        let runs = campaigns::sending(&self.pool.get().await?).await?;
+        let mut worked = false;
+        for run in runs {
+            worked |= self.batch(&run).await?;
+        }
+        Ok(worked)
+    }
+
+    async fn ready(&self, tenant: &str, channel: &str) -> anyhow::Result<Option<Arc<Ready>>> {
+        let Some(stored) = providers::load(&self.pool.get().await?, tenant, channel).await? else { return Ok(None) };
+        let key = (tenant.to_string(), channel.to_string());
+        if let Some((at, ready)) = self.ready.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && *at == stored.updated_at
+        {
+            return Ok(Some(ready.clone()));
+        }
+        let ready = Arc::new(build(&stored, tenant, &self.sealer)?);
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (stored.updated_at, ready.clone()));
+        Ok(Some(ready))
+    }
+
+    async fn batch(&self, run: &campaigns::Run) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let tenant = TenantId::trusted(&run.tenant);
+        let ready = match self.ready(&run.tenant, &run.channel).await {
+            Ok(Some(ready)) if ready.enabled => ready,
+            Ok(_) => return self.pause(run, &format!("the {} channel has no enabled provider", run.channel)).await,
+            Err(e) => return self.pause(run, &format!("the {} provider cannot be used: {e:#}", run.channel)).await,
+        };
+        let prepared = content::prepare(Some(&run.content), "content", true)
+            .map_err(|v| anyhow::anyhow!("run {} holds content that no longer checks: {v}", run.id))?;
+        let channel = Channel::parse(&run.channel).context("a run's channel")?;
+        // The intents: who is left out and why, and what goes to whom.
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        let claimed = deliveries::claim(&tx, &run.tenant, run.id, self.settings.batch.max(1), now).await?;
+        if claimed.is_empty() {
+            tx.commit().await?;
+            return self.finish_if_done(run).await;
+        }
+        let ids: Vec<Uuid> = claimed.iter().map(|c| c.client_id).collect();
+        let known: HashMap<Uuid, contacts::Contact> =
+            contacts::load_many(&tx, &tenant, &ids).await?.into_iter().map(|c| (c.client_id, c)).collect();
+        let (mut excluded, mut reasons, mut outgoing) = (Vec::new(), Vec::new(), Vec::new());
+        for c in &claimed {
+            let contact = known.get(&c.client_id);
+            match rules::recipient(contact, channel, true) {
+                Err(why) => {
+                    excluded.push(c.delivery_id);
+                    reasons.push(why.reason());
+                }
+                Ok(address) => {
+                    let contact = contact.cloned().unwrap_or_default();
+                    outgoing.push(self.outgoing(&run.tenant, &prepared, c.delivery_id, &contact, address));
+                }
+            }
+        }
+        deliveries::exclude(&tx, &run.tenant, &excluded, &reasons, now).await?;
+        let sending: Vec<Uuid> = outgoing.iter().map(|m| m.delivery).collect();
+        let addresses: Vec<String> = outgoing.iter().map(|m| m.to.clone()).collect();
+        let message_ids: Vec<String> = outgoing.iter().map(|m| m.message_id.clone()).collect();
+        let window = time::Duration::days(i64::from(if run.conversion_window_days > 0 {
+            run.conversion_window_days
+        } else {
+            7
+        }));
+        deliveries::mark_sending(&tx, &run.tenant, (&sending, &addresses, &message_ids), now, now + window).await?;
+        tx.commit().await?;
+        // The hand-over, at the provider's rate and concurrency.
+        self.journal.begin()?;
+        let outcomes: Vec<(Uuid, Outcome)> = futures::stream::iter(outgoing)
+            .map(|m| {
+                let (ready, journal, tenant) = (ready.clone(), self.journal.clone(), run.tenant.clone());
+                async move {
+                    ready.pace.wait().await;
+                    let outcome = ready.provider.send(&m).await;
+                    if let Outcome::Accepted(_) = outcome {
+                        journal.note(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
+                    }
+                    Ok::<_, anyhow::Error>((m.delivery, outcome))
+                }
+            })
+            .buffer_unordered(ready.concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
+        self.settle(run, &ready, outcomes).await?;
+        self.journal.end()?;
+        Ok(true)
+    }
+
+    /// Commits the provider's answers and counts its errors in a row (pausing the run at the limit).
+    async fn settle(&self, run: &campaigns::Run, ready: &Ready, outcomes: Vec<(Uuid, Outcome)>) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let (mut sent, mut transient, mut permanent) = (Vec::new(), Vec::new(), Vec::new());
+        let mut in_a_row =
+            self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id).copied().unwrap_or(0);
+        let mut last_error = String::new();
+        for (id, outcome) in outcomes {
+            match outcome {
+                Outcome::Accepted(_) => {
+                    sent.push(id);
+                    in_a_row = 0;
+                }
+                Outcome::Refused { reason, permanent: true } => permanent.push((id, reason)),
+                Outcome::Refused { reason, permanent: false } => {
+                    in_a_row += 1;
+                    last_error = reason.clone();
+                    transient.push((id, reason));
+                }
+            }
+        }
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        deliveries::mark_sent(&tx, &run.tenant, &sent, now).await?;
+        deliveries::mark_refused(&tx, &run.tenant, &permanent, 0, now, now).await?;
+        let retry_at = now + time::Duration::seconds(5);
+        deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
+        tx.commit().await?;
+        self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id, in_a_row);
+        if in_a_row >= self.settings.pause_after_errors.max(1) {
+            self.pause(run, &format!("{in_a_row} provider errors in a row; the last: {last_error}")).await?;
+        }
+        Ok(())
+    }
+
+    fn outgoing(
+        &self,
+        tenant: &str,
+        prepared: &Prepared,
+        delivery: Uuid,
+        contact: &contacts::Contact,
+        to: String,
+    ) -> Outgoing {
+        let token = self.signer.token(Action::Unsubscribe, tenant, delivery);
+        let unsubscribe_url = format!("{}/u/{token}", self.settings.public_url.trim_end_matches('/'));
+        let rendered = prepared.render(contact, &unsubscribe_url);
+        Outgoing {
+            delivery,
+            to,
+            subject: rendered.subject,
+            body: rendered.body,
+            text: rendered.text,
+            sender_name: prepared.sender_name.clone(),
+            message_id: format!("<{delivery}@{tenant}.loyalty>"),
+            unsubscribe_url,
+        }
+    }
+
+    async fn pause(&self, run: &campaigns::Run, reason: &str) -> anyhow::Result<bool> {
+        tracing::warn!(run = %run.id, reason, "pausing a campaign");
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        let now = self.clock.now();
+        campaigns::set_run_state(&tx, &run.tenant, run.id, "paused", now).await?;
+        campaigns::set_state(&tx, &run.tenant, run.campaign_id, "paused", reason, now).await?;
+        crate::api::campaigns::publish_change(&tx, &run.tenant, run.campaign_id).await?;
+        loyalty_platform::outbox::commit(tx).await?;
+        self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).remove(&run.id);
+        Ok(false)
+    }
+
+    /// Completes the run (and its campaign) once nobody is left to send to.
+    async fn finish_if_done(&self, run: &campaigns::Run) -> anyhow::Result<bool> {
+        let mut db = self.pool.get().await?;
+        if deliveries::unsettled(&db, &run.tenant, run.id).await? > 0 {
+            return Ok(false);
+        }
+        let tx = db.transaction().await?;
+        let now = self.clock.now();
+        campaigns::set_run_state(&tx, &run.tenant, run.id, "completed", now).await?;
+        campaigns::set_state(&tx, &run.tenant, run.campaign_id, "completed", "", now).await?;
+        crate::api::campaigns::publish_change(&tx, &run.tenant, run.campaign_id).await?;
+        loyalty_platform::outbox::commit(tx).await?;
+        Ok(false)
+    }
+}
+
+/// Spaces hand-overs to at most `rate` a second (a sliding window of one slot per 1/rate s).
+struct Pace {
+    gap: Option<Duration>,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pace {
+    fn new(rate: u32) -> Pace {
+        let gap = (rate > 0).then(|| Duration::from_secs_f64(1.0 / f64::from(rate)));
+        Pace { gap, next: tokio::sync::Mutex::new(tokio::time::Instant::now()) }
+    }
+
+    async fn wait(&self) {
+        let Some(gap) = self.gap else { return };
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + gap;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}

@@ -1,0 +1,303 @@
+//! Deliveries (ME-6): one row per recipient of a run, from the audience snapshot to the provider's
+//! answer, engagement beside transport. Unique per occurrence and client.
+use super::GenericClient;
+use loyalty_platform::TenantId;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Adds `clients` to run `run` as queued deliveries; a client already in the run is skipped (a
+/// retried start adds nobody twice). Returns how many were added.
+pub async fn add_recipients(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    (run, campaign, channel): (Uuid, Uuid, &str),
+    clients: &[Uuid],
+    now: OffsetDateTime,
+) -> anyhow::Result<u64> {
+    let ids: Vec<Uuid> = clients.iter().map(|_| Uuid::now_v7()).collect();
+    Ok(db
+        .execute(
+            "INSERT INTO deliveries (tenant_id, delivery_id, occurrence, run_id, campaign_id, client_id, channel, queued_at, updated_at) \
+             SELECT $1, d, $2::uuid::text, $2::uuid, $3, c, $4, $5, $5 FROM unnest($6::uuid[], $7::uuid[]) AS t(d, c) \
+             ON CONFLICT (tenant_id, occurrence, client_id) DO NOTHING",
+            &[&tenant.as_str(), &run, &campaign, &channel, &now, &ids, &clients],
+        )
+        .await?)
+}
+
+/// A recipient taken for sending.
+pub struct Claimed {
+    pub delivery_id: Uuid,
+    pub client_id: Uuid,
+    pub attempts: i32,
+}
+
+/// Up to `limit` queued recipients of `run` whose turn has come, locked for this transaction.
+pub async fn claim(
+    db: &impl GenericClient,
+    tenant: &str,
+    run: Uuid,
+    limit: i64,
+    now: OffsetDateTime,
+) -> anyhow::Result<Vec<Claimed>> {
+    let rows = db
+        .query(
+            "SELECT delivery_id, client_id, attempts FROM deliveries \
+             WHERE tenant_id = $1 AND run_id = $2 AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $4) \
+             ORDER BY delivery_id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            &[&tenant, &run, &limit, &now],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| Claimed { delivery_id: r.get(0), client_id: r.get(1), attempts: r.get(2) }).collect())
+}
+
+pub async fn exclude(
+    db: &impl GenericClient,
+    tenant: &str,
+    ids: &[Uuid],
+    reasons: &[&str],
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        "UPDATE deliveries d SET transport = 'excluded', excluded_reason = t.reason, updated_at = $4 \
+         FROM unnest($2::uuid[], $3::text[]) AS t(id, reason) WHERE d.tenant_id = $1 AND d.delivery_id = t.id",
+        &[&tenant, &ids, &reasons, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The intent, committed before anything goes to the provider: the address and the message id.
+/// A purchase until `conversion_until` will count as the message's conversion.
+pub async fn mark_sending(
+    db: &impl GenericClient,
+    tenant: &str,
+    (ids, addresses, message_ids): (&[Uuid], &[String], &[String]),
+    now: OffsetDateTime,
+    conversion_until: OffsetDateTime,
+) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        "UPDATE deliveries d SET transport = 'sending', address = t.address, provider_message_id = t.message_id, \
+           attempts = d.attempts + 1, updated_at = $5, conversion_until = $6 \
+         FROM unnest($2::uuid[], $3::text[], $4::text[]) AS t(id, address, message_id) \
+         WHERE d.tenant_id = $1 AND d.delivery_id = t.id",
+        &[&tenant, &ids, &addresses, &message_ids, &now, &conversion_until],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The provider accepted these.
+pub async fn mark_sent(db: &impl GenericClient, tenant: &str, ids: &[Uuid], now: OffsetDateTime) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        "UPDATE deliveries SET transport = 'sent', sent_at = $3, retry_at = NULL, updated_at = $3 \
+         WHERE tenant_id = $1 AND delivery_id = ANY($2) AND transport = 'sending'",
+        &[&tenant, &ids, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The provider refused these: back in the queue after `retry_at`, or failed once out of attempts.
+pub async fn mark_refused(
+    db: &impl GenericClient,
+    tenant: &str,
+    refused: &[(Uuid, String)],
+    max_attempts: i32,
+    now: OffsetDateTime,
+    retry_at: OffsetDateTime,
+) -> anyhow::Result<()> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = refused.iter().map(|r| r.0).collect();
+    let reasons: Vec<&str> = refused.iter().map(|r| r.1.as_str()).collect();
+    db.execute(
+        "UPDATE deliveries d SET failure_reason = t.reason, updated_at = $4, \
+           transport = CASE WHEN d.attempts >= $5 THEN 'failed' ELSE 'queued' END, \
+           failed_at = CASE WHEN d.attempts >= $5 THEN $4 ELSE NULL END, \
+           retry_at = CASE WHEN d.attempts >= $5 THEN NULL ELSE $6 END \
+         FROM unnest($2::uuid[], $3::text[]) AS t(id, reason) \
+         WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending'",
+        &[&tenant, &ids, &reasons, &now, &max_attempts, &retry_at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// After a sender stopped mid-batch: what the journal says the provider accepted is sent; every
+/// other message left in the middle goes back to the queue (it never reached the provider).
+pub async fn recover(
+    db: &impl GenericClient,
+    accepted: &[(String, Uuid, OffsetDateTime)],
+) -> anyhow::Result<(u64, u64)> {
+    let tenants: Vec<&str> = accepted.iter().map(|a| a.0.as_str()).collect();
+    let ids: Vec<Uuid> = accepted.iter().map(|a| a.1).collect();
+    let times: Vec<OffsetDateTime> = accepted.iter().map(|a| a.2).collect();
+    let sent = db
+        .execute(
+            "UPDATE deliveries d SET transport = 'sent', sent_at = t.at, updated_at = t.at \
+             FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS t(tenant, id, at) \
+             WHERE d.tenant_id = t.tenant AND d.delivery_id = t.id AND d.transport = 'sending'",
+            &[&tenants, &ids, &times],
+        )
+        .await?;
+    let requeued = db
+        .execute("UPDATE deliveries SET transport = 'queued', attempts = greatest(attempts - 1, 0) WHERE transport = 'sending'", &[])
+        .await?;
+    Ok((sent, requeued))
+}
+
+/// Messages of `run` not yet settled (queued or being sent).
+pub async fn unsettled(db: &impl GenericClient, tenant: &str, run: Uuid) -> anyhow::Result<i64> {
+    let row = db
+        .query_one(
+            "SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND run_id = $2 AND transport IN ('queued', 'sending')",
+            &[&tenant, &run],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// A purchase by `client` at `at`: every message they had whose conversion window holds it.
+pub async fn convert(db: &impl GenericClient, tenant: &str, client: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE deliveries SET converted_at = $3, updated_at = now() \
+         WHERE tenant_id = $1 AND client_id = $2 AND converted_at IS NULL AND sent_at <= $3 AND conversion_until >= $3",
+        &[&tenant, &client, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A campaign's figures over all its runs.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub audience: i64,
+    pub excluded: Vec<(String, i64)>,
+    pub queued: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub opened: i64,
+    pub clicked: i64,
+    pub converted: i64,
+    pub unsubscribed: i64,
+}
+
+pub async fn totals(db: &impl GenericClient, tenant: &TenantId, campaign: Uuid) -> anyhow::Result<Totals> {
+    let r = db
+        .query_one(
+            "SELECT count(*), \
+               count(*) FILTER (WHERE transport IN ('queued', 'sending')), \
+               count(*) FILTER (WHERE transport IN ('sent', 'delivered')), \
+               count(*) FILTER (WHERE transport = 'delivered'), \
+               count(*) FILTER (WHERE transport = 'failed'), \
+               count(opened_at), count(clicked_at), count(converted_at), count(unsubscribed_at) \
+             FROM deliveries WHERE tenant_id = $1 AND campaign_id = $2",
+            &[&tenant.as_str(), &campaign],
+        )
+        .await?;
+    let excluded = db
+        .query(
+            "SELECT excluded_reason, count(*) FROM deliveries WHERE tenant_id = $1 AND campaign_id = $2 \
+             AND transport = 'excluded' GROUP BY 1 ORDER BY 1",
+            &[&tenant.as_str(), &campaign],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(Totals {
+        audience: r.get(0),
+        excluded,
+        queued: r.get(1),
+        sent: r.get(2),
+        delivered: r.get(3),
+        failed: r.get(4),
+        opened: r.get(5),
+        clicked: r.get(6),
+        converted: r.get(7),
+        unsubscribed: r.get(8),
+    })
+}
+
+/// One delivery as listed.
+pub struct Listed {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub campaign_id: Option<Uuid>,
+    pub trigger_id: Option<Uuid>,
+    pub run_id: Option<Uuid>,
+    pub channel: String,
+    pub transport: String,
+    pub address: String,
+    pub provider_message_id: String,
+    pub failure_reason: String,
+    pub attempts: i32,
+    pub times: [Option<OffsetDateTime>; 9],
+}
+
+/// Which deliveries to list.
+#[derive(Default)]
+pub struct Query {
+    pub campaign: Option<Uuid>,
+    pub trigger: Option<Uuid>,
+    pub client: Option<Uuid>,
+    pub from: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    /// Only clients these stores see (a scoped token), or everyone.
+    pub stores: Option<Vec<String>>,
+}
+
+pub async fn list(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    q: &Query,
+    offset: i64,
+    limit: i64,
+) -> anyhow::Result<(Vec<Listed>, i64)> {
+    let rows = db
+        .query(
+            "SELECT d.delivery_id, d.client_id, d.campaign_id, d.trigger_id, d.run_id, d.channel, d.transport, d.address, \
+               d.provider_message_id, d.failure_reason, d.attempts, d.queued_at, d.sent_at, d.updated_at, d.delivered_at, \
+               d.failed_at, d.opened_at, d.clicked_at, d.converted_at, d.unsubscribed_at, count(*) OVER () \
+             FROM deliveries d LEFT JOIN contacts c USING (tenant_id, client_id) \
+             WHERE d.tenant_id = $1 AND d.transport <> 'excluded' \
+               AND ($2::uuid IS NULL OR d.campaign_id = $2) AND ($3::uuid IS NULL OR d.trigger_id = $3) \
+               AND ($4::uuid IS NULL OR d.client_id = $4) \
+               AND ($5::timestamptz IS NULL OR d.queued_at >= $5) AND ($6::timestamptz IS NULL OR d.queued_at < $6) \
+               AND ($7::text[] IS NULL OR c.registration_store_id = ANY($7) OR c.purchase_store_ids && $7) \
+             ORDER BY d.queued_at DESC, d.delivery_id OFFSET $8 LIMIT $9",
+            &[&tenant.as_str(), &q.campaign, &q.trigger, &q.client, &q.from, &q.until, &q.stores, &offset, &limit],
+        )
+        .await?;
+    let total = rows.first().map(|r| r.get::<_, i64>(20)).unwrap_or(0);
+    let listed = rows
+        .iter()
+        .map(|r| Listed {
+            id: r.get(0),
+            client_id: r.get(1),
+            campaign_id: r.get(2),
+            trigger_id: r.get(3),
+            run_id: r.get(4),
+            channel: r.get(5),
+            transport: r.get(6),
+            address: r.get(7),
+            provider_message_id: r.get(8),
+            failure_reason: r.get(9),
+            attempts: r.get(10),
+            times: std::array::from_fn(|i| r.get(11 + i)),
+        })
+        .collect();
+    Ok((listed, total))
+}

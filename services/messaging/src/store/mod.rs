@@ -1,0 +1,8 @@
+//! Every SQL statement of the messaging service.
+pub mod campaigns;
+pub mod contacts;
+pub mod deliveries;
+pub mod providers;
+pub mod templates;
+
+pub use deadpool_postgres::GenericClient;

@@ -22,6 +22,8 @@ pub struct Mail {
     pub text: String,
     /// Raw header values by name, as the server received them.
     pub headers: Vec<(String, String)>,
+    /// When the server wrote it down.
+    pub received_at: std::time::SystemTime,
 }
 
 impl Mail {
@@ -66,8 +68,9 @@ impl SmtpServer {
         for sub in ["new", "cur"] {
             let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) else { continue };
             for entry in entries.flatten() {
+                let received_at = entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
                 if let Ok(bytes) = std::fs::read(entry.path())
-                    && let Some(mail) = parse(&bytes)
+                    && let Some(mail) = parse(&bytes, received_at)
                 {
                     mails.push(mail);
                 }
@@ -92,7 +95,7 @@ impl SmtpServer {
     }
 }
 
-fn parse(bytes: &[u8]) -> Option<Mail> {
+fn parse(bytes: &[u8], received_at: std::time::SystemTime) -> Option<Mail> {
     let m = mail_parser::MessageParser::default().parse(bytes)?;
     let first = |a: Option<&mail_parser::Address>| {
         a.and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_string).unwrap_or_default()
@@ -109,6 +112,7 @@ fn parse(bytes: &[u8]) -> Option<Mail> {
         html: m.body_html(0).map(|b| b.to_string()).unwrap_or_default(),
         text: m.body_text(0).map(|b| b.to_string()).unwrap_or_default(),
         headers,
+        received_at,
     })
 }
 

@@ -30,6 +30,15 @@ pub async fn start() -> TestApp {
 
 /// The suite on `settings` (a database an earlier suite used, to restart it).
 pub async fn start_on(settings: PlatformSettings) -> TestApp {
+    suite(settings, true).await
+}
+
+/// The services messaging depends on, without messaging (a test runs it as its own process).
+pub async fn start_peers() -> TestApp {
+    suite(loyalty_testkit::test_settings().await.expect("a test database"), false).await
+}
+
+async fn suite(settings: PlatformSettings, with_messaging: bool) -> TestApp {
     TestApp::start_with(settings, move |settings| async move {
         let mut services = Services::new();
         loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
@@ -39,6 +48,9 @@ pub async fn start_on(settings: PlatformSettings) -> TestApp {
         segment.segments.follow_every_ms = 20;
         segment.segments.automatic_every_s = 0;
         loyalty_segment::register(&segment, &mut services).await?;
+        if !with_messaging {
+            return Ok(services);
+        }
         let mut messaging = loyalty_messaging::Settings::with_platform(&settings);
         messaging.messaging.send_every_ms = 20;
         messaging.messaging.public_url = PUBLIC_URL.into();
@@ -60,7 +72,14 @@ pub fn everyone() -> Option<Audience> {
 
 /// The tenant's email goes through `smtp`.
 pub async fn use_smtp(app: &TestApp, tenant: &str, smtp: &SmtpServer) {
-    let provider = pb::ChannelProvider {
+    let provider = smtp_provider(smtp);
+    let mut api = support::messaging(app, &app.admin_token(tenant));
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
+}
+
+/// Plain SMTP to the test server, from news@shop.example.
+pub fn smtp_provider(smtp: &SmtpServer) -> pb::ChannelProvider {
+    pb::ChannelProvider {
         channel: ContactChannel::Email as i32,
         settings: Some(pb::channel_provider::Settings::Smtp(pb::SmtpSettings {
             host: "127.0.0.1".into(),
@@ -72,9 +91,7 @@ pub async fn use_smtp(app: &TestApp, tenant: &str, smtp: &SmtpServer) {
         })),
         enabled: true,
         ..Default::default()
-    };
-    let mut api = support::messaging(app, &app.admin_token(tenant));
-    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
+    }
 }
 
 /// A marketing email with the placeholders and the unsubscribe link.

@@ -4,6 +4,7 @@
 mod app;
 pub mod browser;
 pub mod demo;
+pub mod http;
 pub mod shopping;
 pub mod smtp;
 pub mod support;

@@ -20,8 +20,11 @@ pub struct MessagingSettings {
     /// The key tracking and unsubscribe links are signed with (any length); empty derives one
     /// from `secrets_key`.
     pub links_key: Secret<String>,
-    /// Where links in messages point: the tracking endpoint as recipients reach it.
+    /// Where links in messages point: the tracking endpoint as recipients reach it. Empty is the
+    /// address `tracking_listen` bound (development and tests).
     pub public_url: String,
+    /// The HTTP endpoint beside the gRPC port: the open pixel, click redirects, one-click unsubscribe.
+    pub tracking_listen: String,
     /// How often the sender looks for work when nothing woke it.
     pub send_every_ms: u64,
     /// Recipients taken in one batch: their intents are committed together before any is sent.
@@ -39,6 +42,7 @@ impl Default for MessagingSettings {
             secrets_key: Secret::new(String::new()),
             links_key: Secret::new(String::new()),
             public_url: "http://localhost:8090".into(),
+            tracking_listen: "0.0.0.0:8090".into(),
             send_every_ms: 200,
             batch: 500,
             journal_dir: String::new(),

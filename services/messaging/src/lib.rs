@@ -8,6 +8,7 @@ pub mod domain;
 pub mod feed;
 pub mod send;
 pub mod store;
+pub mod tracking;
 
 pub use config::Settings;
 
@@ -59,8 +60,9 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("WatchEvents", READ_EVENTS),
 ];
 
-/// What the messaging service's own identity may do: follow the client and ledger feeds.
-pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS];
+/// What the messaging service's own identity may do: follow the client and ledger feeds, and
+/// record a recipient's unsubscribe with the client service.
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS, "clients.write"];
 
 /// Migrates the schema, follows the feeds, starts the sender and adds the service.
 pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {
@@ -95,9 +97,24 @@ pub async fn register_with_clock(
         settings.messaging.links_key.expose().as_bytes().to_vec()
     };
     let signer = domain::links::Signer::new(&links_key);
-    let sender = send::Sender::new(&kit, settings.messaging.clone(), (sealer.clone(), signer), clock.clone())?;
+    let mut own = settings.messaging.clone();
+    let listener = tokio::net::TcpListener::bind(&own.tracking_listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("messaging.tracking_listen {:?}: {e}", own.tracking_listen))?;
+    if own.public_url.is_empty() {
+        own.public_url = format!("http://{}", listener.local_addr()?);
+    }
+    let tracking = tracking::Tracking {
+        pool: kit.pool.clone(),
+        signer: signer.clone(),
+        clients: kit.peer(&platform.peers.client)?,
+        identity: kit.identity()?,
+        clock: clock.clone(),
+    };
+    tracking::serve(listener, Arc::new(tracking), services.draining());
+    let sender = send::Sender::new(&kit, own.clone(), (sealer.clone(), signer), clock.clone())?;
     tokio::spawn(sender.run(services.draining()));
-    let api = api::MessagingApi::new(&kit, clock, sealer, settings.messaging.clone())?;
+    let api = api::MessagingApi::new(&kit, clock, sealer, own)?;
     services.add(MessagingServiceServer::new(api), RIGHTS);
     Ok(())
 }

@@ -48,7 +48,7 @@ async fn an_email_campaign_reaches_each_subscribed_client_once_with_one_click_un
     assert!(mail.html.contains("Jūsų taškai: 0."), "{}", mail.html);
     assert!(mail.text.contains("Jūsų taškai: 0."), "a plain-text part beside the HTML: {:?}", mail.text);
     let unsubscribe = mail.header("List-Unsubscribe").expect("List-Unsubscribe");
-    assert!(unsubscribe.starts_with(&format!("<{PUBLIC_URL}/u/")), "{unsubscribe}");
+    assert!(unsubscribe.starts_with("<http://127.0.0.1:") && unsubscribe.contains("/u/"), "{unsubscribe}");
     assert_eq!(mail.header("List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
     let link = unsubscribe.trim_matches(['<', '>']);
     assert!(mail.html.contains(link), "the body's link is the header's");

@@ -16,6 +16,8 @@ pub struct Prepared {
     pub sender_name: String,
     pub image_urls: Vec<String>,
     pub call_to_action: Option<(String, String)>,
+    /// Links a recipient may follow through the click redirect, by their place in this list.
+    pub links: Vec<String>,
 }
 
 /// One recipient's message.
@@ -85,6 +87,7 @@ pub fn prepare(content: Option<&pb::Content>, field: &str, marketing: bool) -> R
         return Err(v);
     }
     Ok(Prepared {
+        links: links_of(c),
         channel: channel.unwrap_or(Channel::Email),
         subject,
         body,
@@ -93,6 +96,40 @@ pub fn prepare(content: Option<&pb::Content>, field: &str, marketing: bool) -> R
         image_urls: c.image_urls.clone(),
         call_to_action: cta,
     })
+}
+
+/// The links of `c` that clicks are counted on: each http(s) `href` of the body written without
+/// a placeholder (a link that differs per recipient is left as it is), then the call to action.
+pub fn links_of(c: &pb::Content) -> Vec<String> {
+    let mut links = Vec::new();
+    let mut rest = c.body.as_str();
+    while let Some(at) = rest.find("href=\"") {
+        rest = &rest[at + 6..];
+        let Some(end) = rest.find('"') else { break };
+        let link = &rest[..end];
+        if is_web_url(link) && !link.contains(['{', '}']) && !links.iter().any(|l| l == link) {
+            links.push(link.to_string());
+        }
+        rest = &rest[end..];
+    }
+    if is_web_url(&c.call_to_action_url) && !links.contains(&c.call_to_action_url) {
+        links.push(c.call_to_action_url.clone());
+    }
+    links
+}
+
+/// `html` with each of `links` sent through `via(its place)` and the open pixel at `pixel` added.
+pub fn tracked(html: &str, links: &[String], via: &dyn Fn(usize) -> String, pixel: &str) -> String {
+    let mut out = html.to_string();
+    for (i, link) in links.iter().enumerate() {
+        let mut escaped = String::new();
+        super::placeholders::escape_html(&mut escaped, link);
+        let target = format!("href=\"{}\"", via(i));
+        out = out.replace(&format!("href=\"{link}\""), &target);
+        out = out.replace(&format!("href=\"{escaped}\""), &target);
+    }
+    out.push_str(&format!("\n<img src=\"{pixel}\" width=\"1\" height=\"1\" alt=\"\">"));
+    out
 }
 
 fn is_web_url(url: &str) -> bool {
@@ -228,6 +265,25 @@ mod tests {
             assert!(v.contains(field), "{field} in {v}");
         }
         assert!(prepare(None, "content", true).is_err());
+    }
+
+    #[test]
+    fn links_go_through_the_redirect_by_their_place_and_personal_ones_stay() {
+        let mut c = email(
+            "<a href=\"https://shop.lt/a?x=1&y=2\">A</a> <a href=\"https://shop.lt/{city}\">B</a> <a href=\"{unsubscribe_url}\">U</a>",
+        );
+        c.call_to_action_url = "https://shop.lt/a?x=1&y=2".into();
+        let prepared = prepare(Some(&c), "content", true).expect("valid");
+        assert_eq!(prepared.links, vec!["https://shop.lt/a?x=1&y=2".to_string()]);
+        let html = prepared.render(&Contact::default(), "https://t/u/1").body;
+        let out = tracked(&html, &prepared.links, &|i| format!("https://t/c/tok/{i}"), "https://t/o/tok");
+        assert_eq!(
+            out.matches("href=\"https://t/c/tok/0\"").count(),
+            2,
+            "the body's link and the escaped call to action: {out}"
+        );
+        assert!(out.contains("href=\"https://shop.lt/\"") && out.contains("href=\"https://t/u/1\""), "{out}");
+        assert!(out.ends_with("<img src=\"https://t/o/tok\" width=\"1\" height=\"1\" alt=\"\">"));
     }
 
     #[test]

@@ -336,7 +336,14 @@ impl Sender {
     ) -> Outgoing {
         let token = self.signer.token(Action::Unsubscribe, tenant, delivery);
         let unsubscribe_url = format!("{}/u/{token}", self.settings.public_url.trim_end_matches('/'));
-        let rendered = prepared.render(contact, &unsubscribe_url);
+        let mut rendered = prepared.render(contact, &unsubscribe_url);
+        if prepared.channel == Channel::Email {
+            let base = self.settings.public_url.trim_end_matches('/');
+            let click = self.signer.token(Action::Click, tenant, delivery);
+            let pixel = format!("{base}/o/{}", self.signer.token(Action::Open, tenant, delivery));
+            rendered.body =
+                content::tracked(&rendered.body, &prepared.links, &|i| format!("{base}/c/{click}/{i}"), &pixel);
+        }
         Outgoing {
             delivery,
             to,

@@ -204,3 +204,9 @@ pub async fn snapshotting(db: &impl GenericClient, tenant: &TenantId, campaign: 
         .await?
         .map(|r| r.get(0)))
 }
+
+/// The content run `run` sends.
+pub async fn run_content(db: &impl GenericClient, tenant: &str, run: Uuid) -> anyhow::Result<Option<pb::Content>> {
+    let row = db.query_opt("SELECT content FROM runs WHERE tenant_id = $1 AND run_id = $2", &[&tenant, &run]).await?;
+    row.map(|r| Ok(pb::Content::decode(&r.get::<_, Vec<u8>>(0)[..])?)).transpose()
+}

@@ -301,3 +301,44 @@ pub async fn list(
         .collect();
     Ok((listed, total))
 }
+
+/// What the tracking endpoint needs of one delivery.
+pub struct Found {
+    pub client_id: Uuid,
+    pub channel: String,
+    pub run_id: Option<Uuid>,
+    pub unsubscribed: bool,
+}
+
+pub async fn find(db: &impl GenericClient, tenant: &str, delivery: Uuid) -> anyhow::Result<Option<Found>> {
+    let row = db
+        .query_opt(
+            "SELECT client_id, channel, run_id, unsubscribed_at IS NOT NULL FROM deliveries WHERE tenant_id = $1 AND delivery_id = $2",
+            &[&tenant, &delivery],
+        )
+        .await?;
+    Ok(row.map(|r| Found { client_id: r.get(0), channel: r.get(1), run_id: r.get(2), unsubscribed: r.get(3) }))
+}
+
+/// Engagement (`what`: opened, clicked, unsubscribed), each kept at its first time; a click or an
+/// unsubscribe from the message also means it was opened. Transport is never touched.
+pub async fn engaged(
+    db: &impl GenericClient,
+    tenant: &str,
+    delivery: Uuid,
+    what: &str,
+    at: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let set = match what {
+        "opened" => "opened_at = coalesce(opened_at, $3)",
+        "clicked" => "clicked_at = coalesce(clicked_at, $3), opened_at = coalesce(opened_at, $3)",
+        "unsubscribed" => "unsubscribed_at = coalesce(unsubscribed_at, $3), opened_at = coalesce(opened_at, $3)",
+        other => anyhow::bail!("{other:?} is not engagement"),
+    };
+    db.execute(
+        &format!("UPDATE deliveries SET {set}, updated_at = $3 WHERE tenant_id = $1 AND delivery_id = $2"),
+        &[&tenant, &delivery, &at],
+    )
+    .await?;
+    Ok(())
+}

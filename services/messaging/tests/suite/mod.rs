@@ -14,7 +14,6 @@ use std::time::Duration;
 
 pub const ADMIN: &str = TENANT;
 pub const OTHER: &str = "globex";
-pub const PUBLIC_URL: &str = "http://links.test";
 
 /// Where this test's sender keeps its journal (the same across a restart of the suite).
 pub fn journal_dir(settings: &PlatformSettings) -> String {
@@ -53,7 +52,9 @@ async fn suite(settings: PlatformSettings, with_messaging: bool) -> TestApp {
         }
         let mut messaging = loyalty_messaging::Settings::with_platform(&settings);
         messaging.messaging.send_every_ms = 20;
-        messaging.messaging.public_url = PUBLIC_URL.into();
+        // Links point at the tracking endpoint this suite serves.
+        messaging.messaging.public_url = String::new();
+        messaging.messaging.tracking_listen = "127.0.0.1:0".into();
         messaging.messaging.journal_dir = journal_dir(&settings);
         loyalty_messaging::register(&messaging, &mut services).await?;
         Ok(services)

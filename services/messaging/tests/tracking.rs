@@ -1,0 +1,117 @@
+//! The links in a message (ME-6): the open pixel, a click redirect only to the message's own links,
+//! and one-click unsubscribe that changes the client's consent in the client service. Engagement
+//! never moves transport: a clicked message is still "sent".
+mod suite;
+
+use loyalty_api::client::v1 as clients;
+use loyalty_api::common::v1::ConsentStatus::Subscribed;
+use loyalty_api::common::v1::{ConsentStatus, ContactChannel};
+use loyalty_api::messaging::v1 as pb;
+use loyalty_testkit::http;
+use loyalty_testkit::smtp::SmtpServer;
+use loyalty_testkit::support::{self, TENANT};
+use std::time::Duration;
+use suite::*;
+
+/// The first `attribute="..."` value in `html` that contains `part`.
+fn link(html: &str, attribute: &str, part: &str) -> String {
+    html.split(&format!("{attribute}=\""))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|v| v.contains(part))
+        .unwrap_or_else(|| panic!("no {attribute} with {part} in {html}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn opens_clicks_and_one_click_unsubscribe_are_recorded_and_the_consent_changes() {
+    let app = start().await;
+    let smtp = SmtpServer::start();
+    use_smtp(&app, TENANT, &smtp).await;
+    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Subscribed, "").await;
+    settle(&app, TENANT, 1).await;
+    segment_sees(&app, TENANT, 1).await;
+    let mut api = admin(&app);
+    let mut content = newsletter();
+    content.body.push_str("<p><a href=\"https://shop.example/akcija?nuo=11&iki=12\">Akcija</a></p>");
+    let mut c = campaign("Su nuorodomis", everyone());
+    c.body = Some(pb::campaign::Body::Content(content));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    let mail = smtp.wait_for(1, Duration::from_secs(20)).await.remove(0);
+
+    let pixel = link(&mail.html, "src", "/o/");
+    let opened = http::request("GET", &pixel, None).await;
+    assert_eq!((opened.status, opened.header("content-type")), (200, Some("image/gif")));
+    let click = link(&mail.html, "href", "/c/");
+    assert!(click.ends_with("/0"), "{click}");
+    let followed = http::request("GET", &click, None).await;
+    assert_eq!(
+        (followed.status, followed.header("location")),
+        (302, Some("https://shop.example/akcija?nuo=11&iki=12"))
+    );
+    // Only the message's own links: another place, or a token altered by one letter, leads nowhere.
+    let elsewhere = http::request("GET", &format!("{}/7", click.trim_end_matches("/0")), None).await;
+    assert_eq!(elsewhere.status, 404);
+    let mut forged = click.clone().into_bytes();
+    let at = forged.len() - 10;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    assert_eq!(http::request("GET", &String::from_utf8(forged).expect("ascii"), None).await.status, 404);
+
+    let s = stats(&mut api, &created.id).await;
+    assert_eq!((s.sent, s.opened, s.clicked, s.unsubscribed), (1, 1, 1, 0));
+    assert_eq!((s.open_rate_bp, s.click_rate_bp), (10_000, 10_000));
+
+    // The body's unsubscribe link shows a page; the one-click POST (RFC 8058) unsubscribes.
+    let unsubscribe = mail.header("List-Unsubscribe").expect("header").trim_matches(['<', '>']).to_string();
+    let page = http::request("GET", &unsubscribe, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("method=\"post\""), "{}", page.text());
+    let done = http::request("POST", &unsubscribe, Some("List-Unsubscribe=One-Click")).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let again = http::request("POST", &unsubscribe, Some("List-Unsubscribe=One-Click")).await;
+    assert_eq!(again.status, 200, "a second click is answered the same");
+
+    let mut people = support::clients(&app, &app.admin_token(TENANT));
+    let profile =
+        people.get_client(clients::GetClientRequest { client_id: ona.clone() }).await.expect("client").into_inner();
+    let email = profile.consents.iter().find(|c| c.channel == ContactChannel::Email as i32).expect("email consent");
+    assert_eq!((email.status(), email.source.as_str()), (ConsentStatus::Unsubscribed, "unsubscribe_link"));
+
+    let listed = api
+        .list_deliveries(pb::ListDeliveriesRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    let d = &listed.deliveries[0];
+    assert_eq!(d.transport(), pb::TransportState::Sent, "engagement never moves transport");
+    assert_eq!(d.status(), pb::DeliveryStatus::Unsubscribed);
+    assert!(d.opened_at.is_some() && d.clicked_at.is_some() && d.unsubscribed_at.is_some());
+    assert_eq!(stats(&mut api, &created.id).await.unsubscribed, 1);
+
+    // The consent comes back on the client feed: the next campaign leaves her out.
+    let db = support::sql(&app, "messaging").await;
+    for _ in 0..200 {
+        let row =
+            db.query_one("SELECT email_consent FROM contacts WHERE tenant_id = $1", &[&TENANT]).await.expect("row");
+        if row.get::<_, String>(0) == "unsubscribed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let next = api
+        .create_campaign(pb::CreateCampaignRequest { campaign: Some(campaign("Kita", everyone())) })
+        .await
+        .expect("next")
+        .into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: next.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    until_state(&mut api, &next.id, pb::CampaignState::Completed).await;
+    let s = stats(&mut api, &next.id).await;
+    assert_eq!((s.sent, s.excluded.get("unsubscribed").copied()), (0, Some(1)));
+    assert_eq!(smtp.mails().len(), 1);
+}

@@ -297,8 +297,10 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
             eprintln!("demo: {done}/{DEMO_CLIENTS} clients ({:.1} s)", started.elapsed().as_secs_f64());
         }
     }
-    let segments = demo_segments(channel, token).await?;
+    let segments = demo_segments(channel.clone(), token).await?;
+    let messaging = crate::demo_messaging::load(channel, token).await?;
     Ok(vec![
+        messaging,
         format!("segment: {segments} saved segments (loyalty segments list)"),
         format!(
             "client: {} stores, {DEMO_CLIENTS} clients who joined over two years, with their consents",

@@ -49,6 +49,9 @@ pub struct UpArgs {
     /// Prometheus /metrics listen address; empty disables it.
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics_listen: String,
+    /// The messaging service's tracking links (open pixel, clicks, unsubscribe) listen address.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub tracking_listen: String,
     /// Port of the private Postgres.
     #[arg(long, default_value_t = 54329)]
     pub pg_port: u16,
@@ -105,7 +108,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let bound = loyalty_platform::server::bind(&settings.server).await?;
     settings.server.listen = bound.addr.to_string();
     let mut services = Services::new();
-    suite::register_all(&settings, &mut services).await?;
+    suite::register_all(&settings, &mut services, &args.tracking_listen).await?;
     let names = services.names().to_vec();
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
     let endpoint = format!("http://{}", server.addr);

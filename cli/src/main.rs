@@ -1,10 +1,12 @@
 //! `loyalty`: the operator command line of the loyalty suite, for people (aligned tables, local
 //! times, words) and for scripts (`--output json`, one object a line; exit codes by outcome).
+mod campaigns;
 mod cards;
 mod clients;
 mod connection;
 mod dashboard;
 mod demo;
+mod demo_messaging;
 mod dev;
 mod feeds;
 mod format;
@@ -58,6 +60,8 @@ enum Command {
     Points(points::PointsArgs),
     /// Segments: count and list clients by filter, the fact catalogue, saved segments, rebuild.
     Segments(segments::SegmentsArgs),
+    /// Campaigns: list, start, pause, figures, deliveries, templates, the email provider.
+    Campaigns(campaigns::CampaignsArgs),
     /// The CRM dashboard as one HTML file (tiles, charts, RFM grid, new vs returning customers).
     Dashboard(dashboard::DashboardArgs),
     /// A report: clv, retention, churn, segment_performance, points_behaviour.
@@ -83,6 +87,7 @@ fn main() -> std::process::ExitCode {
             Command::Cards(args) => cards::run(args, &out).await,
             Command::Points(args) => points::run(args, &out).await,
             Command::Segments(args) => segments::run(args, &out).await,
+            Command::Campaigns(args) => campaigns::run(args, &out).await,
             Command::Feeds(args) => feeds::run(args, &out).await,
             Command::Dashboard(args) => dashboard::dashboard(args, &out).await,
             Command::Report(args) => dashboard::report(args, &out).await,

@@ -12,8 +12,13 @@ fn own<S: ServiceSettings>(name: &str, platform: &PlatformSettings) -> anyhow::R
     Ok(settings)
 }
 
-/// Registers every implemented service on one server; each migrates its own schema first.
-pub async fn register_all(settings: &PlatformSettings, services: &mut Services) -> anyhow::Result<()> {
+/// Registers every implemented service on one server; each migrates its own schema first. The
+/// messaging service's links are served at `tracking_listen`.
+pub async fn register_all(
+    settings: &PlatformSettings,
+    services: &mut Services,
+    tracking_listen: &str,
+) -> anyhow::Result<()> {
     let client: loyalty_client::Settings = own(loyalty_client::NAME, settings)?;
     loyalty_client::register(&client, services).await.context("starting the client service")?;
     let card: loyalty_card::Settings = own(loyalty_card::NAME, settings)?;
@@ -22,5 +27,12 @@ pub async fn register_all(settings: &PlatformSettings, services: &mut Services) 
     loyalty_ledger::register(&ledger, services).await.context("starting the loyalty ledger")?;
     let segment: loyalty_segment::Settings = own(loyalty_segment::NAME, settings)?;
     loyalty_segment::register(&segment, services).await.context("starting the segment service")?;
+    let mut messaging: loyalty_messaging::Settings = own(loyalty_messaging::NAME, settings)?;
+    messaging.messaging.tracking_listen = tracking_listen.to_string();
+    if messaging.messaging.public_url == loyalty_messaging::config::MessagingSettings::default().public_url {
+        // Links point at the address the endpoint bound (a free port when asked for port 0).
+        messaging.messaging.public_url = String::new();
+    }
+    loyalty_messaging::register(&messaging, services).await.context("starting the messaging service")?;
     Ok(())
 }

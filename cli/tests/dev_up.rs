@@ -51,7 +51,17 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let _ = std::fs::remove_dir_all(&data_dir);
     let mut child = StopOnDrop(Some(
         Command::new(BIN)
-            .args(["dev", "up", "--listen", "127.0.0.1:0", "--metrics-listen", "", "--demo"])
+            .args([
+                "dev",
+                "up",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "",
+                "--tracking-listen",
+                "127.0.0.1:0",
+                "--demo",
+            ])
             .arg("--pg-port")
             .arg(free_port().to_string())
             .arg("--data-dir")
@@ -277,6 +287,23 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let (code, _, err) = cli(&["segments", "count", "purchases.sum >= banana"]);
     assert_eq!(code, Some(3), "bad input: {err}");
     assert!(err.contains("filter_text"), "names the field: {err}");
+
+    // Campaigns: the demo's draft and templates; a draft without a provider does not start.
+    let (code, text, err) = cli(&["campaigns", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("Gruodžio naujienos") && text.contains("draft"), "{text}");
+    let (code, text, _) = cli(&["campaigns", "templates"]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("Mėnesio naujienlaiškis") && text.contains("2 templates"), "{text}");
+    let (_, json, _) = cli(&["--json", "campaigns", "list"]);
+    let draft: serde_json::Value = serde_json::from_str(json.lines().next().expect("a campaign")).expect("json");
+    let id = draft["id"].as_str().expect("an id").to_string();
+    let (code, _, err) = cli(&["campaigns", "start", &id]);
+    assert_eq!(code, Some(6), "no email provider yet: {err}");
+    assert!(err.contains("email channel has no provider"), "{err}");
+    let (code, text, _) = cli(&["campaigns", "show", &id]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("audience     0"), "{text}");
 
     // Real grpcurl (v1.8, reflection v1alpha) sees the services and calls one with the dev token,
     // as the README shows.

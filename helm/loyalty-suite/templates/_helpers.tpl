@@ -97,6 +97,13 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - name: {{ $key }}
   value: {{ $value | quote }}
 {{- end }}
+{{- range .svc.secretEnv }}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .secretKey }}
+{{- end }}
 {{- end -}}
 
 {{/* The service's settings as TOML: top-level maps become sections; values are JSON literals,

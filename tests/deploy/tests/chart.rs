@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The services that exist today; each must be fully operable in every rendering.
-const SERVICES: [&str; 4] = ["client", "card", "ledger", "segment"];
+const SERVICES: [&str; 5] = ["client", "card", "ledger", "segment", "messaging"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
@@ -92,12 +92,14 @@ fn assert_operable(objects: &[Value], service: &str, object_name: &str) {
     let svc = of(objects, "Service", object_name);
     let ports: Vec<&str> =
         svc["spec"]["ports"].as_sequence().expect("ports").iter().filter_map(|p| p["name"].as_str()).collect();
-    assert_eq!(ports, vec!["grpc", "metrics"]);
+    assert_eq!(&ports[..2], ["grpc", "metrics"], "{service}: the gRPC and metrics ports");
+    assert!(ports[2..].iter().all(|p| *p == "http"), "{service}: {ports:?}");
     of(objects, "PodDisruptionBudget", object_name);
     of(objects, "ServiceAccount", object_name);
     of(objects, "ConfigMap", object_name);
     let policy = of(objects, "NetworkPolicy", object_name);
-    assert!(policy["spec"]["ingress"].as_sequence().is_some_and(|i| i.len() == 2));
+    let rules = policy["spec"]["ingress"].as_sequence().map(|i| i.len()).unwrap_or(0);
+    assert_eq!(rules, ports.len(), "{service}: a NetworkPolicy rule per port");
     let job = of(objects, "Job", &format!("{object_name}-migrate"));
     assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"][0], "migrate");
     // Only public keys and the service's own identity: no shared signing secret anywhere.
@@ -179,6 +181,29 @@ fn every_enabled_service_has_probes_resources_budgets_scaling_policy_and_runs_as
     let job = of(&objects, "Job", "loyalty-client-migrate");
     assert!(job["metadata"]["annotations"]["helm.sh/hook"].as_str().is_some_and(|h| h.contains("pre-upgrade")));
     assert!(!objects.iter().any(|o| kind(o) == "ServiceMonitor"), "ServiceMonitor is opt-in");
+}
+
+#[test]
+fn messaging_serves_its_public_links_port_and_reads_its_sealing_key_from_a_secret() {
+    let objects = template(&[]);
+    let service = of(&objects, "Service", "loyalty-messaging");
+    let ports: Vec<_> =
+        service["spec"]["ports"].as_sequence().expect("ports").iter().map(|p| p["name"].clone()).collect();
+    assert!(ports.iter().any(|p| p == "http"), "the tracking port is on the Service: {ports:?}");
+    let policy = of(&objects, "NetworkPolicy", "loyalty-messaging");
+    let rules = policy["spec"]["ingress"].as_sequence().expect("rules");
+    let public = rules.iter().find(|r| r["ports"][0]["port"] == "http").expect("a rule for the links");
+    assert!(public.get("from").is_none(), "recipients click from anywhere: {public:?}");
+    let client = of(&objects, "Service", "loyalty-client");
+    assert_eq!(client["spec"]["ports"].as_sequence().expect("ports").len(), 2, "only messaging has the port");
+    let env = &of(&objects, "Deployment", "loyalty-messaging")["spec"]["template"]["spec"]["containers"][0]["env"];
+    let key = env
+        .as_sequence()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "LOYALTY_MESSAGING__MESSAGING__SECRETS_KEY")
+        .expect("the sealing key");
+    assert_eq!(key["valueFrom"]["secretKeyRef"]["name"], "loyalty-messaging-keys");
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod feed;
+pub mod schedule;
 pub mod send;
 pub mod store;
 pub mod tracking;
@@ -60,9 +61,9 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("WatchEvents", READ_EVENTS),
 ];
 
-/// What the messaging service's own identity may do: follow the client and ledger feeds, and
-/// record a recipient's unsubscribe with the client service.
-pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS, "clients.write"];
+/// What the messaging service's own identity may do: follow the client and ledger feeds, record a
+/// recipient's unsubscribe with the client service, and take a scheduled run's audience.
+pub const IDENTITY_RIGHTS: &[&str] = &[READ_EVENTS, READ_ALL_TENANTS, "clients.write", "segments.read"];
 
 /// Migrates the schema, follows the feeds, starts the sender and adds the service.
 pub async fn register(settings: &Settings, services: &mut Services) -> anyhow::Result<()> {
@@ -112,6 +113,16 @@ pub async fn register_with_clock(
         clock: clock.clone(),
     };
     tracking::serve(listener, Arc::new(tracking), services.draining());
+    let scheduler = Arc::new(schedule::Scheduler {
+        pool: kit.pool.clone(),
+        segments: kit.peer(&platform.peers.segment)?,
+        identity: kit.identity()?,
+        clock: clock.clone(),
+    });
+    kit.every("scheduled campaigns", std::time::Duration::from_millis(500), move || {
+        let scheduler = scheduler.clone();
+        async move { scheduler.pass().await }
+    });
     let sender = send::Sender::new(&kit, own.clone(), (sealer.clone(), signer), clock.clone())?;
     tokio::spawn(sender.run(services.draining()));
     let api = api::MessagingApi::new(&kit, clock, sealer, own)?;

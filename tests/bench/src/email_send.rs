@@ -5,8 +5,8 @@
 use crate::harness::{development_auth, env_number, fresh_database, round, server_url};
 use crate::segment_count::rss_mb;
 use crate::segment_data as data;
+use crate::segment_data::TENANT;
 use anyhow::Context;
-use futures::StreamExt;
 use loyalty_api::common::v1::ContactChannel;
 use loyalty_api::filter::v1::{Audience, ClientIds, audience::Source};
 use loyalty_api::messaging::v1 as pb;
@@ -17,7 +17,6 @@ use loyalty_platform::Secret;
 use loyalty_platform::auth::{ALL_RIGHTS, BearerToken, Grant};
 use loyalty_platform::config::PlatformSettings;
 use loyalty_platform::server::Services;
-use loyalty_testkit::support::TENANT;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -52,35 +51,40 @@ const BODY: &str = "<h1>Sveiki, {first_name|drauge}!</h1><p>Jūsų sąskaitoje {
     <p><a href=\"https://shop.example/gruodis\">Žiūrėti pasiūlymus</a></p>\
     <p style=\"font-size:small\"><a href=\"{unsubscribe_url}\">Atsisakyti naujienlaiškio</a></p>";
 
-/// The ceiling: the same number of messages of the same shape, from a plain pooled SMTP client.
+/// The ceiling: the same number of messages of the same shape over the same number of open
+/// connections, from the same SMTP client code with no service around it.
 async fn ceiling(port: u16, n: u64, concurrency: u32) -> anyhow::Result<f64> {
+    use lettre::Message;
     use lettre::message::{Mailbox, MultiPart};
-    use lettre::transport::smtp::PoolConfig;
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(port)
-        .pool_config(PoolConfig::new().max_size(concurrency))
-        .build();
-    let transport = Arc::new(transport);
+    use loyalty_messaging::send::wire::{Connection, Security, Server};
+    let server =
+        Server { host: "127.0.0.1".into(), port, security: Security::None, login: None, hello: "bench".into() };
     let html = BODY.replace("{first_name|drauge}", "Ona").replace("{points_balance}", "1250");
     let from: Mailbox = "Parduotuvė <news@shop.example>".parse()?;
     let started = Instant::now();
-    let mut sends = futures::stream::iter(0..n)
-        .map(|i| {
-            let (transport, html, from) = (transport.clone(), html.clone(), from.clone());
-            async move {
+    let mut workers = Vec::new();
+    for w in 0..u64::from(concurrency) {
+        let (server, html, from) = (server.clone(), html.clone(), from.clone());
+        workers.push(tokio::spawn(async move {
+            let mut connection = Connection::open(&server).await?;
+            for i in (w..n).step_by(concurrency as usize) {
+                let to = format!("c{i}@bench.example");
                 let message = Message::builder()
-                    .from(from)
-                    .to(format!("c{i}@bench.example").parse()?)
+                    .from(from.clone())
+                    .to(to.parse()?)
                     .subject("Ona, gruodžio pasiūlymai jau čia")
-                    .multipart(MultiPart::alternative_plain_html(html.clone(), html))?;
-                transport.send(message).await?;
-                Ok::<_, anyhow::Error>(())
+                    .message_id(Some(format!("<ceiling-{i}@bench.loyalty>")))
+                    .multipart(MultiPart::alternative_plain_html(html.clone(), html.clone()))?;
+                connection
+                    .send("news@shop.example", &to, &message.formatted())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             }
-        })
-        .buffer_unordered(concurrency as usize);
-    while let Some(sent) = sends.next().await {
-        sent?;
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for w in workers {
+        w.await??;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }

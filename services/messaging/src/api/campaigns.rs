@@ -57,6 +57,7 @@ pub fn shown(c: &campaigns::Row) -> pb::Campaign {
         completed_at: c.completed_at.map(to_timestamp),
         last_run_id: c.last_run_id.map(|r| r.to_string()).unwrap_or_default(),
         pause_reason: c.pause_reason.clone(),
+        next_run_at: c.next_run_at.map(to_timestamp),
         ..c.definition.clone()
     }
 }
@@ -99,14 +100,36 @@ fn check(c: &pb::Campaign, v: &mut Violations) {
     }
 }
 
-/// Only sending now is built; a time or a cron schedule is refused, never silently sent now.
-fn check_schedule(c: &pb::Campaign) -> ApiResult<()> {
+/// A time must be ahead, a cron expression must read.
+fn check_schedule(c: &pb::Campaign, now: time::OffsetDateTime, v: &mut Violations) {
     match c.schedule.as_ref().and_then(|s| s.when.as_ref()) {
-        None | Some(When::Immediately(_)) => Ok(()),
-        Some(When::At(_)) | Some(When::Cron(_)) => {
-            Err(tonic::Status::unimplemented("scheduled and recurring campaigns are not built yet: start it now")
-                .into())
+        None | Some(When::Immediately(_)) => {}
+        Some(When::At(at)) => match loyalty_platform::convert::from_timestamp(at) {
+            Some(at) if at > now => {}
+            Some(_) => v.add("campaign.schedule.at", "is in the past: give a time ahead, or send it now"),
+            None => v.add("campaign.schedule.at", "is not a time"),
+        },
+        Some(When::Cron(text)) => {
+            if let Err(e) = crate::domain::cron::Cron::parse(text) {
+                v.add("campaign.schedule.cron", e);
+            }
         }
+    }
+}
+
+/// The content a campaign sends: its own, or its template's as it is now.
+pub async fn content_of(
+    db: &impl crate::store::GenericClient,
+    tenant: &TenantId,
+    c: &campaigns::Row,
+) -> ApiResult<pb::Content> {
+    match &c.definition.body {
+        Some(Body::Content(content)) => Ok(content.clone()),
+        Some(Body::TemplateId(t)) => {
+            let t = super::uuid_of("campaign.template_id", t)?;
+            Ok(templates::load(db, tenant, t, false).await?.ok_or(ApiError::NotFound("template"))?.content)
+        }
+        None => Err(ApiError::field("campaign.content", "give the content or a template id")),
     }
 }
 
@@ -124,10 +147,10 @@ pub async fn create(api: &MessagingApi, r: Request<pb::CreateCampaignRequest>) -
     let Some(mut c) = r.into_inner().campaign else { return Err(ApiError::field("campaign", "give the campaign")) };
     let mut v = Violations::new();
     check(&c, &mut v);
+    check_schedule(&c, caller.now, &mut v);
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
     }
-    check_schedule(&c)?;
     let mut db = api.pool.get().await.map_err(anyhow::Error::from)?;
     let channel = channel_of(&db, &caller.tenant, c.body.as_ref()).await?;
     check_audience(api, &caller, &c).await?;
@@ -144,6 +167,7 @@ pub async fn create(api: &MessagingApi, r: Request<pb::CreateCampaignRequest>) -
         last_run_id: None,
         pause_reason: String::new(),
         started_by: String::new(),
+        next_run_at: None,
     };
     let tx = db.transaction().await.map_err(anyhow::Error::from)?;
     campaigns::insert(&tx, &caller.tenant, &row).await?;
@@ -209,10 +233,10 @@ pub async fn update(api: &MessagingApi, r: Request<pb::UpdateCampaignRequest>) -
         }
     }
     check(d, &mut v);
+    check_schedule(d, caller.now, &mut v);
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
     }
-    check_schedule(d)?;
     row.channel = channel_of(&tx, &caller.tenant, row.definition.body.as_ref()).await?.name().into();
     if paths.iter().any(|p| p == "audience") {
         check_audience(api, &caller, &row.definition).await?;
@@ -231,7 +255,7 @@ pub async fn start(api: &MessagingApi, r: Request<pb::StartCampaignRequest>) -> 
     let tx = db.transaction().await.map_err(anyhow::Error::from)?;
     let c = campaigns::load(&tx, tenant.as_str(), id, true).await?.ok_or(ApiError::NotFound("campaign"))?;
     match c.state.as_str() {
-        "running" | "completed" => return Ok(shown(&c)),
+        "running" | "completed" | "scheduled" => return Ok(shown(&c)),
         "cancelled" => return Err(ApiError::precondition("the campaign was cancelled: it cannot start again")),
         "paused" => {
             let run = c.last_run_id.ok_or_else(|| anyhow::anyhow!("a paused campaign without a run"))?;
@@ -243,26 +267,26 @@ pub async fn start(api: &MessagingApi, r: Request<pb::StartCampaignRequest>) -> 
         }
         _ => {}
     }
-    let content = match &c.definition.body {
-        Some(Body::Content(content)) => content.clone(),
-        Some(Body::TemplateId(t)) => {
-            let t = super::uuid_of("campaign.template_id", t)?;
-            templates::load(&tx, &tenant, t, false).await?.ok_or(ApiError::NotFound("template"))?.content
-        }
-        None => return Err(ApiError::field("campaign.content", "give the content or a template id")),
-    };
+    let content = content_of(&tx, &tenant, &c).await?;
     let prepared = content::prepare(Some(&content), "campaign.content", true)?;
     match providers::load(&tx, tenant.as_str(), prepared.channel.name()).await? {
         Some(p) if p.provider.enabled => {}
         Some(_) => return Err(ApiError::precondition(format!("the {} provider is disabled", prepared.channel.name()))),
         None => return Err(super::providers::no_provider(prepared.channel)),
     }
+    let scope = super::stores(&caller).map(|s| serde_json::to_string(&s).unwrap_or_default()).unwrap_or_default();
+    let zone = crate::store::contacts::tenant_zone(&tx, tenant.as_str()).await?;
+    if let Some(at) = crate::schedule::next_run(c.definition.schedule.as_ref(), caller.now, &zone) {
+        // Its time comes later: the scheduler starts it then, within the scheduler's stores.
+        campaigns::schedule(&tx, tenant.as_str(), id, at, &scope).await?;
+        publish_change(&tx, tenant.as_str(), id).await?;
+        loyalty_platform::outbox::commit(tx).await.map_err(anyhow::Error::from)?;
+        return reload(api, &tenant, id).await;
+    }
     let run = match campaigns::snapshotting(&tx, &tenant, id).await? {
         Some(run) => run,
         None => {
             let run = Uuid::now_v7();
-            let scope =
-                super::stores(&caller).map(|s| serde_json::to_string(&s).unwrap_or_default()).unwrap_or_default();
             campaigns::start_run(&tx, &tenant, &c, run, &content, &scope, caller.now).await?;
             run
         }
@@ -337,6 +361,9 @@ async fn halt<T>(api: &MessagingApi, r: &Request<T>, campaign: &str, to: &str) -
         }
     }
     campaigns::set_state(&tx, tenant, id, to, "", caller.now).await?;
+    if to == "cancelled" {
+        campaigns::set_next_run(&tx, tenant, id, None).await?;
+    }
     publish_change(&tx, tenant, id).await?;
     loyalty_platform::outbox::commit(tx).await.map_err(anyhow::Error::from)?;
     reload(api, &caller.tenant, id).await

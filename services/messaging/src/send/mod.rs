@@ -5,6 +5,7 @@
 //! point, the next sender resends only what no provider accepted.
 pub mod journal;
 pub mod smtp;
+pub mod wire;
 
 use crate::config::MessagingSettings;
 use crate::domain::content::{self, Prepared};
@@ -80,7 +81,7 @@ pub fn build(stored: &providers::Stored, tenant: &str, sealer: &Sealer) -> anyho
         None => String::new(),
     };
     let provider = match &p.settings {
-        Some(pb::channel_provider::Settings::Smtp(s)) => Provider::Smtp(smtp::Smtp::new(s, &secret, concurrency)?),
+        Some(pb::channel_provider::Settings::Smtp(s)) => Provider::Smtp(smtp::Smtp::new(s, &secret)?),
         _ => anyhow::bail!("this channel's provider kind is not supported yet"),
     };
     Ok(Ready {
@@ -369,16 +370,24 @@ impl Sender {
         Ok(false)
     }
 
-    /// Completes the run (and its campaign) once nobody is left to send to.
+    /// Completes the run once nobody is left to send to; its campaign completes, or, when it
+    /// recurs, is scheduled for its next occurrence.
     async fn finish_if_done(&self, run: &campaigns::Run) -> anyhow::Result<bool> {
         let mut db = self.pool.get().await?;
         if deliveries::unsettled(&db, &run.tenant, run.id).await? > 0 {
             return Ok(false);
         }
+        let zone = contacts::tenant_zone(&db, &run.tenant).await?;
         let tx = db.transaction().await?;
         let now = self.clock.now();
         campaigns::set_run_state(&tx, &run.tenant, run.id, "completed", now).await?;
-        campaigns::set_state(&tx, &run.tenant, run.campaign_id, "completed", "", now).await?;
+        let campaign = campaigns::load(&tx, &run.tenant, run.campaign_id, true).await?;
+        let schedule = campaign.as_ref().filter(|c| c.state == "running").and_then(|c| c.definition.schedule.as_ref());
+        match crate::schedule::recurring(schedule).then(|| crate::schedule::next_run(schedule, now, &zone)).flatten() {
+            Some(next) => campaigns::reschedule(&tx, &run.tenant, run.campaign_id, next).await?,
+            None if campaign.as_ref().is_some_and(|c| c.state == "cancelled") => {}
+            None => campaigns::set_state(&tx, &run.tenant, run.campaign_id, "completed", "", now).await?,
+        }
         crate::api::campaigns::publish_change(&tx, &run.tenant, run.campaign_id).await?;
         loyalty_platform::outbox::commit(tx).await?;
         Ok(false)

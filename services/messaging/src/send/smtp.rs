@@ -1,43 +1,41 @@
-//! Email through the tenant's SMTP server (ME-1): pooled connections, STARTTLS or TLS, a
-//! plain-text part beside the HTML, and one-click unsubscribe headers (RFC 8058).
+//! Email through the tenant's SMTP server (ME-1): a pool of open connections (one per slot of the
+//! provider's concurrency), STARTTLS or TLS, a plain-text part beside the HTML, and one-click
+//! unsubscribe headers (RFC 8058). The message is written by lettre's builder and carried by
+//! [`super::wire`].
+use super::wire::{self, Connection, Refusal, Security};
 use super::{Outcome, Outgoing};
 use anyhow::Context;
+use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use loyalty_api::messaging::v1::{SmtpSecurity, SmtpSettings};
-use std::time::Duration;
 
 pub struct Smtp {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: wire::Server,
     from: Mailbox,
     unsubscribe_mailbox: String,
+    idle: std::sync::Mutex<Vec<Connection>>,
 }
 
 impl Smtp {
-    pub fn new(s: &SmtpSettings, password: &str, concurrency: u32) -> anyhow::Result<Smtp> {
-        let tls = || TlsParameters::new(s.host.clone()).context("TLS parameters");
+    pub fn new(s: &SmtpSettings, password: &str) -> anyhow::Result<Smtp> {
         let security = match SmtpSecurity::try_from(s.security).unwrap_or(SmtpSecurity::Unspecified) {
-            SmtpSecurity::Starttls => Tls::Required(tls()?),
-            SmtpSecurity::Tls => Tls::Wrapper(tls()?),
-            SmtpSecurity::None | SmtpSecurity::Unspecified => Tls::None,
+            SmtpSecurity::Starttls => Security::StartTls,
+            SmtpSecurity::Tls => Security::Tls,
+            SmtpSecurity::None | SmtpSecurity::Unspecified => Security::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
-            .port(u16::try_from(s.port).context("smtp.port")?)
-            .tls(security)
-            .timeout(Some(Duration::from_secs(30)))
-            .pool_config(PoolConfig::new().max_size(concurrency.max(1)));
-        if !s.username.is_empty() {
-            builder = builder.credentials(Credentials::new(s.username.clone(), password.to_string()));
-        }
+        let server = wire::Server {
+            host: s.host.clone(),
+            port: u16::try_from(s.port).context("smtp.port")?,
+            security,
+            login: (!s.username.is_empty()).then(|| (s.username.clone(), password.to_string())),
+            hello: "loyalty-messaging".into(),
+        };
         let from = Mailbox::new(
             (!s.from_name.is_empty()).then(|| s.from_name.clone()),
             s.from_address.parse().context("smtp.from_address")?,
         );
-        Ok(Smtp { transport: builder.build(), from, unsubscribe_mailbox: s.unsubscribe_mailbox.clone() })
+        Ok(Smtp { server, from, unsubscribe_mailbox: s.unsubscribe_mailbox.clone(), idle: Default::default() })
     }
 
     pub async fn send(&self, m: &Outgoing) -> Outcome {
@@ -45,9 +43,28 @@ impl Smtp {
             Ok(message) => message,
             Err(e) => return Outcome::Refused { reason: format!("{e:#}"), permanent: true },
         };
-        match self.transport.send(message).await {
-            Ok(_) => Outcome::Accepted(m.message_id.clone()),
-            Err(e) => Outcome::Refused { reason: format!("smtp: {e}"), permanent: e.is_permanent() },
+        let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut connection = match taken {
+            Some(c) => c,
+            None => match Connection::open(&self.server).await {
+                Ok(c) => c,
+                Err(e) => return Outcome::Refused { reason: format!("smtp: {e:#}"), permanent: false },
+            },
+        };
+        let from = self.from.email.to_string();
+        match connection.send(&from, &m.to, &message.formatted()).await {
+            Ok(_) => {
+                self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(connection);
+                Outcome::Accepted(m.message_id.clone())
+            }
+            Err(Refusal::Said(reply)) => {
+                self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(connection);
+                Outcome::Refused {
+                    reason: format!("smtp: {} {}", reply.code, reply.text),
+                    permanent: reply.code >= 500,
+                }
+            }
+            Err(Refusal::Broken(e)) => Outcome::Refused { reason: format!("smtp: {e:#}"), permanent: false },
         }
     }
 

@@ -22,9 +22,12 @@ pub struct Row {
     pub pause_reason: String,
     /// The stores of whoever started it (JSON list), empty when unscoped.
     pub started_by: String,
+    /// When a scheduled or recurring campaign next runs.
+    pub next_run_at: Option<OffsetDateTime>,
 }
 
-const COLUMNS: &str = "campaign_id, definition, state, channel, created_at, started_at, completed_at, last_run_id, pause_reason, started_by";
+const COLUMNS: &str = "campaign_id, definition, state, channel, created_at, started_at, completed_at, last_run_id, \
+     pause_reason, started_by, next_run_at";
 
 fn row(r: &tokio_postgres::Row) -> anyhow::Result<Row> {
     let bytes: Vec<u8> = r.get(1);
@@ -39,6 +42,7 @@ fn row(r: &tokio_postgres::Row) -> anyhow::Result<Row> {
         last_run_id: r.get(7),
         pause_reason: r.get(8),
         started_by: r.get(9),
+        next_run_at: r.get(10),
     })
 }
 
@@ -81,7 +85,7 @@ pub async fn list(
          ORDER BY created_at DESC, campaign_id OFFSET $3 LIMIT $4"
     );
     let rows = db.query(&sql, &[&tenant.as_str(), &states, &offset, &limit]).await?;
-    let total = rows.first().map(|r| r.get::<_, i64>(10)).unwrap_or(0);
+    let total = rows.first().map(|r| r.get::<_, i64>(11)).unwrap_or(0);
     Ok((rows.iter().map(row).collect::<anyhow::Result<_>>()?, total))
 }
 
@@ -209,4 +213,68 @@ pub async fn snapshotting(db: &impl GenericClient, tenant: &TenantId, campaign: 
 pub async fn run_content(db: &impl GenericClient, tenant: &str, run: Uuid) -> anyhow::Result<Option<pb::Content>> {
     let row = db.query_opt("SELECT content FROM runs WHERE tenant_id = $1 AND run_id = $2", &[&tenant, &run]).await?;
     row.map(|r| Ok(pb::Content::decode(&r.get::<_, Vec<u8>>(0)[..])?)).transpose()
+}
+
+/// Scheduled campaigns of every tenant whose time has come, oldest first.
+pub async fn due(db: &impl GenericClient, now: OffsetDateTime) -> anyhow::Result<Vec<(String, Uuid)>> {
+    let rows = db
+        .query(
+            "SELECT tenant_id, campaign_id FROM campaigns WHERE state = 'scheduled' AND next_run_at <= $1 \
+             ORDER BY next_run_at LIMIT 20",
+            &[&now],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The campaign, locked, if it is still scheduled and due (another replica may have started it).
+pub async fn load_due(
+    db: &impl GenericClient,
+    tenant: &str,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<Row>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE tenant_id = $1 AND campaign_id = $2 AND state = 'scheduled' \
+         AND next_run_at <= $3 FOR UPDATE SKIP LOCKED"
+    );
+    db.query_opt(&sql, &[&tenant, &id, &now]).await?.map(|r| row(&r)).transpose()
+}
+
+pub async fn set_next_run(
+    db: &impl GenericClient,
+    tenant: &str,
+    id: Uuid,
+    at: Option<OffsetDateTime>,
+) -> anyhow::Result<()> {
+    db.execute("UPDATE campaigns SET next_run_at = $3 WHERE tenant_id = $1 AND campaign_id = $2", &[&tenant, &id, &at])
+        .await?;
+    Ok(())
+}
+
+/// Back to "scheduled", next at `at` (a run that could not start, the next occurrence of a recurring one).
+pub async fn reschedule(db: &impl GenericClient, tenant: &str, id: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE campaigns SET state = 'scheduled', next_run_at = $3 WHERE tenant_id = $1 AND campaign_id = $2",
+        &[&tenant, &id, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whoever scheduled it (their stores as JSON, empty for the whole chain), kept with the campaign.
+pub async fn schedule(
+    db: &impl GenericClient,
+    tenant: &str,
+    id: Uuid,
+    at: OffsetDateTime,
+    started_by: &str,
+) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE campaigns SET state = 'scheduled', next_run_at = $3, started_by = $4, pause_reason = '' \
+         WHERE tenant_id = $1 AND campaign_id = $2",
+        &[&tenant, &id, &at, &started_by],
+    )
+    .await?;
+    Ok(())
 }

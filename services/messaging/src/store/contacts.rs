@@ -247,3 +247,10 @@ pub async fn set_tenant(db: &impl GenericClient, tenant: &str, time_zone: &str, 
     .await?;
     Ok(())
 }
+
+/// The tenant's time zone, as the client service last said (its default, Europe/Vilnius, before).
+pub async fn tenant_zone(db: &impl GenericClient, tenant: &str) -> anyhow::Result<jiff::tz::TimeZone> {
+    let row = db.query_opt("SELECT time_zone FROM tenants WHERE tenant_id = $1", &[&tenant]).await?;
+    let name = row.map(|r| r.get::<_, String>(0)).unwrap_or_else(|| "Europe/Vilnius".into());
+    Ok(loyalty_platform::tz::stored(&name))
+}

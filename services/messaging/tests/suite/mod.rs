@@ -29,15 +29,21 @@ pub async fn start() -> TestApp {
 
 /// The suite on `settings` (a database an earlier suite used, to restart it).
 pub async fn start_on(settings: PlatformSettings) -> TestApp {
-    suite(settings, true).await
+    suite(settings, Some(std::sync::Arc::new(loyalty_platform::clock::SystemClock))).await
+}
+
+/// The suite with the messaging service's "now" on `clock` (its schedules and send times).
+pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> TestApp {
+    suite(loyalty_testkit::test_settings().await.expect("a test database"), Some(clock)).await
 }
 
 /// The services messaging depends on, without messaging (a test runs it as its own process).
 pub async fn start_peers() -> TestApp {
-    suite(loyalty_testkit::test_settings().await.expect("a test database"), false).await
+    suite(loyalty_testkit::test_settings().await.expect("a test database"), None).await
 }
 
-async fn suite(settings: PlatformSettings, with_messaging: bool) -> TestApp {
+/// The suite, with messaging on `clock` unless None.
+async fn suite(settings: PlatformSettings, messaging_clock: Option<loyalty_platform::clock::SharedClock>) -> TestApp {
     TestApp::start_with(settings, move |settings| async move {
         let mut services = Services::new();
         loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
@@ -47,16 +53,14 @@ async fn suite(settings: PlatformSettings, with_messaging: bool) -> TestApp {
         segment.segments.follow_every_ms = 20;
         segment.segments.automatic_every_s = 0;
         loyalty_segment::register(&segment, &mut services).await?;
-        if !with_messaging {
-            return Ok(services);
-        }
+        let Some(clock) = messaging_clock else { return Ok(services) };
         let mut messaging = loyalty_messaging::Settings::with_platform(&settings);
         messaging.messaging.send_every_ms = 20;
         // Links point at the tracking endpoint this suite serves.
         messaging.messaging.public_url = String::new();
         messaging.messaging.tracking_listen = "127.0.0.1:0".into();
         messaging.messaging.journal_dir = journal_dir(&settings);
-        loyalty_messaging::register(&messaging, &mut services).await?;
+        loyalty_messaging::register_with_clock(&messaging, &mut services, clock).await?;
         Ok(services)
     })
     .await

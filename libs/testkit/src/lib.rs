@@ -5,6 +5,7 @@ mod app;
 pub mod browser;
 pub mod demo;
 pub mod http;
+pub mod recorder;
 pub mod shopping;
 pub mod smtp;
 pub mod support;

@@ -19,7 +19,7 @@ pub const CLIENT_EVENTS: &[&str] = &[
     "client_erased",
     "tenant_settings_changed",
 ];
-pub const LEDGER_EVENTS: &[&str] = &["purchase_recorded", "balance_changed"];
+pub const LEDGER_EVENTS: &[&str] = &["purchase_recorded", "balance_changed", "points_notification_requested"];
 
 fn id(text: &str) -> anyhow::Result<Uuid> {
     Uuid::parse_str(text).map_err(|_| anyhow::anyhow!("{text:?} is not a client id"))
@@ -84,6 +84,23 @@ impl ApplyEvent for Contacts {
                 };
                 contacts::record_purchase(tx, tenant, client, &bought).await?;
                 crate::store::deliveries::convert(tx, tenant, client, at).await
+            }
+            Some(Payload::PointsNotificationRequested(n)) if !n.text.is_empty() => {
+                // The points-credited notice (LE-3): one per event that asked for it.
+                let Some(channel) = Channel::from_contract(n.channel) else { return Ok(()) };
+                let literal = n.text.replace('{', "{{").replace('}', "}}");
+                let content =
+                    loyalty_api::messaging::v1::Content { channel: n.channel, body: literal, ..Default::default() };
+                let occurrence = format!("notice:{}", event.event_id);
+                let at = event
+                    .occurred_at
+                    .as_ref()
+                    .and_then(loyalty_platform::convert::from_timestamp)
+                    .unwrap_or(time::OffsetDateTime::now_utc());
+                let id = (occurrence.as_str(), id(&n.client_id)?, channel.name());
+                crate::store::deliveries::add_notice(tx, tenant, id, &prost::Message::encode_to_vec(&content), at)
+                    .await?;
+                Ok(())
             }
             _ => Ok(()),
         }

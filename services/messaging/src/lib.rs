@@ -4,6 +4,7 @@
 //! from the client feed, and balances and purchases from the ledger feed.
 pub mod api;
 pub mod config;
+pub mod consent;
 pub mod domain;
 pub mod feed;
 pub mod schedule;
@@ -105,11 +106,11 @@ pub async fn register_with_clock(
     if own.public_url.is_empty() {
         own.public_url = format!("http://{}", listener.local_addr()?);
     }
+    let unsubscriber = consent::Unsubscriber { clients: kit.peer(&platform.peers.client)?, identity: kit.identity()? };
     let tracking = tracking::Tracking {
         pool: kit.pool.clone(),
         signer: signer.clone(),
-        clients: kit.peer(&platform.peers.client)?,
-        identity: kit.identity()?,
+        unsubscriber: unsubscriber.clone(),
         clock: clock.clone(),
     };
     tracking::serve(listener, Arc::new(tracking), services.draining());
@@ -123,7 +124,7 @@ pub async fn register_with_clock(
         let scheduler = scheduler.clone();
         async move { scheduler.pass().await }
     });
-    let sender = send::Sender::new(&kit, own.clone(), (sealer.clone(), signer), clock.clone())?;
+    let sender = send::Sender::new(&kit, own.clone(), (sealer.clone(), signer, unsubscriber), clock.clone())?;
     tokio::spawn(sender.run(services.draining()));
     let api = api::MessagingApi::new(&kit, clock, sealer, own)?;
     services.add(MessagingServiceServer::new(api), RIGHTS);

@@ -11,19 +11,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use loyalty_api::client::v1 as cpb;
-use loyalty_api::client::v1::client_service_client::ClientServiceClient;
-use loyalty_api::common::v1::ConsentStatus;
 use loyalty_platform::clock::SharedClock;
-use loyalty_platform::identity::ServiceIdentity;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub struct Tracking {
     pub pool: deadpool_postgres::Pool,
     pub signer: Signer,
-    pub clients: tonic::transport::Channel,
-    pub identity: ServiceIdentity,
+    pub unsubscriber: crate::consent::Unsubscriber,
     pub clock: SharedClock,
 }
 
@@ -120,25 +115,7 @@ impl Tracking {
         }
         let channel =
             Channel::parse(&d.channel).ok_or_else(|| anyhow::anyhow!("a delivery's channel {:?}", d.channel))?;
-        let consent = cpb::ChannelConsent {
-            channel: channel.contract(),
-            status: ConsentStatus::Unsubscribed as i32,
-            source: "unsubscribe_link".into(),
-            ..Default::default()
-        };
-        let request = cpb::SetConsentRequest {
-            client_id: d.client_id.to_string(),
-            consents: vec![consent],
-            source: "unsubscribe_link".into(),
-            ..Default::default()
-        };
-        let mut clients = ClientServiceClient::new(self.clients.clone());
-        match clients.set_consent(self.identity.request(tenant, request)?).await {
-            Ok(_) => {}
-            // Erased or deleted since: there is nobody left to send to.
-            Err(s) if s.code() == tonic::Code::NotFound => {}
-            Err(s) => anyhow::bail!("the client service refused the unsubscribe: {s}"),
-        }
+        self.unsubscriber.unsubscribe(tenant, d.client_id, channel, "unsubscribe_link").await?;
         deliveries::engaged(&db, tenant, delivery, "unsubscribed", self.clock.now()).await?;
         Ok(true)
     }

@@ -61,12 +61,24 @@ pub async fn list(api: &MessagingApi, r: Request<pb::ListDeliveriesRequest>) -> 
         from: time("queued_from", body.queued_from.as_ref())?,
         until: time("queued_until", body.queued_until.as_ref())?,
         stores: super::stores(&caller),
+        delivery: None,
     };
     let (offset, size) = super::page(body.page.as_ref())?;
     let db = api.pool.get().await.map_err(anyhow::Error::from)?;
     let (rows, total) = deliveries::list(&db, &caller.tenant, &query, offset, size).await?;
     let page = super::page_info(offset, size, rows.len(), total);
     Ok(pb::ListDeliveriesResponse { deliveries: rows.iter().map(shown).collect(), page: Some(page) })
+}
+
+/// One delivery as the API shows it.
+pub async fn one(
+    db: &impl crate::store::GenericClient,
+    tenant: &loyalty_platform::TenantId,
+    id: uuid::Uuid,
+) -> anyhow::Result<Option<pb::Delivery>> {
+    let query = Query { delivery: Some(id), ..Query::default() };
+    let (rows, _) = deliveries::list(db, tenant, &query, 0, 1).await?;
+    Ok(rows.first().map(shown))
 }
 
 fn transport(text: &str) -> pb::TransportState {

@@ -1,6 +1,7 @@
 //! The gRPC face of the messaging service: decode, check, call the store, encode.
 pub mod campaigns;
 mod deliveries;
+mod notices;
 mod preview;
 mod providers;
 mod templates;
@@ -187,9 +188,9 @@ impl MessagingService for MessagingApi {
     }
     async fn send_transactional(
         &self,
-        _r: Request<pb::SendTransactionalRequest>,
+        r: Request<pb::SendTransactionalRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
-        Err(not_yet("transactional notices"))
+        reply(notices::send(self, r).await)
     }
     async fn list_deliveries(
         &self,

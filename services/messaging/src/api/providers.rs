@@ -62,6 +62,7 @@ pub async fn test_send(
     let delivery = uuid::Uuid::now_v7();
     let message = Outgoing {
         delivery,
+        client: uuid::Uuid::nil(),
         to: address.to_string(),
         subject: rendered.subject,
         body: rendered.body,
@@ -100,20 +101,64 @@ fn check(p: &mut pb::ChannelProvider) -> ApiResult<Channel> {
     v.add_if(!(0..=64).contains(&p.concurrency), "provider.concurrency", "is from 0 (the default, 8) to 64");
     match (&mut p.settings, channel) {
         (Some(Settings::Smtp(s)), Some(Channel::Email)) => check_smtp(s, &mut v),
-        (Some(Settings::Smtp(_)), Some(_)) => v.add("provider.smtp", "SMTP sends email: set the channel to email"),
-        (Some(_), Some(Channel::Email)) => v.add("provider.smtp", "email is sent through SMTP: give smtp settings"),
-        (None, _) => v.add("provider.settings", "give the provider's settings"),
-        (Some(_), _) if v.is_empty() => {
+        (Some(Settings::SmsGateway(g)), Some(Channel::Sms)) => check_gateway(g, &mut v),
+        (Some(Settings::Telegram(t)), Some(Channel::Telegram)) => check_telegram(t, &mut v),
+        (Some(Settings::PushGateway(_)), Some(Channel::Push)) if v.is_empty() => {
             return Err(
-                Status::unimplemented("only the SMTP provider is built yet; SMS, push and Telegram come next").into()
+                Status::unimplemented("the push provider is not built yet (email, SMS and Telegram are)").into()
             );
         }
+        (Some(Settings::Smtp(_)), Some(_)) => v.add("provider.smtp", "SMTP sends email: set the channel to email"),
+        (Some(Settings::SmsGateway(_)), Some(_)) => {
+            v.add("provider.sms_gateway", "a gateway sends SMS: set the channel to SMS")
+        }
+        (Some(Settings::Telegram(_)), Some(_)) => {
+            v.add("provider.telegram", "the Bot API sends Telegram messages: set the channel to Telegram")
+        }
+        (Some(_), Some(Channel::Email)) => v.add("provider.smtp", "email is sent through SMTP: give smtp settings"),
+        (Some(_), Some(Channel::Sms)) => {
+            v.add("provider.sms_gateway", "SMS goes through an HTTP gateway: give its settings")
+        }
+        (Some(_), Some(Channel::Telegram)) => v.add("provider.telegram", "give the bot's settings"),
+        (None, _) => v.add("provider.settings", "give the provider's settings"),
         _ => {}
     }
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
     }
     Ok(channel.unwrap_or(Channel::Email))
+}
+
+fn is_web_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://")) && url.len() > 8 && !url.contains(char::is_whitespace)
+}
+
+fn check_gateway(g: &mut pb::HttpGatewaySettings, v: &mut Violations) {
+    g.url = g.url.trim().to_string();
+    if !is_web_url(&g.url) {
+        v.add("provider.sms_gateway.url", "is not an http(s) URL");
+    }
+    let carries = |name: &str| g.body_template.contains(name);
+    let missing = ["{to}", "{text}"].iter().any(|name| !carries(name));
+    if !g.body_template.is_empty() && missing {
+        v.add("provider.sms_gateway.body_template", "must carry {to} and {text}");
+    }
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !g.auth_header.is_empty() && !g.auth_header.chars().all(token) {
+        v.add("provider.sms_gateway.auth_header", "is not a header name");
+    }
+    if g.sender.chars().count() > 11 && !g.sender.chars().all(|c| c.is_ascii_digit() || c == '+') {
+        v.add("provider.sms_gateway.sender", "an alphanumeric sender is at most 11 characters");
+    }
+}
+
+fn check_telegram(t: &mut pb::TelegramSettings, v: &mut Violations) {
+    if !t.base_url.is_empty() && !is_web_url(&t.base_url) {
+        v.add("provider.telegram.base_url", "is not an http(s) URL");
+    }
+    if !t.bot_token.is_empty() && (!t.bot_token.contains(':') || t.bot_token.contains(char::is_whitespace)) {
+        v.add("provider.telegram.bot_token", "is not a bot token (\"123456:ABC…\" from @BotFather)");
+    }
 }
 
 fn check_smtp(s: &mut pb::SmtpSettings, v: &mut Violations) {

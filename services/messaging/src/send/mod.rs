@@ -3,7 +3,9 @@
 //! commits the intents (address and message id), hands the messages to the provider at its rate
 //! and concurrency, notes each acceptance in the journal, then commits the outcomes. Killed at any
 //! point, the next sender resends only what no provider accepted.
+pub mod http;
 pub mod journal;
+mod notices;
 pub mod smtp;
 pub mod wire;
 
@@ -28,6 +30,7 @@ use uuid::Uuid;
 /// One message on its way to a provider.
 pub struct Outgoing {
     pub delivery: Uuid,
+    pub client: Uuid,
     pub to: String,
     pub subject: String,
     pub body: String,
@@ -40,21 +43,36 @@ pub struct Outgoing {
 pub enum Outcome {
     /// The provider took it, under this id.
     Accepted(String),
-    /// Refused; `permanent` when sending again cannot help (a 5xx, a malformed address).
-    Refused { reason: String, permanent: bool },
+    /// Refused; `permanent` when sending again cannot help (a 5xx, a malformed address);
+    /// `unreachable` when the recipient left the channel (a Telegram user who blocked the bot).
+    Refused { reason: String, permanent: bool, unreachable: bool },
 }
 
 /// A channel's provider, ready to send.
 pub enum Provider {
     Smtp(smtp::Smtp),
+    Gateway(http::Gateway),
+    Telegram(http::Telegram),
 }
 
 impl Provider {
     async fn send(&self, m: &Outgoing) -> Outcome {
         match self {
             Provider::Smtp(s) => s.send(m).await,
+            Provider::Gateway(g) => g.send(m).await,
+            Provider::Telegram(t) => t.send(m).await,
         }
     }
+}
+
+/// The HTTP client the gateways share.
+fn web() -> anyhow::Result<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let built = http::client()?;
+    Ok(CLIENT.get_or_init(|| built).clone())
 }
 
 /// A provider built from stored settings, with what limits it.
@@ -82,6 +100,12 @@ pub fn build(stored: &providers::Stored, tenant: &str, sealer: &Sealer) -> anyho
     };
     let provider = match &p.settings {
         Some(pb::channel_provider::Settings::Smtp(s)) => Provider::Smtp(smtp::Smtp::new(s, &secret)?),
+        Some(pb::channel_provider::Settings::SmsGateway(g)) => {
+            Provider::Gateway(http::Gateway::new(web()?, g, &secret))
+        }
+        Some(pb::channel_provider::Settings::Telegram(t)) => {
+            Provider::Telegram(http::Telegram::new(web()?, t, &secret))
+        }
         _ => anyhow::bail!("this channel's provider kind is not supported yet"),
     };
     Ok(Ready {
@@ -113,13 +137,15 @@ pub struct Sender {
     ready: Mutex<HashMap<(String, String), Built>>,
     /// Provider errors in a row, by run.
     errors_in_a_row: Mutex<HashMap<Uuid, u32>>,
+    /// Takes a recipient who left a channel (blocked the bot) off it.
+    unsubscriber: crate::consent::Unsubscriber,
 }
 
 impl Sender {
     pub fn new(
         kit: &loyalty_platform::service::ServiceKit,
         settings: MessagingSettings,
-        (sealer, signer): (Sealer, Signer),
+        (sealer, signer, unsubscriber): (Sealer, Signer, crate::consent::Unsubscriber),
         clock: SharedClock,
     ) -> anyhow::Result<Sender> {
         let dir = if settings.journal_dir.is_empty() {
@@ -138,6 +164,7 @@ impl Sender {
             clock,
             ready: Mutex::default(),
             errors_in_a_row: Mutex::default(),
+            unsubscriber,
         })
     }
 
@@ -205,6 +232,7 @@ impl Sender {
         for run in runs {
             worked |= self.batch(&run).await?;
         }
+        worked |= self.notices().await?;
         Ok(worked)
     }
 
@@ -254,6 +282,9 @@ impl Sender {
                 Ok(address) => {
                     let contact = contact.cloned().unwrap_or_default();
                     outgoing.push(self.outgoing(&run.tenant, &prepared, c.delivery_id, &contact, address));
+                    if let Some(last) = outgoing.last_mut() {
+                        last.client = c.client_id;
+                    }
                 }
             }
         }
@@ -270,7 +301,7 @@ impl Sender {
         tx.commit().await?;
         // The hand-over, at the provider's rate and concurrency.
         self.journal.begin()?;
-        let outcomes: Vec<(Uuid, Outcome)> = futures::stream::iter(outgoing)
+        let outcomes: Vec<(Uuid, Uuid, Outcome)> = futures::stream::iter(outgoing)
             .map(|m| {
                 let (ready, journal, tenant) = (ready.clone(), self.journal.clone(), run.tenant.clone());
                 async move {
@@ -279,7 +310,7 @@ impl Sender {
                     if let Outcome::Accepted(_) = outcome {
                         journal.note(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
                     }
-                    Ok::<_, anyhow::Error>((m.delivery, outcome))
+                    Ok::<_, anyhow::Error>((m.delivery, m.client, outcome))
                 }
             })
             .buffer_unordered(ready.concurrency)
@@ -293,20 +324,31 @@ impl Sender {
     }
 
     /// Commits the provider's answers and counts its errors in a row (pausing the run at the limit).
-    async fn settle(&self, run: &campaigns::Run, ready: &Ready, outcomes: Vec<(Uuid, Outcome)>) -> anyhow::Result<()> {
+    async fn settle(
+        &self,
+        run: &campaigns::Run,
+        ready: &Ready,
+        outcomes: Vec<(Uuid, Uuid, Outcome)>,
+    ) -> anyhow::Result<()> {
         let now = self.clock.now();
         let (mut sent, mut transient, mut permanent) = (Vec::new(), Vec::new(), Vec::new());
         let mut in_a_row =
             self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id).copied().unwrap_or(0);
         let mut last_error = String::new();
-        for (id, outcome) in outcomes {
+        let mut unreachable = Vec::new();
+        for (id, client, outcome) in outcomes {
             match outcome {
-                Outcome::Accepted(_) => {
-                    sent.push(id);
+                Outcome::Accepted(provider_id) => {
+                    sent.push((id, provider_id));
                     in_a_row = 0;
                 }
-                Outcome::Refused { reason, permanent: true } => permanent.push((id, reason)),
-                Outcome::Refused { reason, permanent: false } => {
+                Outcome::Refused { reason, permanent: true, unreachable: gone } => {
+                    if gone {
+                        unreachable.push(client);
+                    }
+                    permanent.push((id, reason));
+                }
+                Outcome::Refused { reason, permanent: false, .. } => {
                     in_a_row += 1;
                     last_error = reason.clone();
                     transient.push((id, reason));
@@ -320,6 +362,11 @@ impl Sender {
         let retry_at = now + time::Duration::seconds(5);
         deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
         tx.commit().await?;
+        if let Some(channel) = Channel::parse(&run.channel) {
+            for client in unreachable {
+                self.unreachable(&run.tenant, client, channel).await;
+            }
+        }
         self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id, in_a_row);
         if in_a_row >= self.settings.pause_after_errors.max(1) {
             self.pause(run, &format!("{in_a_row} provider errors in a row; the last: {last_error}")).await?;
@@ -347,6 +394,7 @@ impl Sender {
         }
         Outgoing {
             delivery,
+            client: contact.client_id,
             to,
             subject: rendered.subject,
             body: rendered.body,
@@ -354,6 +402,14 @@ impl Sender {
             sender_name: prepared.sender_name.clone(),
             message_id: format!("<{delivery}@{tenant}.loyalty>"),
             unsubscribe_url,
+        }
+    }
+
+    /// Takes `client` off `channel`: the provider says they cannot be reached there any more.
+    async fn unreachable(&self, tenant: &str, client: Uuid, channel: Channel) {
+        let source = format!("{}_blocked", channel.name());
+        if let Err(e) = self.unsubscriber.unsubscribe(tenant, client, channel, &source).await {
+            tracing::warn!(error = %format!("{e:#}"), %client, "a recipient who left the channel was not unsubscribed");
         }
     }
 

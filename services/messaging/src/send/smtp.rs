@@ -41,14 +41,16 @@ impl Smtp {
     pub async fn send(&self, m: &Outgoing) -> Outcome {
         let message = match self.message(m) {
             Ok(message) => message,
-            Err(e) => return Outcome::Refused { reason: format!("{e:#}"), permanent: true },
+            Err(e) => return Outcome::Refused { reason: format!("{e:#}"), permanent: true, unreachable: false },
         };
         let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut connection = match taken {
             Some(c) => c,
             None => match Connection::open(&self.server).await {
                 Ok(c) => c,
-                Err(e) => return Outcome::Refused { reason: format!("smtp: {e:#}"), permanent: false },
+                Err(e) => {
+                    return Outcome::Refused { reason: format!("smtp: {e:#}"), permanent: false, unreachable: false };
+                }
             },
         };
         let from = self.from.email.to_string();
@@ -62,9 +64,12 @@ impl Smtp {
                 Outcome::Refused {
                     reason: format!("smtp: {} {}", reply.code, reply.text),
                     permanent: reply.code >= 500,
+                    unreachable: false,
                 }
             }
-            Err(Refusal::Broken(e)) => Outcome::Refused { reason: format!("smtp: {e:#}"), permanent: false },
+            Err(Refusal::Broken(e)) => {
+                Outcome::Refused { reason: format!("smtp: {e:#}"), permanent: false, unreachable: false }
+            }
         }
     }
 

@@ -93,15 +93,24 @@ pub async fn mark_sending(
     Ok(())
 }
 
-/// The provider accepted these.
-pub async fn mark_sent(db: &impl GenericClient, tenant: &str, ids: &[Uuid], now: OffsetDateTime) -> anyhow::Result<()> {
-    if ids.is_empty() {
+/// The provider accepted these, under its ids.
+pub async fn mark_sent(
+    db: &impl GenericClient,
+    tenant: &str,
+    accepted: &[(Uuid, String)],
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    if accepted.is_empty() {
         return Ok(());
     }
+    let ids: Vec<Uuid> = accepted.iter().map(|a| a.0).collect();
+    let provider_ids: Vec<&str> = accepted.iter().map(|a| a.1.as_str()).collect();
     db.execute(
-        "UPDATE deliveries SET transport = 'sent', sent_at = $3, retry_at = NULL, updated_at = $3 \
-         WHERE tenant_id = $1 AND delivery_id = ANY($2) AND transport = 'sending'",
-        &[&tenant, &ids, &now],
+        "UPDATE deliveries d SET transport = 'sent', sent_at = $4, retry_at = NULL, updated_at = $4, \
+           provider_message_id = t.provider_id \
+         FROM unnest($2::uuid[], $3::text[]) AS t(id, provider_id) \
+         WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending'",
+        &[&tenant, &ids, &provider_ids, &now],
     )
     .await?;
     Ok(())
@@ -122,10 +131,10 @@ pub async fn mark_refused(
     let ids: Vec<Uuid> = refused.iter().map(|r| r.0).collect();
     let reasons: Vec<&str> = refused.iter().map(|r| r.1.as_str()).collect();
     db.execute(
-        "UPDATE deliveries d SET failure_reason = t.reason, updated_at = $4, \
-           transport = CASE WHEN d.attempts >= $5 THEN 'failed' ELSE 'queued' END, \
-           failed_at = CASE WHEN d.attempts >= $5 THEN $4 ELSE NULL END, \
-           retry_at = CASE WHEN d.attempts >= $5 THEN NULL ELSE $6 END \
+        "UPDATE deliveries d SET failure_reason = t.reason, updated_at = $4::timestamptz, \
+           transport = CASE WHEN d.attempts >= $5::int THEN 'failed' ELSE 'queued' END, \
+           failed_at = CASE WHEN d.attempts >= $5::int THEN $4::timestamptz END, \
+           retry_at = CASE WHEN d.attempts >= $5::int THEN NULL ELSE $6::timestamptz END \
          FROM unnest($2::uuid[], $3::text[]) AS t(id, reason) \
          WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending'",
         &[&tenant, &ids, &reasons, &now, &max_attempts, &retry_at],
@@ -257,6 +266,8 @@ pub struct Query {
     pub until: Option<OffsetDateTime>,
     /// Only clients these stores see (a scoped token), or everyone.
     pub stores: Option<Vec<String>>,
+    /// Just this delivery.
+    pub delivery: Option<Uuid>,
 }
 
 pub async fn list(
@@ -277,8 +288,9 @@ pub async fn list(
                AND ($4::uuid IS NULL OR d.client_id = $4) \
                AND ($5::timestamptz IS NULL OR d.queued_at >= $5) AND ($6::timestamptz IS NULL OR d.queued_at < $6) \
                AND ($7::text[] IS NULL OR c.registration_store_id = ANY($7) OR c.purchase_store_ids && $7) \
+               AND ($10::uuid IS NULL OR d.delivery_id = $10) \
              ORDER BY d.queued_at DESC, d.delivery_id OFFSET $8 LIMIT $9",
-            &[&tenant.as_str(), &q.campaign, &q.trigger, &q.client, &q.from, &q.until, &q.stores, &offset, &limit],
+            &[&tenant.as_str(), &q.campaign, &q.trigger, &q.client, &q.from, &q.until, &q.stores, &offset, &limit, &q.delivery],
         )
         .await?;
     let total = rows.first().map(|r| r.get::<_, i64>(20)).unwrap_or(0);
@@ -341,4 +353,59 @@ pub async fn engaged(
     )
     .await?;
     Ok(())
+}
+
+/// A notice to send: its own content, for one client.
+pub struct Notice {
+    pub tenant: String,
+    pub delivery_id: Uuid,
+    pub client_id: Uuid,
+    pub channel: String,
+    pub content: Vec<u8>,
+}
+
+/// Queues a notice of `occurrence` (an idempotency key, the event that asked for it) for `client`;
+/// the delivery's id, the one already queued when the same occurrence came before.
+pub async fn add_notice(
+    db: &impl GenericClient,
+    tenant: &str,
+    (occurrence, client, channel): (&str, Uuid, &str),
+    content: &[u8],
+    now: OffsetDateTime,
+) -> anyhow::Result<Uuid> {
+    db.execute(
+        "INSERT INTO deliveries (tenant_id, delivery_id, occurrence, client_id, channel, content, queued_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (tenant_id, occurrence, client_id) DO NOTHING",
+        &[&tenant, &Uuid::now_v7(), &occurrence, &client, &channel, &content, &now],
+    )
+    .await?;
+    let row = db
+        .query_one(
+            "SELECT delivery_id FROM deliveries WHERE tenant_id = $1 AND occurrence = $2 AND client_id = $3",
+            &[&tenant, &occurrence, &client],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Up to `limit` queued notices of every tenant whose turn has come, locked for this transaction.
+pub async fn claim_notices(db: &impl GenericClient, limit: i64, now: OffsetDateTime) -> anyhow::Result<Vec<Notice>> {
+    let rows = db
+        .query(
+            "SELECT tenant_id, delivery_id, client_id, channel, coalesce(content, '') FROM deliveries \
+             WHERE run_id IS NULL AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $2) \
+             ORDER BY queued_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&limit, &now],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Notice {
+            tenant: r.get(0),
+            delivery_id: r.get(1),
+            client_id: r.get(2),
+            channel: r.get(3),
+            content: r.get(4),
+        })
+        .collect())
 }

@@ -1,0 +1,97 @@
+//! Transactional notices (ME-5): a message to one client asked for by `SendTransactional` or by
+//! the ledger's points-credited notice (LE-3), each kept as a delivery of its own occurrence (the
+//! caller's idempotency key, or the event that asked for it), so a retried call or a replayed
+//! event sends nothing twice. They skip marketing consent, never a block or an erasure.
+use super::{Outcome, Outgoing, Sender};
+use crate::domain::content;
+use crate::domain::rules::{self, Channel};
+use crate::store::{contacts, deliveries};
+use loyalty_platform::TenantId;
+use prost::Message;
+
+impl Sender {
+    /// One batch of waiting notices; whether there were any.
+    pub(super) async fn notices(&self) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        let claimed = deliveries::claim_notices(&tx, 100, now).await?;
+        if claimed.is_empty() {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        let mut outgoing = Vec::new();
+        for n in &claimed {
+            let contact = contacts::load(&tx, &TenantId::trusted(&n.tenant), n.client_id).await?;
+            let channel = Channel::parse(&n.channel);
+            let content = loyalty_api::messaging::v1::Content::decode(&n.content[..]).ok();
+            let prepared = content.as_ref().and_then(|c| content::prepare(Some(c), "content", false).ok());
+            let (Some(channel), Some(prepared)) = (channel, prepared) else {
+                deliveries::mark_refused(
+                    &tx,
+                    &n.tenant,
+                    &[(n.delivery_id, "the notice's content does not check".into())],
+                    0,
+                    now,
+                    now,
+                )
+                .await?;
+                continue;
+            };
+            match rules::recipient(contact.as_ref(), channel, false) {
+                Err(why) => deliveries::exclude(&tx, &n.tenant, &[n.delivery_id], &[why.reason()], now).await?,
+                Ok(address) => {
+                    let contact = contact.unwrap_or_default();
+                    let rendered = prepared.render(&contact, "");
+                    let message_id = format!("<{}@{}.loyalty>", n.delivery_id, n.tenant);
+                    let ids = [n.delivery_id];
+                    let (addresses, message_ids) = ([address.clone()], [message_id.clone()]);
+                    deliveries::mark_sending(&tx, &n.tenant, (&ids, &addresses, &message_ids), now, now).await?;
+                    let m = Outgoing {
+                        delivery: n.delivery_id,
+                        client: n.client_id,
+                        to: address,
+                        subject: rendered.subject,
+                        body: rendered.body,
+                        text: rendered.text,
+                        sender_name: prepared.sender_name.clone(),
+                        message_id,
+                        unsubscribe_url: String::new(),
+                    };
+                    outgoing.push((n.tenant.clone(), n.client_id, channel, m));
+                }
+            }
+        }
+        tx.commit().await?;
+        self.journal.begin()?;
+        for (tenant, client, channel, m) in outgoing {
+            let ready = match self.ready(&tenant, channel.name()).await {
+                Ok(Some(ready)) if ready.enabled => ready,
+                _ => {
+                    let reason = format!("the {} channel has no enabled provider", channel.name());
+                    deliveries::mark_refused(&db, &tenant, &[(m.delivery, reason)], 0, now, now).await?;
+                    continue;
+                }
+            };
+            ready.pace.wait().await;
+            let outcome = ready.send(&m).await;
+            let now = self.clock.now();
+            match outcome {
+                Outcome::Accepted(provider_id) => {
+                    self.journal.note(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
+                    deliveries::mark_sent(&db, &tenant, &[(m.delivery, provider_id)], now).await?;
+                }
+                Outcome::Refused { reason, permanent, unreachable } => {
+                    if unreachable {
+                        self.unreachable(&tenant, client, channel).await;
+                    }
+                    let attempts = if permanent { 0 } else { ready.max_attempts };
+                    let retry_at = now + time::Duration::seconds(5);
+                    deliveries::mark_refused(&db, &tenant, &[(m.delivery, reason)], attempts, now, retry_at).await?;
+                }
+            }
+        }
+        self.journal.end()?;
+        Ok(true)
+    }
+}

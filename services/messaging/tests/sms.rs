@@ -1,0 +1,270 @@
+//! SMS through an HTTP gateway and Telegram through the Bot API (ME-1), at their request shapes,
+//! against local stand-ins; transactional notices (ME-5) including the ledger's points-credited
+//! SMS (LE-3), sent once per idempotency key or event, never to a blocked client.
+mod suite;
+
+use loyalty_api::client::v1 as clients;
+use loyalty_api::common::v1::ConsentStatus::{Subscribed, Unknown};
+use loyalty_api::common::v1::{ConsentStatus, ContactChannel};
+use loyalty_api::ledger::v1 as ledger;
+use loyalty_api::messaging::v1 as pb;
+use loyalty_testkit::recorder::Recorder;
+use loyalty_testkit::support::{self, TENANT, with_key};
+use std::time::Duration;
+use suite::*;
+
+async fn subscribe(app: &loyalty_testkit::TestApp, client: &str, channel: ContactChannel, address: &str) {
+    let consent = clients::ChannelConsent {
+        channel: channel as i32,
+        status: ConsentStatus::Subscribed as i32,
+        address: address.into(),
+        source: "form".into(),
+        ..Default::default()
+    };
+    support::clients(app, &app.admin_token(TENANT))
+        .set_consent(clients::SetConsentRequest {
+            client_id: client.into(),
+            consents: vec![consent],
+            source: "form".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("consent");
+}
+
+fn gateway(url: &str) -> pb::ChannelProvider {
+    pb::ChannelProvider {
+        channel: ContactChannel::Sms as i32,
+        settings: Some(pb::channel_provider::Settings::SmsGateway(pb::HttpGatewaySettings {
+            url: format!("{url}/v1/sms"),
+            api_key: "k-123".into(),
+            sender: "PARDUOTUVE".into(),
+            ..Default::default()
+        })),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+fn sms(text: &str) -> pb::Content {
+    pb::Content { channel: ContactChannel::Sms as i32, body: text.into(), ..Default::default() }
+}
+
+async fn contact_phone(app: &loyalty_testkit::TestApp, id: &str) -> String {
+    let mut people = support::clients(app, &app.admin_token(TENANT));
+    people.get_client(clients::GetClientRequest { client_id: id.into() }).await.expect("client").into_inner().phone
+}
+
+#[tokio::test]
+async fn an_sms_campaign_posts_to_the_gateway_with_its_key_and_a_refusal_is_kept_with_its_reason() {
+    let app = start().await;
+    let gate = Recorder::start(|r| {
+        if r.body.contains("Jonas") {
+            (400, r#"{"error":"number not allowed"}"#.into())
+        } else {
+            (200, r#"{"message_id":"gw-1"}"#.into())
+        }
+    })
+    .await;
+    let mut api = admin(&app);
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(gateway(&gate.url)) })
+        .await
+        .expect("provider");
+    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
+    let jonas = client(&app, TENANT, "Jonas", "jonas@example.lt", Unknown, "").await;
+    client(&app, TENANT, "Eglė", "egle@example.lt", Unknown, "").await;
+    subscribe(&app, &ona, ContactChannel::Sms, "").await;
+    subscribe(&app, &jonas, ContactChannel::Sms, "").await;
+    settle(&app, TENANT, 3).await;
+    segment_sees(&app, TENANT, 3).await;
+    let mut c = campaign("SMS akcija", everyone());
+    c.body = Some(pb::campaign::Body::Content(sms("{first_name}, šiandien -20 % kavai!")));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    until_state(&mut api, &created.id, pb::CampaignState::Completed).await;
+    let posted = gate.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(posted.len(), 2, "Ona and Jonas are subscribed to SMS, Eglė is not: {posted:#?}");
+    let r = posted.iter().find(|r| r.body.contains("Ona")).expect("Ona's SMS");
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v1/sms"));
+    assert_eq!(r.header("authorization"), Some("Bearer k-123"));
+    let body = r.json();
+    assert_eq!(body["to"], contact_phone(&app, &ona).await.as_str());
+    assert_eq!(
+        (body["text"].as_str(), body["sender"].as_str()),
+        (Some("Ona, šiandien -20 % kavai!"), Some("PARDUOTUVE"))
+    );
+    assert_eq!(r.header("idempotency-key"), body["message_id"].as_str(), "the gateway can tell a resend");
+    let s = stats(&mut api, &created.id).await;
+    assert_eq!((s.sent, s.failed, s.excluded.get("consent_unknown").copied()), (1, 1, Some(1)));
+    let listed = api
+        .list_deliveries(pb::ListDeliveriesRequest { campaign_id: created.id, ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    let to_ona = listed.deliveries.iter().find(|d| d.client_id == ona).expect("Ona's delivery");
+    assert_eq!(to_ona.provider_message_id, "gw-1", "the gateway's own id");
+    let to_jonas = listed.deliveries.iter().find(|d| d.client_id == jonas).expect("Jonas's delivery");
+    assert_eq!(to_jonas.transport(), pb::TransportState::Failed);
+    assert!(
+        to_jonas.failure_reason.contains("http 400") && to_jonas.failure_reason.contains("number not allowed"),
+        "{}",
+        to_jonas.failure_reason
+    );
+}
+
+#[tokio::test]
+async fn a_transactional_notice_skips_consent_not_blocks_and_is_sent_once_per_key() {
+    let app = start().await;
+    let gate = Recorder::start(|_| (200, "{}".into())).await;
+    let mut api = admin(&app);
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(gateway(&gate.url)) })
+        .await
+        .expect("provider");
+    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
+    let petras = client(&app, TENANT, "Petras", "petras@example.lt", Subscribed, "").await;
+    let mut people = support::clients(&app, &app.admin_token(TENANT));
+    people
+        .block_client(clients::BlockClientRequest {
+            client_id: petras.clone(),
+            comment: "fraud".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("blocked");
+    settle(&app, TENANT, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let notice = |client: &str, key: &str| pb::SendTransactionalRequest {
+        context: with_key(key),
+        client_id: client.into(),
+        content: Some(sms("{first_name}, jūsų užsakymas paruoštas atsiimti.")),
+    };
+    let first = api.send_transactional(notice(&ona, "order-77")).await.expect("queued").into_inner();
+    let again = api.send_transactional(notice(&ona, "order-77")).await.expect("a retry").into_inner();
+    assert_eq!(first.id, again.id, "the same key is the same delivery");
+    let posted = gate.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        posted[0].json()["text"],
+        "Ona, jūsų užsakymas paruoštas atsiimti.",
+        "consent unknown: a notice still goes"
+    );
+    let refused = api.send_transactional(notice(&petras, "order-78")).await.expect_err("blocked");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("blocked"), "{}", refused.message());
+    let no_key = api
+        .send_transactional(pb::SendTransactionalRequest { context: None, ..notice(&ona, "") })
+        .await
+        .expect_err("no key");
+    assert_eq!(no_key.code(), tonic::Code::InvalidArgument);
+    let other = support::messaging(&app, &app.admin_token(OTHER))
+        .send_transactional(notice(&ona, "x-1"))
+        .await
+        .expect_err("other tenant");
+    assert_eq!(other.code(), tonic::Code::NotFound);
+    let listed = api
+        .list_deliveries(pb::ListDeliveriesRequest { client_id: ona.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.deliveries.len(), 1);
+    assert_eq!(listed.deliveries[0].transport(), pb::TransportState::Sent);
+}
+
+#[tokio::test]
+async fn points_credited_with_an_sms_notice_reach_the_client_once() {
+    let app = start().await;
+    let gate = Recorder::start(|_| (200, "{}".into())).await;
+    let mut api = admin(&app);
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(gateway(&gate.url)) })
+        .await
+        .expect("provider");
+    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
+    settle(&app, TENANT, 1).await;
+    let adjust = ledger::AdjustPointsRequest {
+        context: with_key("goodwill-1"),
+        client_id: ona.clone(),
+        points: 25,
+        comment: "atsiprašome".into(),
+        notify_by_sms: true,
+        ..Default::default()
+    };
+    let mut points = support::ledger(&app, &app.admin_token(TENANT));
+    points.adjust_points(adjust.clone()).await.expect("credited");
+    points.adjust_points(adjust).await.expect("a retry is the same credit");
+    let posted = gate.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(posted.len(), 1, "one notice: {posted:#?}");
+    let text = posted[0].json()["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("25"), "the notice names the points: {text}");
+    assert_eq!(posted[0].json()["to"], contact_phone(&app, &ona).await.as_str());
+}
+
+#[tokio::test]
+async fn telegram_messages_go_to_the_bot_api_and_a_user_who_blocked_the_bot_is_unsubscribed() {
+    let app = start().await;
+    let bot = Recorder::start(|r| {
+        if r.body.contains("\"chat_id\":\"666\"") {
+            (403, r#"{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}"#.into())
+        } else {
+            (200, r#"{"ok":true,"result":{"message_id":42}}"#.into())
+        }
+    })
+    .await;
+    let mut api = admin(&app);
+    let provider = pb::ChannelProvider {
+        channel: ContactChannel::Telegram as i32,
+        settings: Some(pb::channel_provider::Settings::Telegram(pb::TelegramSettings {
+            bot_token: "123:ABC".into(),
+            base_url: bot.url.clone(),
+            ..Default::default()
+        })),
+        enabled: true,
+        ..Default::default()
+    };
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
+    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
+    let jonas = client(&app, TENANT, "Jonas", "jonas@example.lt", Unknown, "").await;
+    subscribe(&app, &ona, ContactChannel::Telegram, "555").await;
+    subscribe(&app, &jonas, ContactChannel::Telegram, "666").await;
+    settle(&app, TENANT, 2).await;
+    segment_sees(&app, TENANT, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut c = campaign("Telegram", everyone());
+    c.body = Some(pb::campaign::Body::Content(pb::Content {
+        channel: ContactChannel::Telegram as i32,
+        body: "Labas, {first_name}!".into(),
+        ..Default::default()
+    }));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    until_state(&mut api, &created.id, pb::CampaignState::Completed).await;
+    let posted = bot.wait_for(2, Duration::from_secs(20)).await;
+    assert!(posted.iter().all(|r| r.path == "/bot123:ABC/sendMessage"), "{posted:#?}");
+    let to_ona = posted.iter().find(|r| r.json()["chat_id"] == "555").expect("Ona's message");
+    assert_eq!(to_ona.json()["text"], "Labas, Ona!");
+    let s = stats(&mut api, &created.id).await;
+    assert_eq!((s.sent, s.failed), (1, 1));
+    let mut people = support::clients(&app, &app.admin_token(TENANT));
+    let mut status = ConsentStatus::Unspecified;
+    for _ in 0..100 {
+        let j = people
+            .get_client(clients::GetClientRequest { client_id: jonas.clone() })
+            .await
+            .expect("client")
+            .into_inner();
+        let telegram =
+            j.consents.iter().find(|c| c.channel == ContactChannel::Telegram as i32).cloned().unwrap_or_default();
+        status = telegram.status();
+        if status == ConsentStatus::Unsubscribed {
+            assert_eq!(telegram.source, "telegram_blocked");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, ConsentStatus::Unsubscribed, "Jonas blocked the bot: he is unsubscribed from Telegram");
+}

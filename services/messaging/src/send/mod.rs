@@ -3,6 +3,7 @@
 //! commits the intents (address and message id), hands the messages to the provider at its rate
 //! and concurrency, notes each acceptance in the journal, then commits the outcomes. Killed at any
 //! point, the next sender resends only what no provider accepted.
+mod batch;
 pub mod http;
 pub mod journal;
 mod notices;
@@ -12,14 +13,12 @@ pub mod wire;
 use crate::config::MessagingSettings;
 use crate::domain::content::{self, Prepared};
 use crate::domain::links::{Action, Signer};
-use crate::domain::rules::{self, Channel};
+use crate::domain::rules::Channel;
 use crate::domain::secrets::Sealer;
 use crate::store::{campaigns, contacts, deliveries, providers};
 use anyhow::Context;
-use futures::StreamExt;
 use journal::Journal;
 use loyalty_api::messaging::v1 as pb;
-use loyalty_platform::TenantId;
 use loyalty_platform::clock::SharedClock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -230,7 +229,7 @@ impl Sender {
         let runs = campaigns::sending(&self.pool.get().await?).await?;
         let mut worked = false;
         for run in runs {
-            worked |= self.batch(&run).await?;
+            worked |= self.send_run(&run).await?;
         }
         worked |= self.notices().await?;
         Ok(worked)
@@ -247,131 +246,6 @@ impl Sender {
         let ready = Arc::new(build(&stored, tenant, &self.sealer)?);
         self.ready.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (stored.updated_at, ready.clone()));
         Ok(Some(ready))
-    }
-
-    async fn batch(&self, run: &campaigns::Run) -> anyhow::Result<bool> {
-        let now = self.clock.now();
-        let tenant = TenantId::trusted(&run.tenant);
-        let ready = match self.ready(&run.tenant, &run.channel).await {
-            Ok(Some(ready)) if ready.enabled => ready,
-            Ok(_) => return self.pause(run, &format!("the {} channel has no enabled provider", run.channel)).await,
-            Err(e) => return self.pause(run, &format!("the {} provider cannot be used: {e:#}", run.channel)).await,
-        };
-        let prepared = content::prepare(Some(&run.content), "content", true)
-            .map_err(|v| anyhow::anyhow!("run {} holds content that no longer checks: {v}", run.id))?;
-        let channel = Channel::parse(&run.channel).context("a run's channel")?;
-        // The intents: who is left out and why, and what goes to whom.
-        let mut db = self.pool.get().await?;
-        let tx = db.transaction().await?;
-        let claimed = deliveries::claim(&tx, &run.tenant, run.id, self.settings.batch.max(1), now).await?;
-        if claimed.is_empty() {
-            tx.commit().await?;
-            return self.finish_if_done(run).await;
-        }
-        let ids: Vec<Uuid> = claimed.iter().map(|c| c.client_id).collect();
-        let known: HashMap<Uuid, contacts::Contact> =
-            contacts::load_many(&tx, &tenant, &ids).await?.into_iter().map(|c| (c.client_id, c)).collect();
-        let (mut excluded, mut reasons, mut outgoing) = (Vec::new(), Vec::new(), Vec::new());
-        for c in &claimed {
-            let contact = known.get(&c.client_id);
-            match rules::recipient(contact, channel, true) {
-                Err(why) => {
-                    excluded.push(c.delivery_id);
-                    reasons.push(why.reason());
-                }
-                Ok(address) => {
-                    let contact = contact.cloned().unwrap_or_default();
-                    outgoing.push(self.outgoing(&run.tenant, &prepared, c.delivery_id, &contact, address));
-                    if let Some(last) = outgoing.last_mut() {
-                        last.client = c.client_id;
-                    }
-                }
-            }
-        }
-        deliveries::exclude(&tx, &run.tenant, &excluded, &reasons, now).await?;
-        let sending: Vec<Uuid> = outgoing.iter().map(|m| m.delivery).collect();
-        let addresses: Vec<String> = outgoing.iter().map(|m| m.to.clone()).collect();
-        let message_ids: Vec<String> = outgoing.iter().map(|m| m.message_id.clone()).collect();
-        let window = time::Duration::days(i64::from(if run.conversion_window_days > 0 {
-            run.conversion_window_days
-        } else {
-            7
-        }));
-        deliveries::mark_sending(&tx, &run.tenant, (&sending, &addresses, &message_ids), now, now + window).await?;
-        tx.commit().await?;
-        // The hand-over, at the provider's rate and concurrency.
-        self.journal.begin()?;
-        let outcomes: Vec<(Uuid, Uuid, Outcome)> = futures::stream::iter(outgoing)
-            .map(|m| {
-                let (ready, journal, tenant) = (ready.clone(), self.journal.clone(), run.tenant.clone());
-                async move {
-                    ready.pace.wait().await;
-                    let outcome = ready.provider.send(&m).await;
-                    if let Outcome::Accepted(_) = outcome {
-                        journal.note(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
-                    }
-                    Ok::<_, anyhow::Error>((m.delivery, m.client, outcome))
-                }
-            })
-            .buffer_unordered(ready.concurrency)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<anyhow::Result<_>>()?;
-        self.settle(run, &ready, outcomes).await?;
-        self.journal.end()?;
-        Ok(true)
-    }
-
-    /// Commits the provider's answers and counts its errors in a row (pausing the run at the limit).
-    async fn settle(
-        &self,
-        run: &campaigns::Run,
-        ready: &Ready,
-        outcomes: Vec<(Uuid, Uuid, Outcome)>,
-    ) -> anyhow::Result<()> {
-        let now = self.clock.now();
-        let (mut sent, mut transient, mut permanent) = (Vec::new(), Vec::new(), Vec::new());
-        let mut in_a_row =
-            self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id).copied().unwrap_or(0);
-        let mut last_error = String::new();
-        let mut unreachable = Vec::new();
-        for (id, client, outcome) in outcomes {
-            match outcome {
-                Outcome::Accepted(provider_id) => {
-                    sent.push((id, provider_id));
-                    in_a_row = 0;
-                }
-                Outcome::Refused { reason, permanent: true, unreachable: gone } => {
-                    if gone {
-                        unreachable.push(client);
-                    }
-                    permanent.push((id, reason));
-                }
-                Outcome::Refused { reason, permanent: false, .. } => {
-                    in_a_row += 1;
-                    last_error = reason.clone();
-                    transient.push((id, reason));
-                }
-            }
-        }
-        let mut db = self.pool.get().await?;
-        let tx = db.transaction().await?;
-        deliveries::mark_sent(&tx, &run.tenant, &sent, now).await?;
-        deliveries::mark_refused(&tx, &run.tenant, &permanent, 0, now, now).await?;
-        let retry_at = now + time::Duration::seconds(5);
-        deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
-        tx.commit().await?;
-        if let Some(channel) = Channel::parse(&run.channel) {
-            for client in unreachable {
-                self.unreachable(&run.tenant, client, channel).await;
-            }
-        }
-        self.errors_in_a_row.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id, in_a_row);
-        if in_a_row >= self.settings.pause_after_errors.max(1) {
-            self.pause(run, &format!("{in_a_row} provider errors in a row; the last: {last_error}")).await?;
-        }
-        Ok(())
     }
 
     fn outgoing(

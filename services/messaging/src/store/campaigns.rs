@@ -278,3 +278,9 @@ pub async fn schedule(
     .await?;
     Ok(())
 }
+
+/// Where run `run` is ('sending', 'paused', ...), if it exists.
+pub async fn run_state(db: &impl GenericClient, tenant: &str, run: Uuid) -> anyhow::Result<Option<String>> {
+    let row = db.query_opt("SELECT state FROM runs WHERE tenant_id = $1 AND run_id = $2", &[&tenant, &run]).await?;
+    Ok(row.map(|r| r.get(0)))
+}

@@ -409,3 +409,14 @@ pub async fn claim_notices(db: &impl GenericClient, limit: i64, now: OffsetDateT
         })
         .collect())
 }
+
+/// Intents committed for a run that then paused: back to the queue, their attempt not counted.
+pub async fn requeue(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE deliveries SET transport = 'queued', attempts = greatest(attempts - 1, 0) \
+         WHERE tenant_id = $1 AND delivery_id = ANY($2) AND transport = 'sending'",
+        &[&tenant, &ids],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
-//! One run's batches, in a pipeline: while one batch is with the provider, the next one's rules,
-//! rendering and intents are committed, so the database and the SMTP connections work at once.
-//! A batch prepared for a run that then paused goes back to the queue untouched.
+//! One run's batches, in a pipeline of three: while one batch is with the provider, the one before
+//! has its answers committed and the next one its rules, rendering and intents, so the database
+//! and the SMTP connections work at once. A batch prepared for a run that then paused goes back to
+//! the queue untouched.
 use super::{Outcome, Ready, Sender};
 use crate::domain::content;
 use crate::domain::rules::{self, Channel};
@@ -18,24 +19,50 @@ pub(super) struct Batch {
     outgoing: Vec<super::Outgoing>,
 }
 
+/// A batch the provider answered, its acceptances noted, not yet committed.
+struct Handed {
+    ready: Arc<Ready>,
+    outcomes: Vec<(Uuid, Uuid, Outcome)>,
+    note: Arc<super::journal::Note>,
+}
+
 impl Sender {
     /// Sends `run` until it is done, paused or out of recipients whose turn has come; whether any
     /// batch went out.
     pub(super) async fn send_run(&self, run: &campaigns::Run) -> anyhow::Result<bool> {
-        let mut next = self.prepare(run).await?;
+        let mut prepared = self.prepare(run).await?;
+        let mut handed: Option<Handed> = None;
         let mut worked = false;
-        while let Some(batch) = next.take() {
+        while prepared.is_some() || handed.is_some() {
             worked = true;
-            let (paused, following) = tokio::join!(self.deliver(run, batch), self.prepare(run));
-            let following = following?;
+            let more = prepared.is_some();
+            let settling = async {
+                match handed.take() {
+                    Some(h) => self.settle(run, h).await,
+                    None => Ok(false),
+                }
+            };
+            let handing = async {
+                match prepared.take() {
+                    Some(batch) => self.hand_over(run, batch).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let preparing = async { if more { self.prepare(run).await } else { Ok(None) } };
+            let (paused, now_handed, now_prepared) = tokio::join!(settling, handing, preparing);
+            let (now_handed, now_prepared) = (now_handed?, now_prepared?);
             if paused? {
-                if let Some(unsent) = following {
+                // What went out is settled; what was only prepared goes back to the queue.
+                if let Some(h) = now_handed {
+                    self.settle(run, h).await?;
+                }
+                if let Some(unsent) = now_prepared {
                     let ids: Vec<Uuid> = unsent.outgoing.iter().map(|m| m.delivery).collect();
                     deliveries::requeue(&self.pool.get().await?, &run.tenant, &ids).await?;
                 }
                 break;
             }
-            next = following;
+            (handed, prepared) = (now_handed, now_prepared);
         }
         Ok(worked)
     }
@@ -105,19 +132,18 @@ impl Sender {
         Ok(Some(Batch { ready, outgoing }))
     }
 
-    /// Hands `batch` to the provider and commits the answers; whether the run paused itself.
-    async fn deliver(&self, run: &campaigns::Run, batch: Batch) -> anyhow::Result<bool> {
+    /// Hands `batch` to the provider at its rate and concurrency, noting each acceptance.
+    async fn hand_over(&self, run: &campaigns::Run, batch: Batch) -> anyhow::Result<Handed> {
         let Batch { ready, outgoing } = batch;
-        // The hand-over, at the provider's rate and concurrency.
-        self.journal.begin()?;
+        let note = Arc::new(self.journal.begin()?);
         let outcomes: Vec<(Uuid, Uuid, Outcome)> = futures::stream::iter(outgoing)
             .map(|m| {
-                let (ready, journal, tenant) = (ready.clone(), self.journal.clone(), run.tenant.clone());
+                let (ready, note, tenant) = (ready.clone(), note.clone(), run.tenant.clone());
                 async move {
                     ready.pace.wait().await;
                     let outcome = ready.provider.send(&m).await;
                     if let Outcome::Accepted(_) = outcome {
-                        journal.note(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
+                        note.accepted(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
                     }
                     Ok::<_, anyhow::Error>((m.delivery, m.client, outcome))
                 }
@@ -127,18 +153,12 @@ impl Sender {
             .await
             .into_iter()
             .collect::<anyhow::Result<_>>()?;
-        let paused = self.settle(run, &ready, outcomes).await?;
-        self.journal.end()?;
-        Ok(paused)
+        Ok(Handed { ready, outcomes, note })
     }
 
     /// Commits the provider's answers and counts its errors in a row (pausing the run at the limit).
-    async fn settle(
-        &self,
-        run: &campaigns::Run,
-        ready: &Ready,
-        outcomes: Vec<(Uuid, Uuid, Outcome)>,
-    ) -> anyhow::Result<bool> {
+    async fn settle(&self, run: &campaigns::Run, handed: Handed) -> anyhow::Result<bool> {
+        let Handed { ready, outcomes, note } = handed;
         let now = self.clock.now();
         let (mut sent, mut transient, mut permanent) = (Vec::new(), Vec::new(), Vec::new());
         let mut in_a_row =
@@ -171,6 +191,10 @@ impl Sender {
         let retry_at = now + time::Duration::seconds(5);
         deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
         tx.commit().await?;
+        match Arc::try_unwrap(note) {
+            Ok(note) => note.end()?,
+            Err(_) => anyhow::bail!("a batch's journal note is still in use after its hand-over"),
+        }
         if let Some(channel) = Channel::parse(&run.channel) {
             for client in unreachable {
                 self.unreachable(&run.tenant, client, channel).await;

@@ -14,37 +14,40 @@ pub type Accepted = (String, Uuid, OffsetDateTime);
 
 pub struct Journal {
     dir: PathBuf,
-    open: Mutex<Option<(PathBuf, std::fs::File)>>,
 }
 
-impl Journal {
-    pub fn new(dir: PathBuf) -> anyhow::Result<Journal> {
-        std::fs::create_dir_all(&dir).with_context(|| format!("the send journal directory {}", dir.display()))?;
-        Ok(Journal { dir, open: Mutex::new(None) })
-    }
+/// The note of one batch with the provider.
+pub struct Note {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
 
-    /// Opens the note of a new batch.
-    pub fn begin(&self) -> anyhow::Result<()> {
-        let path = self.dir.join(format!("accepted-{}.log", Uuid::now_v7()));
-        let file = std::fs::OpenOptions::new().create_new(true).append(true).open(&path)?;
-        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = Some((path, file));
-        Ok(())
-    }
-
+impl Note {
     /// Notes that the provider accepted `delivery` of `tenant` at `at` (one write, before anything else).
-    pub fn note(&self, tenant: &str, delivery: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let (_, file) = open.as_mut().context("no batch is open in the send journal")?;
+    pub fn accepted(&self, tenant: &str, delivery: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(format!("{delivery} {} {tenant}\n", at.unix_timestamp_nanos()).as_bytes())?;
         Ok(())
     }
 
     /// The batch is committed: its note is no longer needed.
-    pub fn end(&self) -> anyhow::Result<()> {
-        if let Some((path, _)) = self.open.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            std::fs::remove_file(path)?;
-        }
+    pub fn end(self) -> anyhow::Result<()> {
+        std::fs::remove_file(&self.path)?;
         Ok(())
+    }
+}
+
+impl Journal {
+    pub fn new(dir: PathBuf) -> anyhow::Result<Journal> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("the send journal directory {}", dir.display()))?;
+        Ok(Journal { dir })
+    }
+
+    /// Opens the note of a new batch (batches may be with the provider and settling at once).
+    pub fn begin(&self) -> anyhow::Result<Note> {
+        let path = self.dir.join(format!("accepted-{}.log", Uuid::now_v7()));
+        let file = std::fs::OpenOptions::new().create_new(true).append(true).open(&path)?;
+        Ok(Note { path, file: Mutex::new(file) })
     }
 
     /// Every acceptance noted by batches that were never committed, with the files they came from.
@@ -78,15 +81,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("journal-test-{}", Uuid::now_v7()));
         let journal = Journal::new(dir.clone()).expect("dir");
         let (a, b, at) = (Uuid::now_v7(), Uuid::now_v7(), OffsetDateTime::now_utc());
-        journal.begin().expect("begin");
-        journal.note("acme", a, at).expect("note");
-        journal.end().expect("end");
-        journal.begin().expect("begin");
-        journal.note("acme", b, at).expect("note");
+        let first = journal.begin().expect("begin");
+        first.accepted("acme", a, at).expect("note");
+        first.end().expect("end");
+        let second = journal.begin().expect("begin");
+        second.accepted("acme", b, at).expect("note");
         // Killed here: a new journal over the same directory finds b, and only b.
         let (left, files) = Journal::new(dir.clone()).expect("dir").left_over().expect("reads");
         assert_eq!(left, vec![("acme".to_string(), b, at)]);
         assert_eq!(files.len(), 1);
+        drop(second);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

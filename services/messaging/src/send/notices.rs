@@ -63,7 +63,7 @@ impl Sender {
             }
         }
         tx.commit().await?;
-        self.journal.begin()?;
+        let note = self.journal.begin()?;
         for (tenant, client, channel, m) in outgoing {
             let ready = match self.ready(&tenant, channel.name()).await {
                 Ok(Some(ready)) if ready.enabled => ready,
@@ -78,7 +78,7 @@ impl Sender {
             let now = self.clock.now();
             match outcome {
                 Outcome::Accepted(provider_id) => {
-                    self.journal.note(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
+                    note.accepted(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
                     deliveries::mark_sent(&db, &tenant, &[(m.delivery, provider_id)], now).await?;
                 }
                 Outcome::Refused { reason, permanent, unreachable } => {
@@ -91,7 +91,7 @@ impl Sender {
                 }
             }
         }
-        self.journal.end()?;
+        note.end()?;
         Ok(true)
     }
 }

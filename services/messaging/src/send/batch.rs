@@ -92,7 +92,16 @@ impl Sender {
         if campaigns::run_state(&tx, &run.tenant, run.id).await?.as_deref() != Some("sending") {
             return Ok(None);
         }
-        let claimed = deliveries::claim(&tx, &run.tenant, run.id, self.settings.batch.max(1), now).await?;
+        let limit = self.settings.batch.max(1);
+        let after = self.cursors.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id).copied();
+        let mut claimed = deliveries::claim(&tx, &run.tenant, (run.id, after), limit, now).await?;
+        if claimed.is_empty() && after.is_some() {
+            // Past the end: once more from the start, for those waiting to be retried.
+            claimed = deliveries::claim(&tx, &run.tenant, (run.id, None), limit, now).await?;
+        }
+        if let Some(last) = claimed.last() {
+            self.cursors.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id, last.delivery_id);
+        }
         if claimed.is_empty() {
             tx.commit().await?;
             self.finish_if_done(run).await?;

@@ -138,6 +138,8 @@ pub struct Sender {
     errors_in_a_row: Mutex<HashMap<Uuid, u32>>,
     /// Takes a recipient who left a channel (blocked the bot) off it.
     unsubscriber: crate::consent::Unsubscriber,
+    /// The last delivery claimed, by run: the next batch starts after it.
+    cursors: Mutex<HashMap<Uuid, Uuid>>,
 }
 
 impl Sender {
@@ -164,6 +166,7 @@ impl Sender {
             ready: Mutex::default(),
             errors_in_a_row: Mutex::default(),
             unsubscriber,
+            cursors: Mutex::default(),
         })
     }
 

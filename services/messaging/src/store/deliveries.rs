@@ -32,20 +32,23 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
-/// Up to `limit` queued recipients of `run` whose turn has come, locked for this transaction.
+/// Up to `limit` queued recipients of `run` whose turn has come, in delivery order after `after`.
+/// Only the sender that holds the lead claims, so no row lock is taken (and the row's later
+/// updates stay HOT).
 pub async fn claim(
     db: &impl GenericClient,
     tenant: &str,
-    run: Uuid,
+    (run, after): (Uuid, Option<Uuid>),
     limit: i64,
     now: OffsetDateTime,
 ) -> anyhow::Result<Vec<Claimed>> {
     let rows = db
         .query(
             "SELECT delivery_id, client_id, attempts FROM deliveries \
-             WHERE tenant_id = $1 AND run_id = $2 AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $4) \
-             ORDER BY delivery_id LIMIT $3 FOR UPDATE SKIP LOCKED",
-            &[&tenant, &run, &limit, &now],
+             WHERE tenant_id = $1 AND run_id = $2 AND ($5::uuid IS NULL OR delivery_id > $5) \
+               AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $4) \
+             ORDER BY delivery_id LIMIT $3",
+            &[&tenant, &run, &limit, &now, &after],
         )
         .await?;
     Ok(rows.iter().map(|r| Claimed { delivery_id: r.get(0), client_id: r.get(1), attempts: r.get(2) }).collect())
@@ -388,13 +391,15 @@ pub async fn add_notice(
     Ok(row.get(0))
 }
 
-/// Up to `limit` queued notices of every tenant whose turn has come, locked for this transaction.
+/// Up to `limit` queued notices of every tenant whose turn has come (a notice not sent within a
+/// week is no longer news).
 pub async fn claim_notices(db: &impl GenericClient, limit: i64, now: OffsetDateTime) -> anyhow::Result<Vec<Notice>> {
     let rows = db
         .query(
             "SELECT tenant_id, delivery_id, client_id, channel, coalesce(content, '') FROM deliveries \
-             WHERE run_id IS NULL AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $2) \
-             ORDER BY queued_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+             WHERE run_id IS NULL AND queued_at > $2::timestamptz - interval '7 days' \
+               AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $2) \
+             ORDER BY queued_at LIMIT $1",
             &[&limit, &now],
         )
         .await?;

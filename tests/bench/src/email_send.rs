@@ -91,13 +91,23 @@ async fn ceiling(port: u16, n: u64, concurrency: u32) -> anyhow::Result<f64> {
 
 /// Subscribed contacts for clients 0..n, as the client feed would have left them.
 async fn contacts(db: &tokio_postgres::Client, n: u64) -> anyhow::Result<()> {
+    let id = "('01900000-0000-7a00-' || substr(lpad(to_hex(r), 16, '0'), 1, 4) || '-' \
+              || substr(lpad(to_hex(r), 16, '0'), 5, 12))::uuid";
     db.execute(
-        "INSERT INTO contacts (tenant_id, client_id, first_name, last_name, email, email_consent, points_balance) \
-         SELECT $1, ('01900000-0000-7a00-' || substr(lpad(to_hex(r), 16, '0'), 1, 4) || '-' \
-                      || substr(lpad(to_hex(r), 16, '0'), 5, 12))::uuid, \
-                (ARRAY['Ona','Jonas','Eglė','Šarūnas','Rūta'])[1 + r % 5], 'Bandomoji', \
-                'c' || r || '@bench.example', 'subscribed', (r * 37) % 5000 \
-         FROM generate_series(0, $2::bigint - 1) AS r",
+        &format!(
+            "INSERT INTO contacts (tenant_id, client_id, first_name, last_name, email, email_consent) \
+             SELECT $1, {id}, (ARRAY['Ona','Jonas','Eglė','Šarūnas','Rūta'])[1 + r % 5], 'Bandomoji', \
+                    'c' || r || '@bench.example', 'subscribed' \
+             FROM generate_series(0, $2::bigint - 1) AS r"
+        ),
+        &[&TENANT, &(n as i64)],
+    )
+    .await?;
+    db.execute(
+        &format!(
+            "INSERT INTO shopping (tenant_id, client_id, points_balance) \
+             SELECT $1, {id}, (r * 37) % 5000 FROM generate_series(0, $2::bigint - 1) AS r"
+        ),
         &[&TENANT, &(n as i64)],
     )
     .await?;

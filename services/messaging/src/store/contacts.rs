@@ -45,10 +45,11 @@ impl Contact {
     }
 }
 
-const COLUMNS: &str = "client_id, first_name, last_name, email, phone, city, registration_store_id, purchase_store_ids, \
-     blocked, erased, deleted, email_consent, sms_consent, push_consent, telegram_consent, push_address, \
-     telegram_address, points_balance, last_purchase_at, last_purchase_minor, currency, \
-     coalesce((SELECT key FROM jsonb_each_text(categories) ORDER BY value::bigint DESC, key LIMIT 1), '')";
+const COLUMNS: &str = "c.client_id, first_name, last_name, email, phone, city, registration_store_id, \
+     coalesce(s.purchase_store_ids, '{}'), blocked, erased, deleted, email_consent, sms_consent, push_consent, \
+     telegram_consent, push_address, telegram_address, coalesce(s.points_balance, 0), s.last_purchase_at, \
+     s.last_purchase_minor, coalesce(s.currency, ''), \
+     coalesce((SELECT key FROM jsonb_each_text(s.categories) ORDER BY value::bigint DESC, key LIMIT 1), '')";
 
 fn contact(r: &tokio_postgres::Row) -> Contact {
     Contact {
@@ -79,7 +80,10 @@ fn contact(r: &tokio_postgres::Row) -> Contact {
 
 /// The contacts of `ids` that messaging knows, in one query (the batch permission check).
 pub async fn load_many(db: &impl GenericClient, tenant: &TenantId, ids: &[Uuid]) -> anyhow::Result<Vec<Contact>> {
-    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND client_id = ANY($2)");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM contacts c LEFT JOIN shopping s USING (tenant_id, client_id) \
+         WHERE c.tenant_id = $1 AND c.client_id = ANY($2)"
+    );
     Ok(db.query(&sql, &[&tenant.as_str(), &ids]).await?.iter().map(contact).collect())
 }
 
@@ -180,11 +184,12 @@ pub async fn erase(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::R
     ensure(db, tenant, id).await?;
     db.execute(
         "UPDATE contacts SET erased = true, first_name = '', last_name = '', email = '', phone = '', city = '', \
-         push_address = '', telegram_address = '', categories = '{}', updated_at = now() \
+         push_address = '', telegram_address = '', updated_at = now() \
          WHERE tenant_id = $1 AND client_id = $2",
         &[&tenant, &id],
     )
     .await?;
+    db.execute("DELETE FROM shopping WHERE tenant_id = $1 AND client_id = $2", &[&tenant, &id]).await?;
     db.execute(
         "UPDATE deliveries SET address = '', updated_at = now() WHERE tenant_id = $1 AND client_id = $2 AND address <> ''",
         &[&tenant, &id],
@@ -194,9 +199,9 @@ pub async fn erase(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::R
 }
 
 pub async fn set_balance(db: &impl GenericClient, tenant: &str, id: Uuid, available: i64) -> anyhow::Result<()> {
-    ensure(db, tenant, id).await?;
     db.execute(
-        "UPDATE contacts SET points_balance = $3, updated_at = now() WHERE tenant_id = $1 AND client_id = $2",
+        "INSERT INTO shopping (tenant_id, client_id, points_balance) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, client_id) DO UPDATE SET points_balance = $3",
         &[&tenant, &id, &available],
     )
     .await?;
@@ -213,14 +218,15 @@ pub struct Bought<'a> {
 }
 
 pub async fn record_purchase(db: &impl GenericClient, tenant: &str, id: Uuid, b: &Bought<'_>) -> anyhow::Result<()> {
-    ensure(db, tenant, id).await?;
+    db.execute("INSERT INTO shopping (tenant_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&tenant, &id])
+        .await?;
     let mut counts = serde_json::Map::new();
     for c in b.categories.iter().filter(|c| !c.is_empty()) {
         let n = counts.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
         counts.insert(c.clone(), serde_json::Value::from(n + 1));
     }
     db.execute(
-        "UPDATE contacts SET \
+        "UPDATE shopping SET \
            last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at <= $3 THEN $3 ELSE last_purchase_at END, \
            last_purchase_minor = CASE WHEN last_purchase_at IS NULL OR last_purchase_at <= $3 THEN $4 ELSE last_purchase_minor END, \
            currency = CASE WHEN last_purchase_at IS NULL OR last_purchase_at <= $3 THEN $5 ELSE currency END, \
@@ -229,8 +235,7 @@ pub async fn record_purchase(db: &impl GenericClient, tenant: &str, id: Uuid, b:
            categories = (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM ( \
              SELECT k, sum(v::bigint) AS v FROM ( \
                SELECT key AS k, value AS v FROM jsonb_each_text(categories) \
-               UNION ALL SELECT key, value FROM jsonb_each_text($7::jsonb)) parts GROUP BY k) summed), \
-           updated_at = now() \
+               UNION ALL SELECT key, value FROM jsonb_each_text($7::jsonb)) parts GROUP BY k) summed) \
          WHERE tenant_id = $1 AND client_id = $2",
         &[&tenant, &id, &b.at, &b.minor, &b.currency, &b.store_id, &serde_json::Value::Object(counts)],
     )

@@ -286,11 +286,12 @@ pub async fn list(
                d.provider_message_id, d.failure_reason, d.attempts, d.queued_at, d.sent_at, d.updated_at, d.delivered_at, \
                d.failed_at, d.opened_at, d.clicked_at, d.converted_at, d.unsubscribed_at, count(*) OVER () \
              FROM deliveries d LEFT JOIN contacts c USING (tenant_id, client_id) \
+               LEFT JOIN shopping s USING (tenant_id, client_id) \
              WHERE d.tenant_id = $1 AND d.transport <> 'excluded' \
                AND ($2::uuid IS NULL OR d.campaign_id = $2) AND ($3::uuid IS NULL OR d.trigger_id = $3) \
                AND ($4::uuid IS NULL OR d.client_id = $4) \
                AND ($5::timestamptz IS NULL OR d.queued_at >= $5) AND ($6::timestamptz IS NULL OR d.queued_at < $6) \
-               AND ($7::text[] IS NULL OR c.registration_store_id = ANY($7) OR c.purchase_store_ids && $7) \
+               AND ($7::text[] IS NULL OR c.registration_store_id = ANY($7) OR s.purchase_store_ids && $7) \
                AND ($10::uuid IS NULL OR d.delivery_id = $10) \
              ORDER BY d.queued_at DESC, d.delivery_id OFFSET $8 LIMIT $9",
             &[&tenant.as_str(), &q.campaign, &q.trigger, &q.client, &q.from, &q.until, &q.stores, &offset, &limit, &q.delivery],

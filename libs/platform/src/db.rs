@@ -214,3 +214,27 @@ pub mod cached {
         db.execute(&statement, params).await
     }
 }
+
+/// Waits until this replica holds the session advisory lock `key` (within the connection's
+/// schema) on `leader`, trying every 250 ms: true once it leads, false when `stop` came first. The
+/// lock goes with the connection, so a replica that dies hands the lead over at once.
+pub async fn wait_for_lead(
+    leader: &tokio_postgres::Client,
+    key: &str,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<bool> {
+    loop {
+        let won: bool = leader
+            .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))", &[&key])
+            .await
+            .with_context(|| format!("trying the lock {key}"))?
+            .get(0);
+        if won {
+            return Ok(true);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(false),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+        }
+    }
+}

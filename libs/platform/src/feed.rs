@@ -141,19 +141,8 @@ impl<H: ApplyEvent> FeedConsumer<H> {
         // instead of returning to the pool still holding it.
         let leader = deadpool_postgres::Object::take(self.pool.get().await.context("taking the leader connection")?);
         let lock_key = format!("loyalty.feed.{}", self.name);
-        loop {
-            let won: bool = leader
-                .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))", &[&lock_key])
-                .await
-                .context("trying the consumer lock")?
-                .get(0);
-            if won {
-                break;
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
+        if !crate::db::wait_for_lead(&leader, &lock_key, stop).await? {
+            return Ok(());
         }
         let result = self.apply_from_cursor(stop).await;
         drop(leader);

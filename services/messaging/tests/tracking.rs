@@ -91,6 +91,17 @@ async fn opens_clicks_and_one_click_unsubscribe_are_recorded_and_the_consent_cha
     assert_eq!(d.status(), pb::DeliveryStatus::Unsubscribed);
     assert!(d.opened_at.is_some() && d.clicked_at.is_some() && d.unsubscribed_at.is_some());
     assert_eq!(stats(&mut api, &created.id).await.unsubscribed, 1);
+    let by_status = |statuses: Vec<pb::DeliveryStatus>| pb::ListDeliveriesRequest {
+        campaign_id: created.id.clone(),
+        statuses: statuses.into_iter().map(|s| s as i32).collect(),
+        ..Default::default()
+    };
+    let gone = api.list_deliveries(by_status(vec![pb::DeliveryStatus::Unsubscribed])).await.expect("list").into_inner();
+    assert_eq!(gone.deliveries.len(), 1, "listed by the furthest step");
+    let waiting = api.list_deliveries(by_status(vec![pb::DeliveryStatus::Queued, pb::DeliveryStatus::Sent])).await;
+    assert!(waiting.expect("list").into_inner().deliveries.is_empty());
+    let bad = api.list_deliveries(pb::ListDeliveriesRequest { statuses: vec![42], ..Default::default() }).await;
+    assert_eq!(support::fields(&bad.expect_err("no such status")), vec!["statuses[0]".to_string()]);
 
     // The consent comes back on the client feed: the next campaign leaves her out.
     let db = support::sql(&app, "messaging").await;

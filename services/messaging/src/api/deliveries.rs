@@ -8,6 +8,13 @@ use loyalty_platform::convert::{from_timestamp, to_timestamp};
 use loyalty_platform::error::{ApiError, ApiResult};
 use tonic::Request;
 
+mod format {
+    /// "DELIVERY_STATUS_OPENED" → "opened".
+    pub fn word(name: &str, prefix: &str) -> String {
+        name.trim_start_matches(prefix).to_ascii_lowercase()
+    }
+}
+
 /// `part` of `whole` in basis points (0 when there is no whole).
 fn rate(part: i64, whole: i64) -> i32 {
     if whole <= 0 { 0 } else { (part.saturating_mul(10_000) / whole).clamp(0, 10_000) as i32 }
@@ -51,8 +58,12 @@ pub async fn list(api: &MessagingApi, r: Request<pb::ListDeliveriesRequest>) -> 
     let time = |field: &str, ts: Option<&prost_types::Timestamp>| -> ApiResult<Option<time::OffsetDateTime>> {
         ts.map(|t| from_timestamp(t).ok_or_else(|| ApiError::field(field, "is not a time"))).transpose()
     };
-    if !body.statuses.is_empty() {
-        return Err(ApiError::field("statuses", "filtering by status is not built yet: leave it empty"));
+    let mut statuses = Vec::new();
+    for (i, s) in body.statuses.iter().enumerate() {
+        match pb::DeliveryStatus::try_from(*s).ok().filter(|s| *s != pb::DeliveryStatus::Unspecified) {
+            Some(s) => statuses.push(format::word(s.as_str_name(), "DELIVERY_STATUS_")),
+            None => return Err(ApiError::field(&format!("statuses[{i}]"), "is not a delivery status")),
+        }
     }
     let query = Query {
         campaign: optional("campaign_id", &body.campaign_id)?,
@@ -62,6 +73,7 @@ pub async fn list(api: &MessagingApi, r: Request<pb::ListDeliveriesRequest>) -> 
         until: time("queued_until", body.queued_until.as_ref())?,
         stores: super::stores(&caller),
         delivery: None,
+        statuses,
     };
     let (offset, size) = super::page(body.page.as_ref())?;
     let db = api.pool.get().await.map_err(anyhow::Error::from)?;

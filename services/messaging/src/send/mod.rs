@@ -185,19 +185,8 @@ impl Sender {
 
     async fn lead(&self, stop: &CancellationToken) -> anyhow::Result<()> {
         let leader = loyalty_platform::db::connect(&self.connect.0, &self.connect.1).await?;
-        loop {
-            let won: bool = leader
-                .query_one("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.loyalty.sender'))", &[])
-                .await
-                .context("trying the sender lock")?
-                .get(0);
-            if won {
-                break;
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
+        if !loyalty_platform::db::wait_for_lead(&leader, "loyalty.sender", stop).await? {
+            return Ok(());
         }
         self.recover().await?;
         let every = Duration::from_millis(self.settings.send_every_ms.max(10));

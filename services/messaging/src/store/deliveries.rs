@@ -271,6 +271,8 @@ pub struct Query {
     pub stores: Option<Vec<String>>,
     /// Just this delivery.
     pub delivery: Option<Uuid>,
+    /// Only these statuses (the furthest step: "queued", "sent", "opened", ...), or all when empty.
+    pub statuses: Vec<String>,
 }
 
 pub async fn list(
@@ -293,8 +295,12 @@ pub async fn list(
                AND ($5::timestamptz IS NULL OR d.queued_at >= $5) AND ($6::timestamptz IS NULL OR d.queued_at < $6) \
                AND ($7::text[] IS NULL OR c.registration_store_id = ANY($7) OR s.purchase_store_ids && $7) \
                AND ($10::uuid IS NULL OR d.delivery_id = $10) \
+               AND (cardinality($11::text[]) = 0 OR CASE \
+                 WHEN d.unsubscribed_at IS NOT NULL THEN 'unsubscribed' WHEN d.converted_at IS NOT NULL THEN 'converted' \
+                 WHEN d.clicked_at IS NOT NULL THEN 'clicked' WHEN d.opened_at IS NOT NULL THEN 'opened' \
+                 WHEN d.transport IN ('sent', 'delivered', 'failed') THEN d.transport ELSE 'queued' END = ANY($11)) \
              ORDER BY d.queued_at DESC, d.delivery_id OFFSET $8 LIMIT $9",
-            &[&tenant.as_str(), &q.campaign, &q.trigger, &q.client, &q.from, &q.until, &q.stores, &offset, &limit, &q.delivery],
+            &[&tenant.as_str(), &q.campaign, &q.trigger, &q.client, &q.from, &q.until, &q.stores, &offset, &limit, &q.delivery, &q.statuses],
         )
         .await?;
     let total = rows.first().map(|r| r.get::<_, i64>(20)).unwrap_or(0);

@@ -351,13 +351,7 @@ async fn halt<T>(api: &MessagingApi, r: &Request<T>, campaign: &str, to: &str) -
     if let Some(run) = c.last_run_id {
         campaigns::set_run_state(&tx, tenant, run, to, caller.now).await?;
         if to == "cancelled" {
-            tx.execute(
-                "UPDATE deliveries SET transport = 'excluded', excluded_reason = 'cancelled', updated_at = $3 \
-                 WHERE tenant_id = $1 AND run_id = $2 AND transport = 'queued'",
-                &[&tenant, &run, &caller.now],
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
+            deliveries::cancel_queued(&tx, tenant, run, caller.now).await?;
         }
     }
     campaigns::set_state(&tx, tenant, id, to, "", caller.now).await?;

@@ -8,13 +8,6 @@ use loyalty_platform::convert::{from_timestamp, to_timestamp};
 use loyalty_platform::error::{ApiError, ApiResult};
 use tonic::Request;
 
-mod format {
-    /// "DELIVERY_STATUS_OPENED" → "opened".
-    pub fn word(name: &str, prefix: &str) -> String {
-        name.trim_start_matches(prefix).to_ascii_lowercase()
-    }
-}
-
 /// `part` of `whole` in basis points (0 when there is no whole).
 fn rate(part: i64, whole: i64) -> i32 {
     if whole <= 0 { 0 } else { (part.saturating_mul(10_000) / whole).clamp(0, 10_000) as i32 }
@@ -61,7 +54,7 @@ pub async fn list(api: &MessagingApi, r: Request<pb::ListDeliveriesRequest>) -> 
     let mut statuses = Vec::new();
     for (i, s) in body.statuses.iter().enumerate() {
         match pb::DeliveryStatus::try_from(*s).ok().filter(|s| *s != pb::DeliveryStatus::Unspecified) {
-            Some(s) => statuses.push(format::word(s.as_str_name(), "DELIVERY_STATUS_")),
+            Some(s) => statuses.push(s.as_str_name().trim_start_matches("DELIVERY_STATUS_").to_ascii_lowercase()),
             None => return Err(ApiError::field(&format!("statuses[{i}]"), "is not a delivery status")),
         }
     }

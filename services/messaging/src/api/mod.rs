@@ -85,8 +85,9 @@ fn page_info(offset: i64, size: i64, shown: usize, total: i64) -> loyalty_api::c
     loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("{what} are not built yet (triggers, transactional notices and tracking come next)"))
+/// UNIMPLEMENTED for what is not built yet, saying what to use meanwhile.
+fn not_yet(what: &str, meanwhile: &str) -> Status {
+    Status::unimplemented(format!("{what} are not built yet; {meanwhile}"))
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
@@ -169,22 +170,22 @@ impl MessagingService for MessagingApi {
         reply(deliveries::stats(self, r).await)
     }
     async fn create_trigger(&self, _r: Request<pb::CreateTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
-        Err(not_yet("triggers"))
+        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
     }
     async fn update_trigger(&self, _r: Request<pb::UpdateTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
-        Err(not_yet("triggers"))
+        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
     }
     async fn delete_trigger(
         &self,
         _r: Request<pb::DeleteTriggerRequest>,
     ) -> Result<Response<pb::DeleteTriggerResponse>, Status> {
-        Err(not_yet("triggers"))
+        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
     }
     async fn list_triggers(
         &self,
         _r: Request<pb::ListTriggersRequest>,
     ) -> Result<Response<pb::ListTriggersResponse>, Status> {
-        Err(not_yet("triggers"))
+        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
     }
     async fn send_transactional(
         &self,
@@ -202,13 +203,13 @@ impl MessagingService for MessagingApi {
         &self,
         _r: Request<pb::RecordTrackingRequest>,
     ) -> Result<Response<pb::RecordTrackingResponse>, Status> {
-        Err(not_yet("tracking links"))
+        Err(not_yet("tracking calls over gRPC", "the links in messages reach the HTTP tracking endpoint"))
     }
     async fn record_delivery_receipt(
         &self,
         _r: Request<pb::RecordDeliveryReceiptRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
-        Err(not_yet("delivery receipts"))
+        Err(not_yet("provider delivery receipts", "deliveries show what the provider accepted"))
     }
     type WatchEventsStream = EventStream;
     async fn watch_events(&self, r: Request<WatchEventsRequest>) -> Result<Response<EventStream>, Status> {

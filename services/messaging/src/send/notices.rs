@@ -8,6 +8,8 @@ use crate::domain::rules::{self, Channel};
 use crate::store::{contacts, deliveries};
 use loyalty_platform::TenantId;
 use prost::Message;
+use std::collections::HashMap;
+use uuid::Uuid;
 
 impl Sender {
     /// One batch of waiting notices; whether there were any.
@@ -20,9 +22,20 @@ impl Sender {
             tx.commit().await?;
             return Ok(false);
         }
+        // Every claimed client's contact, in one query per tenant.
+        let mut known: HashMap<(String, Uuid), contacts::Contact> = HashMap::new();
+        let mut by_tenant: HashMap<&str, Vec<Uuid>> = HashMap::new();
+        for n in &claimed {
+            by_tenant.entry(n.tenant.as_str()).or_default().push(n.client_id);
+        }
+        for (tenant, ids) in by_tenant {
+            for c in contacts::load_many(&tx, &TenantId::trusted(tenant), &ids).await? {
+                known.insert((tenant.to_string(), c.client_id), c);
+            }
+        }
         let mut outgoing = Vec::new();
         for n in &claimed {
-            let contact = contacts::load(&tx, &TenantId::trusted(&n.tenant), n.client_id).await?;
+            let contact = known.remove(&(n.tenant.clone(), n.client_id));
             let channel = Channel::parse(&n.channel);
             let content = loyalty_api::messaging::v1::Content::decode(&n.content[..]).ok();
             let prepared = content.as_ref().and_then(|c| content::prepare(Some(c), "content", false).ok());

@@ -432,3 +432,19 @@ pub async fn requeue(db: &impl GenericClient, tenant: &str, ids: &[Uuid]) -> any
     .await?;
     Ok(())
 }
+
+/// A cancelled run's recipients not yet sent to: left out as "cancelled".
+pub async fn cancel_queued(
+    db: &impl GenericClient,
+    tenant: &str,
+    run: Uuid,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    db.execute(
+        "UPDATE deliveries SET transport = 'excluded', excluded_reason = 'cancelled', updated_at = $3 \
+         WHERE tenant_id = $1 AND run_id = $2 AND transport = 'queued'",
+        &[&tenant, &run, &now],
+    )
+    .await?;
+    Ok(())
+}

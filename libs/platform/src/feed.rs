@@ -376,6 +376,11 @@ watch_call!(
     watch_cards,
     loyalty_api::card::v1::card_service_client::CardServiceClient<tonic::transport::Channel>
 );
+watch_call!(
+    /// The segment service's `WatchEvents` (membership changes), for [`PeerFeed`].
+    watch_segments,
+    loyalty_api::segment::v1::segment_service_client::SegmentServiceClient<tonic::transport::Channel>
+);
 
 /// Another service's feed, followed under this service's own identity (a service token that may
 /// read every tenant's events, and nothing else it does not need).

@@ -3,6 +3,7 @@
 //! consumer's transaction.
 use crate::domain::rules::Channel;
 use crate::store::contacts::{self, Bought, Profile};
+use crate::store::triggers;
 use deadpool_postgres::Transaction;
 use loyalty_api::common::v1::ConsentStatus;
 use loyalty_api::events::v1::{Event, event::Payload};
@@ -20,6 +21,38 @@ pub const CLIENT_EVENTS: &[&str] = &[
     "tenant_settings_changed",
 ];
 pub const LEDGER_EVENTS: &[&str] = &["purchase_recorded", "balance_changed", "points_notification_requested"];
+pub const SEGMENT_EVENTS: &[&str] = &["segment_membership_changed"];
+
+/// A client entering a segment within this long after an import changed their facts is taken to
+/// have entered because of the import, and is not greeted.
+const IMPORT_SETTLES: time::Duration = time::Duration::hours(1);
+
+/// When the event happened (its commit time).
+fn occurred(event: &Event) -> time::OffsetDateTime {
+    event
+        .occurred_at
+        .as_ref()
+        .and_then(loyalty_platform::convert::from_timestamp)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Whether the fact arrived by a file import: such facts fire no trigger.
+fn by_import(event: &Event) -> bool {
+    event.actor.as_ref().is_some_and(|a| a.channel == loyalty_api::common::v1::Channel::Import as i32)
+}
+
+fn date(d: Option<&loyalty_api::common::v1::Date>) -> Option<time::Date> {
+    let d = d?;
+    let month = time::Month::try_from(u8::try_from(d.month).ok()?).ok()?;
+    time::Date::from_calendar_date(d.year, month, u8::try_from(d.day).ok()?).ok()
+}
+
+/// Fires the triggers of `kind` the event matches for `client`, once per event.
+async fn fire(tx: &Transaction<'_>, event: &Event, kind: &str, client: Uuid, segment_id: &str) -> anyhow::Result<()> {
+    let fact = triggers::Fact { kind, segment_id, event_name: "", client, key: &event.event_id, at: occurred(event) };
+    triggers::fire(tx, &event.tenant_id, &fact).await?;
+    Ok(())
+}
 
 fn id(text: &str) -> anyhow::Result<Uuid> {
     Uuid::parse_str(text).map_err(|_| anyhow::anyhow!("{text:?} is not a client id"))
@@ -40,8 +73,14 @@ impl ApplyEvent for Contacts {
                     phone: &c.phone,
                     city: &c.city,
                     registration_store_id: &c.registration_store_id,
+                    birth_date: date(c.birth_date.as_ref()),
                 };
-                contacts::upsert_profile(tx, tenant, id(&c.client_id)?, &profile).await
+                let client = id(&c.client_id)?;
+                contacts::upsert_profile(tx, tenant, client, &profile).await?;
+                if by_import(event) {
+                    contacts::mark_imported(tx, tenant, client, occurred(event)).await?;
+                }
+                Ok(())
             }
             Some(Payload::ConsentChanged(c)) => {
                 let Some(channel) = Channel::from_contract(c.channel) else { return Ok(()) };
@@ -65,7 +104,30 @@ impl ApplyEvent for Contacts {
             Some(Payload::TenantSettingsChanged(s)) => {
                 contacts::set_tenant(tx, tenant, &s.time_zone, &s.currency).await
             }
-            Some(Payload::BalanceChanged(b)) => contacts::set_balance(tx, tenant, id(&b.client_id)?, b.available).await,
+            Some(Payload::BalanceChanged(b)) => {
+                let client = id(&b.client_id)?;
+                let balance = contacts::Balance {
+                    available: b.available,
+                    earned_total: b.earned_total,
+                    next_expiry_at: b.next_expiry_at.as_ref().and_then(loyalty_platform::convert::from_timestamp),
+                    next_expiry_points: b.next_expiry_points,
+                };
+                let earned = contacts::set_balance(tx, tenant, client, &balance).await?;
+                if by_import(event) {
+                    contacts::mark_imported(tx, tenant, client, occurred(event)).await?;
+                } else if earned > 0 {
+                    fire(tx, event, "points_credited", client, "").await?;
+                }
+                Ok(())
+            }
+            Some(Payload::SegmentMembershipChanged(m)) => {
+                let client = id(&m.client_id)?;
+                if contacts::imported_since(tx, tenant, client, occurred(event) - IMPORT_SETTLES).await? {
+                    return Ok(());
+                }
+                let kind = if m.entered { "segment_entered" } else { "segment_left" };
+                fire(tx, event, kind, client, &m.segment_id).await
+            }
             Some(Payload::PurchaseRecorded(p)) if !p.client_id.is_empty() => {
                 let at = p
                     .purchased_at
@@ -81,6 +143,7 @@ impl ApplyEvent for Contacts {
                     currency: &amount.currency,
                     store_id: &p.store_id,
                     categories: &categories,
+                    imported: by_import(event),
                 };
                 contacts::record_purchase(tx, tenant, client, &bought).await?;
                 crate::store::deliveries::convert(tx, tenant, client, at).await

@@ -11,6 +11,7 @@ pub mod schedule;
 pub mod send;
 pub mod store;
 pub mod tracking;
+pub mod triggers;
 
 pub use config::Settings;
 
@@ -51,10 +52,13 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("PauseCampaign", "campaigns.send"),
     ("CancelCampaign", "campaigns.send"),
     ("GetCampaignStats", "campaigns.read"),
-    ("CreateTrigger", "campaigns.write"),
-    ("UpdateTrigger", "campaigns.write"),
-    ("DeleteTrigger", "campaigns.write"),
+    // A trigger sends by itself: writing one needs the right to send.
+    ("CreateTrigger", "campaigns.send"),
+    ("GetTrigger", "campaigns.read"),
+    ("UpdateTrigger", "campaigns.send"),
+    ("DeleteTrigger", "campaigns.send"),
     ("ListTriggers", "campaigns.read"),
+    ("RecordClientEvent", "campaigns.send"),
     ("SendTransactional", "campaigns.send"),
     ("ListDeliveries", "campaigns.read"),
     ("RecordTracking", "campaigns.track"),
@@ -92,6 +96,12 @@ pub async fn register_with_clock(
         kit.peer_feed(&platform.peers.ledger, feed::LEDGER_EVENTS, watch_ledger)?,
         feed::Contacts,
     );
+    kit.follow(
+        services,
+        "segment",
+        kit.peer_feed(&platform.peers.segment, feed::SEGMENT_EVENTS, loyalty_platform::feed::watch_segments)?,
+        feed::Contacts,
+    );
     let sealer = domain::secrets::Sealer::new(settings.messaging.secrets_key.expose())?;
     let links_key = if settings.messaging.links_key.expose().is_empty() {
         ring::digest::digest(&ring::digest::SHA256, &[&b"links:"[..], sealer.raw_key()].concat()).as_ref().to_vec()
@@ -123,6 +133,16 @@ pub async fn register_with_clock(
     kit.every("scheduled campaigns", std::time::Duration::from_millis(500), move || {
         let scheduler = scheduler.clone();
         async move { scheduler.pass().await }
+    });
+    let triggers = Arc::new(triggers::Triggers {
+        pool: kit.pool.clone(),
+        segments: kit.peer(&platform.peers.segment)?,
+        identity: kit.identity()?,
+        clock: clock.clone(),
+    });
+    kit.every("triggers", std::time::Duration::from_millis(500), move || {
+        let triggers = triggers.clone();
+        async move { triggers.pass().await }
     });
     let sender = send::Sender::new(&kit, own.clone(), (sealer.clone(), signer, unsubscriber), clock.clone())?;
     tokio::spawn(sender.run(services.draining()));

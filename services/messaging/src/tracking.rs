@@ -124,8 +124,12 @@ impl Tracking {
     async fn clicked(&self, tenant: &str, delivery: uuid::Uuid, link: usize) -> anyhow::Result<Option<String>> {
         let db = self.pool.get().await?;
         let Some(d) = deliveries::find(&db, tenant, delivery).await? else { return Ok(None) };
-        let Some(run) = d.run_id else { return Ok(None) };
-        let Some(content) = campaigns::run_content(&db, tenant, run).await? else { return Ok(None) };
+        let content = match (d.run_id, &d.content) {
+            (Some(run), _) => campaigns::run_content(&db, tenant, run).await?,
+            (None, Some(own)) => prost::Message::decode(&own[..]).ok(),
+            (None, None) => None,
+        };
+        let Some(content) = content else { return Ok(None) };
         let Some(url) = content::links_of(&content).into_iter().nth(link) else { return Ok(None) };
         deliveries::engaged(&db, tenant, delivery, "clicked", self.clock.now()).await?;
         Ok(Some(url))

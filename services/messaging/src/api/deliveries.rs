@@ -20,10 +20,15 @@ pub async fn stats(api: &MessagingApi, r: Request<pb::GetCampaignStatsRequest>) 
     crate::store::campaigns::load(&db, caller.tenant.as_str(), id, false)
         .await?
         .ok_or(ApiError::NotFound("campaign"))?;
-    let t = deliveries::totals(&db, &caller.tenant, id).await?;
+    let t = deliveries::totals(&db, &caller.tenant, deliveries::Of::Campaign(id)).await?;
+    Ok(shown_stats(t))
+}
+
+/// A campaign's or a trigger's figures with their rates.
+pub fn shown_stats(t: deliveries::Totals) -> pb::CampaignStats {
     // Rates are of what was delivered; with no delivery receipts yet, of what was sent.
     let reached = if t.delivered > 0 { t.delivered } else { t.sent };
-    Ok(pb::CampaignStats {
+    pb::CampaignStats {
         audience: t.audience,
         excluded: t.excluded.into_iter().collect(),
         queued: t.queued,
@@ -39,7 +44,7 @@ pub async fn stats(api: &MessagingApi, r: Request<pb::GetCampaignStatsRequest>) 
         click_rate_bp: rate(t.clicked, reached),
         conversion_rate_bp: rate(t.converted, reached),
         unsubscribe_rate_bp: rate(t.unsubscribed, reached),
-    })
+    }
 }
 
 pub async fn list(api: &MessagingApi, r: Request<pb::ListDeliveriesRequest>) -> ApiResult<pb::ListDeliveriesResponse> {

@@ -5,6 +5,7 @@ mod notices;
 mod preview;
 mod providers;
 mod templates;
+mod triggers;
 
 use crate::config::MessagingSettings;
 use crate::domain::secrets::Sealer;
@@ -169,23 +170,32 @@ impl MessagingService for MessagingApi {
     ) -> Result<Response<pb::CampaignStats>, Status> {
         reply(deliveries::stats(self, r).await)
     }
-    async fn create_trigger(&self, _r: Request<pb::CreateTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
-        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
+    async fn create_trigger(&self, r: Request<pb::CreateTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
+        reply(triggers::create(self, r).await)
     }
-    async fn update_trigger(&self, _r: Request<pb::UpdateTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
-        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
+    async fn get_trigger(&self, r: Request<pb::GetTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
+        reply(triggers::get(self, r).await)
+    }
+    async fn update_trigger(&self, r: Request<pb::UpdateTriggerRequest>) -> Result<Response<pb::Trigger>, Status> {
+        reply(triggers::update(self, r).await)
     }
     async fn delete_trigger(
         &self,
-        _r: Request<pb::DeleteTriggerRequest>,
+        r: Request<pb::DeleteTriggerRequest>,
     ) -> Result<Response<pb::DeleteTriggerResponse>, Status> {
-        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
+        reply(triggers::delete(self, r).await)
     }
     async fn list_triggers(
         &self,
-        _r: Request<pb::ListTriggersRequest>,
+        r: Request<pb::ListTriggersRequest>,
     ) -> Result<Response<pb::ListTriggersResponse>, Status> {
-        Err(not_yet("triggers", "a recurring campaign to a segment covers date-based mailings"))
+        reply(triggers::list(self, r).await)
+    }
+    async fn record_client_event(
+        &self,
+        r: Request<pb::RecordClientEventRequest>,
+    ) -> Result<Response<pb::RecordClientEventResponse>, Status> {
+        reply(triggers::record_event(self, r).await)
     }
     async fn send_transactional(
         &self,

@@ -1,7 +1,9 @@
 //! Transactional notices (ME-5): a message to one client asked for by `SendTransactional` or by
 //! the ledger's points-credited notice (LE-3), each kept as a delivery of its own occurrence (the
 //! caller's idempotency key, or the event that asked for it), so a retried call or a replayed
-//! event sends nothing twice. They skip marketing consent, never a block or an erasure.
+//! event sends nothing twice. They skip marketing consent, never a block or an erasure. A
+//! trigger's messages (ME-4) travel the same way with the campaign rules: marketing consent, an
+//! unsubscribe link, tracked links and the open pixel.
 use super::{Outcome, Outgoing, Sender};
 use crate::domain::content;
 use crate::domain::rules::{self, Channel};
@@ -38,7 +40,8 @@ impl Sender {
             let contact = known.remove(&(n.tenant.clone(), n.client_id));
             let channel = Channel::parse(&n.channel);
             let content = loyalty_api::messaging::v1::Content::decode(&n.content[..]).ok();
-            let prepared = content.as_ref().and_then(|c| content::prepare(Some(c), "content", false).ok());
+            let marketing = n.trigger_id.is_some();
+            let prepared = content.as_ref().and_then(|c| content::prepare(Some(c), "content", marketing).ok());
             let (Some(channel), Some(prepared)) = (channel, prepared) else {
                 deliveries::mark_refused(
                     &tx,
@@ -51,26 +54,29 @@ impl Sender {
                 .await?;
                 continue;
             };
-            match rules::recipient(contact.as_ref(), channel, false) {
+            match rules::recipient(contact.as_ref(), channel, marketing) {
                 Err(why) => deliveries::exclude(&tx, &n.tenant, &[n.delivery_id], &[why.reason()], now).await?,
                 Ok(address) => {
                     let contact = contact.unwrap_or_default();
-                    let rendered = prepared.render(&contact, "");
-                    let message_id = format!("<{}@{}.loyalty>", n.delivery_id, n.tenant);
-                    let ids = [n.delivery_id];
-                    let (addresses, message_ids) = ([address.clone()], [message_id.clone()]);
-                    deliveries::mark_sending(&tx, &n.tenant, (&ids, &addresses, &message_ids), now, now).await?;
-                    let m = Outgoing {
-                        delivery: n.delivery_id,
-                        client: n.client_id,
-                        to: address,
-                        subject: rendered.subject,
-                        body: rendered.body,
-                        text: rendered.text,
-                        sender_name: prepared.sender_name.clone(),
-                        message_id,
-                        unsubscribe_url: String::new(),
+                    let m = if marketing {
+                        self.outgoing(&n.tenant, &prepared, n.delivery_id, &contact, address)
+                    } else {
+                        let rendered = prepared.render(&contact, "");
+                        Outgoing {
+                            delivery: n.delivery_id,
+                            client: n.client_id,
+                            to: address,
+                            subject: rendered.subject,
+                            body: rendered.body,
+                            text: rendered.text,
+                            sender_name: prepared.sender_name.clone(),
+                            message_id: format!("<{}@{}.loyalty>", n.delivery_id, n.tenant),
+                            unsubscribe_url: String::new(),
+                        }
                     };
+                    let ids = [n.delivery_id];
+                    let (addresses, message_ids) = ([m.to.clone()], [m.message_id.clone()]);
+                    deliveries::mark_sending(&tx, &n.tenant, (&ids, &addresses, &message_ids), now, now).await?;
                     outgoing.push((n.tenant.clone(), n.client_id, channel, m));
                 }
             }

@@ -99,19 +99,57 @@ pub struct Profile<'a> {
     pub phone: &'a str,
     pub city: &'a str,
     pub registration_store_id: &'a str,
+    pub birth_date: Option<time::Date>,
 }
 
 pub async fn upsert_profile(db: &impl GenericClient, tenant: &str, id: Uuid, p: &Profile<'_>) -> anyhow::Result<()> {
     db.execute(
-        "INSERT INTO contacts (tenant_id, client_id, first_name, last_name, email, phone, city, registration_store_id, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
+        "INSERT INTO contacts (tenant_id, client_id, first_name, last_name, email, phone, city, registration_store_id, \
+           birth_date, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) \
          ON CONFLICT (tenant_id, client_id) DO UPDATE SET first_name = $3, last_name = $4, email = $5, phone = $6, \
-           city = $7, registration_store_id = $8, deleted = false, updated_at = now() \
+           city = $7, registration_store_id = $8, birth_date = $9, deleted = false, updated_at = now() \
          WHERE NOT contacts.erased",
-        &[&tenant, &id, &p.first_name, &p.last_name, &p.email, &p.phone, &p.city, &p.registration_store_id],
+        &[
+            &tenant,
+            &id,
+            &p.first_name,
+            &p.last_name,
+            &p.email,
+            &p.phone,
+            &p.city,
+            &p.registration_store_id,
+            &p.birth_date,
+        ],
     )
     .await?;
     Ok(())
+}
+
+/// Facts of the client arrived by import at `at`.
+pub async fn mark_imported(db: &impl GenericClient, tenant: &str, id: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
+    ensure(db, tenant, id).await?;
+    db.execute(
+        "UPDATE contacts SET imported_at = greatest(imported_at, $3) WHERE tenant_id = $1 AND client_id = $2",
+        &[&tenant, &id, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether an import changed the client's facts at or after `since`.
+pub async fn imported_since(
+    db: &impl GenericClient,
+    tenant: &str,
+    id: Uuid,
+    since: OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let row = db
+        .query_opt(
+            "SELECT 1 FROM contacts WHERE tenant_id = $1 AND client_id = $2 AND imported_at >= $3",
+            &[&tenant, &id, &since],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Makes sure a row exists for `id`, so a consent or a balance arriving first is kept.
@@ -198,14 +236,33 @@ pub async fn erase(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::R
     Ok(())
 }
 
-pub async fn set_balance(db: &impl GenericClient, tenant: &str, id: Uuid, available: i64) -> anyhow::Result<()> {
+/// A client's balances as the ledger last said.
+pub struct Balance {
+    pub available: i64,
+    pub earned_total: i64,
+    pub next_expiry_at: Option<OffsetDateTime>,
+    pub next_expiry_points: i64,
+}
+
+/// Keeps the balance; the points earned since the last balance known (0 when none were).
+pub async fn set_balance(db: &impl GenericClient, tenant: &str, id: Uuid, b: &Balance) -> anyhow::Result<i64> {
+    let before = db
+        .query_opt(
+            "SELECT earned_total FROM shopping WHERE tenant_id = $1 AND client_id = $2 FOR UPDATE",
+            &[&tenant, &id],
+        )
+        .await?
+        .map(|r| r.get::<_, i64>(0))
+        .unwrap_or(0);
     db.execute(
-        "INSERT INTO shopping (tenant_id, client_id, points_balance) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, client_id) DO UPDATE SET points_balance = $3",
-        &[&tenant, &id, &available],
+        "INSERT INTO shopping (tenant_id, client_id, points_balance, earned_total, next_expiry_at, next_expiry_points) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (tenant_id, client_id) DO UPDATE SET points_balance = $3, \
+           earned_total = greatest(shopping.earned_total, $4), next_expiry_at = $5, next_expiry_points = $6",
+        &[&tenant, &id, &b.available, &b.earned_total, &b.next_expiry_at, &b.next_expiry_points],
     )
     .await?;
-    Ok(())
+    Ok((b.earned_total - before).max(0))
 }
 
 /// A purchase: the last one, the store (for store scope), the categories bought.
@@ -215,6 +272,8 @@ pub struct Bought<'a> {
     pub currency: &'a str,
     pub store_id: &'a str,
     pub categories: &'a [String],
+    /// It came in an import of history.
+    pub imported: bool,
 }
 
 pub async fn record_purchase(db: &impl GenericClient, tenant: &str, id: Uuid, b: &Bought<'_>) -> anyhow::Result<()> {
@@ -236,8 +295,12 @@ pub async fn record_purchase(db: &impl GenericClient, tenant: &str, id: Uuid, b:
              SELECT k, sum(v::bigint) AS v FROM ( \
                SELECT key AS k, value AS v FROM jsonb_each_text(categories) \
                UNION ALL SELECT key, value FROM jsonb_each_text($7::jsonb)) parts GROUP BY k) summed) \
+         , first_purchase_imported = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > $3 THEN $8 \
+             ELSE first_purchase_imported END, \
+           first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > $3 THEN $3 \
+             ELSE first_purchase_at END \
          WHERE tenant_id = $1 AND client_id = $2",
-        &[&tenant, &id, &b.at, &b.minor, &b.currency, &b.store_id, &serde_json::Value::Object(counts)],
+        &[&tenant, &id, &b.at, &b.minor, &b.currency, &b.store_id, &serde_json::Value::Object(counts), &b.imported],
     )
     .await?;
     Ok(())

@@ -206,29 +206,33 @@ pub struct Totals {
     pub unsubscribed: i64,
 }
 
-pub async fn totals(db: &impl GenericClient, tenant: &TenantId, campaign: Uuid) -> anyhow::Result<Totals> {
-    let r = db
-        .query_one(
-            "SELECT count(*), \
-               count(*) FILTER (WHERE transport IN ('queued', 'sending')), \
-               count(*) FILTER (WHERE transport IN ('sent', 'delivered')), \
-               count(*) FILTER (WHERE transport = 'delivered'), \
-               count(*) FILTER (WHERE transport = 'failed'), \
-               count(opened_at), count(clicked_at), count(converted_at), count(unsubscribed_at) \
-             FROM deliveries WHERE tenant_id = $1 AND campaign_id = $2",
-            &[&tenant.as_str(), &campaign],
-        )
-        .await?;
-    let excluded = db
-        .query(
-            "SELECT excluded_reason, count(*) FROM deliveries WHERE tenant_id = $1 AND campaign_id = $2 \
-             AND transport = 'excluded' GROUP BY 1 ORDER BY 1",
-            &[&tenant.as_str(), &campaign],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+/// Whose deliveries a total counts.
+#[derive(Clone, Copy, Debug)]
+pub enum Of {
+    Campaign(Uuid),
+    Trigger(Uuid),
+}
+
+pub async fn totals(db: &impl GenericClient, tenant: &TenantId, of: Of) -> anyhow::Result<Totals> {
+    let (column, id) = match of {
+        Of::Campaign(id) => ("campaign_id", id),
+        Of::Trigger(id) => ("trigger_id", id),
+    };
+    let sql = format!(
+        "SELECT count(*), \
+           count(*) FILTER (WHERE transport IN ('queued', 'sending')), \
+           count(*) FILTER (WHERE transport IN ('sent', 'delivered')), \
+           count(*) FILTER (WHERE transport = 'delivered'), \
+           count(*) FILTER (WHERE transport = 'failed'), \
+           count(opened_at), count(clicked_at), count(converted_at), count(unsubscribed_at) \
+         FROM deliveries WHERE tenant_id = $1 AND {column} = $2"
+    );
+    let r = db.query_one(&sql, &[&tenant.as_str(), &id]).await?;
+    let sql = format!(
+        "SELECT excluded_reason, count(*) FROM deliveries WHERE tenant_id = $1 AND {column} = $2 \
+         AND transport = 'excluded' GROUP BY 1 ORDER BY 1"
+    );
+    let excluded = db.query(&sql, &[&tenant.as_str(), &id]).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
     Ok(Totals {
         audience: r.get(0),
         excluded,
@@ -330,16 +334,25 @@ pub struct Found {
     pub channel: String,
     pub run_id: Option<Uuid>,
     pub unsubscribed: bool,
+    /// The message's own content (a notice's, a trigger's), encoded.
+    pub content: Option<Vec<u8>>,
 }
 
 pub async fn find(db: &impl GenericClient, tenant: &str, delivery: Uuid) -> anyhow::Result<Option<Found>> {
     let row = db
         .query_opt(
-            "SELECT client_id, channel, run_id, unsubscribed_at IS NOT NULL FROM deliveries WHERE tenant_id = $1 AND delivery_id = $2",
+            "SELECT client_id, channel, run_id, unsubscribed_at IS NOT NULL, content FROM deliveries \
+             WHERE tenant_id = $1 AND delivery_id = $2",
             &[&tenant, &delivery],
         )
         .await?;
-    Ok(row.map(|r| Found { client_id: r.get(0), channel: r.get(1), run_id: r.get(2), unsubscribed: r.get(3) }))
+    Ok(row.map(|r| Found {
+        client_id: r.get(0),
+        channel: r.get(1),
+        run_id: r.get(2),
+        unsubscribed: r.get(3),
+        content: r.get(4),
+    }))
 }
 
 /// Engagement (`what`: opened, clicked, unsubscribed), each kept at its first time; a click or an
@@ -372,6 +385,8 @@ pub struct Notice {
     pub client_id: Uuid,
     pub channel: String,
     pub content: Vec<u8>,
+    /// Set for a trigger's message: marketing, with the campaign rules.
+    pub trigger_id: Option<Uuid>,
 }
 
 /// Queues a notice of `occurrence` (an idempotency key, the event that asked for it) for `client`;
@@ -403,7 +418,7 @@ pub async fn add_notice(
 pub async fn claim_notices(db: &impl GenericClient, limit: i64, now: OffsetDateTime) -> anyhow::Result<Vec<Notice>> {
     let rows = db
         .query(
-            "SELECT tenant_id, delivery_id, client_id, channel, coalesce(content, '') FROM deliveries \
+            "SELECT tenant_id, delivery_id, client_id, channel, coalesce(content, ''), trigger_id FROM deliveries \
              WHERE run_id IS NULL AND queued_at > $2::timestamptz - interval '7 days' \
                AND transport = 'queued' AND (retry_at IS NULL OR retry_at <= $2) \
              ORDER BY queued_at LIMIT $1",
@@ -418,6 +433,7 @@ pub async fn claim_notices(db: &impl GenericClient, limit: i64, now: OffsetDateT
             client_id: r.get(2),
             channel: r.get(3),
             content: r.get(4),
+            trigger_id: r.get(5),
         })
         .collect())
 }

@@ -4,5 +4,6 @@ pub mod contacts;
 pub mod deliveries;
 pub mod providers;
 pub mod templates;
+pub mod triggers;
 
 pub use deadpool_postgres::GenericClient;

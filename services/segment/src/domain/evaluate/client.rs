@@ -12,6 +12,9 @@ pub fn condition(p: &Population, fact: &FactInfo, c: &Condition, cx: &Context<'_
     if fact.name == "segments" {
         return segments(p, op, &c.values, cx, within);
     }
+    if fact.name == "client.id" {
+        return client_ids(p, op, &c.values, within);
+    }
     match fact.kind {
         FactType::Text | FactType::Id | FactType::Enum => match p.clients.get(fact.name) {
             Some(column) => text(within, column, op, &normalised(fact, &c.values, cx)),
@@ -95,6 +98,26 @@ fn years_ago(today: i64, n: i64) -> i64 {
 }
 
 /// What a condition on a fact nobody has selects: everyone for "is not set", "!=" and "none of".
+/// "Client id is / is any of / is none of": the rows of the ids given (ids of no client match
+/// nobody).
+fn client_ids(p: &Population, op: Operator, values: &[Value], within: &Bits) -> Bits {
+    let mut picked = Bits::none(within.len());
+    for id in texts(values).iter().filter_map(|t| uuid::Uuid::parse_str(t.trim()).ok()) {
+        if let Some(row) = p.find(id).filter(|r| within.get(*r as usize)) {
+            picked.set(row as usize, true);
+        }
+    }
+    match op {
+        Operator::NotEqual | Operator::NoneOf => {
+            picked.not_within(within);
+            picked
+        }
+        Operator::IsSet => within.clone(),
+        Operator::IsNotSet => Bits::none(within.len()),
+        _ => picked,
+    }
+}
+
 fn missing(within: &Bits, op: Operator) -> Bits {
     match op {
         Operator::IsNotSet | Operator::NotEqual | Operator::NoneOf => within.clone(),

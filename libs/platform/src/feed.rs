@@ -377,6 +377,11 @@ watch_call!(
     loyalty_api::card::v1::card_service_client::CardServiceClient<tonic::transport::Channel>
 );
 watch_call!(
+    /// The messaging service's `WatchEvents` (deliveries, campaigns), for [`PeerFeed`].
+    watch_messaging,
+    loyalty_api::messaging::v1::messaging_service_client::MessagingServiceClient<tonic::transport::Channel>
+);
+watch_call!(
     /// The segment service's `WatchEvents` (membership changes), for [`PeerFeed`].
     watch_segments,
     loyalty_api::segment::v1::segment_service_client::SegmentServiceClient<tonic::transport::Channel>

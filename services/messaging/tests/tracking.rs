@@ -126,3 +126,67 @@ async fn opens_clicks_and_one_click_unsubscribe_are_recorded_and_the_consent_cha
     assert_eq!((s.sent, s.excluded.get("unsubscribed").copied()), (0, Some(1)));
     assert_eq!(smtp.mails().len(), 1);
 }
+
+/// How many clients the segment service counts for a filter written as text, once it settles on
+/// `expected` (its read model follows the messaging feed).
+async fn counted(app: &loyalty_testkit::TestApp, text: &str, expected: i64) -> i64 {
+    use loyalty_api::segment::v1 as spb;
+    let mut segments = support::segments(app, &app.admin_token(TENANT));
+    let filter = segments
+        .parse_filter(spb::ParseFilterRequest { filter_text: text.into() })
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .into_inner()
+        .filter;
+    let audience = loyalty_api::filter::v1::Audience {
+        source: Some(loyalty_api::filter::v1::audience::Source::Filter(filter.unwrap_or_default())),
+    };
+    let mut seen = -1;
+    for _ in 0..200 {
+        let asked = segments.count_clients(spb::CountClientsRequest { audience: Some(audience.clone()) }).await;
+        seen = asked.expect("counted").into_inner().count;
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn who_received_opened_and_clicked_a_mailing_reaches_the_segment_filters() {
+    let app = start().await;
+    let smtp = SmtpServer::start();
+    use_smtp(&app, TENANT, &smtp).await;
+    client(&app, TENANT, "Ona", "ona@example.lt", Subscribed, "").await;
+    client(&app, TENANT, "Rūta", "ruta@example.lt", Subscribed, "").await;
+    client(&app, TENANT, "Jonas", "jonas@example.lt", ConsentStatus::Unsubscribed, "").await;
+    settle(&app, TENANT, 3).await;
+    segment_sees(&app, TENANT, 3).await;
+    let mut api = admin(&app);
+    let mut content = newsletter();
+    content.body.push_str("<p><a href=\"https://shop.example/akcija\">Akcija</a></p>");
+    let mut c = campaign("Gruodis", everyone());
+    c.body = Some(pb::campaign::Body::Content(content));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
+    let ona = mails.iter().find(|m| m.to.contains("ona@")).expect("Ona's mail");
+    let opened = http::request("GET", &link(&ona.html, "src", "/o/"), None).await;
+    assert_eq!(opened.status, 200);
+    let clicked = http::request("GET", &link(&ona.html, "href", "/c/"), None).await;
+    assert_eq!(clicked.status, 302);
+    // Twice is still one click.
+    http::request("GET", &link(&ona.html, "href", "/c/"), None).await;
+
+    let received = r#"deliveries.status = "delivered""#;
+    assert_eq!(counted(&app, received, 2).await, 2, "Ona and Rūta received it; Jonas was left out");
+    assert_eq!(counted(&app, r#"deliveries.status = "opened""#, 1).await, 1);
+    assert_eq!(counted(&app, r#"deliveries.status = "clicked""#, 1).await, 1);
+    let this_one = format!(r#"deliveries.campaign = "{}" and deliveries.status = "clicked""#, created.id);
+    assert_eq!(counted(&app, &this_one, 1).await, 1, "clicked this campaign");
+    assert_eq!(counted(&app, r#"deliveries.status = "clicked" and deliveries.channel = "sms""#, 0).await, 0);
+}

@@ -19,8 +19,8 @@ pub const CLIENT_EVENTS: &[&str] = &[
 ];
 pub const CARD_EVENTS: &[&str] = &["card_changed"];
 /// What the messaging feed tells: which segments each campaign's audience names (a segment in use
-/// is not deleted). Followed once the messaging service serves its feed.
-pub const MESSAGING_EVENTS: &[&str] = &["campaign_changed"];
+/// is not deleted), and each mailing's steps (002's "received / opened / clicked a mailing").
+pub const MESSAGING_EVENTS: &[&str] = &["campaign_changed", "delivery_changed"];
 pub const LEDGER_EVENTS: &[&str] = &["purchase_recorded", "purchase_returned", "balance_changed", "level_changed"];
 
 /// Keeps the events of one feed as facts.

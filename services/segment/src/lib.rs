@@ -83,12 +83,13 @@ pub async fn register_with_clock(
 ) -> anyhow::Result<()> {
     let platform = &settings.platform;
     let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
-    use loyalty_platform::feed::{watch_cards, watch_clients, watch_ledger};
+    use loyalty_platform::feed::{watch_cards, watch_clients, watch_ledger, watch_messaging};
     let mut replays = Vec::new();
     for (consumer, peer, kinds, call) in [
         ("client", &platform.peers.client, feed::CLIENT_EVENTS, watch_clients as loyalty_platform::feed::WatchCall),
         ("card", &platform.peers.card, feed::CARD_EVENTS, watch_cards),
         ("ledger", &platform.peers.ledger, feed::LEDGER_EVENTS, watch_ledger),
+        ("messaging", &platform.peers.messaging, feed::MESSAGING_EVENTS, watch_messaging),
     ] {
         kit.follow(services, consumer, kit.peer_feed(peer, kinds, call)?, feed::Facts);
         replays.push((consumer, kit.peer_feed(peer, kinds, call)?));

@@ -40,6 +40,10 @@ impl Rebuilder {
         let generation = store::facts::clear_for_rebuild(&tx).await?;
         for (consumer, feed) in self.feeds.iter() {
             let until = store::facts::cursor(&tx, consumer).await?;
+            if until == 0 {
+                // Nothing was taken from this feed (messaging not deployed yet): nothing to replay.
+                continue;
+            }
             let tell = |done| RebuildProgress {
                 stage: Stage::Replaying as i32,
                 feed: consumer.to_string(),

@@ -182,13 +182,18 @@ pub async fn unsettled(db: &impl GenericClient, tenant: &str, run: Uuid) -> anyh
 
 /// A purchase by `client` at `at`: every message they had whose conversion window holds it.
 pub async fn convert(db: &impl GenericClient, tenant: &str, client: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
-    db.execute(
-        "UPDATE deliveries SET converted_at = $3, updated_at = now() \
-         WHERE tenant_id = $1 AND client_id = $2 AND converted_at IS NULL AND sent_at <= $3 AND conversion_until >= $3",
-        &[&tenant, &client, &at],
-    )
-    .await?;
-    Ok(())
+    let converted: Vec<Uuid> = db
+        .query(
+            "UPDATE deliveries SET converted_at = $3, updated_at = now() \
+             WHERE tenant_id = $1 AND client_id = $2 AND converted_at IS NULL AND sent_at <= $3 AND conversion_until >= $3 \
+             RETURNING delivery_id",
+            &[&tenant, &client, &at],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    publish_changes(db, tenant, &converted, Some("converted")).await
 }
 
 /// A campaign's figures over all its runs.
@@ -364,17 +369,25 @@ pub async fn engaged(
     what: &str,
     at: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let set = match what {
-        "opened" => "opened_at = coalesce(opened_at, $3)",
-        "clicked" => "clicked_at = coalesce(clicked_at, $3), opened_at = coalesce(opened_at, $3)",
-        "unsubscribed" => "unsubscribed_at = coalesce(unsubscribed_at, $3), opened_at = coalesce(opened_at, $3)",
+    let (set, first) = match what {
+        "opened" => ("opened_at = coalesce(opened_at, $3)", "opened_at"),
+        "clicked" => ("clicked_at = coalesce(clicked_at, $3), opened_at = coalesce(opened_at, $3)", "clicked_at"),
+        "unsubscribed" => {
+            ("unsubscribed_at = coalesce(unsubscribed_at, $3), opened_at = coalesce(opened_at, $3)", "unsubscribed_at")
+        }
         other => anyhow::bail!("{other:?} is not engagement"),
     };
-    db.execute(
-        &format!("UPDATE deliveries SET {set}, updated_at = $3 WHERE tenant_id = $1 AND delivery_id = $2"),
-        &[&tenant, &delivery, &at],
-    )
-    .await?;
+    let changed = db
+        .execute(
+            &format!(
+                "UPDATE deliveries SET {set}, updated_at = $3 WHERE tenant_id = $1 AND delivery_id = $2 AND {first} IS NULL"
+            ),
+            &[&tenant, &delivery, &at],
+        )
+        .await?;
+    if changed > 0 {
+        publish_changes(db, tenant, &[delivery], Some(what)).await?;
+    }
     Ok(())
 }
 
@@ -463,4 +476,59 @@ pub async fn cancel_queued(
     )
     .await?;
     Ok(())
+}
+
+/// Publishes `DeliveryChanged` for each of `ids` that is a campaign's or a trigger's message: the
+/// engagement `step` it just reached, or (None) its transport state (the segment service's
+/// "received / opened / clicked a mailing").
+pub async fn publish_changes(
+    db: &impl GenericClient,
+    tenant: &str,
+    ids: &[Uuid],
+    step: Option<&str>,
+) -> anyhow::Result<()> {
+    use loyalty_api::events::v1::{DeliveryChanged, event::Payload};
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows = db
+        .query(
+            "SELECT delivery_id, client_id, campaign_id, trigger_id, channel, failure_reason, sent_at, \
+               coalesce($3, transport) \
+             FROM deliveries WHERE tenant_id = $1 AND delivery_id = ANY($2) \
+               AND (campaign_id IS NOT NULL OR trigger_id IS NOT NULL) \
+               AND transport IN ('sent', 'delivered', 'failed') ORDER BY delivery_id",
+            &[&tenant, &ids, &step],
+        )
+        .await?;
+    let system = loyalty_api::common::v1::Actor {
+        kind: loyalty_api::common::v1::actor::Kind::System as i32,
+        ..Default::default()
+    };
+    let events: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let (campaign, trigger): (Option<Uuid>, Option<Uuid>) = (r.get(2), r.get(3));
+            let channel: String = r.get(4);
+            let client: Uuid = r.get(1);
+            let payload = DeliveryChanged {
+                delivery_id: r.get::<_, Uuid>(0).to_string(),
+                client_id: client.to_string(),
+                campaign_id: campaign.map(|c| c.to_string()).unwrap_or_default(),
+                trigger_id: trigger.map(|t| t.to_string()).unwrap_or_default(),
+                channel: crate::domain::rules::Channel::parse(&channel).map(|c| c.contract()).unwrap_or(0),
+                status: r.get(7),
+                failure_reason: r.get(5),
+                manual: campaign.is_some(),
+                sent_at: r.get::<_, Option<OffsetDateTime>>(6).map(loyalty_platform::convert::to_timestamp),
+            };
+            loyalty_platform::outbox::event(
+                tenant,
+                system.clone(),
+                &client.to_string(),
+                Payload::DeliveryChanged(payload),
+            )
+        })
+        .collect();
+    loyalty_platform::outbox::publish_many(db, &events).await
 }

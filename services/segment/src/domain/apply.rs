@@ -57,6 +57,7 @@ pub fn apply(p: &mut Population, event: &ev::Event, zone: &TimeZone) {
         Some(Payload::ClientDeleted(d)) => forget(p, &d.client_id),
         Some(Payload::ClientErased(e)) => forget(p, &e.client_id),
         Some(Payload::CardChanged(c)) => card(p, c, zone),
+        Some(Payload::DeliveryChanged(d)) => delivery(p, d, event, zone),
         Some(Payload::PurchaseRecorded(r)) => purchase(p, r, zone),
         Some(Payload::PurchaseReturned(r)) => returned(p, r, zone),
         Some(Payload::BalanceChanged(b)) => {
@@ -245,6 +246,33 @@ fn card(p: &mut Population, c: &ev::CardChanged, zone: &TimeZone) {
         table.column(fact, Column::text).put_text(r, value);
     }
     table.column("cards.wallet", Column::number).put_number(r, Some(i64::from(!c.wallet_link.is_empty())));
+}
+
+/// A step of a mailing as a row of `deliveries` on the day it was sent: "delivered" once the
+/// provider accepted it (there are no receipts for email), then "opened", "clicked", "converted".
+/// A failed message was never received and adds no row.
+fn delivery(p: &mut Population, d: &ev::DeliveryChanged, event: &ev::Event, zone: &TimeZone) {
+    let status = match d.status.as_str() {
+        "sent" | "delivered" => "delivered",
+        "failed" | "queued" | "" => return,
+        other => other,
+    };
+    let Some(owner) = id(&d.client_id).map(|client| p.owner_row(client)) else { return };
+    let day = local_day(&d.sent_at, zone).or_else(|| local_day(&event.occurred_at, zone)).unwrap_or(0);
+    let channel = match loyalty_api::common::v1::ContactChannel::try_from(d.channel) {
+        Ok(loyalty_api::common::v1::ContactChannel::Email) => "email",
+        Ok(loyalty_api::common::v1::ContactChannel::Sms) => "sms",
+        Ok(loyalty_api::common::v1::ContactChannel::Push) => "push",
+        Ok(loyalty_api::common::v1::ContactChannel::Telegram) => "telegram",
+        _ => "",
+    };
+    let table = p.table("deliveries");
+    let r = table.row(&format!("{}:{status}", d.delivery_id), owner, day);
+    table.set_owner(r, owner);
+    table.column("deliveries.channel", Column::text).put_text(r, channel);
+    table.column("deliveries.status", Column::text).put_text(r, status);
+    table.column("deliveries.campaign", Column::text).put_text(r, &d.campaign_id);
+    table.column("deliveries.manual", Column::number).put_number(r, Some(i64::from(d.manual)));
 }
 
 fn purchase(p: &mut Population, r: &ev::PurchaseRecorded, zone: &TimeZone) {

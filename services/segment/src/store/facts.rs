@@ -35,6 +35,8 @@ fn key_of(event: &Event, payload: &Payload) -> Option<(String, Option<Uuid>)> {
         Payload::BalanceChanged(b) => (format!("balance:{}:{month}", b.client_id), client(&b.client_id)),
         Payload::LevelChanged(l) => (format!("level:{}", l.client_id), client(&l.client_id)),
         Payload::TagChanged(t) => (format!("tag:{}", t.tag_id), None),
+        // One fact per step a mailing reached (sent, opened, clicked, ...).
+        Payload::DeliveryChanged(d) => (format!("delivery:{}:{}", d.delivery_id, d.status), client(&d.client_id)),
         _ => return None,
     })
 }

@@ -123,7 +123,8 @@ pub async fn register_with_clock(
         unsubscriber: unsubscriber.clone(),
         clock: clock.clone(),
     };
-    tracking::serve(listener, Arc::new(tracking), services.draining());
+    let tracking = Arc::new(tracking);
+    tracking::serve(listener, tracking.clone(), services.draining());
     let scheduler = Arc::new(schedule::Scheduler {
         pool: kit.pool.clone(),
         segments: kit.peer(&platform.peers.segment)?,
@@ -146,7 +147,7 @@ pub async fn register_with_clock(
     });
     let sender = send::Sender::new(&kit, own.clone(), (sealer.clone(), signer, unsubscriber), clock.clone())?;
     tokio::spawn(sender.run(services.draining()));
-    let api = api::MessagingApi::new(&kit, clock, sealer, own)?;
+    let api = api::MessagingApi::new(&kit, clock, sealer, (own, tracking))?;
     services.add(MessagingServiceServer::new(api), RIGHTS);
     Ok(())
 }

@@ -107,7 +107,7 @@ async fn click(State(t): State<Arc<Tracking>>, Path((token, link)): Path<(String
 
 impl Tracking {
     /// Unsubscribes the recipient of `delivery` from its channel; false when there is no such delivery.
-    async fn unsubscribed(&self, tenant: &str, delivery: uuid::Uuid) -> anyhow::Result<bool> {
+    pub async fn unsubscribed(&self, tenant: &str, delivery: uuid::Uuid) -> anyhow::Result<bool> {
         let db = self.pool.get().await?;
         let Some(d) = deliveries::find(&db, tenant, delivery).await? else { return Ok(false) };
         if d.unsubscribed {
@@ -120,8 +120,8 @@ impl Tracking {
         Ok(true)
     }
 
-    /// The `link`-th link of the delivery's message, with the click recorded.
-    async fn clicked(&self, tenant: &str, delivery: uuid::Uuid, link: usize) -> anyhow::Result<Option<String>> {
+    /// The links of the delivery's message, in order (None: no such delivery).
+    pub async fn links(&self, tenant: &str, delivery: uuid::Uuid) -> anyhow::Result<Option<Vec<String>>> {
         let db = self.pool.get().await?;
         let Some(d) = deliveries::find(&db, tenant, delivery).await? else { return Ok(None) };
         let content = match (d.run_id, &d.content) {
@@ -129,9 +129,15 @@ impl Tracking {
             (None, Some(own)) => prost::Message::decode(&own[..]).ok(),
             (None, None) => None,
         };
-        let Some(content) = content else { return Ok(None) };
-        let Some(url) = content::links_of(&content).into_iter().nth(link) else { return Ok(None) };
-        deliveries::engaged(&db, tenant, delivery, "clicked", self.clock.now()).await?;
+        Ok(content.map(|c| content::links_of(&c)))
+    }
+
+    /// The `link`-th link of the delivery's message, with the click recorded.
+    pub async fn clicked(&self, tenant: &str, delivery: uuid::Uuid, link: usize) -> anyhow::Result<Option<String>> {
+        let Some(url) = self.links(tenant, delivery).await?.and_then(|l| l.into_iter().nth(link)) else {
+            return Ok(None);
+        };
+        deliveries::engaged(&self.pool.get().await?, tenant, delivery, "clicked", self.clock.now()).await?;
         Ok(Some(url))
     }
 }

@@ -190,3 +190,90 @@ async fn who_received_opened_and_clicked_a_mailing_reaches_the_segment_filters()
     assert_eq!(counted(&app, &this_one, 1).await, 1, "clicked this campaign");
     assert_eq!(counted(&app, r#"deliveries.status = "clicked" and deliveries.channel = "sms""#, 0).await, 0);
 }
+
+#[tokio::test]
+async fn an_edge_proxy_records_tracking_and_providers_send_receipts_over_grpc() {
+    let app = start().await;
+    let smtp = SmtpServer::start();
+    use_smtp(&app, TENANT, &smtp).await;
+    client(&app, TENANT, "Ona", "ona@example.lt", Subscribed, "").await;
+    client(&app, TENANT, "Rūta", "ruta@example.lt", Subscribed, "").await;
+    settle(&app, TENANT, 2).await;
+    segment_sees(&app, TENANT, 2).await;
+    let mut api = admin(&app);
+    let mut content = newsletter();
+    content.body.push_str("<p><a href=\"https://shop.example/akcija\">Akcija</a></p>");
+    let mut c = campaign("Per gRPC", everyone());
+    c.body = Some(pb::campaign::Body::Content(content));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
+    let (ona, ruta) = match mails[0].to.contains("ona@") {
+        true => (&mails[0], &mails[1]),
+        false => (&mails[1], &mails[0]),
+    };
+    let token = |url: String| url.split('/').nth(4).unwrap_or_default().to_string();
+    use pb::record_tracking_request::Kind;
+    let track =
+        |token: String, kind: Kind, url: &str| pb::RecordTrackingRequest { token, kind: kind as i32, url: url.into() };
+    let click = token(link(&ona.html, "href", "/c/"));
+    let answer = api
+        .record_tracking(track(click.clone(), Kind::Click, "https://shop.example/akcija"))
+        .await
+        .expect("click")
+        .into_inner();
+    assert_eq!(answer.redirect_url, "https://shop.example/akcija");
+    let elsewhere = api.record_tracking(track(click.clone(), Kind::Click, "https://evil.example/")).await;
+    assert_eq!(elsewhere.expect_err("not its link").code(), tonic::Code::InvalidArgument);
+    let wrong_kind = api.record_tracking(track(click, Kind::Open, "")).await.expect_err("a click token");
+    assert!(wrong_kind.message().contains("token"), "{}", wrong_kind.message());
+    let other_tenant = support::messaging(&app, &app.admin_token(OTHER))
+        .record_tracking(track(token(link(&ona.html, "src", "/o/")), Kind::Open, ""))
+        .await
+        .expect_err("another tenant's token");
+    assert_eq!(other_tenant.code(), tonic::Code::InvalidArgument);
+
+    // Receipts: Ona's by our message id, Rūta's bounce by delivery id; a repeat changes nothing.
+    let receipt =
+        |message_id: &str, delivery_id: &str, delivered: bool, reason: &str| pb::RecordDeliveryReceiptRequest {
+            delivery_id: delivery_id.into(),
+            message_id: message_id.into(),
+            delivered,
+            failure_reason: reason.into(),
+        };
+    let delivered = api.record_delivery_receipt(receipt(&ona.message_id, "", true, "")).await.expect("delivered");
+    assert_eq!(delivered.into_inner().status(), pb::DeliveryStatus::Clicked, "engagement stays the furthest step");
+    let ruta_id = ruta.message_id.trim_matches(['<', '>']).split('@').next().unwrap_or_default().to_string();
+    let bounced = api
+        .record_delivery_receipt(receipt("", &ruta_id, false, "550 mailbox unavailable"))
+        .await
+        .expect("bounced")
+        .into_inner();
+    assert_eq!(
+        (bounced.status(), bounced.failure_reason.as_str()),
+        (pb::DeliveryStatus::Failed, "550 mailbox unavailable")
+    );
+    let late = api.record_delivery_receipt(receipt("", &ruta_id, true, "")).await.expect("late").into_inner();
+    assert_eq!(late.status(), pb::DeliveryStatus::Failed, "a late receipt does not undo the bounce");
+    let s = stats(&mut api, &created.id).await;
+    assert_eq!((s.sent, s.delivered, s.failed, s.clicked), (1, 1, 1, 1));
+
+    for (bad, field) in [
+        (receipt("", "", true, ""), "delivery_id"),
+        (receipt("", "nope", true, ""), "delivery_id"),
+        (receipt("<x@globex.loyalty>", "", true, ""), "message_id"),
+        (receipt("", &ruta_id, false, ""), "failure_reason"),
+        (receipt("", &ruta_id, false, "bad\0"), "failure_reason"),
+    ] {
+        let e = api.record_delivery_receipt(bad).await.expect_err("refused");
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{field}: {e:?}");
+        assert!(e.message().contains(field), "{field}: {}", e.message());
+    }
+    // Provider callbacks are the chain's: a store's token is refused.
+    let store = app.store_token(TENANT, &["campaigns.track"], &["VLN-01"]);
+    let scoped = support::messaging(&app, &store).record_delivery_receipt(receipt(&ona.message_id, "", true, "")).await;
+    assert_eq!(scoped.expect_err("scoped").code(), tonic::Code::PermissionDenied);
+}

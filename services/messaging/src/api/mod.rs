@@ -4,6 +4,7 @@ mod deliveries;
 mod notices;
 mod preview;
 mod providers;
+mod receipts;
 mod templates;
 mod triggers;
 
@@ -28,6 +29,7 @@ pub struct MessagingApi {
     sealer: Sealer,
     segments: tonic::transport::Channel,
     settings: MessagingSettings,
+    tracking: std::sync::Arc<crate::tracking::Tracking>,
 }
 
 impl MessagingApi {
@@ -35,10 +37,10 @@ impl MessagingApi {
         kit: &ServiceKit,
         clock: SharedClock,
         sealer: Sealer,
-        settings: MessagingSettings,
+        (settings, tracking): (MessagingSettings, std::sync::Arc<crate::tracking::Tracking>),
     ) -> anyhow::Result<Self> {
         let segments = kit.peer(&kit.settings.peers.segment)?;
-        Ok(Self { outbox: kit.outbox.clone(), pool: kit.pool.clone(), clock, sealer, segments, settings })
+        Ok(Self { outbox: kit.outbox.clone(), pool: kit.pool.clone(), clock, sealer, segments, settings, tracking })
     }
 
     fn caller<T>(&self, r: &Request<T>) -> ApiResult<Caller> {
@@ -84,11 +86,6 @@ fn page_info(offset: i64, size: i64, shown: usize, total: i64) -> loyalty_api::c
     let next = offset + shown as i64;
     let next_page_token = if shown as i64 == size && next < total { format!("o{next}") } else { String::new() };
     loyalty_api::common::v1::PageInfo { next_page_token, total_size: total }
-}
-
-/// UNIMPLEMENTED for what is not built yet, saying what to use meanwhile.
-fn not_yet(what: &str, meanwhile: &str) -> Status {
-    Status::unimplemented(format!("{what} are not built yet; {meanwhile}"))
 }
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<Event, Status>> + Send>>;
@@ -211,15 +208,15 @@ impl MessagingService for MessagingApi {
     }
     async fn record_tracking(
         &self,
-        _r: Request<pb::RecordTrackingRequest>,
+        r: Request<pb::RecordTrackingRequest>,
     ) -> Result<Response<pb::RecordTrackingResponse>, Status> {
-        Err(not_yet("tracking calls over gRPC", "the links in messages reach the HTTP tracking endpoint"))
+        reply(receipts::tracking(self, r).await)
     }
     async fn record_delivery_receipt(
         &self,
-        _r: Request<pb::RecordDeliveryReceiptRequest>,
+        r: Request<pb::RecordDeliveryReceiptRequest>,
     ) -> Result<Response<pb::Delivery>, Status> {
-        Err(not_yet("provider delivery receipts", "deliveries show what the provider accepted"))
+        reply(receipts::receipt(self, r).await)
     }
     type WatchEventsStream = EventStream;
     async fn watch_events(&self, r: Request<WatchEventsRequest>) -> Result<Response<EventStream>, Status> {

@@ -532,3 +532,36 @@ pub async fn publish_changes(
         .collect();
     loyalty_platform::outbox::publish_many(db, &events).await
 }
+
+/// A provider's receipt: a sent message was delivered, or failed with `reason`. Only a sent
+/// message moves (a receipt repeated, or late after another, changes nothing); whether it moved.
+pub async fn receipt(
+    db: &impl GenericClient,
+    tenant: &str,
+    delivery: Uuid,
+    failed: Option<&str>,
+    now: OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let moved = match failed {
+        None => {
+            db.execute(
+                "UPDATE deliveries SET transport = 'delivered', delivered_at = $3, updated_at = $3 \
+                 WHERE tenant_id = $1 AND delivery_id = $2 AND transport = 'sent'",
+                &[&tenant, &delivery, &now],
+            )
+            .await?
+        }
+        Some(reason) => {
+            db.execute(
+                "UPDATE deliveries SET transport = 'failed', failed_at = $3, failure_reason = $4, updated_at = $3 \
+                 WHERE tenant_id = $1 AND delivery_id = $2 AND transport = 'sent'",
+                &[&tenant, &delivery, &now, &reason],
+            )
+            .await?
+        }
+    };
+    if moved > 0 {
+        publish_changes(db, tenant, &[delivery], None).await?;
+    }
+    Ok(moved > 0)
+}

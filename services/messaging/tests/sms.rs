@@ -268,3 +268,75 @@ async fn telegram_messages_go_to_the_bot_api_and_a_user_who_blocked_the_bot_is_u
     }
     assert_eq!(status, ConsentStatus::Unsubscribed, "Jonas blocked the bot: he is unsubscribed from Telegram");
 }
+
+#[tokio::test]
+async fn push_goes_to_fcm_http_v1_and_an_unregistered_device_is_unsubscribed() {
+    let app = start().await;
+    let fcm = Recorder::start(|r| {
+        if r.body.contains("\"token\":\"stale-device\"") {
+            let gone = r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"UNREGISTERED"}]}}"#;
+            (404, gone.into())
+        } else {
+            (200, r#"{"name":"projects/shop/messages/0:1500415314455276%31bd1c9631bd1c96"}"#.into())
+        }
+    })
+    .await;
+    let mut api = admin(&app);
+    let provider = pb::ChannelProvider {
+        channel: ContactChannel::Push as i32,
+        settings: Some(pb::channel_provider::Settings::PushGateway(pb::HttpGatewaySettings {
+            url: format!("{}/v1/projects/shop/messages:send", fcm.url),
+            api_key: "ya29.access-token".into(),
+            ..Default::default()
+        })),
+        enabled: true,
+        ..Default::default()
+    };
+    let saved =
+        api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
+    let shown = saved.into_inner();
+    assert!(
+        matches!(&shown.settings, Some(pb::channel_provider::Settings::PushGateway(g)) if g.api_key.is_empty() && g.api_key_set)
+    );
+    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
+    let jonas = client(&app, TENANT, "Jonas", "jonas@example.lt", Unknown, "").await;
+    subscribe(&app, &ona, ContactChannel::Push, "ona-phone").await;
+    subscribe(&app, &jonas, ContactChannel::Push, "stale-device").await;
+    settle(&app, TENANT, 2).await;
+    segment_sees(&app, TENANT, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut c = campaign("Push", everyone());
+    c.body = Some(pb::campaign::Body::Content(pb::Content {
+        channel: ContactChannel::Push as i32,
+        subject: "Akcija".into(),
+        body: "{first_name}, šiandien -20 %!".into(),
+        ..Default::default()
+    }));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    until_state(&mut api, &created.id, pb::CampaignState::Completed).await;
+    let posted = fcm.wait_for(2, Duration::from_secs(20)).await;
+    assert!(posted.iter().all(|r| r.path == "/v1/projects/shop/messages:send"), "{posted:#?}");
+    assert!(posted.iter().all(|r| r.header("authorization") == Some("Bearer ya29.access-token")), "{posted:#?}");
+    let to_ona = posted.iter().find(|r| r.json()["message"]["token"] == "ona-phone").expect("Ona's push");
+    assert_eq!(to_ona.json()["message"]["notification"]["title"], "Akcija");
+    assert_eq!(to_ona.json()["message"]["notification"]["body"], "Ona, šiandien -20 %!");
+    let s = stats(&mut api, &created.id).await;
+    assert_eq!((s.sent, s.failed), (1, 1));
+    let mut people = support::clients(&app, &app.admin_token(TENANT));
+    let mut status = ConsentStatus::Unspecified;
+    for _ in 0..100 {
+        let j = people.get_client(clients::GetClientRequest { client_id: jonas.clone() }).await.expect("client");
+        let push = j.into_inner().consents.into_iter().find(|c| c.channel == ContactChannel::Push as i32);
+        status = push.as_ref().map(|p| p.status()).unwrap_or_default();
+        if status == ConsentStatus::Unsubscribed {
+            assert_eq!(push.map(|p| p.source).unwrap_or_default(), "push_blocked");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, ConsentStatus::Unsubscribed, "FCM no longer knows Jonas's device: he is off push");
+}

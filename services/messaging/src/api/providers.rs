@@ -8,7 +8,7 @@ use loyalty_api::messaging::v1 as pb;
 use loyalty_api::messaging::v1::channel_provider::Settings;
 use loyalty_platform::convert::to_timestamp;
 use loyalty_platform::error::{ApiError, ApiResult, Violations};
-use tonic::{Request, Status};
+use tonic::Request;
 
 pub async fn set(api: &MessagingApi, r: Request<pb::SetChannelProviderRequest>) -> ApiResult<pb::ChannelProvider> {
     let caller = api.caller(&r)?;
@@ -103,10 +103,14 @@ fn check(p: &mut pb::ChannelProvider) -> ApiResult<Channel> {
         (Some(Settings::Smtp(s)), Some(Channel::Email)) => check_smtp(s, &mut v),
         (Some(Settings::SmsGateway(g)), Some(Channel::Sms)) => check_gateway(g, &mut v),
         (Some(Settings::Telegram(t)), Some(Channel::Telegram)) => check_telegram(t, &mut v),
-        (Some(Settings::PushGateway(_)), Some(Channel::Push)) if v.is_empty() => {
-            return Err(
-                Status::unimplemented("the push provider is not built yet (email, SMS and Telegram are)").into()
-            );
+        (Some(Settings::PushGateway(g)), Some(Channel::Push)) => {
+            g.url = g.url.trim().to_string();
+            if !is_web_url(&g.url) {
+                v.add(
+                    "provider.push_gateway.url",
+                    "is not an http(s) URL (FCM's is https://fcm.googleapis.com/v1/projects/<project>/messages:send)",
+                );
+            }
         }
         (Some(Settings::Smtp(_)), Some(_)) => v.add("provider.smtp", "SMTP sends email: set the channel to email"),
         (Some(Settings::SmsGateway(_)), Some(_)) => {

@@ -118,3 +118,53 @@ impl Telegram {
         Outcome::Refused { reason: format!("telegram {}: {description}", status.as_u16()), permanent, unreachable }
     }
 }
+
+/// Push through Firebase Cloud Messaging's HTTP v1 API (or a stand-in at the same shape): one
+/// `messages:send` request a message, the device token as `message.token`, the OAuth 2 access
+/// token as Bearer. A token FCM no longer knows (404 UNREGISTERED) takes the client off push.
+pub struct Push {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Push {
+    pub fn new(client: reqwest::Client, settings: &HttpGatewaySettings, token: &str) -> Push {
+        Push { client, url: settings.url.clone(), token: token.to_string() }
+    }
+
+    /// The FCM v1 request body.
+    pub fn body(m: &Outgoing) -> serde_json::Value {
+        serde_json::json!({
+            "message": {
+                "token": m.to,
+                "notification": { "title": m.subject, "body": m.body },
+                "data": { "message_id": m.message_id },
+            }
+        })
+    }
+
+    pub async fn send(&self, m: &Outgoing) -> Outcome {
+        let mut request = self.client.post(&self.url).json(&Self::body(m));
+        if !self.token.is_empty() {
+            request = request.bearer_auth(&self.token);
+        }
+        let answer = match request.send().await {
+            Ok(answer) => answer,
+            Err(e) => return Outcome::Refused { reason: format!("fcm: {e}"), permanent: false, unreachable: false },
+        };
+        let status = answer.status();
+        let parsed: serde_json::Value = answer.json().await.unwrap_or_default();
+        if status.is_success() {
+            // {"name": "projects/<project>/messages/<id>"}
+            let name = parsed["name"].as_str().map(str::to_string).unwrap_or_else(|| m.message_id.clone());
+            return Outcome::Accepted(name);
+        }
+        let error = parsed["error"]["status"].as_str().unwrap_or("").to_string();
+        let details = parsed["error"]["details"].to_string();
+        let unreachable = status == reqwest::StatusCode::NOT_FOUND || details.contains("UNREGISTERED");
+        let permanent = unreachable || (status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS);
+        let message: String = parsed["error"]["message"].as_str().unwrap_or("").chars().take(300).collect();
+        Outcome::Refused { reason: format!("fcm {} {error}: {message}", status.as_u16()), permanent, unreachable }
+    }
+}

@@ -52,6 +52,7 @@ pub enum Provider {
     Smtp(smtp::Smtp),
     Gateway(http::Gateway),
     Telegram(http::Telegram),
+    Push(http::Push),
 }
 
 impl Provider {
@@ -60,6 +61,7 @@ impl Provider {
             Provider::Smtp(s) => s.send(m).await,
             Provider::Gateway(g) => g.send(m).await,
             Provider::Telegram(t) => t.send(m).await,
+            Provider::Push(p) => p.send(m).await,
         }
     }
 }
@@ -105,7 +107,8 @@ pub fn build(stored: &providers::Stored, tenant: &str, sealer: &Sealer) -> anyho
         Some(pb::channel_provider::Settings::Telegram(t)) => {
             Provider::Telegram(http::Telegram::new(web()?, t, &secret))
         }
-        _ => anyhow::bail!("this channel's provider kind is not supported yet"),
+        Some(pb::channel_provider::Settings::PushGateway(g)) => Provider::Push(http::Push::new(web()?, g, &secret)),
+        None => anyhow::bail!("the provider has no settings"),
     };
     Ok(Ready {
         provider,

@@ -35,6 +35,8 @@ pub enum CampaignsCommand {
     },
     /// Reusable content.
     Templates,
+    /// Automatic mailings (birthday, points credited, segment entered, ...) with their figures.
+    Triggers,
     /// Send email through this SMTP server (the password is read from a file and never shown).
     Smtp {
         #[arg(long)]
@@ -165,6 +167,23 @@ pub async fn run(args: CampaignsArgs, out: &Output) -> anyhow::Result<()> {
                 ]);
             }
             out.list(&r.templates, || t, &format!("{} templates", r.templates.len()));
+        }
+        CampaignsCommand::Triggers => {
+            let r = api.list_triggers(pb::ListTriggersRequest {}).await?.into_inner();
+            let mut t = Table::new(&["id", "name", "kind", "on", "sent", "opened", "clicked"]);
+            for trigger in &r.triggers {
+                let s = trigger.stats.clone().unwrap_or_default();
+                t.row(vec![
+                    trigger.id.clone(),
+                    trigger.name.clone(),
+                    format::word(trigger.kind().as_str_name(), "TRIGGER_KIND_"),
+                    if trigger.enabled { "yes".into() } else { "no".into() },
+                    s.sent.to_string(),
+                    s.opened.to_string(),
+                    s.clicked.to_string(),
+                ]);
+            }
+            out.list(&r.triggers, || t, &format!("{} triggers", r.triggers.len()));
         }
         CampaignsCommand::Smtp { host, port, security, from, from_name, username, password_file, rate } => {
             let security = match security.as_str() {

@@ -1,5 +1,6 @@
-//! The demo chain's messaging: two templates a CRM team starts from and a draft campaign to one of
-//! the demo segments (no provider: set one with `loyalty campaigns provider` to send it).
+//! The demo chain's messaging: two templates a CRM team starts from, a draft campaign to one of the
+//! demo segments and a birthday greeting trigger, switched off (no provider: set one with
+//! `loyalty campaigns smtp` to send them).
 use anyhow::Context;
 use loyalty_api::common::v1::ContactChannel;
 use loyalty_api::filter::v1::{Audience, audience::Source};
@@ -55,5 +56,21 @@ pub async fn load(channel: Channel, token: &str) -> anyhow::Result<String> {
         ..Default::default()
     };
     api.create_campaign(pb::CreateCampaignRequest { campaign: Some(campaign) }).await.context("the demo campaign")?;
-    Ok("messaging: 2 templates and a draft campaign (loyalty campaigns list)".into())
+    let birthday = pb::Content {
+        subject: "Su gimtadieniu, {first_name|drauge}!".into(),
+        body: "<p>Sveikiname! Jūsų sąskaitoje {points_balance} taškų — išleiskite juos šią savaitę.</p>\
+               <p style=\"font-size:small\"><a href=\"{unsubscribe_url}\">Atsisakyti</a></p>"
+            .into(),
+        ..newsletter()
+    };
+    let trigger = pb::Trigger {
+        name: "Gimtadienio sveikinimas".into(),
+        kind: pb::TriggerKind::Birthday as i32,
+        send_at_local_time: "10:00".into(),
+        body: Some(pb::trigger::Body::Content(birthday)),
+        enabled: false,
+        ..Default::default()
+    };
+    api.create_trigger(pb::CreateTriggerRequest { trigger: Some(trigger) }).await.context("the demo trigger")?;
+    Ok("messaging: 2 templates, a draft campaign and a birthday trigger, off (loyalty campaigns list)".into())
 }

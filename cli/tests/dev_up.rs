@@ -295,6 +295,12 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let (code, text, _) = cli(&["campaigns", "templates"]);
     assert_eq!(code, Some(0));
     assert!(text.contains("Mėnesio naujienlaiškis") && text.contains("2 templates"), "{text}");
+    let (code, text, _) = cli(&["campaigns", "triggers"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.contains("Gimtadienio sveikinimas") && text.contains("birthday") && text.contains("1 triggers"),
+        "{text}"
+    );
     let (_, json, _) = cli(&["--json", "campaigns", "list"]);
     let draft: serde_json::Value = serde_json::from_str(json.lines().next().expect("a campaign")).expect("json");
     let id = draft["id"].as_str().expect("an id").to_string();

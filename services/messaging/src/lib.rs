@@ -38,6 +38,8 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("SetChannelProvider", "settings.write"),
     ("ListChannelProviders", "campaigns.read"),
     ("SendTestMessage", "settings.write"),
+    ("GetSendingRules", "campaigns.read"),
+    ("SetSendingRules", "settings.write"),
     ("CreateTemplate", "campaigns.write"),
     ("GetTemplate", "campaigns.read"),
     ("UpdateTemplate", "campaigns.write"),

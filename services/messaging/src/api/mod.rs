@@ -5,6 +5,7 @@ mod notices;
 mod preview;
 mod providers;
 mod receipts;
+mod rules;
 mod templates;
 mod triggers;
 
@@ -109,6 +110,18 @@ impl MessagingService for MessagingApi {
         r: Request<pb::SendTestMessageRequest>,
     ) -> Result<Response<pb::SendTestMessageResponse>, Status> {
         reply(providers::test_send(self, r).await)
+    }
+    async fn get_sending_rules(
+        &self,
+        r: Request<pb::GetSendingRulesRequest>,
+    ) -> Result<Response<pb::SendingRules>, Status> {
+        reply(rules::get(self, r).await)
+    }
+    async fn set_sending_rules(
+        &self,
+        r: Request<pb::SetSendingRulesRequest>,
+    ) -> Result<Response<pb::SendingRules>, Status> {
+        reply(rules::set(self, r).await)
     }
     async fn create_template(&self, r: Request<pb::CreateTemplateRequest>) -> Result<Response<pb::Template>, Status> {
         reply(templates::create(self, r).await)

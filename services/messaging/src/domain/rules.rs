@@ -59,6 +59,8 @@ pub enum Exclusion {
     NoAddress,
     Unsubscribed,
     ConsentUnknown,
+    /// The tenant's frequency cap: enough marketing messages on the channel lately.
+    FrequencyCap,
 }
 
 impl Exclusion {
@@ -71,6 +73,7 @@ impl Exclusion {
             Exclusion::NoAddress => "no_address",
             Exclusion::Unsubscribed => "unsubscribed",
             Exclusion::ConsentUnknown => "consent_unknown",
+            Exclusion::FrequencyCap => "frequency_cap",
         }
     }
 }

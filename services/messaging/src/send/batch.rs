@@ -110,10 +110,15 @@ impl Sender {
         let ids: Vec<Uuid> = claimed.iter().map(|c| c.client_id).collect();
         let known: HashMap<Uuid, contacts::Contact> =
             contacts::load_many(&tx, &tenant, &ids).await?.into_iter().map(|c| (c.client_id, c)).collect();
+        let cap = crate::store::caps::load(&tx, &run.tenant).await?;
+        let capped = crate::store::caps::capped(&tx, &run.tenant, (cap, channel.name()), &ids, now).await?;
         let (mut excluded, mut reasons, mut outgoing) = (Vec::new(), Vec::new(), Vec::new());
         for c in &claimed {
             let contact = known.get(&c.client_id);
-            match rules::recipient(contact, channel, true) {
+            let allowed = rules::recipient(contact, channel, true).and_then(|a| {
+                if capped.contains_key(&c.client_id) { Err(rules::Exclusion::FrequencyCap) } else { Ok(a) }
+            });
+            match allowed {
                 Err(why) => {
                     excluded.push(c.delivery_id);
                     reasons.push(why.reason());

@@ -54,7 +54,15 @@ impl Sender {
                 .await?;
                 continue;
             };
-            match rules::recipient(contact.as_ref(), channel, marketing) {
+            let over_cap = marketing && {
+                let cap = crate::store::caps::load(&tx, &n.tenant).await?;
+                let found =
+                    crate::store::caps::capped(&tx, &n.tenant, (cap, channel.name()), &[n.client_id], now).await?;
+                !found.is_empty()
+            };
+            let allowed = rules::recipient(contact.as_ref(), channel, marketing)
+                .and_then(|a| if over_cap { Err(rules::Exclusion::FrequencyCap) } else { Ok(a) });
+            match allowed {
                 Err(why) => deliveries::exclude(&tx, &n.tenant, &[n.delivery_id], &[why.reason()], now).await?,
                 Ok(address) => {
                     let contact = contact.unwrap_or_default();

@@ -1,5 +1,6 @@
 //! Every SQL statement of the messaging service.
 pub mod campaigns;
+pub mod caps;
 pub mod contacts;
 pub mod deliveries;
 pub mod providers;

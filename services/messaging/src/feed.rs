@@ -36,6 +36,14 @@ fn occurred(event: &Event) -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+/// Whether a person or an integration made the change (not the suite itself: a merge moving
+/// points, a sweep).
+fn by_someone(event: &Event) -> bool {
+    use loyalty_api::common::v1::actor::Kind;
+    let kind = event.actor.as_ref().map(|a| a.kind).unwrap_or(0);
+    kind != Kind::System as i32 && kind != Kind::Service as i32
+}
+
 /// Whether the fact arrived by a file import: such facts fire no trigger.
 fn by_import(event: &Event) -> bool {
     event.actor.as_ref().is_some_and(|a| a.channel == loyalty_api::common::v1::Channel::Import as i32)
@@ -115,7 +123,8 @@ impl ApplyEvent for Contacts {
                 let earned = contacts::set_balance(tx, tenant, client, &balance).await?;
                 if by_import(event) {
                     contacts::mark_imported(tx, tenant, client, occurred(event)).await?;
-                } else if earned > 0 {
+                } else if earned > 0 && by_someone(event) {
+                    // Points a merge moved onto the survivor were credited long ago.
                     fire(tx, event, "points_credited", client, "").await?;
                 }
                 Ok(())

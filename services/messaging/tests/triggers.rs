@@ -158,6 +158,30 @@ async fn points_credited_fire_a_trigger_and_points_that_arrived_by_import_do_not
     assert_eq!(recipients(&smtp), vec!["ona@example.lt"], "the imported balance greets nobody");
     assert!(smtp.mails()[0].text.contains("40"), "the balance placeholder shows the credit");
     assert_eq!(trigger_stats(&mut api, &t.id).await.sent, 1);
+    // A merge moves Rūta's points onto Ona: nothing was credited, nobody is greeted.
+    let mut people = support::clients(&app, &app.admin_token(TENANT));
+    let merge = clients::MergeClientsRequest {
+        context: Some(RequestContext { idempotency_key: "merge-1".into(), ..Default::default() }),
+        survivor_client_id: ona.clone(),
+        merged_client_ids: vec![migrated.clone()],
+    };
+    people.merge_clients(merge).await.expect("merged");
+    let db = support::sql(&app, "messaging").await;
+    let mut balance = 0;
+    for _ in 0..200 {
+        balance = db
+            .query_one("SELECT points_balance FROM shopping WHERE client_id = $1::text::uuid", &[&ona])
+            .await
+            .map(|r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        if balance == 80 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(balance, 80, "Ona holds both balances after the merge");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(recipients(&smtp), vec!["ona@example.lt"], "the merge greets nobody");
 }
 
 #[tokio::test]

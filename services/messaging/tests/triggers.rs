@@ -184,6 +184,25 @@ async fn points_credited_fire_a_trigger_and_points_that_arrived_by_import_do_not
     assert_eq!(recipients(&smtp), vec!["ona@example.lt"], "the merge greets nobody");
 }
 
+/// Waits until the segment feed tells that `client` entered `segment`.
+async fn entered(segments: &mut support::Segments, segment: &str, client: &str) {
+    use futures::StreamExt;
+    use loyalty_api::events::v1::{WatchEventsRequest, event::Payload};
+    for _ in 0..400 {
+        let replay = WatchEventsRequest { replay_only: true, ..Default::default() };
+        let events: Vec<_> =
+            segments.watch_events(replay).await.expect("the segment feed").into_inner().collect().await;
+        let found = events.into_iter().filter_map(Result::ok).any(|e| {
+            matches!(e.payload, Some(Payload::SegmentMembershipChanged(m)) if m.segment_id == segment && m.client_id == client && m.entered)
+        });
+        if found {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{client} never entered {segment}");
+}
+
 #[tokio::test]
 async fn entering_a_segment_greets_the_clients_the_audience_lets_in() {
     let app = start().await;
@@ -216,6 +235,20 @@ async fn entering_a_segment_greets_the_clients_the_audience_lets_in() {
     };
     let t = create(&mut api, welcome).await;
     let mut people = support::clients(&app, &app.admin_token(TENANT));
+    // A first entry published shows the segment's first members were recorded (an entry before
+    // that would be a first member, announced to nobody).
+    let probe = person(&app, "Petras", "petras@example.lt", (1980, 1, 1), clients::Gender::Male, "").await;
+    let moved = clients::Client { id: probe.clone(), city: "Kaunas".into(), ..Default::default() };
+    let mask = prost_types::FieldMask { paths: vec!["city".into()] };
+    people
+        .update_client(clients::UpdateClientRequest {
+            client: Some(moved),
+            update_mask: Some(mask),
+            ..Default::default()
+        })
+        .await
+        .expect("moved to Kaunas");
+    entered(&mut segments, &segment.id, &probe).await;
     for id in [&ona, &jonas] {
         let moved = clients::Client { id: id.to_string(), city: "Kaunas".into(), ..Default::default() };
         let mask = prost_types::FieldMask { paths: vec!["city".into()] };

@@ -57,7 +57,17 @@ fn date(d: Option<&loyalty_api::common::v1::Date>) -> Option<time::Date> {
 
 /// Fires the triggers of `kind` the event matches for `client`, once per event.
 async fn fire(tx: &Transaction<'_>, event: &Event, kind: &str, client: Uuid, segment_id: &str) -> anyhow::Result<()> {
-    let fact = triggers::Fact { kind, segment_id, event_name: "", client, key: &event.event_id, at: occurred(event) };
+    let at = occurred(event);
+    let fact = triggers::Fact {
+        kind,
+        segment_id,
+        event_name: "",
+        client,
+        key: &event.event_id,
+        at,
+        // Entering a segment because an import just changed the client's facts greets nobody.
+        unless_imported_since: (!segment_id.is_empty()).then(|| at - IMPORT_SETTLES),
+    };
     triggers::fire(tx, &event.tenant_id, &fact).await?;
     Ok(())
 }
@@ -131,9 +141,6 @@ impl ApplyEvent for Contacts {
             }
             Some(Payload::SegmentMembershipChanged(m)) => {
                 let client = id(&m.client_id)?;
-                if contacts::imported_since(tx, tenant, client, occurred(event) - IMPORT_SETTLES).await? {
-                    return Ok(());
-                }
                 let kind = if m.entered { "segment_entered" } else { "segment_left" };
                 fire(tx, event, kind, client, &m.segment_id).await
             }

@@ -320,6 +320,7 @@ pub async fn record_event(
         client,
         key: &key,
         at: caller.now,
+        unless_imported_since: None,
     };
     let fired = triggers::fire(&db, caller.tenant.as_str(), &fact).await?;
     Ok(pb::RecordClientEventResponse { triggers_fired: i32::try_from(fired).unwrap_or(i32::MAX) })

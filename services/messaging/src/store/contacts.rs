@@ -136,22 +136,6 @@ pub async fn mark_imported(db: &impl GenericClient, tenant: &str, id: Uuid, at: 
     Ok(())
 }
 
-/// Whether an import changed the client's facts at or after `since`.
-pub async fn imported_since(
-    db: &impl GenericClient,
-    tenant: &str,
-    id: Uuid,
-    since: OffsetDateTime,
-) -> anyhow::Result<bool> {
-    let row = db
-        .query_opt(
-            "SELECT 1 FROM contacts WHERE tenant_id = $1 AND client_id = $2 AND imported_at >= $3",
-            &[&tenant, &id, &since],
-        )
-        .await?;
-    Ok(row.is_some())
-}
-
 /// Makes sure a row exists for `id`, so a consent or a balance arriving first is kept.
 async fn ensure(db: &impl GenericClient, tenant: &str, id: Uuid) -> anyhow::Result<()> {
     db.execute("INSERT INTO contacts (tenant_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&tenant, &id])

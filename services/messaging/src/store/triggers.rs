@@ -110,6 +110,8 @@ pub struct Fact<'a> {
     /// Makes the occurrence: "<trigger id>:<key>".
     pub key: &'a str,
     pub at: OffsetDateTime,
+    /// Fires nothing when an import changed the client's facts at or after this time.
+    pub unless_imported_since: Option<OffsetDateTime>,
 }
 
 /// Fires every trigger `fact` matches for its client; how many.
@@ -120,8 +122,19 @@ pub async fn fire(db: &impl GenericClient, tenant: &str, fact: &Fact<'_>) -> any
              SELECT tenant_id, trigger_id::text || ':' || $3, $4, trigger_id, $5 FROM triggers \
              WHERE tenant_id = $1 AND kind = $2 AND enabled AND deleted_at IS NULL AND created_at <= $5 \
                AND ($6 = '' OR segment_id = $6) AND ($7 = '' OR event_name = $7) \
+               AND ($8::timestamptz IS NULL OR NOT EXISTS (SELECT 1 FROM contacts c \
+                 WHERE c.tenant_id = $1 AND c.client_id = $4 AND c.imported_at >= $8)) \
              ON CONFLICT DO NOTHING",
-            &[&tenant, &fact.kind, &fact.key, &fact.client, &fact.at, &fact.segment_id, &fact.event_name],
+            &[
+                &tenant,
+                &fact.kind,
+                &fact.key,
+                &fact.client,
+                &fact.at,
+                &fact.segment_id,
+                &fact.event_name,
+                &fact.unless_imported_since,
+            ],
         )
         .await?)
 }

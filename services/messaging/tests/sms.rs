@@ -249,24 +249,13 @@ async fn telegram_messages_go_to_the_bot_api_and_a_user_who_blocked_the_bot_is_u
     assert_eq!(to_ona.json()["text"], "Labas, Ona!");
     let s = stats(&mut api, &created.id).await;
     assert_eq!((s.sent, s.failed), (1, 1));
-    let mut people = support::clients(&app, &app.admin_token(TENANT));
-    let mut status = ConsentStatus::Unspecified;
-    for _ in 0..100 {
-        let j = people
-            .get_client(clients::GetClientRequest { client_id: jonas.clone() })
-            .await
-            .expect("client")
-            .into_inner();
-        let telegram =
-            j.consents.iter().find(|c| c.channel == ContactChannel::Telegram as i32).cloned().unwrap_or_default();
-        status = telegram.status();
-        if status == ConsentStatus::Unsubscribed {
-            assert_eq!(telegram.source, "telegram_blocked");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, ConsentStatus::Unsubscribed, "Jonas blocked the bot: he is unsubscribed from Telegram");
+    let telegram = consent_once_unsubscribed(&app, &jonas, ContactChannel::Telegram).await;
+    assert_eq!(
+        telegram.status(),
+        ConsentStatus::Unsubscribed,
+        "Jonas blocked the bot: he is unsubscribed from Telegram"
+    );
+    assert_eq!(telegram.source, "telegram_blocked");
 }
 
 #[tokio::test]
@@ -326,17 +315,26 @@ async fn push_goes_to_fcm_http_v1_and_an_unregistered_device_is_unsubscribed() {
     assert_eq!(to_ona.json()["message"]["notification"]["body"], "Ona, šiandien -20 %!");
     let s = stats(&mut api, &created.id).await;
     assert_eq!((s.sent, s.failed), (1, 1));
-    let mut people = support::clients(&app, &app.admin_token(TENANT));
-    let mut status = ConsentStatus::Unspecified;
+    let push = consent_once_unsubscribed(&app, &jonas, ContactChannel::Push).await;
+    assert_eq!(push.status(), ConsentStatus::Unsubscribed, "FCM no longer knows Jonas's device: he is off push");
+    assert_eq!(push.source, "push_blocked");
+}
+
+/// The client's consent on `channel` once it reads unsubscribed (or as it is after 5 s).
+async fn consent_once_unsubscribed(
+    app: &loyalty_testkit::TestApp,
+    client: &str,
+    channel: ContactChannel,
+) -> clients::ChannelConsent {
+    let mut people = support::clients(app, &app.admin_token(TENANT));
+    let mut consent = clients::ChannelConsent::default();
     for _ in 0..100 {
-        let j = people.get_client(clients::GetClientRequest { client_id: jonas.clone() }).await.expect("client");
-        let push = j.into_inner().consents.into_iter().find(|c| c.channel == ContactChannel::Push as i32);
-        status = push.as_ref().map(|p| p.status()).unwrap_or_default();
-        if status == ConsentStatus::Unsubscribed {
-            assert_eq!(push.map(|p| p.source).unwrap_or_default(), "push_blocked");
+        let c = people.get_client(clients::GetClientRequest { client_id: client.into() }).await.expect("client");
+        consent = c.into_inner().consents.into_iter().find(|c| c.channel == channel as i32).unwrap_or_default();
+        if consent.status() == ConsentStatus::Unsubscribed {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(status, ConsentStatus::Unsubscribed, "FCM no longer knows Jonas's device: he is off push");
+    consent
 }

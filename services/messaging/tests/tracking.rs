@@ -127,6 +127,20 @@ async fn opens_clicks_and_one_click_unsubscribe_are_recorded_and_the_consent_cha
     assert_eq!(smtp.mails().len(), 1);
 }
 
+/// Starts a campaign to everyone with the newsletter and one link to the shop.
+async fn with_a_link(api: &mut support::Messaging, name: &str) -> pb::Campaign {
+    let mut content = newsletter();
+    content.body.push_str("<p><a href=\"https://shop.example/akcija\">Akcija</a></p>");
+    let mut c = campaign(name, everyone());
+    c.body = Some(pb::campaign::Body::Content(content));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    created
+}
+
 /// How many clients the segment service counts for a filter written as text, once it settles on
 /// `expected` (its read model follows the messaging feed).
 async fn counted(app: &loyalty_testkit::TestApp, text: &str, expected: i64) -> i64 {
@@ -164,15 +178,7 @@ async fn who_received_opened_and_clicked_a_mailing_reaches_the_segment_filters()
     settle(&app, TENANT, 3).await;
     segment_sees(&app, TENANT, 3).await;
     let mut api = admin(&app);
-    let mut content = newsletter();
-    content.body.push_str("<p><a href=\"https://shop.example/akcija\">Akcija</a></p>");
-    let mut c = campaign("Gruodis", everyone());
-    c.body = Some(pb::campaign::Body::Content(content));
-    let created =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
+    let created = with_a_link(&mut api, "Gruodis").await;
     let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
     let ona = mails.iter().find(|m| m.to.contains("ona@")).expect("Ona's mail");
     let opened = http::request("GET", &link(&ona.html, "src", "/o/"), None).await;
@@ -201,15 +207,7 @@ async fn an_edge_proxy_records_tracking_and_providers_send_receipts_over_grpc() 
     settle(&app, TENANT, 2).await;
     segment_sees(&app, TENANT, 2).await;
     let mut api = admin(&app);
-    let mut content = newsletter();
-    content.body.push_str("<p><a href=\"https://shop.example/akcija\">Akcija</a></p>");
-    let mut c = campaign("Per gRPC", everyone());
-    c.body = Some(pb::campaign::Body::Content(content));
-    let created =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
+    let created = with_a_link(&mut api, "Per gRPC").await;
     let mails = smtp.wait_for(2, Duration::from_secs(20)).await;
     let (ona, ruta) = match mails[0].to.contains("ona@") {
         true => (&mails[0], &mails[1]),

@@ -40,10 +40,6 @@ impl Rebuilder {
         let generation = store::facts::clear_for_rebuild(&tx).await?;
         for (consumer, feed) in self.feeds.iter() {
             let until = store::facts::cursor(&tx, consumer).await?;
-            if until == 0 {
-                // Nothing was taken from this feed (messaging not deployed yet): nothing to replay.
-                continue;
-            }
             let tell = |done| RebuildProgress {
                 stage: Stage::Replaying as i32,
                 feed: consumer.to_string(),
@@ -52,6 +48,11 @@ impl Rebuilder {
                 facts: 0,
             };
             let _ = progress.send(Ok(tell(0))).await;
+            if until == 0 {
+                // Nothing was taken from this feed (messaging not deployed yet): nothing to replay,
+                // and its service need not be there to ask.
+                continue;
+            }
             let mut events = feed.events(0, true).await?;
             let mut done = 0;
             while let Some(event) = events.next().await {

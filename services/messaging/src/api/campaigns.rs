@@ -68,16 +68,12 @@ async fn channel_of(
     tenant: &TenantId,
     body: Option<&Body>,
 ) -> ApiResult<Channel> {
-    let content = match body {
-        Some(Body::Content(c)) => c.clone(),
-        Some(Body::TemplateId(id)) => {
-            let id = super::uuid_of("campaign.template_id", id)?;
-            templates::load(db, tenant, id, false).await?.ok_or(ApiError::NotFound("template"))?.content
-        }
-        None => return Err(ApiError::field("campaign.content", "give the content or a template id")),
+    let body = match body {
+        Some(Body::Content(c)) => super::Body::Content(c),
+        Some(Body::TemplateId(id)) => super::Body::Template(id),
+        None => super::Body::Missing,
     };
-    Channel::from_contract(content.channel)
-        .ok_or_else(|| ApiError::field("campaign.content.channel", "choose email, SMS, push or Telegram"))
+    Ok(super::content_and_channel(db, tenant, "campaign", body).await?.1)
 }
 
 /// What a campaign's author may write; the rest is output.

@@ -62,6 +62,34 @@ fn chain_wide(caller: &Caller, what: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// What a campaign or a trigger sends: its own content, or a template by id.
+enum Body<'a> {
+    Content(&'a pb::Content),
+    Template(&'a str),
+    Missing,
+}
+
+/// The content `body` sends and its channel (`what` names the message in errors: "campaign",
+/// "trigger"), a template looked up as it is now.
+async fn content_and_channel(
+    db: &impl crate::store::GenericClient,
+    tenant: &loyalty_platform::TenantId,
+    what: &str,
+    body: Body<'_>,
+) -> ApiResult<(pb::Content, crate::domain::rules::Channel)> {
+    let content = match body {
+        Body::Content(c) => c.clone(),
+        Body::Template(id) => {
+            let id = uuid_of(&format!("{what}.template_id"), id)?;
+            crate::store::templates::load(db, tenant, id, false).await?.ok_or(ApiError::NotFound("template"))?.content
+        }
+        Body::Missing => return Err(ApiError::field(&format!("{what}.content"), "give the content or a template id")),
+    };
+    let channel = crate::domain::rules::Channel::from_contract(content.channel)
+        .ok_or_else(|| ApiError::field(&format!("{what}.content.channel"), "choose email, SMS, push or Telegram"))?;
+    Ok((content, channel))
+}
+
 /// A uuid from a body field, INVALID_ARGUMENT naming it otherwise.
 fn uuid_of(field: &str, text: &str) -> ApiResult<uuid::Uuid> {
     uuid::Uuid::parse_str(text.trim()).map_err(|_| ApiError::field(field, "is not an id"))

@@ -4,7 +4,7 @@
 use super::MessagingApi;
 use crate::domain::content;
 use crate::domain::rules::Channel;
-use crate::store::{contacts, deliveries, templates, triggers};
+use crate::store::{contacts, deliveries, triggers};
 use loyalty_api::messaging::v1 as pb;
 use loyalty_api::messaging::v1::TriggerKind as K;
 use loyalty_api::messaging::v1::trigger::Body;
@@ -97,18 +97,16 @@ async fn channel_of(
     tenant: &TenantId,
     body: Option<&Body>,
 ) -> ApiResult<Channel> {
-    let content = match body {
-        Some(Body::Content(c)) => c.clone(),
-        Some(Body::TemplateId(id)) => {
-            let id = super::uuid_of("trigger.template_id", id)?;
-            let t = templates::load(db, tenant, id, false).await?.ok_or(ApiError::NotFound("template"))?;
-            content::prepare(Some(&t.content), "template.content", true).map_err(ApiError::InvalidArgument)?;
-            t.content
-        }
-        None => return Err(ApiError::field("trigger.content", "give the content or a template id")),
+    let (body, template) = match body {
+        Some(Body::Content(c)) => (super::Body::Content(c), false),
+        Some(Body::TemplateId(id)) => (super::Body::Template(id), true),
+        None => (super::Body::Missing, false),
     };
-    Channel::from_contract(content.channel)
-        .ok_or_else(|| ApiError::field("trigger.content.channel", "choose email, SMS, push or Telegram"))
+    let (content, channel) = super::content_and_channel(db, tenant, "trigger", body).await?;
+    if template {
+        content::prepare(Some(&content), "template.content", true).map_err(ApiError::InvalidArgument)?;
+    }
+    Ok(channel)
 }
 
 /// The segment service, under the caller's token, answers the audience (and the segment of a

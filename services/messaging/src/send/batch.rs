@@ -204,8 +204,9 @@ impl Sender {
         deliveries::mark_refused(&tx, &run.tenant, &permanent, 0, now, now).await?;
         let retry_at = now + time::Duration::seconds(5);
         deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
-        let moved: Vec<Uuid> = sent.iter().map(|s| s.0).chain(permanent.iter().map(|p| p.0)).collect();
-        deliveries::publish_changes(&tx, &run.tenant, &moved, None).await?;
+        // Refusals that used the last attempt are failed now (the others are queued again).
+        let failed: Vec<Uuid> = permanent.iter().chain(transient.iter()).map(|p| p.0).collect();
+        deliveries::publish_changes(&tx, &run.tenant, &failed, None).await?;
         tx.commit().await?;
         match Arc::try_unwrap(note) {
             Ok(note) => note.end()?,

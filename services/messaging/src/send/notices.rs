@@ -107,7 +107,6 @@ impl Sender {
                 Outcome::Accepted(provider_id) => {
                     note.accepted(&tenant, m.delivery, time::OffsetDateTime::now_utc())?;
                     deliveries::mark_sent(&db, &tenant, &[(m.delivery, provider_id)], now).await?;
-                    deliveries::publish_changes(&db, &tenant, &[m.delivery], None).await?;
                 }
                 Outcome::Refused { reason, permanent, unreachable } => {
                     if unreachable {

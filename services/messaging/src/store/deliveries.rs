@@ -108,15 +108,15 @@ pub async fn mark_sent(
     }
     let ids: Vec<Uuid> = accepted.iter().map(|a| a.0).collect();
     let provider_ids: Vec<&str> = accepted.iter().map(|a| a.1.as_str()).collect();
-    db.execute(
+    let sql = format!(
         "UPDATE deliveries d SET transport = 'sent', sent_at = $4, retry_at = NULL, updated_at = $4, \
            provider_message_id = t.provider_id \
          FROM unnest($2::uuid[], $3::text[]) AS t(id, provider_id) \
-         WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending'",
-        &[&tenant, &ids, &provider_ids, &now],
-    )
-    .await?;
-    Ok(())
+         WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending' RETURNING {CHANGED}"
+    );
+    let rows = db.query(&sql, &[&tenant, &ids, &provider_ids, &now]).await?;
+    // The sent messages' events in the same statement's answer: no second look at the rows.
+    loyalty_platform::outbox::publish_many(db, &changes(tenant, &rows, None)).await
 }
 
 /// The provider refused these: back in the queue after `retry_at`, or failed once out of attempts.
@@ -155,14 +155,19 @@ pub async fn recover(
     let tenants: Vec<&str> = accepted.iter().map(|a| a.0.as_str()).collect();
     let ids: Vec<Uuid> = accepted.iter().map(|a| a.1).collect();
     let times: Vec<OffsetDateTime> = accepted.iter().map(|a| a.2).collect();
-    let sent = db
-        .execute(
-            "UPDATE deliveries d SET transport = 'sent', sent_at = t.at, updated_at = t.at \
-             FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS t(tenant, id, at) \
-             WHERE d.tenant_id = t.tenant AND d.delivery_id = t.id AND d.transport = 'sending'",
-            &[&tenants, &ids, &times],
-        )
-        .await?;
+    let sql = format!(
+        "UPDATE deliveries d SET transport = 'sent', sent_at = t.at, updated_at = t.at \
+         FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS t(tenant, id, at) \
+         WHERE d.tenant_id = t.tenant AND d.delivery_id = t.id AND d.transport = 'sending' RETURNING {CHANGED}, d.tenant_id"
+    );
+    let rows = db.query(&sql, &[&tenants, &ids, &times]).await?;
+    let sent = rows.len() as u64;
+    let mut events = Vec::new();
+    for r in &rows {
+        let tenant: String = r.get(8);
+        events.extend(changes(&tenant, std::slice::from_ref(r), None));
+    }
+    loyalty_platform::outbox::publish_many(db, &events).await?;
     let requeued = db
         .execute("UPDATE deliveries SET transport = 'queued', attempts = greatest(attempts - 1, 0) WHERE transport = 'sending'", &[])
         .await?;
@@ -478,37 +483,25 @@ pub async fn cancel_queued(
     Ok(())
 }
 
-/// Publishes `DeliveryChanged` for each of `ids` that is a campaign's or a trigger's message: the
-/// engagement `step` it just reached, or (None) its transport state (the segment service's
-/// "received / opened / clicked a mailing").
-pub async fn publish_changes(
-    db: &impl GenericClient,
-    tenant: &str,
-    ids: &[Uuid],
-    step: Option<&str>,
-) -> anyhow::Result<()> {
+/// The columns a `DeliveryChanged` is made of, in the order [`changes`] reads them.
+const CHANGED: &str =
+    "d.delivery_id, d.client_id, d.campaign_id, d.trigger_id, d.channel, d.failure_reason, d.sent_at, d.transport";
+
+/// `DeliveryChanged` for each row of [`CHANGED`] that is a campaign's or a trigger's message (a
+/// transactional notice is not a mailing): the engagement `step` it just reached, or (None) its
+/// transport state. The segment service's "received / opened / clicked a mailing".
+fn changes(tenant: &str, rows: &[tokio_postgres::Row], step: Option<&str>) -> Vec<loyalty_api::events::v1::Event> {
     use loyalty_api::events::v1::{DeliveryChanged, event::Payload};
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let rows = db
-        .query(
-            "SELECT delivery_id, client_id, campaign_id, trigger_id, channel, failure_reason, sent_at, \
-               coalesce($3, transport) \
-             FROM deliveries WHERE tenant_id = $1 AND delivery_id = ANY($2) \
-               AND (campaign_id IS NOT NULL OR trigger_id IS NOT NULL) \
-               AND transport IN ('sent', 'delivered', 'failed') ORDER BY delivery_id",
-            &[&tenant, &ids, &step],
-        )
-        .await?;
     let system = loyalty_api::common::v1::Actor {
         kind: loyalty_api::common::v1::actor::Kind::System as i32,
         ..Default::default()
     };
-    let events: Vec<_> = rows
-        .iter()
-        .map(|r| {
+    rows.iter()
+        .filter_map(|r| {
             let (campaign, trigger): (Option<Uuid>, Option<Uuid>) = (r.get(2), r.get(3));
+            if campaign.is_none() && trigger.is_none() {
+                return None;
+            }
             let channel: String = r.get(4);
             let client: Uuid = r.get(1);
             let payload = DeliveryChanged {
@@ -517,20 +510,33 @@ pub async fn publish_changes(
                 campaign_id: campaign.map(|c| c.to_string()).unwrap_or_default(),
                 trigger_id: trigger.map(|t| t.to_string()).unwrap_or_default(),
                 channel: crate::domain::rules::Channel::parse(&channel).map(|c| c.contract()).unwrap_or(0),
-                status: r.get(7),
+                status: step.map(str::to_string).unwrap_or_else(|| r.get(7)),
                 failure_reason: r.get(5),
                 manual: campaign.is_some(),
                 sent_at: r.get::<_, Option<OffsetDateTime>>(6).map(loyalty_platform::convert::to_timestamp),
             };
-            loyalty_platform::outbox::event(
-                tenant,
-                system.clone(),
-                &client.to_string(),
-                Payload::DeliveryChanged(payload),
-            )
+            let subject = client.to_string();
+            Some(loyalty_platform::outbox::event(tenant, system.clone(), &subject, Payload::DeliveryChanged(payload)))
         })
-        .collect();
-    loyalty_platform::outbox::publish_many(db, &events).await
+        .collect()
+}
+
+/// Publishes [`changes`] for the deliveries `ids` that went somewhere (sent, delivered, failed).
+pub async fn publish_changes(
+    db: &impl GenericClient,
+    tenant: &str,
+    ids: &[Uuid],
+    step: Option<&str>,
+) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT {CHANGED} FROM deliveries d WHERE d.tenant_id = $1 AND d.delivery_id = ANY($2) \
+         AND d.transport IN ('sent', 'delivered', 'failed') ORDER BY d.delivery_id"
+    );
+    let rows = db.query(&sql, &[&tenant, &ids]).await?;
+    loyalty_platform::outbox::publish_many(db, &changes(tenant, &rows, step)).await
 }
 
 /// A provider's receipt: a sent message was delivered, or failed with `reason`. Only a sent

@@ -224,25 +224,17 @@ async fn telegram_messages_go_to_the_bot_api_and_a_user_who_blocked_the_bot_is_u
         ..Default::default()
     };
     api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
-    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
-    let jonas = client(&app, TENANT, "Jonas", "jonas@example.lt", Unknown, "").await;
-    subscribe(&app, &ona, ContactChannel::Telegram, "555").await;
-    subscribe(&app, &jonas, ContactChannel::Telegram, "666").await;
-    settle(&app, TENANT, 2).await;
-    segment_sees(&app, TENANT, 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut c = campaign("Telegram", everyone());
-    c.body = Some(pb::campaign::Body::Content(pb::Content {
-        channel: ContactChannel::Telegram as i32,
-        body: "Labas, {first_name}!".into(),
-        ..Default::default()
-    }));
-    let created =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
-    until_state(&mut api, &created.id, pb::CampaignState::Completed).await;
+    let (_, jonas) = ona_and_jonas_on(&app, ContactChannel::Telegram, ("555", "666")).await;
+    let created = sent_to_everyone(
+        &mut api,
+        "Telegram",
+        pb::Content {
+            channel: ContactChannel::Telegram as i32,
+            body: "Labas, {first_name}!".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let posted = bot.wait_for(2, Duration::from_secs(20)).await;
     assert!(posted.iter().all(|r| r.path == "/bot123:ABC/sendMessage"), "{posted:#?}");
     let to_ona = posted.iter().find(|r| r.json()["chat_id"] == "555").expect("Ona's message");
@@ -287,26 +279,18 @@ async fn push_goes_to_fcm_http_v1_and_an_unregistered_device_is_unsubscribed() {
     assert!(
         matches!(&shown.settings, Some(pb::channel_provider::Settings::PushGateway(g)) if g.api_key.is_empty() && g.api_key_set)
     );
-    let ona = client(&app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
-    let jonas = client(&app, TENANT, "Jonas", "jonas@example.lt", Unknown, "").await;
-    subscribe(&app, &ona, ContactChannel::Push, "ona-phone").await;
-    subscribe(&app, &jonas, ContactChannel::Push, "stale-device").await;
-    settle(&app, TENANT, 2).await;
-    segment_sees(&app, TENANT, 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut c = campaign("Push", everyone());
-    c.body = Some(pb::campaign::Body::Content(pb::Content {
-        channel: ContactChannel::Push as i32,
-        subject: "Akcija".into(),
-        body: "{first_name}, šiandien -20 %!".into(),
-        ..Default::default()
-    }));
-    let created =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
-    until_state(&mut api, &created.id, pb::CampaignState::Completed).await;
+    let (_, jonas) = ona_and_jonas_on(&app, ContactChannel::Push, ("ona-phone", "stale-device")).await;
+    let created = sent_to_everyone(
+        &mut api,
+        "Push",
+        pb::Content {
+            channel: ContactChannel::Push as i32,
+            subject: "Akcija".into(),
+            body: "{first_name}, šiandien -20 %!".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let posted = fcm.wait_for(2, Duration::from_secs(20)).await;
     assert!(posted.iter().all(|r| r.path == "/v1/projects/shop/messages:send"), "{posted:#?}");
     assert!(posted.iter().all(|r| r.header("authorization") == Some("Bearer ya29.access-token")), "{posted:#?}");
@@ -337,4 +321,33 @@ async fn consent_once_unsubscribed(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     consent
+}
+
+/// Ona and Jonas, subscribed to `channel` at these addresses, seen by messaging and segment.
+async fn ona_and_jonas_on(
+    app: &loyalty_testkit::TestApp,
+    channel: ContactChannel,
+    (at_ona, at_jonas): (&str, &str),
+) -> (String, String) {
+    let ona = client(app, TENANT, "Ona", "ona@example.lt", Unknown, "").await;
+    let jonas = client(app, TENANT, "Jonas", "jonas@example.lt", Unknown, "").await;
+    subscribe(app, &ona, channel, at_ona).await;
+    subscribe(app, &jonas, channel, at_jonas).await;
+    settle(app, TENANT, 2).await;
+    segment_sees(app, TENANT, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (ona, jonas)
+}
+
+/// A campaign of `content` to everyone, started and completed.
+async fn sent_to_everyone(api: &mut support::Messaging, name: &str, content: pb::Content) -> pb::Campaign {
+    let mut c = campaign(name, everyone());
+    c.body = Some(pb::campaign::Body::Content(content));
+    let created =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    until_state(api, &created.id, pb::CampaignState::Completed).await;
+    created
 }

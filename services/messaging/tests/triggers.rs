@@ -17,11 +17,6 @@ use std::time::Duration;
 use suite::*;
 use time::macros::datetime;
 
-fn phone() -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-    format!("+370613{:05}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
 /// A client subscribed to email, with a birthday and a gender.
 async fn person(
     app: &TestApp,
@@ -31,42 +26,16 @@ async fn person(
     gender: clients::Gender,
     store: &str,
 ) -> String {
-    let mut api = support::clients(app, &app.admin_token(TENANT));
-    if !store.is_empty() {
-        let s = clients::Store { id: store.into(), name: "Store".into(), ..Default::default() };
-        let _ = api.create_store(clients::CreateStoreRequest { store: Some(s) }).await;
-    }
     let person = clients::Client {
         first_name: first.into(),
         last_name: "Testaitė".into(),
         email: email.into(),
-        phone: phone(),
         birth_date: Some(Date { year: born.0, month: born.1, day: born.2 }),
         gender: gender as i32,
         registration_store_id: store.into(),
         ..Default::default()
     };
-    let id = api
-        .create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() })
-        .await
-        .expect("client")
-        .into_inner()
-        .id;
-    let consents = vec![clients::ChannelConsent {
-        channel: ContactChannel::Email as i32,
-        status: ConsentStatus::Subscribed as i32,
-        source: "form".into(),
-        ..Default::default()
-    }];
-    api.set_consent(clients::SetConsentRequest {
-        client_id: id.clone(),
-        consents,
-        source: "form".into(),
-        ..Default::default()
-    })
-    .await
-    .expect("consent");
-    id
+    create_client(app, TENANT, person, ConsentStatus::Subscribed).await
 }
 
 fn greeting(name: &str, kind: K) -> pb::Trigger {
@@ -273,7 +242,7 @@ async fn entering_a_segment_greets_the_clients_the_audience_lets_in() {
         first_name: "Eglė".into(),
         last_name: "Importuota".into(),
         email: "egle@example.lt".into(),
-        phone: phone(),
+        phone: next_phone(),
         city: "Kaunas".into(),
         gender: clients::Gender::Female as i32,
         ..Default::default()

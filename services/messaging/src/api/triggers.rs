@@ -135,13 +135,18 @@ fn visible(t: &triggers::Row, caller: &Caller) -> ApiResult<bool> {
 
 async fn shown(db: &impl crate::store::GenericClient, tenant: &TenantId, t: &triggers::Row) -> ApiResult<pb::Trigger> {
     let totals = deliveries::totals(db, tenant, deliveries::Of::Trigger(t.id)).await?;
-    Ok(pb::Trigger {
+    Ok(with_totals(t, totals))
+}
+
+/// The trigger as the API shows it, with its figures.
+fn with_totals(t: &triggers::Row, totals: deliveries::Totals) -> pb::Trigger {
+    pb::Trigger {
         id: t.id.to_string(),
         created_at: Some(to_timestamp(t.created_at)),
         updated_at: Some(to_timestamp(t.updated_at)),
         stats: Some(super::deliveries::shown_stats(totals)),
         ..t.definition.clone()
-    })
+    }
 }
 
 /// The trigger as stored: names trimmed, a segment id as the segment service shows it.
@@ -212,13 +217,16 @@ pub async fn get(api: &MessagingApi, r: Request<pb::GetTriggerRequest>) -> ApiRe
 pub async fn list(api: &MessagingApi, r: Request<pb::ListTriggersRequest>) -> ApiResult<pb::ListTriggersResponse> {
     let caller = api.caller(&r)?;
     let db = api.pool.get().await.map_err(anyhow::Error::from)?;
-    let mut shown_ones = Vec::new();
+    let mut seen = Vec::new();
     for t in triggers::list(&db, &caller.tenant).await? {
         if visible(&t, &caller)? {
-            shown_ones.push(shown(&db, &caller.tenant, &t).await?);
+            seen.push(t);
         }
     }
-    Ok(pb::ListTriggersResponse { triggers: shown_ones })
+    let ids: Vec<Uuid> = seen.iter().map(|t| t.id).collect();
+    let mut totals = deliveries::triggers_totals(&db, &caller.tenant, &ids).await?;
+    let shown = seen.iter().map(|t| with_totals(t, totals.remove(&t.id).unwrap_or_default())).collect();
+    Ok(pb::ListTriggersResponse { triggers: shown })
 }
 
 pub async fn update(api: &MessagingApi, r: Request<pb::UpdateTriggerRequest>) -> ApiResult<pb::Trigger> {

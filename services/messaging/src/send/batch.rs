@@ -5,7 +5,7 @@
 use super::{Outcome, Ready, Sender};
 use crate::domain::content;
 use crate::domain::rules::{self, Channel};
-use crate::store::{campaigns, contacts, deliveries};
+use crate::store::{campaigns, caps, contacts, deliveries};
 use anyhow::Context;
 use futures::StreamExt;
 use loyalty_platform::TenantId;
@@ -110,14 +110,13 @@ impl Sender {
         let ids: Vec<Uuid> = claimed.iter().map(|c| c.client_id).collect();
         let known: HashMap<Uuid, contacts::Contact> =
             contacts::load_many(&tx, &tenant, &ids).await?.into_iter().map(|c| (c.client_id, c)).collect();
-        let cap = crate::store::caps::load(&tx, &run.tenant).await?;
-        let capped = crate::store::caps::capped(&tx, &run.tenant, (cap, channel.name()), &ids, now).await?;
+        let cap = caps::load(&tx, &run.tenant).await?;
+        let mut allowance = caps::Allowance::of(&tx, &run.tenant, (cap, channel.name()), &ids, now).await?;
         let (mut excluded, mut reasons, mut outgoing) = (Vec::new(), Vec::new(), Vec::new());
         for c in &claimed {
             let contact = known.get(&c.client_id);
-            let allowed = rules::recipient(contact, channel, true).and_then(|a| {
-                if capped.contains_key(&c.client_id) { Err(rules::Exclusion::FrequencyCap) } else { Ok(a) }
-            });
+            let allowed = rules::recipient(contact, channel, true)
+                .and_then(|a| if allowance.admit(c.client_id) { Ok(a) } else { Err(rules::Exclusion::FrequencyCap) });
             match allowed {
                 Err(why) => {
                     excluded.push(c.delivery_id);
@@ -204,9 +203,6 @@ impl Sender {
         deliveries::mark_refused(&tx, &run.tenant, &permanent, 0, now, now).await?;
         let retry_at = now + time::Duration::seconds(5);
         deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
-        // Refusals that used the last attempt are failed now (the others are queued again).
-        let failed: Vec<Uuid> = permanent.iter().chain(transient.iter()).map(|p| p.0).collect();
-        deliveries::publish_changes(&tx, &run.tenant, &failed, None).await?;
         tx.commit().await?;
         match Arc::try_unwrap(note) {
             Ok(note) => note.end()?,

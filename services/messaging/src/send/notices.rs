@@ -7,7 +7,7 @@
 use super::{Outcome, Outgoing, Sender};
 use crate::domain::content;
 use crate::domain::rules::{self, Channel};
-use crate::store::{contacts, deliveries};
+use crate::store::{caps, contacts, deliveries};
 use loyalty_platform::TenantId;
 use prost::Message;
 use std::collections::HashMap;
@@ -35,6 +35,17 @@ impl Sender {
                 known.insert((tenant.to_string(), c.client_id), c);
             }
         }
+        // The frequency cap over the triggers' messages, per tenant and channel.
+        let mut marketing_by: HashMap<(&str, &str), Vec<Uuid>> = HashMap::new();
+        for n in claimed.iter().filter(|n| n.trigger_id.is_some()) {
+            marketing_by.entry((n.tenant.as_str(), n.channel.as_str())).or_default().push(n.client_id);
+        }
+        let mut allowances: HashMap<(String, String), caps::Allowance> = HashMap::new();
+        for ((tenant, channel), ids) in marketing_by {
+            let cap = caps::load(&tx, tenant).await?;
+            let allowance = caps::Allowance::of(&tx, tenant, (cap, channel), &ids, now).await?;
+            allowances.insert((tenant.to_string(), channel.to_string()), allowance);
+        }
         let mut outgoing = Vec::new();
         for n in &claimed {
             let contact = known.remove(&(n.tenant.clone(), n.client_id));
@@ -43,25 +54,18 @@ impl Sender {
             let marketing = n.trigger_id.is_some();
             let prepared = content.as_ref().and_then(|c| content::prepare(Some(c), "content", marketing).ok());
             let (Some(channel), Some(prepared)) = (channel, prepared) else {
-                deliveries::mark_refused(
-                    &tx,
-                    &n.tenant,
-                    &[(n.delivery_id, "the notice's content does not check".into())],
-                    0,
-                    now,
-                    now,
-                )
-                .await?;
+                deliveries::fail_unsent(&tx, &n.tenant, n.delivery_id, "the message's content does not check", now)
+                    .await?;
                 continue;
             };
-            let over_cap = marketing && {
-                let cap = crate::store::caps::load(&tx, &n.tenant).await?;
-                let found =
-                    crate::store::caps::capped(&tx, &n.tenant, (cap, channel.name()), &[n.client_id], now).await?;
-                !found.is_empty()
-            };
-            let allowed = rules::recipient(contact.as_ref(), channel, marketing)
-                .and_then(|a| if over_cap { Err(rules::Exclusion::FrequencyCap) } else { Ok(a) });
+            let allowance = allowances.get_mut(&(n.tenant.clone(), n.channel.clone()));
+            let allowed = rules::recipient(contact.as_ref(), channel, marketing).and_then(|a| {
+                if allowance.is_none_or(|allowance| allowance.admit(n.client_id)) {
+                    Ok(a)
+                } else {
+                    Err(rules::Exclusion::FrequencyCap)
+                }
+            });
             match allowed {
                 Err(why) => deliveries::exclude(&tx, &n.tenant, &[n.delivery_id], &[why.reason()], now).await?,
                 Ok(address) => {

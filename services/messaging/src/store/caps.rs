@@ -30,28 +30,49 @@ pub async fn save(db: &impl GenericClient, tenant: &str, cap: &Cap) -> anyhow::R
     Ok(())
 }
 
-/// Of `clients`, those who already have `cap.messages` marketing messages on `channel` (sent, or
-/// on their way) in the cap's days before `now`.
-pub async fn capped(
-    db: &impl GenericClient,
-    tenant: &str,
-    (cap, channel): (Cap, &str),
-    clients: &[Uuid],
-    now: OffsetDateTime,
-) -> anyhow::Result<HashMap<Uuid, i64>> {
-    if cap.messages <= 0 || clients.is_empty() {
-        return Ok(HashMap::new());
+/// What the cap still allows `clients` on one channel: the marketing messages each got (sent, or
+/// on their way) in the cap's days before `now`, counted up as more are admitted.
+pub struct Allowance {
+    cap: Cap,
+    counts: HashMap<Uuid, i64>,
+}
+
+impl Allowance {
+    pub async fn of(
+        db: &impl GenericClient,
+        tenant: &str,
+        (cap, channel): (Cap, &str),
+        clients: &[Uuid],
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Allowance> {
+        if cap.messages <= 0 || clients.is_empty() {
+            return Ok(Allowance { cap, counts: HashMap::new() });
+        }
+        let since = now - time::Duration::days(i64::from(cap.days.max(1)));
+        let rows = db
+            .query(
+                "SELECT client_id, count(*) FROM deliveries \
+                 WHERE tenant_id = $1 AND client_id = ANY($2) AND channel = $3 \
+                   AND queued_at >= $4::timestamptz - interval '90 days' \
+                   AND (campaign_id IS NOT NULL OR trigger_id IS NOT NULL) \
+                   AND transport IN ('sending', 'sent', 'delivered') AND coalesce(sent_at, updated_at) >= $4 \
+                 GROUP BY client_id",
+                &[&tenant, &clients, &channel, &since],
+            )
+            .await?;
+        Ok(Allowance { cap, counts: rows.iter().map(|r| (r.get(0), r.get(1))).collect() })
     }
-    let since = now - time::Duration::days(i64::from(cap.days.max(1)));
-    let rows = db
-        .query(
-            "SELECT client_id, count(*) FROM deliveries \
-             WHERE tenant_id = $1 AND client_id = ANY($2) AND channel = $3 AND queued_at >= $4::timestamptz - interval '90 days' \
-               AND (campaign_id IS NOT NULL OR trigger_id IS NOT NULL) \
-               AND transport IN ('sending', 'sent', 'delivered') AND coalesce(sent_at, updated_at) >= $4 \
-             GROUP BY client_id HAVING count(*) >= $5",
-            &[&tenant, &clients, &channel, &since, &i64::from(cap.messages)],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+
+    /// Whether one more message to `client` is within the cap (it is then counted).
+    pub fn admit(&mut self, client: Uuid) -> bool {
+        if self.cap.messages <= 0 {
+            return true;
+        }
+        let n = self.counts.entry(client).or_insert(0);
+        if *n >= i64::from(self.cap.messages) {
+            return false;
+        }
+        *n += 1;
+        true
+    }
 }

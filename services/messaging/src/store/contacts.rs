@@ -230,23 +230,19 @@ pub struct Balance {
 
 /// Keeps the balance; the points earned since the last balance known (0 when none were).
 pub async fn set_balance(db: &impl GenericClient, tenant: &str, id: Uuid, b: &Balance) -> anyhow::Result<i64> {
-    let before = db
-        .query_opt(
-            "SELECT earned_total FROM shopping WHERE tenant_id = $1 AND client_id = $2 FOR UPDATE",
-            &[&tenant, &id],
+    // The statement's snapshot reads the row as it was before the upsert changes it.
+    let row = db
+        .query_one(
+            "WITH before AS (SELECT earned_total FROM shopping WHERE tenant_id = $1 AND client_id = $2) \
+             INSERT INTO shopping (tenant_id, client_id, points_balance, earned_total, next_expiry_at, next_expiry_points) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (tenant_id, client_id) DO UPDATE SET points_balance = $3, \
+               earned_total = greatest(shopping.earned_total, $4), next_expiry_at = $5, next_expiry_points = $6 \
+             RETURNING coalesce((SELECT earned_total FROM before), 0)",
+            &[&tenant, &id, &b.available, &b.earned_total, &b.next_expiry_at, &b.next_expiry_points],
         )
-        .await?
-        .map(|r| r.get::<_, i64>(0))
-        .unwrap_or(0);
-    db.execute(
-        "INSERT INTO shopping (tenant_id, client_id, points_balance, earned_total, next_expiry_at, next_expiry_points) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (tenant_id, client_id) DO UPDATE SET points_balance = $3, \
-           earned_total = greatest(shopping.earned_total, $4), next_expiry_at = $5, next_expiry_points = $6",
-        &[&tenant, &id, &b.available, &b.earned_total, &b.next_expiry_at, &b.next_expiry_points],
-    )
-    .await?;
-    Ok((b.earned_total - before).max(0))
+        .await?;
+    Ok((b.earned_total - row.get::<_, i64>(0)).max(0))
 }
 
 /// A purchase: the last one, the store (for store scope), the categories bought.

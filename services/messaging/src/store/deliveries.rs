@@ -2,6 +2,7 @@
 //! answer, engagement beside transport. Unique per occurrence and client.
 use super::GenericClient;
 use loyalty_platform::TenantId;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -115,8 +116,7 @@ pub async fn mark_sent(
          WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending' RETURNING {CHANGED}"
     );
     let rows = db.query(&sql, &[&tenant, &ids, &provider_ids, &now]).await?;
-    // The sent messages' events in the same statement's answer: no second look at the rows.
-    loyalty_platform::outbox::publish_many(db, &changes(tenant, &rows, None)).await
+    publish(db, tenant, &rows, None).await
 }
 
 /// The provider refused these: back in the queue after `retry_at`, or failed once out of attempts.
@@ -133,17 +133,35 @@ pub async fn mark_refused(
     }
     let ids: Vec<Uuid> = refused.iter().map(|r| r.0).collect();
     let reasons: Vec<&str> = refused.iter().map(|r| r.1.as_str()).collect();
-    db.execute(
+    let sql = format!(
         "UPDATE deliveries d SET failure_reason = t.reason, updated_at = $4::timestamptz, \
            transport = CASE WHEN d.attempts >= $5::int THEN 'failed' ELSE 'queued' END, \
            failed_at = CASE WHEN d.attempts >= $5::int THEN $4::timestamptz END, \
            retry_at = CASE WHEN d.attempts >= $5::int THEN NULL ELSE $6::timestamptz END \
          FROM unnest($2::uuid[], $3::text[]) AS t(id, reason) \
-         WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending'",
-        &[&tenant, &ids, &reasons, &now, &max_attempts, &retry_at],
-    )
-    .await?;
-    Ok(())
+         WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending' RETURNING {CHANGED}"
+    );
+    let rows = db.query(&sql, &[&tenant, &ids, &reasons, &now, &max_attempts, &retry_at]).await?;
+    // Those out of attempts failed (the others wait in the queue, nothing to tell yet).
+    let failed: Vec<tokio_postgres::Row> = rows.into_iter().filter(|r| r.get::<_, &str>(7) == "failed").collect();
+    publish(db, tenant, &failed, None).await
+}
+
+/// A queued message that cannot be sent at all (its content no longer checks): failed with
+/// `reason`, never taken again.
+pub async fn fail_unsent(
+    db: &impl GenericClient,
+    tenant: &str,
+    delivery: Uuid,
+    reason: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let sql = format!(
+        "UPDATE deliveries d SET transport = 'failed', failed_at = $3, failure_reason = $4, updated_at = $3 \
+         WHERE d.tenant_id = $1 AND d.delivery_id = $2 AND d.transport = 'queued' RETURNING {CHANGED}"
+    );
+    let rows = db.query(&sql, &[&tenant, &delivery, &now, &reason]).await?;
+    publish(db, tenant, &rows, None).await
 }
 
 /// After a sender stopped mid-batch: what the journal says the provider accepted is sent; every
@@ -162,12 +180,13 @@ pub async fn recover(
     );
     let rows = db.query(&sql, &[&tenants, &ids, &times]).await?;
     let sent = rows.len() as u64;
-    let mut events = Vec::new();
-    for r in &rows {
-        let tenant: String = r.get(8);
-        events.extend(changes(&tenant, std::slice::from_ref(r), None));
+    let mut by_tenant: std::collections::BTreeMap<String, Vec<tokio_postgres::Row>> = Default::default();
+    for r in rows {
+        by_tenant.entry(r.get(8)).or_default().push(r);
     }
-    loyalty_platform::outbox::publish_many(db, &events).await?;
+    for (tenant, rows) in by_tenant {
+        publish(db, &tenant, &rows, None).await?;
+    }
     let requeued = db
         .execute("UPDATE deliveries SET transport = 'queued', attempts = greatest(attempts - 1, 0) WHERE transport = 'sending'", &[])
         .await?;
@@ -187,18 +206,13 @@ pub async fn unsettled(db: &impl GenericClient, tenant: &str, run: Uuid) -> anyh
 
 /// A purchase by `client` at `at`: every message they had whose conversion window holds it.
 pub async fn convert(db: &impl GenericClient, tenant: &str, client: Uuid, at: OffsetDateTime) -> anyhow::Result<()> {
-    let converted: Vec<Uuid> = db
-        .query(
-            "UPDATE deliveries SET converted_at = $3, updated_at = now() \
-             WHERE tenant_id = $1 AND client_id = $2 AND converted_at IS NULL AND sent_at <= $3 AND conversion_until >= $3 \
-             RETURNING delivery_id",
-            &[&tenant, &client, &at],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    publish_changes(db, tenant, &converted, Some("converted")).await
+    let sql = format!(
+        "UPDATE deliveries d SET converted_at = $3, updated_at = now() \
+         WHERE d.tenant_id = $1 AND d.client_id = $2 AND d.converted_at IS NULL AND d.sent_at <= $3 \
+           AND d.conversion_until >= $3 RETURNING {CHANGED}"
+    );
+    let rows = db.query(&sql, &[&tenant, &client, &at]).await?;
+    publish(db, tenant, &rows, Some("converted")).await
 }
 
 /// A campaign's figures over all its runs.
@@ -228,33 +242,58 @@ pub async fn totals(db: &impl GenericClient, tenant: &TenantId, of: Of) -> anyho
         Of::Campaign(id) => ("campaign_id", id),
         Of::Trigger(id) => ("trigger_id", id),
     };
+    Ok(totals_by(db, tenant, column, &[id]).await?.remove(&id).unwrap_or_default())
+}
+
+/// Each trigger's totals, in two queries for all of them.
+pub async fn triggers_totals(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    triggers: &[Uuid],
+) -> anyhow::Result<HashMap<Uuid, Totals>> {
+    totals_by(db, tenant, "trigger_id", triggers).await
+}
+
+/// The totals of the deliveries whose `column` (campaign_id, trigger_id) is one of `ids`.
+async fn totals_by(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    column: &str,
+    ids: &[Uuid],
+) -> anyhow::Result<HashMap<Uuid, Totals>> {
     let sql = format!(
-        "SELECT count(*), \
+        "SELECT {column}, count(*), \
            count(*) FILTER (WHERE transport IN ('queued', 'sending')), \
            count(*) FILTER (WHERE transport IN ('sent', 'delivered')), \
            count(*) FILTER (WHERE transport = 'delivered'), \
            count(*) FILTER (WHERE transport = 'failed'), \
            count(opened_at), count(clicked_at), count(converted_at), count(unsubscribed_at) \
-         FROM deliveries WHERE tenant_id = $1 AND {column} = $2"
+         FROM deliveries WHERE tenant_id = $1 AND {column} = ANY($2) GROUP BY 1"
     );
-    let r = db.query_one(&sql, &[&tenant.as_str(), &id]).await?;
+    let mut all: HashMap<Uuid, Totals> = HashMap::new();
+    for r in db.query(&sql, &[&tenant.as_str(), &ids]).await? {
+        let t = Totals {
+            audience: r.get(1),
+            excluded: Vec::new(),
+            queued: r.get(2),
+            sent: r.get(3),
+            delivered: r.get(4),
+            failed: r.get(5),
+            opened: r.get(6),
+            clicked: r.get(7),
+            converted: r.get(8),
+            unsubscribed: r.get(9),
+        };
+        all.insert(r.get(0), t);
+    }
     let sql = format!(
-        "SELECT excluded_reason, count(*) FROM deliveries WHERE tenant_id = $1 AND {column} = $2 \
-         AND transport = 'excluded' GROUP BY 1 ORDER BY 1"
+        "SELECT {column}, excluded_reason, count(*) FROM deliveries WHERE tenant_id = $1 AND {column} = ANY($2) \
+         AND transport = 'excluded' GROUP BY 1, 2 ORDER BY 1, 2"
     );
-    let excluded = db.query(&sql, &[&tenant.as_str(), &id]).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
-    Ok(Totals {
-        audience: r.get(0),
-        excluded,
-        queued: r.get(1),
-        sent: r.get(2),
-        delivered: r.get(3),
-        failed: r.get(4),
-        opened: r.get(5),
-        clicked: r.get(6),
-        converted: r.get(7),
-        unsubscribed: r.get(8),
-    })
+    for r in db.query(&sql, &[&tenant.as_str(), &ids]).await? {
+        all.entry(r.get(0)).or_default().excluded.push((r.get(1), r.get(2)));
+    }
+    Ok(all)
 }
 
 /// One delivery as listed.
@@ -382,18 +421,12 @@ pub async fn engaged(
         }
         other => anyhow::bail!("{other:?} is not engagement"),
     };
-    let changed = db
-        .execute(
-            &format!(
-                "UPDATE deliveries SET {set}, updated_at = $3 WHERE tenant_id = $1 AND delivery_id = $2 AND {first} IS NULL"
-            ),
-            &[&tenant, &delivery, &at],
-        )
-        .await?;
-    if changed > 0 {
-        publish_changes(db, tenant, &[delivery], Some(what)).await?;
-    }
-    Ok(())
+    let sql = format!(
+        "UPDATE deliveries d SET {set}, updated_at = $3 WHERE d.tenant_id = $1 AND d.delivery_id = $2 \
+         AND d.{first} IS NULL RETURNING {CHANGED}"
+    );
+    let rows = db.query(&sql, &[&tenant, &delivery, &at]).await?;
+    publish(db, tenant, &rows, Some(what)).await
 }
 
 /// A notice to send: its own content, for one client.
@@ -483,7 +516,8 @@ pub async fn cancel_queued(
     Ok(())
 }
 
-/// The columns a `DeliveryChanged` is made of, in the order [`changes`] reads them.
+/// The columns a `DeliveryChanged` is made of, in the order [`changes`] reads them: every update
+/// that moves a delivery returns them, so its event needs no second read of the row.
 const CHANGED: &str =
     "d.delivery_id, d.client_id, d.campaign_id, d.trigger_id, d.channel, d.failure_reason, d.sent_at, d.transport";
 
@@ -521,22 +555,14 @@ fn changes(tenant: &str, rows: &[tokio_postgres::Row], step: Option<&str>) -> Ve
         .collect()
 }
 
-/// Publishes [`changes`] for the deliveries `ids` that went somewhere (sent, delivered, failed).
-pub async fn publish_changes(
+/// Publishes [`changes`] of `rows` (read by an update's `RETURNING {CHANGED}`).
+async fn publish(
     db: &impl GenericClient,
     tenant: &str,
-    ids: &[Uuid],
+    rows: &[tokio_postgres::Row],
     step: Option<&str>,
 ) -> anyhow::Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT {CHANGED} FROM deliveries d WHERE d.tenant_id = $1 AND d.delivery_id = ANY($2) \
-         AND d.transport IN ('sent', 'delivered', 'failed') ORDER BY d.delivery_id"
-    );
-    let rows = db.query(&sql, &[&tenant, &ids]).await?;
-    loyalty_platform::outbox::publish_many(db, &changes(tenant, &rows, step)).await
+    loyalty_platform::outbox::publish_many(db, &changes(tenant, rows, step)).await
 }
 
 /// A provider's receipt: a sent message was delivered, or failed with `reason`. Only a sent
@@ -548,26 +574,14 @@ pub async fn receipt(
     failed: Option<&str>,
     now: OffsetDateTime,
 ) -> anyhow::Result<bool> {
-    let moved = match failed {
-        None => {
-            db.execute(
-                "UPDATE deliveries SET transport = 'delivered', delivered_at = $3, updated_at = $3 \
-                 WHERE tenant_id = $1 AND delivery_id = $2 AND transport = 'sent'",
-                &[&tenant, &delivery, &now],
-            )
-            .await?
-        }
-        Some(reason) => {
-            db.execute(
-                "UPDATE deliveries SET transport = 'failed', failed_at = $3, failure_reason = $4, updated_at = $3 \
-                 WHERE tenant_id = $1 AND delivery_id = $2 AND transport = 'sent'",
-                &[&tenant, &delivery, &now, &reason],
-            )
-            .await?
-        }
-    };
-    if moved > 0 {
-        publish_changes(db, tenant, &[delivery], None).await?;
-    }
-    Ok(moved > 0)
+    let sql = format!(
+        "UPDATE deliveries d SET transport = CASE WHEN $4::text IS NULL THEN 'delivered' ELSE 'failed' END, \
+           delivered_at = CASE WHEN $4 IS NULL THEN $3::timestamptz END, \
+           failed_at = CASE WHEN $4 IS NOT NULL THEN $3::timestamptz END, \
+           failure_reason = coalesce($4, d.failure_reason), updated_at = $3 \
+         WHERE d.tenant_id = $1 AND d.delivery_id = $2 AND d.transport = 'sent' RETURNING {CHANGED}"
+    );
+    let rows = db.query(&sql, &[&tenant, &delivery, &now, &failed]).await?;
+    publish(db, tenant, &rows, None).await?;
+    Ok(!rows.is_empty())
 }

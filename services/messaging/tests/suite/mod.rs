@@ -127,19 +127,26 @@ pub async fn client(
     consent: ConsentStatus,
     store: &str,
 ) -> String {
-    let mut api = support::clients(app, &app.admin_token(tenant));
-    if !store.is_empty() {
-        let s = clients::Store { id: store.into(), name: "Store".into(), ..Default::default() };
-        let _ = api.create_store(clients::CreateStoreRequest { store: Some(s) }).await;
-    }
     let person = clients::Client {
         first_name: first.into(),
         last_name: "Testaitė".into(),
         email: email.into(),
-        phone: next_phone(),
         registration_store_id: store.into(),
         ..Default::default()
     };
+    create_client(app, tenant, person, consent).await
+}
+
+/// `person` as a client of `tenant` (with a phone of its own, its store created), subscribed (or
+/// not) to email.
+pub async fn create_client(app: &TestApp, tenant: &str, mut person: clients::Client, consent: ConsentStatus) -> String {
+    let mut api = support::clients(app, &app.admin_token(tenant));
+    let store = person.registration_store_id.clone();
+    if !store.is_empty() {
+        let s = clients::Store { id: store, name: "Store".into(), ..Default::default() };
+        let _ = api.create_store(clients::CreateStoreRequest { store: Some(s) }).await;
+    }
+    person.phone = next_phone();
     let id = api
         .create_client(clients::CreateClientRequest { client: Some(person), ..Default::default() })
         .await
@@ -166,7 +173,7 @@ pub async fn client(
 }
 
 /// A phone number no other client of this process has (a client needs a phone or a card).
-fn next_phone() -> String {
+pub fn next_phone() -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     format!("+370612{:05}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

@@ -20,14 +20,7 @@ fn rules(messages: i32, days: i32) -> pb::SetSendingRulesRequest {
 }
 
 async fn send(api: &mut support::Messaging, name: &str, audience: Option<loyalty_api::filter::v1::Audience>) -> String {
-    let created = api
-        .create_campaign(pb::CreateCampaignRequest { campaign: Some(campaign(name, audience)) })
-        .await
-        .expect("created")
-        .into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
+    let created = started(api, campaign(name, audience)).await;
     until_state(api, &created.id, pb::CampaignState::Completed).await;
     created.id
 }

@@ -343,11 +343,7 @@ async fn ona_and_jonas_on(
 async fn sent_to_everyone(api: &mut support::Messaging, name: &str, content: pb::Content) -> pb::Campaign {
     let mut c = campaign(name, everyone());
     c.body = Some(pb::campaign::Body::Content(content));
-    let created =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
+    let created = started(api, c).await;
     until_state(api, &created.id, pb::CampaignState::Completed).await;
     created
 }

@@ -133,12 +133,7 @@ async fn with_a_link(api: &mut support::Messaging, name: &str) -> pb::Campaign {
     content.body.push_str("<p><a href=\"https://shop.example/akcija\">Akcija</a></p>");
     let mut c = campaign(name, everyone());
     c.body = Some(pb::campaign::Body::Content(content));
-    let created =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner();
-    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
-        .await
-        .expect("started");
-    created
+    started(api, c).await
 }
 
 /// How many clients the segment service counts for a filter written as text, once it settles on

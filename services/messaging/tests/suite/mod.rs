@@ -213,6 +213,16 @@ pub async fn segment_sees(app: &TestApp, tenant: &str, n: i64) {
     panic!("the segment service saw {seen} clients of {tenant}, expected {n}");
 }
 
+/// Creates and starts the campaign `c`; the campaign as created.
+pub async fn started(api: &mut Messaging, c: pb::Campaign) -> pb::Campaign {
+    let created = api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created");
+    let created = created.into_inner();
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: created.id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    created
+}
+
 /// Waits until the campaign is in `state`.
 pub async fn until_state(api: &mut Messaging, id: &str, state: pb::CampaignState) -> pb::Campaign {
     let mut last = pb::Campaign::default();

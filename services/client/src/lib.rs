@@ -49,6 +49,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("ListClientHistory", "clients.read"),
     ("EraseClient", "clients.erase"),
     ("ExportClientData", "clients.export"),
+    ("ImportClients", "clients.import"),
     ("CreateStore", "settings.write"),
     ("UpdateStore", "settings.write"),
     ("ListStores", "clients.read"),

@@ -57,11 +57,29 @@ async fn emails_are_unique_per_tenant_ignoring_case() {
     let mut api = admin(&app);
     let mut first = person("Ona", "Kazlauskienė", "+370 612 34567");
     first.email = "Ona@Example.lt".into();
-    api.create_client(create(first)).await.expect("first");
+    let ona = api.create_client(create(first)).await.expect("first").into_inner();
     let mut second = person("Onutė", "Kazlauskienė", "+370 612 99999");
     second.email = "ona@EXAMPLE.LT".into();
+    // A taken email alone names the client holding it: a duplicate, not a malformed request.
     let err = api.create_client(create(second.clone())).await.expect_err("duplicate");
-    assert_eq!(fields(&err), vec!["client.email"]);
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert!(err.message().contains(&ona.id), "names the holder: {}", err.message());
+    // Beside other problems it is one more violation, and every problem is told at once.
+    let mut also_bad = second.clone();
+    also_bad.birth_date = Some(loyalty_api::common::v1::Date { year: 2999, month: 1, day: 1 });
+    let err = api.create_client(create(also_bad)).await.expect_err("two problems");
+    assert_eq!(fields(&err), vec!["client.birth_date", "client.email"]);
+    // An update to a taken email is the same duplicate.
+    let mut third = person("Aldona", "Kazlauskienė", "+370 612 88888");
+    third.email = "aldona@example.lt".into();
+    let aldona = api.create_client(create(third)).await.expect("third").into_inner();
+    let update = pb::UpdateClientRequest {
+        client: Some(pb::Client { id: aldona.id, email: "ONA@example.lt".into(), ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["email".into()] }),
+        ..Default::default()
+    };
+    assert_eq!(api.update_client(update).await.expect_err("taken").code(), Code::AlreadyExists);
+    assert_eq!(total(&mut api).await, 2, "nothing was created by the refused calls");
 
     // Another tenant may use the same address.
     let mut other = client(&app, &app.admin_token("globex"));

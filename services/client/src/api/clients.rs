@@ -21,15 +21,15 @@ const MAX_PAGE: i32 = 1000;
 const DEFAULT_PAGE: i32 = 50;
 
 /// Checks of a (possibly invalid) input that need the database, adding to `v`: phone present
-/// (CL-2), the store exists and is in the caller's scope, the email is free. They run even when
-/// other fields are wrong, so every problem is reported at once.
+/// (CL-2), the store exists and is in the caller's scope. They run even when other fields are
+/// wrong, so every problem is reported at once. Answers the client already holding the email.
 async fn check_input(
     db: &impl GenericClient,
     ctx: &Ctx,
     input: &pb::Client,
     (me, has_card): (Uuid, bool),
     v: &mut Violations,
-) -> Result<()> {
+) -> Result<Option<Uuid>> {
     if input.phone.trim().is_empty() && !has_card {
         v.add("client.phone", "is required: a client needs a phone or a card number");
     }
@@ -42,12 +42,25 @@ async fn check_input(
     {
         v.add("client.registration_store_id", "must be one of the stores your token is limited to");
     }
-    if let Ok(email) = Email::parse(&input.email)
-        && store::clients::email_taken(db, &ctx.tenant, &email.key, me).await?
-    {
-        v.add("client.email", "is already used by another client of this tenant");
+    match Email::parse(&input.email) {
+        Ok(email) => Ok(store::clients::email_holder(db, &ctx.tenant, &email.key, me).await?),
+        Err(_) => Ok(None),
     }
-    Ok(())
+}
+
+/// A taken email: ALREADY_EXISTS naming the client that holds it when it is the only problem (an
+/// import's duplicate, a form's "you are already registered"), else one more violation.
+fn refuse_taken_email(holder: Option<Uuid>, v: &mut Violations) -> Result<()> {
+    match holder {
+        Some(client) if v.is_empty() => {
+            Err(ApiError::AlreadyExists(format!("client.email is already used by client {client}")))
+        }
+        Some(_) => {
+            v.add("client.email", "is already used by another client of this tenant");
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 /// The participation status a registration asks for: member unless it says subscriber.
@@ -82,7 +95,7 @@ async fn new_record(
     let mut v = Violations::new();
     let profile = Profile::parse(&input, "client.", &rules).map_err(|e| v.extend(e)).ok();
     let card_number = body.card_number.trim();
-    check_input(tx, ctx, &input, (Uuid::nil(), !card_number.is_empty()), &mut v).await?;
+    let holder = check_input(tx, ctx, &input, (Uuid::nil(), !card_number.is_empty()), &mut v).await?;
     if !card_number.is_empty() && cards::holder(api, ctx, card_number).await?.is_some() {
         v.add("card_number", "belongs to another client");
     }
@@ -95,6 +108,7 @@ async fn new_record(
         }
         Err(other) => return Err(other),
     };
+    refuse_taken_email(holder, &mut v)?;
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ApiError::InvalidArgument(v));
     };
@@ -127,7 +141,7 @@ pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientReq
     let record = new_record(api, &tx, &ctx, &body).await?;
     if let Err(e) = store::clients::insert(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
-            return Err(ApiError::field("client.email", "is already used by another client of this tenant"));
+            return Err(ApiError::AlreadyExists("client.email is already used by another client".into()));
         }
         return Err(e.into());
     }
@@ -223,7 +237,8 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     let profile = Profile::parse(&merged, "client.", &rules).map_err(|e| v.extend(e)).ok();
     // Without a phone the client must hold a card (CL-2); only then is the card service asked.
     let has_card = merged.phone.trim().is_empty() && cards::holds_any(api, &ctx, record.id).await?;
-    check_input(&tx, &ctx, &merged, (record.id, has_card), &mut v).await?;
+    let holder = check_input(&tx, &ctx, &merged, (record.id, has_card), &mut v).await?;
+    refuse_taken_email(holder, &mut v)?;
     let Some(mut profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ApiError::InvalidArgument(v));
     };
@@ -235,7 +250,7 @@ pub async fn update(api: &ClientApi, request: tonic::Request<pb::UpdateClientReq
     record.updated_at = ctx.now;
     if let Err(e) = store::clients::update_profile(&tx, &ctx.tenant, &record).await {
         if store::clients::is_email_conflict(&e) {
-            return Err(ApiError::field("client.email", "is already used by another client of this tenant"));
+            return Err(ApiError::AlreadyExists("client.email is already used by another client".into()));
         }
         return Err(e.into());
     }

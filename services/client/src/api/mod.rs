@@ -5,6 +5,7 @@ mod context;
 pub mod convert;
 mod gdpr;
 mod history;
+mod import;
 mod settings;
 mod status;
 mod tags;
@@ -191,6 +192,12 @@ impl ClientService for ClientApi {
         r: Request<pb::ExportClientDataRequest>,
     ) -> Result<Response<pb::ExportClientDataResponse>, Status> {
         reply(gdpr::export(self, r).await)
+    }
+    async fn import_clients(
+        &self,
+        r: Request<pb::ImportClientsRequest>,
+    ) -> Result<Response<pb::ImportClientsResponse>, Status> {
+        reply(import::import(self, r).await)
     }
     async fn create_store(&self, r: Request<pb::CreateStoreRequest>) -> Result<Response<pb::Store>, Status> {
         reply(settings::create_store(self, r).await)

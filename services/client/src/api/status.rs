@@ -131,7 +131,7 @@ async fn tell_ledger(api: &ClientApi, ctx: &Ctx, client: uuid::Uuid, blocked: bo
     }
 }
 
-fn agreement(a: &pb::Agreement, source: &str, changed_at: time::OffsetDateTime) -> Agreement {
+pub(super) fn agreement(a: &pb::Agreement, source: &str, changed_at: time::OffsetDateTime) -> Agreement {
     Agreement {
         granted: a.granted,
         changed_at,
@@ -141,7 +141,7 @@ fn agreement(a: &pb::Agreement, source: &str, changed_at: time::OffsetDateTime) 
 
 /// The time a change happened: its original time from a migration, else now. A bad time is a
 /// violation of `field`; giving one without the right is refused outright.
-fn changed_time(
+pub(super) fn changed_time(
     ctx: &Ctx,
     given: Option<&prost_types::Timestamp>,
     field: &str,
@@ -160,31 +160,7 @@ fn changed_time(
 /// The consents a request sets, read with every problem at once; each channel at most once.
 fn consent_changes(body: &pb::SetConsentRequest, source: &str, ctx: &Ctx) -> Result<Vec<Consent>> {
     let mut v = Violations::new();
-    let mut changes = Vec::new();
-    for (i, c) in body.consents.iter().enumerate() {
-        let channel = convert::channel_name(c.channel);
-        let status = convert::consent_name(c.status);
-        if channel.is_none() {
-            v.add(format!("consents[{i}].channel"), "must be email, sms, push or telegram");
-        }
-        if status.is_none() {
-            v.add(format!("consents[{i}].status"), "must be subscribed, unsubscribed or unknown");
-        }
-        if let (Some(channel), Some(status)) = (channel, status) {
-            if changes.iter().any(|x: &Consent| x.channel == channel) {
-                v.add(format!("consents[{i}].channel"), "is listed twice");
-            }
-            let source = if c.source.is_empty() { source.to_string() } else { c.source.clone() };
-            let changed_at = changed_time(ctx, c.changed_at.as_ref(), &format!("consents[{i}].changed_at"), &mut v)?;
-            changes.push(Consent {
-                channel: channel.into(),
-                status: status.into(),
-                changed_at,
-                source,
-                address: c.address.clone(),
-            });
-        }
-    }
+    let changes = channel_consents(&body.consents, "consents", source, ctx, &mut v)?;
     for (field, a) in [
         ("personal_data_consent.changed_at", &body.personal_data_consent),
         ("third_party_transfer_consent.changed_at", &body.third_party_transfer_consent),
@@ -300,4 +276,41 @@ pub async fn check_permission(
     let record = load_visible(&conn, &ctx, id, false).await?;
     let (reason, address) = permission(&record, channel);
     Ok(pb::CheckMarketingPermissionResponse { allowed: reason == Reason::Subscribed, reason: reason as i32, address })
+}
+
+/// Channel consents as given (`prefix[i].channel` names a bad one), each with its original time
+/// for a migration, else now, and its source (`source` when the item gives none).
+pub(super) fn channel_consents(
+    items: &[pb::ChannelConsent],
+    prefix: &str,
+    source: &str,
+    ctx: &Ctx,
+    v: &mut Violations,
+) -> Result<Vec<Consent>> {
+    let mut changes = Vec::new();
+    for (i, c) in items.iter().enumerate() {
+        let channel = convert::channel_name(c.channel);
+        let status = convert::consent_name(c.status);
+        if channel.is_none() {
+            v.add(format!("{prefix}[{i}].channel"), "must be email, sms, push or telegram");
+        }
+        if status.is_none() {
+            v.add(format!("{prefix}[{i}].status"), "must be subscribed, unsubscribed or unknown");
+        }
+        if let (Some(channel), Some(status)) = (channel, status) {
+            if changes.iter().any(|x: &Consent| x.channel == channel) {
+                v.add(format!("{prefix}[{i}].channel"), "is listed twice");
+            }
+            let source = if c.source.is_empty() { source.to_string() } else { c.source.clone() };
+            let changed_at = changed_time(ctx, c.changed_at.as_ref(), &format!("{prefix}[{i}].changed_at"), v)?;
+            changes.push(Consent {
+                channel: channel.into(),
+                status: status.into(),
+                changed_at,
+                source,
+                address: c.address.clone(),
+            });
+        }
+    }
+    Ok(changes)
 }

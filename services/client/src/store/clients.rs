@@ -319,21 +319,40 @@ pub async fn load(
     Ok(row.as_ref().map(from_row))
 }
 
-/// Another live client of the tenant already uses this email.
-pub async fn email_taken(
+/// The other live client of the tenant that already uses this email.
+pub async fn email_holder(
     db: &impl GenericClient,
     tenant: &TenantId,
     email_key: &str,
     except: Uuid,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Uuid>> {
     let row = db
         .query_opt(
-            "SELECT 1 FROM clients WHERE tenant_id = $1 AND email_key = $2 AND merged_into IS NULL AND id <> $3",
+            "SELECT id FROM clients WHERE tenant_id = $1 AND email_key = $2 AND merged_into IS NULL AND id <> $3",
             &[&tenant, &email_key, &except],
         )
         .await
         .context("checking the email")?;
-    Ok(row.is_some())
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// The live clients of the tenant holding any of these email keys or phones (a migration's
+/// duplicates): `(id, email_key, phone)`.
+pub async fn holders(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    email_keys: &[String],
+    phones: &[String],
+) -> anyhow::Result<Vec<(Uuid, Option<String>, Option<String>)>> {
+    let rows = db
+        .query(
+            "SELECT id, email_key, phone FROM clients WHERE tenant_id = $1 AND merged_into IS NULL
+               AND (email_key = ANY($2) OR phone = ANY($3))",
+            &[&tenant, &email_keys, &phones],
+        )
+        .await
+        .context("finding clients by email and phone")?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
 /// The insert or update failed on the unique email.

@@ -34,5 +34,7 @@ pub async fn register_all(
         messaging.messaging.public_url = String::new();
     }
     loyalty_messaging::register(&messaging, services).await.context("starting the messaging service")?;
+    let imports: loyalty_import_export::Settings = own(loyalty_import_export::NAME, settings)?;
+    loyalty_import_export::register(&imports, services).await.context("starting the import-export service")?;
     Ok(())
 }

@@ -71,9 +71,11 @@ pub fn service_rights(service: &str) -> anyhow::Result<&'static [&'static str]> 
         "card" => loyalty_card::IDENTITY_RIGHTS,
         "ledger" => loyalty_ledger::IDENTITY_RIGHTS,
         "segment" => loyalty_segment::IDENTITY_RIGHTS,
-        other => {
-            anyhow::bail!("--service {other:?}: the services with an identity are client, card, ledger and segment")
-        }
+        "messaging" => loyalty_messaging::IDENTITY_RIGHTS,
+        "importexport" => loyalty_import_export::IDENTITY_RIGHTS,
+        other => anyhow::bail!(
+            "--service {other:?}: the services with an identity are client, card, ledger, segment, messaging and importexport"
+        ),
     })
 }
 

@@ -4,6 +4,7 @@ use crate::TestApp;
 use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::common::v1::{Money, RequestContext};
+use loyalty_api::importexport::v1::import_export_service_client::ImportExportServiceClient;
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_api::messaging::v1::messaging_service_client::MessagingServiceClient;
 use loyalty_api::segment::v1::segment_service_client::SegmentServiceClient;
@@ -17,6 +18,7 @@ pub type Cards = CardServiceClient<Authed>;
 pub type Ledger = LedgerServiceClient<Authed>;
 pub type Segments = SegmentServiceClient<Authed>;
 pub type Messaging = MessagingServiceClient<Authed>;
+pub type ImportExport = ImportExportServiceClient<Authed>;
 
 /// The tenant most tests act in.
 pub const TENANT: &str = "acme";
@@ -39,6 +41,10 @@ pub fn segments(app: &TestApp, token: &str) -> Segments {
 
 pub fn messaging(app: &TestApp, token: &str) -> Messaging {
     MessagingServiceClient::new(app.authed(token))
+}
+
+pub fn import_export(app: &TestApp, token: &str) -> ImportExport {
+    ImportExportServiceClient::new(app.authed(token))
 }
 
 /// The fields named by an INVALID_ARGUMENT (panics on any other status).

@@ -105,6 +105,9 @@ async fn phones_match_when_they_are_the_key() {
     let by_phone = pb::Client { phone: "8 612 00009".into(), ..row("Jonas", "jonas@example.lt") };
     let by_email = api.import_clients(batch("e", vec![by_phone.clone()])).await.expect("email key").into_inner();
     assert_eq!(outcomes(&by_email), [Outcome::Created], "phones are not unique: by email it is a new client");
+    let phone_only = pb::Client { phone: "+370 612 00009".into(), ..row("Jonas", "") };
+    let known = api.import_clients(batch("po", vec![phone_only])).await.expect("phone only").into_inner();
+    assert_eq!(outcomes(&known), [Outcome::Duplicate], "a row without an email is known by its phone");
     let request = pb::ImportClientsRequest { match_key: pb::MatchKey::Phone as i32, ..batch("p", vec![by_phone]) };
     let matched = api.import_clients(request).await.expect("phone key").into_inner();
     assert_eq!(outcomes(&matched), [Outcome::Duplicate]);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The services that exist today; each must be fully operable in every rendering.
-const SERVICES: [&str; 5] = ["client", "card", "ledger", "segment", "messaging"];
+const SERVICES: [&str; 6] = ["client", "card", "ledger", "segment", "messaging", "importexport"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")

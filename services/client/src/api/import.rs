@@ -1,8 +1,8 @@
 //! A migration's batch of clients (IE-1): every row checked, duplicates named, the good rows
 //! written in one transaction with their original times.
+use super::ClientApi;
 use super::context::Ctx;
 use super::status::{agreement, changed_time, channel_consents};
-use super::ClientApi;
 use crate::domain::profile::Rules;
 use crate::domain::{ClientRecord, Profile, Status};
 use crate::events;
@@ -28,7 +28,10 @@ enum Row {
     Invalid(Violations),
 }
 
-pub async fn import(api: &ClientApi, request: tonic::Request<pb::ImportClientsRequest>) -> Result<pb::ImportClientsResponse> {
+pub async fn import(
+    api: &ClientApi,
+    request: tonic::Request<pb::ImportClientsRequest>,
+) -> Result<pb::ImportClientsResponse> {
     let ctx = Ctx::new(&request, request.get_ref().context.as_ref(), api.clock())?;
     let body = request.into_inner();
     if body.clients.len() > MAX_ROWS {
@@ -169,11 +172,15 @@ async fn check_stores(db: &impl store::GenericClient, ctx: &Ctx, rows: &mut [Row
     Ok(())
 }
 
-/// Marks rows whose email (always) or phone (when it is the match key) an existing client, or an
-/// earlier row of the batch, already holds.
+/// Marks rows whose email (always) or phone (when it is the match key, or the row has no email)
+/// an existing client, or an earlier row of the batch, already holds.
 async fn match_existing(db: &impl store::GenericClient, ctx: &Ctx, rows: &mut [Row], by_phone: bool) -> Result<()> {
     let email_of = |r: &ClientRecord| r.profile.email.as_ref().map(|e| e.key.clone());
-    let phone_of = |r: &ClientRecord| r.profile.phone.as_ref().map(|p| p.as_str().to_string()).filter(|_| by_phone);
+    // A row without an email is known by its phone whatever the key: re-importing a file must
+    // not duplicate its phone-only clients.
+    let phone_of = |r: &ClientRecord| {
+        r.profile.phone.as_ref().map(|p| p.as_str().to_string()).filter(|_| by_phone || r.profile.email.is_none())
+    };
     let new = || rows.iter().filter_map(|r| if let Row::New(r) = r { Some(r) } else { None });
     let emails: Vec<String> = new().filter_map(|r| email_of(r)).collect();
     let phones: Vec<String> = new().filter_map(|r| phone_of(r)).collect();
@@ -229,6 +236,7 @@ async fn write(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, created: &[Cl
         publish(tx, &ctx.event(&subject, Payload::ClientUpserted(events::upserted(record, vec![])))).await?;
     }
     let ids: Vec<Uuid> = created.iter().map(|r| r.id).collect();
-    store::history::record_many(tx, &ctx.tenant, &ids, "created", ctx.now, &ctx.actor, &json!({"by": "import"})).await?;
+    store::history::record_many(tx, &ctx.tenant, &ids, "created", ctx.now, &ctx.actor, &json!({"by": "import"}))
+        .await?;
     Ok(())
 }

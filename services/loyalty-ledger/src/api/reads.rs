@@ -206,7 +206,9 @@ pub async fn export(api: &LedgerApi, request: tonic::Request<pb::ExportEntriesRe
             e.hash
         ));
     }
-    Ok(csv.into_bytes().chunks(1 << 20).map(|c| FileChunk { data: c.to_vec() }).collect())
+    let bytes = csv.into_bytes();
+    let chunks = bytes.chunks(1 << 20);
+    Ok(chunks.enumerate().map(|(i, c)| FileChunk { data: c.to_vec(), offset: (i << 20) as i64 }).collect())
 }
 
 pub async fn verify(

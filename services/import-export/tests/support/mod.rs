@@ -1,0 +1,145 @@
+//! The import-export service beside the client and card services it creates clients through, as
+//! `loyalty dev up` runs them, and the helpers its tests share: uploading a file, waiting for a
+//! job, reading its reports and error file.
+#![allow(dead_code)]
+use futures::StreamExt;
+use loyalty_api::client::v1 as clients;
+use loyalty_api::importexport::v1 as pb;
+use loyalty_api::importexport::v1::start_import_request::Part;
+use loyalty_platform::config::PlatformSettings;
+use loyalty_platform::server::Services;
+use loyalty_testkit::TestApp;
+use loyalty_testkit::support::{self, ImportExport};
+use std::time::{Duration, Instant};
+
+pub use loyalty_testkit::support::{Clients, TENANT};
+
+pub async fn start() -> TestApp {
+    peers(loyalty_testkit::test_settings().await.expect("a test database"), true).await
+}
+
+/// The client and card services on `settings`, with import-export in-process when `with_imports`.
+pub async fn peers(settings: PlatformSettings, with_imports: bool) -> TestApp {
+    TestApp::start_with(settings, move |settings| async move {
+        let mut services = Services::new();
+        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
+        if with_imports {
+            let mut imports = loyalty_import_export::Settings::with_platform(&settings);
+            imports.importexport.poll_every_ms = 20;
+            imports.importexport.batch_rows = 3;
+            loyalty_import_export::register(&imports, &mut services).await?;
+        }
+        Ok(services)
+    })
+    .await
+    .expect("the suite starts against a real Postgres")
+}
+
+pub fn api(app: &TestApp, token: &str) -> ImportExport {
+    support::import_export(app, token)
+}
+
+pub fn admin(app: &TestApp) -> ImportExport {
+    api(app, &app.admin_token(TENANT))
+}
+
+pub fn client_api(app: &TestApp) -> Clients {
+    support::clients(app, &app.admin_token(TENANT))
+}
+
+/// A header for a client file with an upload id of its own.
+pub fn header(upload_id: &str) -> pb::ImportHeader {
+    pb::ImportHeader {
+        kind: pb::ImportKind::Clients as i32,
+        format: pb::FileFormat::Csv as i32,
+        file_name: "klientai.csv".into(),
+        upload_id: upload_id.into(),
+        ..Default::default()
+    }
+}
+
+/// The messages of an upload: the header, then `file` in chunks of `chunk` bytes from `from`.
+pub fn messages(header: pb::ImportHeader, file: &[u8], chunk: usize, from: usize) -> Vec<pb::StartImportRequest> {
+    let mut out = vec![pb::StartImportRequest { part: Some(Part::Header(header)) }];
+    let mut at = from;
+    while at < file.len() {
+        let end = (at + chunk).min(file.len());
+        let data = file[at..end].to_vec();
+        out.push(pb::StartImportRequest {
+            part: Some(Part::Chunk(loyalty_api::common::v1::FileChunk { data, offset: at as i64 })),
+        });
+        at = end;
+    }
+    out
+}
+
+/// Uploads `file` whole and answers the job it started.
+pub async fn upload(api: &mut ImportExport, header: pb::ImportHeader, file: &[u8]) -> Result<pb::Job, tonic::Status> {
+    let stream = futures::stream::iter(messages(header, file, 100, 0));
+    api.start_import(stream).await.map(|r| r.into_inner())
+}
+
+/// The job once it ended (fails after 60 s).
+pub async fn finished(api: &mut ImportExport, job_id: &str) -> pb::Job {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = api.get_job(pb::GetJobRequest { job_id: job_id.into() }).await.expect("job").into_inner();
+        if ![pb::JobState::Queued, pb::JobState::Running].contains(&job.state()) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {job_id} did not end within 60 s: {job:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Uploads `file` and waits for its job to end.
+pub async fn import(api: &mut ImportExport, header: pb::ImportHeader, file: &[u8]) -> pb::Job {
+    let job = upload(api, header, file).await.expect("upload accepted");
+    finished(api, &job.id).await
+}
+
+/// Every row report of a job: (row, severity, [(column, reason)], client id).
+pub async fn reports(api: &mut ImportExport, job_id: &str) -> Vec<(i64, String, Vec<(String, String)>, String)> {
+    let request = pb::ListRowReportsRequest {
+        job_id: job_id.into(),
+        page: Some(loyalty_api::common::v1::PageRequest { page_size: 1000, page_token: String::new() }),
+    };
+    let answer = api.list_row_reports(request).await.expect("reports").into_inner();
+    answer
+        .reports
+        .into_iter()
+        .map(|r| (r.row, r.severity, r.violations.into_iter().map(|v| (v.field, v.description)).collect(), r.client_id))
+        .collect()
+}
+
+/// The error file of a job, as text without its byte-order mark.
+pub async fn error_file(api: &mut ImportExport, job_id: &str) -> String {
+    let mut stream =
+        api.download_error_file(pb::DownloadExportRequest { job_id: job_id.into() }).await.expect("file").into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        assert_eq!(chunk.offset as usize, bytes.len(), "chunks say where they start");
+        bytes.extend(chunk.data);
+    }
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    text.strip_prefix('\u{feff}').expect("a byte-order mark for spreadsheets").to_string()
+}
+
+/// The tenant's clients as (first name, email), sorted.
+pub async fn people(clients: &mut Clients) -> Vec<(String, String)> {
+    let page = Some(loyalty_api::common::v1::PageRequest { page_size: 1000, page_token: String::new() });
+    let request = clients::ListClientsRequest { page, ..Default::default() };
+    let mut found: Vec<(String, String)> = clients
+        .list_clients(request)
+        .await
+        .expect("clients")
+        .into_inner()
+        .clients
+        .into_iter()
+        .map(|c| (c.first_name, c.email))
+        .collect();
+    found.sort();
+    found
+}

@@ -6,7 +6,7 @@ use crate::config::JobSettings;
 use crate::domain::layout::{Field, Layout};
 use crate::domain::{cells, text};
 use crate::reader::{self, Item};
-use crate::store::jobs::{Counts, Job};
+use crate::store::jobs::{Advanced, Counts, Job};
 use crate::store::reports::Report;
 use crate::store::{jobs, reports, uploads};
 use loyalty_api::client::v1 as pb;
@@ -39,6 +39,8 @@ enum Stop {
     Refused(String),
     /// Someone cancelled the job.
     Cancelled,
+    /// Another worker took the job over (this one was too slow to renew its lease).
+    Lost,
     /// A passing failure (the database, the client service): another pass resumes the job.
     Passing(anyhow::Error),
 }
@@ -71,6 +73,7 @@ impl Runner {
             Ok(total) => jobs::finish(&db().await?, &job, Ok(total)).await?,
             Err(Stop::Refused(why)) => jobs::finish(&db().await?, &job, Err(&why)).await?,
             Err(Stop::Cancelled) => tracing::info!(job = %job.id, "import cancelled"),
+            Err(Stop::Lost) => tracing::warn!(job = %job.id, "import taken over by another worker"),
             Err(Stop::Passing(e)) => {
                 jobs::release(&db().await?, &job).await?;
                 return Err(e.context(format!("import job {}", job.id)));
@@ -87,6 +90,13 @@ impl Runner {
         let mut feeder = Some(tokio::spawn(feed(self.pool.clone(), job.tenant.clone(), upload, chunks_in)));
         let mut items = reader::read(chunks, spec);
         let layout = match items.recv().await {
+            Some(Item::Header(header)) if header.iter().any(|h| h.contains('\u{fffd}')) => {
+                return Err(Stop::Refused(format!(
+                    "the header row holds bytes that are not {} text: name the file's encoding (windows-1257 for \
+                     Lithuanian, windows-1251 for Cyrillic, windows-1252 for Western European)",
+                    spec.encoding.name()
+                )));
+            }
             Some(Item::Header(header)) => Layout::read(&header, &job.request.column_mapping).map_err(Stop::Refused)?,
             Some(Item::Failed(why)) => return Err(Stop::Refused(why)),
             _ => return Err(Stop::Refused("the file is empty: it has no header row".into())),
@@ -220,11 +230,15 @@ impl Runner {
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
         reports::add(&tx, &job.tenant, job.id, &found).await?;
-        if !jobs::advance(&tx, job, *done, counts, self.settings.lease_s).await? {
-            return Err(Stop::Cancelled);
+        let advanced = jobs::advance(&tx, job, *done, counts, self.settings.lease_s).await?;
+        if advanced == Advanced::Lost {
+            return Err(Stop::Lost);
         }
         tx.commit().await?;
         *done += counts.rows;
+        if advanced == Advanced::Cancelled {
+            return Err(Stop::Cancelled);
+        }
         Ok(())
     }
 

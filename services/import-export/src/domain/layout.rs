@@ -169,11 +169,11 @@ impl Layout {
 pub fn check_mapping(mapping: &BTreeMap<String, String>, v: &mut Violations) {
     for (column, field) in mapping {
         if column.trim().is_empty() {
-            v.add("column_mapping", "has an empty column name");
+            v.add("header.column_mapping", "has an empty column name");
         }
         if Field::from_name(field).is_none() {
             v.add(
-                format!("column_mapping[{column}]"),
+                format!("header.column_mapping[{column}]"),
                 format!("{field:?} is not a field; the fields are {}", field_names()),
             );
         }

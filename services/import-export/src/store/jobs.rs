@@ -142,26 +142,43 @@ pub struct Counts {
     pub duplicates: i64,
 }
 
-/// Adds a batch's figures and renews the lease; false when the job is no longer running (it
-/// was cancelled): the caller rolls back and stops.
+/// What became of a job when a batch was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advanced {
+    /// Recorded; the job goes on.
+    Running,
+    /// Recorded (its clients exist), but the job was cancelled meanwhile: stop.
+    Cancelled,
+    /// Not recorded: another worker moved the job on (this one lost its lease).
+    Lost,
+}
+
+/// Adds a batch's figures and renews the lease. A batch that ended after the job was cancelled
+/// is still counted: its clients were created.
 pub async fn advance(
     db: &impl GenericClient,
     job: &Job,
     done_before: i64,
     c: Counts,
     lease_s: i64,
-) -> anyhow::Result<bool> {
-    let n = db
-        .execute(
+) -> anyhow::Result<Advanced> {
+    let row = db
+        .query_opt(
             "UPDATE jobs SET rows_done = rows_done + $4, rows_imported = rows_imported + $5,
                     rows_failed = rows_failed + $6, duplicate_warnings = duplicate_warnings + $7,
-                    lease_until = now() + make_interval(secs => $8), updated_at = now()
-              WHERE tenant_id = $1 AND id = $2 AND state = 'running' AND rows_done = $3",
+                    lease_until = CASE WHEN state = 'running' THEN now() + make_interval(secs => $8) END,
+                    updated_at = now()
+              WHERE tenant_id = $1 AND id = $2 AND state IN ('running', 'cancelled') AND rows_done = $3
+             RETURNING state",
             &[&job.tenant, &job.id, &done_before, &c.rows, &c.imported, &c.failed, &c.duplicates, &(lease_s as f64)],
         )
         .await
         .context("recording the job's progress")?;
-    Ok(n == 1)
+    Ok(match row.map(|r| r.get::<_, String>(0)) {
+        Some(state) if state == "running" => Advanced::Running,
+        Some(_) => Advanced::Cancelled,
+        None => Advanced::Lost,
+    })
 }
 
 /// Ends a running job: succeeded with `rows_total`, or failed with why.

@@ -12,7 +12,8 @@ use loyalty_testkit::TestApp;
 use loyalty_testkit::support::{self, ImportExport};
 use std::time::{Duration, Instant};
 
-pub use loyalty_testkit::support::{Clients, TENANT};
+#[allow(unused_imports)]
+pub use loyalty_testkit::support::{Clients, TENANT, fields};
 
 pub async fn start() -> TestApp {
     peers(loyalty_testkit::test_settings().await.expect("a test database"), true).await

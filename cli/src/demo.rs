@@ -298,8 +298,10 @@ pub async fn load_demo(endpoint: &str, token: &str) -> anyhow::Result<Vec<String
         }
     }
     let segments = demo_segments(channel.clone(), token).await?;
-    let messaging = crate::demo_messaging::load(channel, token).await?;
+    let messaging = crate::demo_messaging::load(channel.clone(), token).await?;
+    let imports = crate::demo_imports::load(channel, token).await?;
     Ok(vec![
+        imports,
         messaging,
         format!("segment: {segments} saved segments (loyalty segments list)"),
         format!(

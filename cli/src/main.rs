@@ -6,11 +6,13 @@ mod clients;
 mod connection;
 mod dashboard;
 mod demo;
+mod demo_imports;
 mod demo_messaging;
 mod dev;
 mod feeds;
 mod format;
 mod history;
+mod imports;
 mod output;
 mod points;
 mod segments;
@@ -62,6 +64,8 @@ enum Command {
     Segments(segments::SegmentsArgs),
     /// Campaigns: list, start, pause, figures, deliveries, templates, the email provider.
     Campaigns(campaigns::CampaignsArgs),
+    /// Imports: a client CSV in with progress, jobs, row reports, the error file, cancel.
+    Import(imports::ImportArgs),
     /// The CRM dashboard as one HTML file (tiles, charts, RFM grid, new vs returning customers).
     Dashboard(dashboard::DashboardArgs),
     /// A report: clv, retention, churn, segment_performance, points_behaviour.
@@ -87,6 +91,7 @@ fn main() -> std::process::ExitCode {
             Command::Cards(args) => cards::run(args, &out).await,
             Command::Points(args) => points::run(args, &out).await,
             Command::Segments(args) => segments::run(args, &out).await,
+            Command::Import(args) => imports::run(args, &out).await,
             Command::Campaigns(args) => campaigns::run(args, &out).await,
             Command::Feeds(args) => feeds::run(args, &out).await,
             Command::Dashboard(args) => dashboard::dashboard(args, &out).await,

@@ -172,7 +172,13 @@ pub async fn run(args: SegmentsArgs, out: &Output) -> anyhow::Result<()> {
         SegmentsCommand::Clients { filter, facts, order_by, limit } => {
             let audience = parsed(&mut api, &filter).await?;
             let page = Some(loyalty_api::common::v1::PageRequest { page_size: limit, ..Default::default() });
-            let request = pb::ListMatchingClientsRequest { audience, facts: facts.clone(), order_by, page };
+            let request = pb::ListMatchingClientsRequest {
+                audience,
+                facts: facts.clone(),
+                order_by,
+                page,
+                within_stores: vec![],
+            };
             let r = api.list_matching_clients(request).await?.into_inner();
             let shown: Vec<String> = match r.clients.first() {
                 Some(_) if !facts.is_empty() => facts,

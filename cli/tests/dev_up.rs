@@ -110,7 +110,7 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let bearer = loyalty_platform::auth::BearerToken::new(token.trim()).expect("token");
     let mut clients = ClientServiceClient::with_interceptor(channel.clone(), bearer);
     let listed = clients.list_clients(ListClientsRequest::default()).await.expect("list").into_inner();
-    assert_eq!(listed.page.expect("page").total_size, 2000, "the demo clients are there");
+    assert_eq!(listed.page.expect("page").total_size, 2020, "the demo clients and the web shop's 20 are there");
     let found = clients
         .list_clients(ListClientsRequest { query: "sarunas".into(), ..Default::default() })
         .await
@@ -226,12 +226,12 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let mut everyone = String::new();
     for _ in 0..100 {
         everyone = cli(&["segments", "count"]).1;
-        if everyone.starts_with("2000 clients") {
+        if everyone.starts_with("2020 clients") {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(everyone.starts_with("2000 clients (facts as of "), "{everyone}");
+    assert!(everyone.starts_with("2020 clients (facts as of "), "{everyone}");
     let (code, text, err) = cli(&["segments", "list"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
@@ -295,6 +295,19 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let (code, text, _) = cli(&["campaigns", "templates"]);
     assert_eq!(code, Some(0));
     assert!(text.contains("Mėnesio naujienlaiškis") && text.contains("2 templates"), "{text}");
+    // The demo's migration: the web shop's customers, with a report of what was refused.
+    let (code, text, _) = cli(&["import", "jobs"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.contains("e-parduotuves-klientai.csv") && text.contains("succeeded") && text.contains("1 jobs"),
+        "{text}"
+    );
+    let (_, json, _) = cli(&["--json", "import", "jobs"]);
+    let job: serde_json::Value = serde_json::from_str(json.lines().next().expect("a job")).expect("json");
+    assert_eq!((job["rowsImported"].as_str(), job["rowsFailed"].as_str()), (Some("20"), Some("2")), "{job}");
+    let (code, text, _) = cli(&["import", "reports", job["id"].as_str().expect("id")]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("Pavardė") && text.contains("Gimimo data") && text.contains("4 rows reported"), "{text}");
     let (code, text, _) = cli(&["campaigns", "triggers"]);
     assert_eq!(code, Some(0));
     assert!(

@@ -27,6 +27,13 @@ pub struct JobSettings {
     /// How long a worker holds a job without reporting progress before another replica takes it
     /// over (a killed worker's job resumes after this).
     pub lease_s: i64,
+    /// How long a job's files, and the rows of its reports, are kept after it ends (IE-4: 24 h).
+    pub retention_hours: i64,
+    /// How often expired files are deleted.
+    pub purge_every_s: u64,
+    /// Where exports are written before they are stored (an XLSX needs a seekable file and temp
+    /// files of its own; give the pod a volume here). Empty: the system's temp dir.
+    pub temp_dir: String,
 }
 
 impl Default for JobSettings {
@@ -38,6 +45,9 @@ impl Default for JobSettings {
             max_cell_chars: 10_000,
             max_row_chars: 100_000,
             lease_s: 30,
+            retention_hours: 24,
+            purge_every_s: 60,
+            temp_dir: std::env::temp_dir().join("loyalty-exports").display().to_string(),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::config::JobSettings;
 use crate::domain::layout::{Field, Layout};
 use crate::domain::{cells, text};
 use crate::reader::{self, Item};
+use crate::runner::Stop;
 use crate::store::jobs::{Advanced, Counts, Job};
 use crate::store::reports::Report;
 use crate::store::{jobs, reports, uploads};
@@ -26,29 +27,11 @@ const SAMPLE: usize = 64 * 1024;
 const BATCH_BYTES: usize = 3 * 1024 * 1024;
 
 #[derive(Clone)]
-pub struct Runner {
+pub struct Importer {
     pool: deadpool_postgres::Pool,
     clients: ClientServiceClient<Channel>,
     identity: ServiceIdentity,
     settings: JobSettings,
-}
-
-/// Why a run stopped before the end of the file.
-enum Stop {
-    /// The file or what was asked cannot be imported: the job fails, saying why.
-    Refused(String),
-    /// Someone cancelled the job.
-    Cancelled,
-    /// Another worker took the job over (this one was too slow to renew its lease).
-    Lost,
-    /// A passing failure (the database, the client service): another pass resumes the job.
-    Passing(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Stop {
-    fn from(e: E) -> Self {
-        Stop::Passing(e.into())
-    }
 }
 
 /// A row on its way to the client service.
@@ -58,32 +41,14 @@ struct Pending {
     client: pb::Client,
 }
 
-impl Runner {
+impl Importer {
     pub fn new(kit: &ServiceKit, settings: JobSettings) -> anyhow::Result<Self> {
         let clients = ClientServiceClient::new(kit.peer(&kit.settings.peers.client)?);
         Ok(Self { pool: kit.pool.clone(), clients, identity: kit.identity()?, settings })
     }
 
-    /// Runs one job, if one is waiting; how many it ran.
-    pub async fn pass(&self) -> anyhow::Result<u64> {
-        let Some(job) = jobs::claim(&self.pool.get().await?, self.settings.lease_s).await? else { return Ok(0) };
-        tracing::info!(job = %job.id, tenant = %job.tenant, from_row = job.rows_done, "import started");
-        let db = || async { self.pool.get().await };
-        match self.run(&job).await {
-            Ok(total) => jobs::finish(&db().await?, &job, Ok(total)).await?,
-            Err(Stop::Refused(why)) => jobs::finish(&db().await?, &job, Err(&why)).await?,
-            Err(Stop::Cancelled) => tracing::info!(job = %job.id, "import cancelled"),
-            Err(Stop::Lost) => tracing::warn!(job = %job.id, "import taken over by another worker"),
-            Err(Stop::Passing(e)) => {
-                jobs::release(&db().await?, &job).await?;
-                return Err(e.context(format!("import job {}", job.id)));
-            }
-        }
-        Ok(1)
-    }
-
     /// Reads the file and imports every row after the ones committed; the rows of the file.
-    async fn run(&self, job: &Job) -> Result<i64, Stop> {
+    pub async fn run(&self, job: &Job) -> Result<i64, Stop> {
         let upload = job.upload_id.clone().ok_or_else(|| Stop::Refused("the job has no upload".into()))?;
         let spec = self.format(job, &upload).await?;
         let (chunks_in, chunks) = mpsc::channel(4);
@@ -97,7 +62,11 @@ impl Runner {
                     spec.encoding.name()
                 )));
             }
-            Some(Item::Header(header)) => Layout::read(&header, &job.request.column_mapping).map_err(Stop::Refused)?,
+            Some(Item::Header(header)) => {
+                let layout = Layout::read(&header, &job.request.column_mapping).map_err(Stop::Refused)?;
+                jobs::set_header(&self.pool.get().await?, job, &layout.header).await?;
+                layout
+            }
             Some(Item::Failed(why)) => return Err(Stop::Refused(why)),
             _ => return Err(Stop::Refused("the file is empty: it has no header row".into())),
         };

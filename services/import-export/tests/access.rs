@@ -57,7 +57,7 @@ async fn another_tenants_jobs_and_uploads_do_not_exist() {
     assert_eq!(get.expect_err("other tenant").code(), Code::NotFound);
     let cancel = theirs.cancel_job(pb::CancelJobRequest { job_id: job.id.clone() }).await;
     assert_eq!(cancel.expect_err("other tenant").code(), Code::NotFound);
-    let file = theirs.download_error_file(pb::DownloadExportRequest { job_id: job.id.clone() }).await;
+    let file = theirs.download_error_file(pb::DownloadExportRequest { job_id: job.id.clone(), offset: 0 }).await;
     assert_eq!(file.err().map(|e| e.code()), Some(Code::NotFound));
     let up = theirs.get_upload(pb::GetUploadRequest { upload_id: "t1".into() }).await;
     assert_eq!(up.expect_err("other tenant").code(), Code::NotFound);

@@ -153,6 +153,7 @@ impl Triggers {
             page: Some(loyalty_api::common::v1::PageRequest { page_size: BATCH as i32, page_token: String::new() }),
             facts: vec!["client.id".into()],
             order_by: String::new(),
+            within_stores: vec![],
         };
         let mut segments = SegmentServiceClient::new(self.segments.clone());
         let answer = segments.list_matching_clients(self.identity.request(tenant, request)?).await?.into_inner();

@@ -71,6 +71,20 @@ async fn the_right_the_tenant_and_the_store_scope_hold_and_ids_from_the_body_are
     assert!(!facts.contains_key("client.email"), "no personal data without clients.read: {facts:?}");
     let kaunas = t.app.store_token(TENANT, &["segments.read"], &["KNS-01"]);
     assert_eq!(count(&mut support::segments(&t.app, &kaunas), everyone()).await.expect("count"), 2);
+
+    // A page may be narrowed to some stores (a job run for a scoped person), never widened.
+    let within = |stores: &[&str]| pb::ListMatchingClientsRequest {
+        audience: everyone(),
+        within_stores: stores.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    let total = |r: pb::ListMatchingClientsResponse| r.page.map(|p| p.total_size).unwrap_or_default();
+    let narrowed = admin(&t.app).list_matching_clients(within(&["VLN-01"])).await.expect("narrowed").into_inner();
+    assert_eq!(total(narrowed), 2, "as the Vilnius cashier sees them");
+    let wider = cashier.list_matching_clients(within(&["VLN-01", "KNS-01"])).await.expect("not wider").into_inner();
+    assert_eq!(total(wider), 2, "naming more stores never widens a scoped caller's view");
+    let other_store = cashier.list_matching_clients(within(&["KNS-01"])).await.expect("elsewhere").into_inner();
+    assert_eq!(total(other_store), 0, "a scoped caller narrowed to another store sees nobody");
 }
 
 #[tokio::test]
@@ -85,6 +99,7 @@ async fn pages_show_the_chosen_facts_and_personal_data_only_with_clients_read() 
         page: page(size, token),
         facts: vec!["client.city".into(), "purchases.sum".into()],
         order_by: "purchases.sum desc".into(),
+        within_stores: vec![],
     };
     let first = api.list_matching_clients(request(2, "")).await.expect("page").into_inner();
     let info = first.page.clone().expect("page info");

@@ -5,13 +5,14 @@
 //! loads data; prints one JSON line per measurement on stdout. Sizes and durations come from the
 //! environment: `BENCH_CLIENTS` (1000000), `BENCH_CARDS` (2000000), `BENCH_ACCOUNTS` (100000),
 //! `BENCH_SECONDS` per measurement (10), `BENCH_REPEATS` counts per segment question (50), `BENCH_QUESTIONS` the segment questions to ask (all),
-//! `BENCH_RECIPIENTS` of the email campaign (100000), `BENCH_SMTP_CONNECTIONS` (32), `BENCH_LAG_SECONDS` of purchases at each membership-lag rate (10), `BENCH_POOL` connections of
+//! `BENCH_RECIPIENTS` of the email campaign (100000), `BENCH_ROWS` of the import file (1000000), `BENCH_SMTP_CONNECTIONS` (32), `BENCH_LAG_SECONDS` of purchases at each membership-lag rate (10), `BENCH_POOL` connections of
 //! the ledger's pool (16, the services' default). Tokio's `TOKIO_WORKER_THREADS` sets the threads that callers and services
 //! share (one per core by default), as it does for the service binaries.
 mod card_lookup;
 mod client_search;
 mod email_send;
 mod harness;
+mod import_1m;
 mod ledger;
 mod segment_analytics;
 mod segment_count;
@@ -29,6 +30,7 @@ const SCENARIOS: &[&str] = &[
     "segment-engine",
     "segment-analytics",
     "email-send",
+    "import-1m",
 ];
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
                 "segment-engine" => segment_engine::run()?,
                 "segment-analytics" => segment_analytics::run().await?,
                 "email-send" => email_send::run().await?,
+                "import-1m" => import_1m::run().await?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

@@ -148,14 +148,10 @@ pub async fn error_file(
             "the import is still running: its error file is ready when it ends".into(),
         ));
     }
-    let header = crate::store::uploads::head(
-        &api.pool.get().await?,
-        &caller.tenant,
-        found.upload_id.as_deref().unwrap_or(""),
-        64 * 1024,
-    )
-    .await?;
-    let header = header_cells(&found, &header);
+    let header = match &found.header {
+        Some(header) => header.clone(),
+        None => vec![],
+    };
     let pool = api.pool.clone();
     let delimiter = found.delimiter.bytes().next().unwrap_or(b',');
     let stream = async_stream::try_stream! {
@@ -192,18 +188,4 @@ fn csv_lines(delimiter: u8, records: impl IntoIterator<Item = Vec<String>>) -> a
         out.write_record(&record)?;
     }
     out.into_inner().map_err(|e| anyhow::anyhow!("writing CSV: {e}"))
-}
-
-/// The header row of the uploaded file, decoded as the job read it.
-fn header_cells(job: &Job, head: &[u8]) -> Vec<String> {
-    let encoding = encoding_rs::Encoding::for_label(job.encoding.as_bytes()).unwrap_or(encoding_rs::UTF_8);
-    let (text, _, _) = encoding.decode(head);
-    let delimiter = job.delimiter.bytes().next().unwrap_or(b',');
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut record = csv::StringRecord::new();
-    match reader.read_record(&mut record) {
-        Ok(true) => record.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect(),
-        _ => vec![],
-    }
 }

@@ -1,14 +1,16 @@
 //! The gRPC face of the import-export service: decode, ask who is calling, call the store, encode.
+mod exports;
 mod jobs;
 mod uploads;
 
 use crate::config::JobSettings;
+use crate::exporter::Exporter;
 use crate::store::jobs::Job;
 use loyalty_api::common::v1::{Actor, FileChunk};
 use loyalty_api::events::v1::{Event, WatchEventsRequest};
 use loyalty_api::importexport::v1 as pb;
 use loyalty_api::importexport::v1::import_export_service_server::ImportExportService;
-use loyalty_platform::clock::{SharedClock, SystemClock};
+use loyalty_platform::clock::SharedClock;
 use loyalty_platform::convert::to_timestamp;
 use loyalty_platform::error::reply;
 use loyalty_platform::outbox::Outbox;
@@ -16,7 +18,6 @@ use loyalty_platform::request::Caller;
 use loyalty_platform::service::ServiceKit;
 use prost::Message;
 use std::pin::Pin;
-use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
 #[derive(Clone)]
@@ -25,11 +26,13 @@ pub struct ImportExportApi {
     outbox: Outbox,
     clock: SharedClock,
     settings: JobSettings,
+    /// The fact catalogue an export's columns are checked against.
+    exports: Exporter,
 }
 
 impl ImportExportApi {
-    pub fn new(kit: &ServiceKit, settings: JobSettings) -> Self {
-        Self { pool: kit.pool.clone(), outbox: kit.outbox.clone(), clock: Arc::new(SystemClock), settings }
+    pub fn new(kit: &ServiceKit, settings: JobSettings, clock: SharedClock, exports: Exporter) -> Self {
+        Self { pool: kit.pool.clone(), outbox: kit.outbox.clone(), clock, settings, exports }
     }
 }
 
@@ -69,15 +72,16 @@ pub fn job(j: &Job) -> pb::Job {
         error: j.error.clone(),
         created_at: Some(to_timestamp(j.created_at)),
         finished_at: j.finished_at.map(to_timestamp),
-        expires_at: None,
+        expires_at: j.expires_at.map(to_timestamp),
         file_name: j.request.file_name.clone(),
-        file_size: j.request.file_size,
+        file_size: if j.kind.starts_with("export_") { j.file_size } else { j.request.file_size },
         created_by: Actor::decode(j.created_by.as_slice()).ok(),
         dry_run: j.request.dry_run,
         encoding: j.encoding.clone(),
         delimiter: j.delimiter.clone(),
         upload_id: j.upload_id.clone().unwrap_or_default(),
         updated_at: Some(to_timestamp(j.updated_at)),
+        sha256: j.sha256.clone(),
     }
 }
 
@@ -91,8 +95,8 @@ impl ImportExportService for ImportExportApi {
     async fn get_upload(&self, r: Request<pb::GetUploadRequest>) -> Result<Response<pb::Upload>, Status> {
         reply(uploads::get_upload(self, r).await)
     }
-    async fn start_export(&self, _r: Request<pb::StartExportRequest>) -> Result<Response<pb::Job>, Status> {
-        Err(Status::unimplemented("exports are not built yet: this service imports clients from CSV so far"))
+    async fn start_export(&self, r: Request<pb::StartExportRequest>) -> Result<Response<pb::Job>, Status> {
+        reply(exports::start(self, r).await)
     }
     async fn get_job(&self, r: Request<pb::GetJobRequest>) -> Result<Response<pb::Job>, Status> {
         reply(jobs::get(self, r).await)
@@ -123,9 +127,9 @@ impl ImportExportService for ImportExportApi {
     type DownloadExportStream = Stream<FileChunk>;
     async fn download_export(
         &self,
-        _r: Request<pb::DownloadExportRequest>,
+        r: Request<pb::DownloadExportRequest>,
     ) -> Result<Response<Self::DownloadExportStream>, Status> {
-        Err(Status::unimplemented("exports are not built yet: this service imports clients from CSV so far"))
+        reply(exports::download(self, r).await)
     }
     type WatchEventsStream = Stream<Event>;
     async fn watch_events(&self, r: Request<WatchEventsRequest>) -> Result<Response<Self::WatchEventsStream>, Status> {

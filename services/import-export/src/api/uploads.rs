@@ -79,6 +79,12 @@ pub async fn start_import(
         created_at: caller.now,
         updated_at: caller.now,
         finished_at: None,
+        export: None,
+        header: None,
+        file_size: 0,
+        sha256: String::new(),
+        expires_at: None,
+        purged_at: None,
     };
     let tx = db.transaction().await?;
     if let Some(id) = uploads::progress(&tx, &caller.tenant, &upload_id).await?.and_then(|p| p.job_id) {

@@ -28,6 +28,21 @@ pub struct ImportRequest {
     pub file_size: i64,
 }
 
+/// What an export asked for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExportRequest {
+    /// "csv", "xlsx", "emails".
+    pub format: String,
+    /// The audience, protobuf-encoded and base64.
+    pub audience: String,
+    /// Facts of the segment catalogue, in order.
+    pub columns: Vec<String>,
+    pub anonymise: bool,
+    pub only_consented: bool,
+    pub language: String,
+    pub csv_bom: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Job {
     pub tenant: TenantId,
@@ -49,6 +64,13 @@ pub struct Job {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    pub export: Option<ExportRequest>,
+    /// An import's header row as read.
+    pub header: Option<Vec<String>>,
+    pub file_size: i64,
+    pub sha256: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub purged_at: Option<OffsetDateTime>,
 }
 
 impl Job {
@@ -58,7 +80,8 @@ impl Job {
 }
 
 const COLUMNS: &str = "tenant_id, id, kind, state, request, created_by, store_scope, upload_id, encoding, delimiter, \
-     rows_done, rows_total, rows_imported, rows_failed, duplicate_warnings, error, created_at, updated_at, finished_at";
+     rows_done, rows_total, rows_imported, rows_failed, duplicate_warnings, error, created_at, updated_at, finished_at, \
+     export, header, file_size, sha256, expires_at, purged_at";
 
 fn from_row(r: &Row) -> Job {
     Job {
@@ -81,7 +104,72 @@ fn from_row(r: &Row) -> Job {
         created_at: r.get(16),
         updated_at: r.get(17),
         finished_at: r.get(18),
+        export: r.get::<_, Option<Json<ExportRequest>>>(19).map(|j| j.0),
+        header: r.get::<_, Option<Json<Vec<String>>>>(20).map(|j| j.0),
+        file_size: r.get(21),
+        sha256: r.get(22),
+        expires_at: r.get(23),
+        purged_at: r.get(24),
     }
+}
+
+/// Creates a queued export.
+pub async fn create_export(db: &impl GenericClient, job: &Job) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO jobs (tenant_id, id, kind, state, request, export, created_by, store_scope, created_at, updated_at)
+         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $8)",
+        &[&job.tenant, &job.id, &job.kind, &Json(&job.request), &job.export.as_ref().map(Json), &job.created_by, &job.store_scope, &job.created_at],
+    )
+    .await
+    .context("creating the export")?;
+    Ok(())
+}
+
+/// Keeps an import's header row (its error file repeats it after the upload is gone).
+pub async fn set_header(db: &impl GenericClient, job: &Job, header: &[String]) -> anyhow::Result<()> {
+    db.execute("UPDATE jobs SET header = $3 WHERE tenant_id = $1 AND id = $2", &[&job.tenant, &job.id, &Json(header)])
+        .await
+        .context("keeping the header row")?;
+    Ok(())
+}
+
+/// Records an export's progress and renews its lease; false when it was cancelled.
+pub async fn export_progress(
+    db: &impl GenericClient,
+    job: &Job,
+    rows: i64,
+    total: i64,
+    lease_s: i64,
+) -> anyhow::Result<bool> {
+    let n = db
+        .execute(
+            "UPDATE jobs SET rows_done = $3, rows_total = $4, lease_until = now() + make_interval(secs => $5), updated_at = now()
+              WHERE tenant_id = $1 AND id = $2 AND state = 'running'",
+            &[&job.tenant, &job.id, &rows, &total, &(lease_s as f64)],
+        )
+        .await
+        .context("recording the export's progress")?;
+    Ok(n == 1)
+}
+
+/// Ends an export whose file is stored: its size, checksum and the time it is deleted.
+pub async fn finish_export(
+    db: &impl GenericClient,
+    job: &Job,
+    rows: i64,
+    (size, sha256): (i64, &str),
+    expires_at: OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let n = db
+        .execute(
+            "UPDATE jobs SET state = 'succeeded', rows_done = $3, rows_total = $3, rows_imported = $3, file_size = $4,
+                    sha256 = $5, expires_at = $6, lease_until = NULL, finished_at = now(), updated_at = now()
+              WHERE tenant_id = $1 AND id = $2 AND state = 'running'",
+            &[&job.tenant, &job.id, &rows, &size, &sha256, &expires_at],
+        )
+        .await
+        .context("ending the export")?;
+    Ok(n == 1)
 }
 
 /// Creates the queued job of a finished upload and links the upload to it.
@@ -181,17 +269,23 @@ pub async fn advance(
     })
 }
 
-/// Ends a running job: succeeded with `rows_total`, or failed with why.
-pub async fn finish(db: &impl GenericClient, job: &Job, outcome: Result<i64, &str>) -> anyhow::Result<()> {
+/// Ends a running job: succeeded with `rows_total`, or failed with why; what it holds of people's
+/// data (row cells, files) is kept until `keep_until`.
+pub async fn finish(
+    db: &impl GenericClient,
+    job: &Job,
+    outcome: Result<i64, &str>,
+    keep_until: OffsetDateTime,
+) -> anyhow::Result<()> {
     let (state, total, error) = match outcome {
         Ok(total) => ("succeeded", total, ""),
         Err(why) => ("failed", job.rows_done, why),
     };
     db.execute(
         "UPDATE jobs SET state = $3, rows_total = greatest(rows_total, $4), error = $5, lease_until = NULL,
-                finished_at = now(), updated_at = now()
+                finished_at = now(), updated_at = now(), expires_at = $6
           WHERE tenant_id = $1 AND id = $2 AND state = 'running'",
-        &[&job.tenant, &job.id, &state, &total, &error],
+        &[&job.tenant, &job.id, &state, &total, &error, &keep_until],
     )
     .await
     .context("ending the job")?;

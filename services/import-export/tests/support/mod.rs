@@ -19,6 +19,32 @@ pub async fn start() -> TestApp {
     peers(loyalty_testkit::test_settings().await.expect("a test database"), true).await
 }
 
+/// The suite with the segment service following the feeds too.
+pub async fn start_with_segments() -> TestApp {
+    start_with_clock(std::sync::Arc::new(loyalty_platform::clock::SystemClock)).await
+}
+
+/// The suite with segments, and import-export on `clock` (its 24-hour files).
+pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> TestApp {
+    let settings = loyalty_testkit::test_settings().await.expect("a test database");
+    TestApp::start_with(settings, move |settings| async move {
+        let mut services = Services::new();
+        loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
+        let mut segment = loyalty_segment::Settings::with_platform(&settings);
+        segment.segments.follow_every_ms = 20;
+        segment.segments.automatic_every_s = 0;
+        loyalty_segment::register(&segment, &mut services).await?;
+        let mut imports = loyalty_import_export::Settings::with_platform(&settings);
+        imports.importexport.poll_every_ms = 20;
+        imports.importexport.purge_every_s = 1;
+        loyalty_import_export::register_with_clock(&imports, &mut services, clock).await?;
+        Ok(services)
+    })
+    .await
+    .expect("the suite starts against a real Postgres")
+}
+
 /// The client and card services on `settings`, with import-export in-process when `with_imports`.
 pub async fn peers(settings: PlatformSettings, with_imports: bool) -> TestApp {
     TestApp::start_with(settings, move |settings| async move {
@@ -116,8 +142,11 @@ pub async fn reports(api: &mut ImportExport, job_id: &str) -> Vec<(i64, String, 
 
 /// The error file of a job, as text without its byte-order mark.
 pub async fn error_file(api: &mut ImportExport, job_id: &str) -> String {
-    let mut stream =
-        api.download_error_file(pb::DownloadExportRequest { job_id: job_id.into() }).await.expect("file").into_inner();
+    let mut stream = api
+        .download_error_file(pb::DownloadExportRequest { job_id: job_id.into(), offset: 0 })
+        .await
+        .expect("file")
+        .into_inner();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.expect("chunk");
@@ -143,4 +172,85 @@ pub async fn people(clients: &mut Clients) -> Vec<(String, String)> {
         .collect();
     found.sort();
     found
+}
+
+/// Waits until the segment service counts `n` clients of the tenant.
+pub async fn segment_counts(app: &TestApp, n: i64) {
+    use loyalty_api::filter::v1::{AllClients, Audience, audience::Source};
+    let mut seg = support::segments(app, &app.admin_token(TENANT));
+    let everyone = Audience { source: Some(Source::AllClients(AllClients {})) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = loyalty_api::segment::v1::CountClientsRequest { audience: Some(everyone.clone()) };
+        let count = seg.count_clients(request).await.map(|c| c.into_inner().count);
+        if count.as_ref().ok() == Some(&n) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "segment never counted {n} clients: {count:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An export to its end, then its file.
+pub async fn export(api: &mut ImportExport, request: pb::StartExportRequest) -> (pb::Job, Vec<u8>) {
+    let job = api.start_export(request).await.expect("export started").into_inner();
+    let job = finished(api, &job.id).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{job:?}");
+    let file = download(api, &job.id, 0).await.expect("download");
+    (job, file)
+}
+
+/// The bytes of an export's file from `offset`.
+pub async fn download(api: &mut ImportExport, job_id: &str, offset: i64) -> Result<Vec<u8>, tonic::Status> {
+    let request = pb::DownloadExportRequest { job_id: job_id.into(), offset };
+    let mut stream = api.download_export(request).await?.into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        assert_eq!(chunk.offset as usize, offset as usize + bytes.len(), "chunks say where they start");
+        bytes.extend(chunk.data);
+    }
+    Ok(bytes)
+}
+
+/// LibreOffice Calc (headless) opening an XLSX and saving its first sheet as UTF-8 CSV.
+pub fn spreadsheet_csv(xlsx: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("lo-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("export.xlsx");
+    std::fs::write(&path, xlsx).expect("written");
+    let profile = format!("-env:UserInstallation=file://{}/profile", dir.display());
+    let out = std::process::Command::new("soffice")
+        .args([
+            profile.as_str(),
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1",
+        ])
+        .arg("--outdir")
+        .arg(&dir)
+        .arg(&path)
+        .output()
+        .expect("soffice runs (.ci/ensure-tools installs libreoffice-calc-nogui)");
+    let csv = std::fs::read_to_string(dir.join("export.csv"))
+        .unwrap_or_else(|_| panic!("LibreOffice wrote no CSV: {}", String::from_utf8_lossy(&out.stderr)));
+    let _ = std::fs::remove_dir_all(&dir);
+    csv
+}
+
+/// A member of the XLSX archive, as text (unzip).
+pub fn xlsx_part(xlsx: &[u8], part: &str) -> String {
+    let path = std::env::temp_dir().join(format!("x-{}.xlsx", uuid_like()));
+    std::fs::write(&path, xlsx).expect("written");
+    let out = std::process::Command::new("unzip").arg("-p").arg(&path).arg(part).output().expect("unzip runs");
+    let _ = std::fs::remove_file(&path);
+    String::from_utf8(out.stdout).expect("XML")
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    )
 }

@@ -82,6 +82,16 @@ fn stores(caller: &Caller) -> Option<Vec<String>> {
     caller.principal.store_scope().map(<[String]>::to_vec)
 }
 
+/// The caller's stores narrowed to `within` when a request names some (a job run for a scoped
+/// person): never wider than the caller's own scope.
+fn narrowed(caller: &Caller, within: &[String]) -> Option<Vec<String>> {
+    match (stores(caller), within.is_empty()) {
+        (scope, true) => scope,
+        (None, false) => Some(within.to_vec()),
+        (Some(scope), false) => Some(scope.into_iter().filter(|s| within.contains(s)).collect()),
+    }
+}
+
 pub async fn count(api: &SegmentApi, r: Request<pb::CountClientsRequest>) -> ApiResult<pb::CountClientsResponse> {
     let a = asked(api, &r)?;
     let body = r.into_inner();
@@ -154,7 +164,7 @@ pub async fn list_matching(
         ),
     };
     let descending = order.ends_with(" desc");
-    let (stores, today) = (stores(&a.caller), a.today);
+    let (stores, today) = (narrowed(&a.caller, &body.within_stores), a.today);
     let audience = body.audience.unwrap_or_default();
     on_model(a.tenant, move |t| {
         let selected = audience::select(t, &audience, stores.as_deref(), today)?;

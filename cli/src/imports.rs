@@ -1,0 +1,311 @@
+//! `loyalty import …`: a client file into the suite, with progress while it runs; the row reports
+//! and the error file after. Running the same command again resumes an upload a lost connection
+//! broke (the upload is named after the file's checksum) and answers the job it started.
+use crate::connection::Connection;
+use crate::format::Tenant;
+use crate::output::{Output, Table};
+use anyhow::Context;
+use futures::StreamExt;
+use loyalty_api::common::v1::{FileChunk, PageRequest};
+use loyalty_api::importexport::v1 as pb;
+use loyalty_api::importexport::v1::import_export_service_client::ImportExportServiceClient;
+use loyalty_api::importexport::v1::start_import_request::Part;
+use sha2::Digest;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+
+type Api = ImportExportServiceClient<crate::connection::Authed>;
+
+/// Bytes per message of an upload.
+const CHUNK: usize = 1 << 20;
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: ImportCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImportCommand {
+    /// Import a CSV of clients (seed 000's layout: Vardas, Pavardė, El. paštas, Telefonas, Gimimo
+    /// data, Adresas, Miestas, Pastabos; or map your columns with --map).
+    Clients {
+        file: PathBuf,
+        /// Check every row and report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Column mapping, "File column=field", repeatable (fields: first_name, last_name, email,
+        /// phone, birth_date, gender, address, city, region, notes, registration_store_id,
+        /// registered_at, email_consent, sms_consent, consent_changed_at, ...).
+        #[arg(long = "map")]
+        mapping: Vec<String>,
+        /// The delimiter; detected when left out.
+        #[arg(long, default_value = "")]
+        delimiter: String,
+        /// utf-8, windows-1257, windows-1251 or windows-1252; detected when left out.
+        #[arg(long, default_value = "")]
+        encoding: String,
+        /// What finds an existing client: email (default) or phone.
+        #[arg(long, default_value = "email")]
+        match_key: String,
+        /// An existing client is "skip" (a warning, default) or "fail" (an error row).
+        #[arg(long, default_value = "skip")]
+        existing: String,
+        /// Names the upload (default: from the file's checksum, so the same command resumes).
+        #[arg(long)]
+        upload_id: Option<String>,
+        /// Start the job and return at once instead of following it.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Import jobs, newest first.
+    Jobs,
+    /// One job's figures.
+    Show { job_id: String },
+    /// The rows a job refused or skipped, with column and reason.
+    Reports { job_id: String },
+    /// Save the refused rows in the uploaded layout with a reason column, to fix and import again.
+    Errors {
+        job_id: String,
+        #[arg(long, default_value = "errors.csv")]
+        out: PathBuf,
+    },
+    /// Stop a running job (the rows committed stay).
+    Cancel { job_id: String },
+}
+
+pub async fn run(args: ImportArgs, out: &Output) -> anyhow::Result<()> {
+    let mut api = ImportExportServiceClient::new(args.connection.authed().await?);
+    let tenant = Tenant::of(&args.connection).await;
+    match args.command {
+        ImportCommand::Clients {
+            file,
+            dry_run,
+            mapping,
+            delimiter,
+            encoding,
+            match_key,
+            existing,
+            upload_id,
+            no_wait,
+        } => {
+            let mut header = pb::ImportHeader {
+                kind: pb::ImportKind::Clients as i32,
+                format: pb::FileFormat::Csv as i32,
+                file_name: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                dry_run,
+                delimiter,
+                encoding,
+                match_key: match match_key.as_str() {
+                    "email" => loyalty_api::client::v1::MatchKey::Email,
+                    "phone" => loyalty_api::client::v1::MatchKey::Phone,
+                    other => anyhow::bail!("--match-key {other:?}: email or phone"),
+                } as i32,
+                existing: match existing.as_str() {
+                    "skip" => pb::ExistingClients::Skip,
+                    "fail" => pb::ExistingClients::Fail,
+                    other => anyhow::bail!("--existing {other:?}: skip or fail"),
+                } as i32,
+                ..Default::default()
+            };
+            for pair in mapping {
+                let (column, field) =
+                    pair.split_once('=').with_context(|| format!("--map {pair:?}: write it as \"Column=field\""))?;
+                header.column_mapping.insert(column.to_string(), field.to_string());
+            }
+            header.upload_id = match upload_id {
+                Some(id) => id,
+                None => checksum_id(&file, dry_run)?,
+            };
+            let job = upload(&mut api, header, &file, out).await?;
+            let job = if no_wait { job } else { follow(&mut api, &job.id, out).await? };
+            out.one(&job, || summary(&job, &tenant));
+        }
+        ImportCommand::Jobs => {
+            let page = Some(PageRequest { page_size: 100, page_token: String::new() });
+            let r = api.list_jobs(pb::ListJobsRequest { page }).await?.into_inner();
+            out.list(
+                &r.jobs,
+                || {
+                    let mut t =
+                        Table::new(&["id", "file", "state", "rows", "imported", "duplicates", "errors", "started"]);
+                    for j in &r.jobs {
+                        t.row(vec![
+                            j.id.clone(),
+                            j.file_name.clone(),
+                            state(j),
+                            format!("{}/{}", j.rows_done, j.rows_total),
+                            j.rows_imported.to_string(),
+                            j.duplicate_warnings.to_string(),
+                            j.rows_failed.to_string(),
+                            tenant.time(j.created_at.as_ref()),
+                        ]);
+                    }
+                    t
+                },
+                &format!("{} jobs", r.page.map(|p| p.total_size).unwrap_or_default()),
+            );
+        }
+        ImportCommand::Show { job_id } => {
+            let job = api.get_job(pb::GetJobRequest { job_id }).await?.into_inner();
+            out.one(&job, || summary(&job, &tenant));
+        }
+        ImportCommand::Reports { job_id } => {
+            let mut all = Vec::new();
+            let mut token = String::new();
+            loop {
+                let page = Some(PageRequest { page_size: 1000, page_token: token });
+                let r = api
+                    .list_row_reports(pb::ListRowReportsRequest { job_id: job_id.clone(), page })
+                    .await?
+                    .into_inner();
+                all.extend(r.reports);
+                token = r.page.map(|p| p.next_page_token).unwrap_or_default();
+                if token.is_empty() {
+                    break;
+                }
+            }
+            out.list(
+                &all,
+                || {
+                    let mut t = Table::new(&["row", "severity", "column", "reason", "client"]);
+                    for r in &all {
+                        for v in &r.violations {
+                            t.row(vec![
+                                r.row.to_string(),
+                                r.severity.clone(),
+                                v.field.clone(),
+                                v.description.clone(),
+                                r.client_id.clone(),
+                            ]);
+                        }
+                    }
+                    t
+                },
+                &format!("{} rows reported", all.len()),
+            );
+        }
+        ImportCommand::Errors { job_id, out: path } => {
+            let mut stream =
+                api.download_error_file(pb::DownloadExportRequest { job_id, offset: 0 }).await?.into_inner();
+            let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            let mut size = 0;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                size += chunk.data.len();
+                std::io::Write::write_all(&mut file, &chunk.data)?;
+            }
+            out.value(
+                serde_json::json!({ "file": path, "bytes": size }),
+                &format!("wrote {} ({size} bytes)", path.display()),
+            );
+        }
+        ImportCommand::Cancel { job_id } => {
+            let job = api.cancel_job(pb::CancelJobRequest { job_id }).await?.into_inner();
+            out.one(&job, || summary(&job, &tenant));
+        }
+    }
+    Ok(())
+}
+
+/// An upload id from the file's contents: the same file resumes its upload (and answers its job).
+fn checksum_id(path: &Path, dry_run: bool) -> anyhow::Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0; CHUNK];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    let hex: String = hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{}{hex}", if dry_run { "dry-" } else { "f-" }))
+}
+
+/// Sends the file from where the service's copy of this upload ends, in 1 MiB chunks.
+async fn upload(api: &mut Api, header: pb::ImportHeader, path: &Path, out: &Output) -> anyhow::Result<pb::Job> {
+    let held = api.get_upload(pb::GetUploadRequest { upload_id: header.upload_id.clone() }).await;
+    let from = held.as_ref().map(|u| u.get_ref().received_bytes).unwrap_or(0);
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata()?.len() as i64;
+    if from > 0 && !out.json() {
+        eprintln!("resuming the upload at {from} of {size} bytes");
+    }
+    file.seek(std::io::SeekFrom::Start(from as u64))?;
+    let first = pb::StartImportRequest { part: Some(Part::Header(header)) };
+    let chunks = futures::stream::unfold((file, from), move |(mut file, at)| async move {
+        let mut data = vec![0; CHUNK];
+        let n = file.read(&mut data).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.truncate(n);
+        let next = at + n as i64;
+        eprint!("\ruploaded {next} of {size} bytes");
+        Some((pb::StartImportRequest { part: Some(Part::Chunk(FileChunk { data, offset: at })) }, (file, next)))
+    });
+    let job = api.start_import(futures::stream::iter([first]).chain(chunks)).await?.into_inner();
+    eprintln!();
+    Ok(job)
+}
+
+/// Follows the job to its end, showing its progress on stderr.
+async fn follow(api: &mut Api, id: &str, out: &Output) -> anyhow::Result<pb::Job> {
+    let mut updates = api.watch_job(pb::GetJobRequest { job_id: id.into() }).await?.into_inner();
+    let mut last = None;
+    while let Some(job) = updates.next().await {
+        let job = job?;
+        if !out.json() {
+            eprint!(
+                "\r{}: {} rows read, {} imported, {} duplicates, {} errors   ",
+                state(&job),
+                job.rows_done,
+                job.rows_imported,
+                job.duplicate_warnings,
+                job.rows_failed
+            );
+        }
+        last = Some(job);
+    }
+    if !out.json() {
+        eprintln!();
+    }
+    last.context("the job's progress stream ended without a figure")
+}
+
+fn state(j: &pb::Job) -> String {
+    crate::format::word(j.state().as_str_name(), "JOB_STATE_")
+}
+
+fn summary(j: &pb::Job, tenant: &Tenant) -> String {
+    let mut lines = vec![
+        format!(
+            "job {} ({}), {}{}",
+            j.id,
+            j.file_name,
+            state(j),
+            if j.dry_run { ", dry run: nothing written" } else { "" }
+        ),
+        format!(
+            "{} rows: {} imported, {} duplicates skipped, {} refused (encoding {}, delimiter {:?})",
+            j.rows_total.max(j.rows_done),
+            j.rows_imported,
+            j.duplicate_warnings,
+            j.rows_failed,
+            j.encoding,
+            j.delimiter
+        ),
+        format!("started {}", tenant.time(j.created_at.as_ref())),
+    ];
+    if !j.error.is_empty() {
+        lines.push(format!("error: {}", j.error));
+    }
+    if j.rows_failed > 0 || j.duplicate_warnings > 0 {
+        lines.push(format!("see `loyalty import reports {}` and `loyalty import errors {}`", j.id, j.id));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,183 @@
+//! StartExport and DownloadExport (IE-3, IE-4): an audience's clients out as CSV, XLSX or an
+//! e-mail list, produced as a job under the principal that asked, downloadable for 24 hours in
+//! chunks that resume at an offset.
+use super::{ImportExportApi, Stream, job, sees};
+use crate::domain::export;
+use crate::exporter::{encode_audience, extension};
+use crate::store::jobs::{ExportRequest, ImportRequest, Job};
+use crate::store::{files, jobs};
+use loyalty_api::common::v1::FileChunk;
+use loyalty_api::filter::v1::Entity;
+use loyalty_api::importexport::v1 as pb;
+use loyalty_platform::error::{ApiError, ApiResult, Violations};
+use loyalty_platform::idempotency;
+use loyalty_platform::request::Caller;
+use prost::Message;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+const LANGUAGES: &[&str] = &["", "en", "lt", "ru", "pl", "ro"];
+
+pub async fn start(api: &ImportExportApi, request: Request<pb::StartExportRequest>) -> ApiResult<pb::Job> {
+    let caller = Caller::new(&request, request.get_ref().context.as_ref(), api.clock.as_ref())?;
+    let body = request.into_inner();
+    let asked = read(api, &caller, &body).await?;
+    let mut db = api.pool.get().await?;
+    let tx = db.transaction().await?;
+    if let Some(answer) = idempotency::replay(&tx, &caller, "StartExport", &body).await? {
+        return Ok(answer);
+    }
+    let today = caller.now.date();
+    let new = Job {
+        tenant: caller.tenant.clone(),
+        id: Uuid::now_v7(),
+        kind: "export_clients".into(),
+        state: "queued".into(),
+        request: ImportRequest {
+            file_name: format!("klientai-{today}.{}", extension(&asked.format)),
+            ..Default::default()
+        },
+        created_by: caller.actor.encode_to_vec(),
+        store_scope: caller.principal.store_scope().map(<[String]>::to_vec),
+        upload_id: None,
+        encoding: String::new(),
+        delimiter: String::new(),
+        rows_done: 0,
+        rows_total: 0,
+        rows_imported: 0,
+        rows_failed: 0,
+        duplicate_warnings: 0,
+        error: String::new(),
+        created_at: caller.now,
+        updated_at: caller.now,
+        finished_at: None,
+        export: Some(asked),
+        header: None,
+        file_size: 0,
+        sha256: String::new(),
+        expires_at: None,
+        purged_at: None,
+    };
+    jobs::create_export(&tx, &new).await?;
+    let answer = job(&new);
+    idempotency::keep(&tx, &caller, &answer.id, &answer).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// What the request asks for, every problem at once; the columns checked against the fact
+/// catalogue (client facts only: a column holds one value per client).
+async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequest) -> ApiResult<ExportRequest> {
+    let mut v = Violations::new();
+    match pb::ExportKind::try_from(body.kind) {
+        Ok(pb::ExportKind::Clients | pb::ExportKind::Unspecified) => {}
+        _ => v.add("kind", "only clients can be exported so far (operations: LedgerService.ExportEntries)"),
+    }
+    let format = match pb::FileFormat::try_from(body.format) {
+        Ok(pb::FileFormat::Csv) => "csv",
+        Ok(pb::FileFormat::Xlsx) => "xlsx",
+        Ok(pb::FileFormat::EmailList) => "emails",
+        Ok(pb::FileFormat::Pdf) => {
+            v.add("format", "PDF exports are not built yet: export XLSX or CSV");
+            "csv"
+        }
+        _ => {
+            v.add("format", "is required: csv, xlsx or email list");
+            "csv"
+        }
+    };
+    let audience = match &body.audience {
+        Some(a) if a.source.is_some() => a.clone(),
+        _ => {
+            v.add("audience", "is required: all clients, a segment, a filter or client ids");
+            Default::default()
+        }
+    };
+    if !LANGUAGES.contains(&body.language.as_str()) {
+        v.add("language", "must be en, lt, ru, pl or ro");
+    }
+    let mut groups = Vec::new();
+    for (i, name) in body.data_groups.iter().enumerate() {
+        match export::group(name) {
+            Some(g) => groups.push(g),
+            None if name == "historical" => {
+                v.add(format!("data_groups[{i}]"), "historical data for a period is not exported yet")
+            }
+            None => v.add(format!("data_groups[{i}]"), "must be personal, financial or behavioural"),
+        }
+    }
+    let columns =
+        if format == "emails" { vec!["client.email".to_string()] } else { export::columns(&body.columns, &groups) };
+    let catalogue = api.exports.catalogue(caller.tenant.as_str(), "en").await.map_err(ApiError::Internal)?;
+    for (i, name) in columns.iter().enumerate() {
+        let field = if i < body.columns.len() { format!("columns[{i}]") } else { "data_groups".into() };
+        match catalogue.iter().find(|f| &f.name == name) {
+            None => v.add(field, format!("{name:?} is not a fact of the catalogue (SegmentService.ListFacts)")),
+            Some(f) if f.entity() != Entity::Client => {
+                v.add(field, format!("{name:?} is a fact of each purchase or card, not one value per client"))
+            }
+            Some(_) => {}
+        }
+    }
+    if !v.is_empty() {
+        return Err(ApiError::InvalidArgument(v));
+    }
+    Ok(ExportRequest {
+        format: format.into(),
+        audience: encode_audience(&audience),
+        columns,
+        anonymise: body.anonymise,
+        only_consented: body.only_consented,
+        language: if body.language.is_empty() { "en".into() } else { body.language.clone() },
+        csv_bom: body.csv_bom,
+    })
+}
+
+pub async fn download(
+    api: &ImportExportApi,
+    request: Request<pb::DownloadExportRequest>,
+) -> ApiResult<Stream<FileChunk>> {
+    let caller = Caller::new(&request, None, api.clock.as_ref())?;
+    let body = request.into_inner();
+    let id = Uuid::parse_str(&body.job_id).map_err(|_| ApiError::field("job_id", "is not a job id (UUID)"))?;
+    let found = match jobs::get(&api.pool.get().await?, &caller.tenant, id).await? {
+        Some(j) if sees(&caller, &j) && j.kind.starts_with("export_") => j,
+        _ => return Err(ApiError::NotFound("export")),
+    };
+    if found.state != "succeeded" {
+        return Err(ApiError::FailedPrecondition(format!(
+            "the export is {}: its file is ready when it succeeds",
+            found.state
+        )));
+    }
+    let expired = found.purged_at.is_some() || found.expires_at.is_some_and(|at| at <= caller.now);
+    if expired {
+        return Err(ApiError::Status(Status::not_found(
+            "the export's file was deleted 24 hours after it was made; export again",
+        )));
+    }
+    if body.offset < 0 || body.offset > found.file_size {
+        return Err(ApiError::field("offset", &format!("must be between 0 and the file's {} bytes", found.file_size)));
+    }
+    let pool = api.pool.clone();
+    let stream = async_stream::try_stream! {
+        let unavailable = |e: anyhow::Error| Status::unavailable(e.to_string());
+        let mut at = body.offset;
+        while at < found.file_size {
+            let db = pool.get().await.map_err(|e| unavailable(e.into()))?;
+            let chunks = files::chunks(&db, &found.tenant, found.id, at, 4).await.map_err(unavailable)?;
+            drop(db);
+            if chunks.is_empty() {
+                Err(Status::not_found("the export's file was deleted while it was read"))?;
+            }
+            for (start, data) in chunks {
+                let skip = usize::try_from(at - start).unwrap_or(0);
+                let data = data.get(skip..).unwrap_or_default().to_vec();
+                let len = data.len() as i64;
+                yield FileChunk { data, offset: at };
+                at += len;
+            }
+        }
+    };
+    Ok(Box::pin(stream))
+}

@@ -1,0 +1,165 @@
+//! The export runner: asks the segment service for the audience's clients page by page (under
+//! this service's identity, narrowed to the stores of whoever started the job), writes each page
+//! to the file as it comes (constant memory), then stores the file in chunks with its checksum,
+//! downloadable until it expires.
+use crate::config::JobSettings;
+use crate::domain::export::{self, Cell};
+use crate::runner::Stop;
+use crate::sheets;
+use crate::store::jobs::{ExportRequest, Job};
+use crate::store::{files, jobs};
+use base64::Engine;
+use loyalty_api::filter::v1::{Audience, Fact};
+use loyalty_api::segment::v1 as spb;
+use loyalty_api::segment::v1::segment_service_client::SegmentServiceClient;
+use loyalty_platform::clock::SharedClock;
+use loyalty_platform::identity::ServiceIdentity;
+use loyalty_platform::service::ServiceKit;
+use prost::Message;
+use sha2::Digest;
+use std::io::Read;
+use tonic::transport::Channel;
+
+/// Clients asked for per page.
+const PAGE: i32 = 1000;
+/// Bytes per stored chunk.
+const CHUNK: usize = 1 << 20;
+
+#[derive(Clone)]
+pub struct Exporter {
+    pool: deadpool_postgres::Pool,
+    segments: SegmentServiceClient<Channel>,
+    identity: ServiceIdentity,
+    settings: JobSettings,
+    clock: SharedClock,
+}
+
+impl Exporter {
+    pub fn new(kit: &ServiceKit, settings: JobSettings, clock: SharedClock) -> anyhow::Result<Self> {
+        let segments = SegmentServiceClient::new(kit.peer(&kit.settings.peers.segment)?);
+        Ok(Self { pool: kit.pool.clone(), segments, identity: kit.identity()?, settings, clock })
+    }
+
+    /// The facts of the catalogue by name, labelled in `language`.
+    pub async fn catalogue(&self, tenant: &str, language: &str) -> anyhow::Result<Vec<Fact>> {
+        let request = spb::ListFactsRequest { language: language.into() };
+        let mut segments = self.segments.clone();
+        Ok(segments.list_facts(self.identity.request(tenant, request)?).await?.into_inner().facts)
+    }
+
+    pub async fn run(&self, job: &Job) -> Result<(), Stop> {
+        let ask = job.export.clone().ok_or_else(|| Stop::Refused("the job holds no export request".into()))?;
+        let audience = decode_audience(&ask)?;
+        let catalogue = self.catalogue(job.tenant.as_str(), &ask.language).await?;
+        let mut columns: Vec<Fact> = Vec::new();
+        for name in &ask.columns {
+            let fact = catalogue.iter().find(|f| &f.name == name);
+            let fact = fact.ok_or_else(|| Stop::Refused(format!("{name:?} is not a fact of the catalogue")))?;
+            if !(ask.anonymise && export::identifies(fact)) {
+                columns.push(fact.clone());
+            }
+        }
+        let mut asked: Vec<String> = columns.iter().map(|f| f.name.clone()).collect();
+        if ask.only_consented {
+            asked.push("consent.email".into());
+        }
+        let temp = std::path::PathBuf::from(&self.settings.temp_dir);
+        std::fs::create_dir_all(&temp)?;
+        let path = temp.join(format!("export-{}.{}", job.id, extension(&ask.format)));
+        let email_column = columns.iter().position(|f| f.name == "client.email");
+        let mut sheet = sheets::open(&ask.format, &path, &temp, (ask.csv_bom, email_column))?;
+        let labels: Vec<String> =
+            columns.iter().map(|f| if f.label.is_empty() { f.name.clone() } else { f.label.clone() }).collect();
+        sheet.header(&labels)?;
+        let (mut token, mut rows) = (String::new(), 0i64);
+        loop {
+            let request = spb::ListMatchingClientsRequest {
+                audience: Some(audience.clone()),
+                page: Some(loyalty_api::common::v1::PageRequest { page_size: PAGE, page_token: token }),
+                facts: asked.clone(),
+                order_by: String::new(),
+                within_stores: job.store_scope.clone().unwrap_or_default(),
+            };
+            let mut segments = self.segments.clone();
+            let answer = match segments
+                .list_matching_clients(self.identity.request(job.tenant.as_str(), request)?)
+                .await
+            {
+                Ok(a) => a.into_inner(),
+                Err(s) if s.code() == tonic::Code::InvalidArgument || s.code() == tonic::Code::NotFound => {
+                    return Err(Stop::Refused(format!("the segment service refused the audience: {}", s.message())));
+                }
+                Err(s) => return Err(Stop::Passing(anyhow::anyhow!("the segment service: {s}"))),
+            };
+            for client in &answer.clients {
+                if ask.only_consented && client.facts.get("consent.email").map(String::as_str) != Some("subscribed") {
+                    continue;
+                }
+                let cells: Vec<Cell> =
+                    columns.iter().map(|f| export::cell(f.r#type(), client.facts.get(&f.name))).collect();
+                sheet.row(&cells)?;
+                rows += 1;
+            }
+            let total = answer.page.as_ref().map(|p| p.total_size).unwrap_or(rows);
+            if !jobs::export_progress(&self.pool.get().await?, job, rows, total, self.settings.lease_s).await? {
+                let _ = std::fs::remove_file(&path);
+                return Err(Stop::Cancelled);
+            }
+            token = answer.page.map(|p| p.next_page_token).unwrap_or_default();
+            if token.is_empty() {
+                break;
+            }
+        }
+        tokio::task::spawn_blocking(move || sheet.finish()).await.map_err(anyhow::Error::from)??;
+        let stored = self.store(job, &path).await;
+        let _ = std::fs::remove_file(&path);
+        let (size, sha256) = stored?;
+        let expires_at = self.clock.now() + time::Duration::hours(self.settings.retention_hours);
+        jobs::finish_export(&self.pool.get().await?, job, rows, (size, &sha256), expires_at).await?;
+        tracing::info!(job = %job.id, rows, bytes = size, "export written");
+        Ok(())
+    }
+
+    /// Copies the written file into the job's chunks; its size and SHA-256.
+    async fn store(&self, job: &Job, path: &std::path::Path) -> anyhow::Result<(i64, String)> {
+        let db = self.pool.get().await?;
+        files::drop_file(&db, &job.tenant, job.id).await?;
+        let mut file = std::fs::File::open(path)?;
+        let mut hash = sha2::Sha256::new();
+        let (mut at, mut buf) = (0i64, vec![0u8; CHUNK]);
+        loop {
+            let mut filled = 0;
+            while filled < CHUNK {
+                let n = file.read(&mut buf[filled..])?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            hash.update(&buf[..filled]);
+            files::put_chunk(&db, &job.tenant, job.id, at, &buf[..filled]).await?;
+            at += filled as i64;
+        }
+        Ok((at, hash.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+    }
+}
+
+pub fn extension(format: &str) -> &'static str {
+    match format {
+        "xlsx" => "xlsx",
+        "emails" => "txt",
+        _ => "csv",
+    }
+}
+
+pub fn encode_audience(a: &Audience) -> String {
+    base64::engine::general_purpose::STANDARD.encode(a.encode_to_vec())
+}
+
+fn decode_audience(ask: &ExportRequest) -> Result<Audience, Stop> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&ask.audience).map_err(anyhow::Error::from)?;
+    Ok(Audience::decode(bytes.as_slice()).map_err(anyhow::Error::from)?)
+}

@@ -1,0 +1,171 @@
+//! The files an export writes, row by row in constant memory: CSV (with a byte-order mark for
+//! Excel when asked), XLSX (typed cells, a frozen header, an autofilter) and plain e-mail lists.
+use crate::domain::export::{Cell, safe_text};
+use anyhow::Context;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub trait Sheet: Send {
+    fn header(&mut self, labels: &[String]) -> anyhow::Result<()>;
+    fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()>;
+    /// Writes what is left and closes the file.
+    fn finish(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// A sheet of `format` ("csv", "xlsx", "emails") written to `path`; temporary files go to `temp`.
+pub fn open(
+    format: &str,
+    path: &Path,
+    temp: &Path,
+    (bom, email_column): (bool, Option<usize>),
+) -> anyhow::Result<Box<dyn Sheet>> {
+    Ok(match format {
+        "xlsx" => Box::new(Xlsx::new(path, temp)?),
+        "emails" => Box::new(Emails {
+            out: create(path)?,
+            column: email_column.context("an e-mail list needs the email column")?,
+        }),
+        _ => {
+            let mut out = create(path)?;
+            if bom {
+                out.write_all(&[0xEF, 0xBB, 0xBF])?;
+            }
+            Box::new(Csv { out: csv::Writer::from_writer(out) })
+        }
+    })
+}
+
+fn create(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+}
+
+struct Csv {
+    out: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Sheet for Csv {
+    fn header(&mut self, labels: &[String]) -> anyhow::Result<()> {
+        self.out.write_record(labels.iter().map(|l| safe_text(l).into_owned()))?;
+        Ok(())
+    }
+
+    fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()> {
+        let texts = cells.iter().map(|c| match c {
+            Cell::Empty => String::new(),
+            Cell::Text(t) => safe_text(t).into_owned(),
+            Cell::Number(n) => n.to_string(),
+            Cell::Date(d) => d.to_string(),
+        });
+        self.out.write_record(texts)?;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> anyhow::Result<()> {
+        let mut out = self.out.into_inner().map_err(|e| anyhow::anyhow!("writing the CSV: {e}"))?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// One address a line, each once; rows without an address are left out.
+struct Emails {
+    out: std::io::BufWriter<std::fs::File>,
+    column: usize,
+}
+
+impl Sheet for Emails {
+    fn header(&mut self, _labels: &[String]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()> {
+        if let Some(Cell::Text(address)) = cells.get(self.column)
+            && !address.contains(['\n', '\r'])
+        {
+            writeln!(self.out, "{address}")?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> anyhow::Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+struct Xlsx {
+    workbook: rust_xlsxwriter::Workbook,
+    path: PathBuf,
+    row: u32,
+    columns: u16,
+    date: rust_xlsxwriter::Format,
+    number: rust_xlsxwriter::Format,
+    bold: rust_xlsxwriter::Format,
+}
+
+impl Xlsx {
+    fn new(path: &Path, temp: &Path) -> anyhow::Result<Self> {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        workbook.set_tempdir(temp)?;
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name("Klientai")?;
+        // Before any row: in constant memory the pane is written ahead of the rows.
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(Self {
+            workbook,
+            path: path.to_path_buf(),
+            row: 0,
+            columns: 0,
+            date: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
+            number: rust_xlsxwriter::Format::new().set_num_format("#,##0.##"),
+            bold: rust_xlsxwriter::Format::new().set_bold(),
+        })
+    }
+}
+
+impl Sheet for Xlsx {
+    fn header(&mut self, labels: &[String]) -> anyhow::Result<()> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        for (c, label) in labels.iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, label, &self.bold)?;
+            sheet.set_column_width(c as u16, (label.chars().count() as f64 + 4.0).max(12.0))?;
+        }
+        self.columns = labels.len() as u16;
+        self.row = 1;
+        Ok(())
+    }
+
+    fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        for (c, cell) in cells.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Empty => {}
+                // A string cell is never a formula, whatever it starts with.
+                Cell::Text(t) => {
+                    sheet.write_string(self.row, c, t)?;
+                }
+                Cell::Number(n) => {
+                    sheet.write_number_with_format(self.row, c, *n, &self.number)?;
+                }
+                Cell::Date(d) => {
+                    let day = rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, u8::from(d.month()), d.day())?;
+                    sheet.write_datetime_with_format(self.row, c, &day, &self.date)?;
+                }
+            }
+        }
+        self.row += 1;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> anyhow::Result<()> {
+        let last = self.row.saturating_sub(1);
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        if self.columns > 0 {
+            sheet.autofilter(0, 0, last.max(1), self.columns - 1)?;
+        }
+        self.workbook.save(&self.path).context("saving the workbook")?;
+        Ok(())
+    }
+}

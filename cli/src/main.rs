@@ -9,6 +9,7 @@ mod demo;
 mod demo_imports;
 mod demo_messaging;
 mod dev;
+mod exports;
 mod feeds;
 mod format;
 mod history;
@@ -66,6 +67,8 @@ enum Command {
     Campaigns(campaigns::CampaignsArgs),
     /// Imports: a client CSV in with progress, jobs, row reports, the error file, cancel.
     Import(imports::ImportArgs),
+    /// Exports: everyone, a filter or a segment to CSV, XLSX or an e-mail list; download again.
+    Export(exports::ExportArgs),
     /// The CRM dashboard as one HTML file (tiles, charts, RFM grid, new vs returning customers).
     Dashboard(dashboard::DashboardArgs),
     /// A report: clv, retention, churn, segment_performance, points_behaviour.
@@ -92,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Points(args) => points::run(args, &out).await,
             Command::Segments(args) => segments::run(args, &out).await,
             Command::Import(args) => imports::run(args, &out).await,
+            Command::Export(args) => exports::run(args, &out).await,
             Command::Campaigns(args) => campaigns::run(args, &out).await,
             Command::Feeds(args) => feeds::run(args, &out).await,
             Command::Dashboard(args) => dashboard::dashboard(args, &out).await,

@@ -308,6 +308,15 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let (code, text, _) = cli(&["import", "reports", job["id"].as_str().expect("id")]);
     assert_eq!(code, Some(0));
     assert!(text.contains("Pavardė") && text.contains("Gimimo data") && text.contains("4 rows reported"), "{text}");
+    // Everyone out as a spreadsheet-ready CSV, the checksum verified by the CLI.
+    let exported = std::env::temp_dir().join(format!("dev-up-export-{}.csv", std::process::id()));
+    let (code, text, err) =
+        cli(&["export", "clients", exported.to_str().expect("path"), "--columns", "client.first_name,client.city"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("2020 clients") && text.contains("checksum verified"), "{text}");
+    let csv = std::fs::read_to_string(&exported).expect("the export was written");
+    assert_eq!(csv.lines().count(), 2021, "a header and every client");
+    let _ = std::fs::remove_file(&exported);
     let (code, text, _) = cli(&["campaigns", "triggers"]);
     assert_eq!(code, Some(0));
     assert!(

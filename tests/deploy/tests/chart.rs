@@ -207,6 +207,22 @@ fn messaging_serves_its_public_links_port_and_reads_its_sealing_key_from_a_secre
 }
 
 #[test]
+fn import_export_writes_its_files_to_a_volume_of_their_size() {
+    let objects = template(&[]);
+    let tmp_of = |name: &str| {
+        let spec = &of(&objects, "Deployment", name)["spec"]["template"]["spec"];
+        let volumes = spec["volumes"].as_sequence().expect("volumes").clone();
+        volumes.into_iter().find(|v| v["name"] == "tmp").expect("a tmp volume")["emptyDir"]["sizeLimit"].clone()
+    };
+    assert_eq!(tmp_of("loyalty-importexport"), "4Gi", "an XLSX of a million rows needs ~250 MB of temp files");
+    assert_eq!(tmp_of("loyalty-client"), "64Mi");
+    let env = &of(&objects, "Deployment", "loyalty-importexport")["spec"]["template"]["spec"]["containers"][0]["env"];
+    let dir =
+        env.as_sequence().expect("env").iter().find(|e| e["name"] == "LOYALTY_IMPORTEXPORT__IMPORTEXPORT__TEMP_DIR");
+    assert_eq!(dir.expect("the temp dir")["value"], "/tmp/exports", "inside the volume");
+}
+
+#[test]
 fn production_values_render_pinned_images_monitors_and_larger_budgets() {
     let objects = template(&["-f", "helm/loyalty-suite/ci/production-values.yaml"]);
     for service in SERVICES {

@@ -34,6 +34,8 @@ pub struct JobSettings {
     /// Where exports are written before they are stored (an XLSX needs a seekable file and temp
     /// files of its own; give the pod a volume here). Empty: the system's temp dir.
     pub temp_dir: String,
+    /// The most clients a PDF export takes (a PDF is for print; its pages are laid out in memory).
+    pub pdf_max_rows: i64,
 }
 
 impl Default for JobSettings {
@@ -48,6 +50,7 @@ impl Default for JobSettings {
             retention_hours: 24,
             purge_every_s: 60,
             temp_dir: std::env::temp_dir().join("loyalty-exports").display().to_string(),
+            pdf_max_rows: 20_000,
         }
     }
 }

@@ -71,6 +71,7 @@ impl Exporter {
         let labels: Vec<String> =
             columns.iter().map(|f| if f.label.is_empty() { f.name.clone() } else { f.label.clone() }).collect();
         sheet.header(&labels)?;
+        sheet.title(&format!("{} · {}", title_word(&ask.language), self.clock.now().date()));
         let (mut token, mut rows) = (String::new(), 0i64);
         loop {
             let request = spb::ListMatchingClientsRequest {
@@ -101,6 +102,13 @@ impl Exporter {
                 rows += 1;
             }
             let total = answer.page.as_ref().map(|p| p.total_size).unwrap_or(rows);
+            if ask.format == "pdf" && total > self.settings.pdf_max_rows {
+                let _ = std::fs::remove_file(&path);
+                return Err(Stop::Refused(format!(
+                    "a PDF is for print: at most {} clients, and this audience has {total}; export XLSX or CSV",
+                    self.settings.pdf_max_rows
+                )));
+            }
             if !jobs::export_progress(&self.pool.get().await?, job, rows, total, self.settings.lease_s).await? {
                 let _ = std::fs::remove_file(&path);
                 return Err(Stop::Cancelled);
@@ -147,9 +155,21 @@ impl Exporter {
     }
 }
 
+/// "Clients" in the export's language, above a PDF's table.
+fn title_word(language: &str) -> &'static str {
+    match language {
+        "lt" => "Klientai",
+        "ru" => "Клиенты",
+        "pl" => "Klienci",
+        "ro" => "Clienți",
+        _ => "Clients",
+    }
+}
+
 pub fn extension(format: &str) -> &'static str {
     match format {
         "xlsx" => "xlsx",
+        "pdf" => "pdf",
         "emails" => "txt",
         _ => "csv",
     }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod exporter;
 pub mod feed;
 pub mod importer;
+pub mod pdf;
 pub mod reader;
 pub mod runner;
 pub mod sheets;

@@ -1,5 +1,6 @@
 //! The files an export writes, row by row in constant memory: CSV (with a byte-order mark for
-//! Excel when asked), XLSX (typed cells, a frozen header, an autofilter) and plain e-mail lists.
+//! Excel when asked), XLSX (typed cells, a frozen header, an autofilter) and plain e-mail lists;
+//! and PDF tables for print (their rows kept until the page count is known).
 use crate::domain::export::{Cell, safe_text};
 use anyhow::Context;
 use std::io::Write;
@@ -7,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 pub trait Sheet: Send {
     fn header(&mut self, labels: &[String]) -> anyhow::Result<()>;
+    /// A line above the table, where the format has room for one (PDF).
+    fn title(&mut self, _title: &str) {}
     fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()>;
     /// Writes what is left and closes the file.
     fn finish(self: Box<Self>) -> anyhow::Result<()>;
@@ -20,6 +23,7 @@ pub fn open(
     (bom, email_column): (bool, Option<usize>),
 ) -> anyhow::Result<Box<dyn Sheet>> {
     Ok(match format {
+        "pdf" => Box::new(Pdf { path: path.to_path_buf(), title: String::new(), labels: vec![], rows: vec![] }),
         "xlsx" => Box::new(Xlsx::new(path, temp)?),
         "emails" => Box::new(Emails {
             out: create(path)?,
@@ -166,6 +170,37 @@ impl Sheet for Xlsx {
             sheet.autofilter(0, 0, last.max(1), self.columns - 1)?;
         }
         self.workbook.save(&self.path).context("saving the workbook")?;
+        Ok(())
+    }
+}
+
+/// A printable table: the rows are kept (a PDF is for print, so its exports are capped) and laid
+/// out when the page count is known.
+struct Pdf {
+    path: PathBuf,
+    title: String,
+    labels: Vec<String>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Sheet for Pdf {
+    fn header(&mut self, labels: &[String]) -> anyhow::Result<()> {
+        self.labels = labels.to_vec();
+        Ok(())
+    }
+
+    fn title(&mut self, title: &str) {
+        self.title = title.to_string();
+    }
+
+    fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()> {
+        self.rows.push(cells.to_vec());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> anyhow::Result<()> {
+        let bytes = crate::pdf::render(&self.title, &self.labels, &self.rows)?;
+        std::fs::write(&self.path, bytes).with_context(|| format!("writing {}", self.path.display()))?;
         Ok(())
     }
 }

@@ -151,7 +151,6 @@ async fn bad_requests_are_refused_by_field_and_start_nothing() {
     let app = start_with_segments().await;
     let mut api = admin(&app);
     let bad = pb::StartExportRequest {
-        format: pb::FileFormat::Pdf as i32,
         columns: columns(&["client.shoe_size", "purchase_lines.sku"]),
         data_groups: columns(&["historical", "gossip"]),
         language: "de".into(),

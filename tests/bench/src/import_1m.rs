@@ -1,7 +1,9 @@
 //! `import-1m`: a client file of seed 000's layout (1,000,000 rows by default, `BENCH_ROWS`)
 //! uploaded to the import-export service and imported: every row validated, matched by email,
-//! created through the client service and reported. The floor in the same run: `COPY` of the same
-//! file into a table with a unique `lower(email)` index, with no service in the way.
+//! created through the client service and reported. The baselines in the same run: `COPY` of the
+//! same file into a table with a unique `lower(email)` index (the issue's yardstick), and binary
+//! `COPY` of the same rows into a table like the client service's, every index of it included (the
+//! floor: what the client table alone costs, with no service in the way).
 use crate::harness::{development_auth, env_number, fresh_database, round, server_url};
 use crate::segment_count::rss_mb;
 use anyhow::Context;
@@ -60,6 +62,50 @@ async fn copy_floor(db: &tokio_postgres::Client, bytes: &[u8], rows: u64) -> any
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
+/// The same rows written straight into a table like the client service's (every index of it,
+/// trigram search indexes included) with binary COPY, parsed as the service parses them: what
+/// the client table alone costs, with no service, no events and no report in the way.
+async fn table_floor(settings: &PlatformSettings, rows: u64) -> anyhow::Result<f64> {
+    use loyalty_client::domain::Profile;
+    use loyalty_client::domain::profile::Rules;
+    use loyalty_client::store::bulk::{NewClient, copy_clients};
+    let admin = loyalty_platform::db::connect(&settings.database, "public").await?;
+    admin
+        .batch_execute(
+            "DROP SCHEMA IF EXISTS floor_client CASCADE; CREATE SCHEMA floor_client;
+             CREATE TABLE floor_client.clients (LIKE client.clients INCLUDING ALL);",
+        )
+        .await?;
+    let db = loyalty_platform::db::connect(&settings.database, "floor_client").await?;
+    let tenant = loyalty_platform::TenantId::trusted(TENANT);
+    let rules = Rules { phone_region: "LT", latest_date: time::OffsetDateTime::now_utc().date() };
+    let started = Instant::now();
+    let mut at = 0;
+    while at < rows {
+        let end = (at + 50_000).min(rows);
+        let mut batch = Vec::with_capacity((end - at) as usize);
+        for i in at..end {
+            let (f, l, c) = (FIRST[(i % 8) as usize], LAST[(i / 8 % 8) as usize], CITIES[(i % 4) as usize]);
+            let wire = loyalty_api::client::v1::Client {
+                first_name: f.into(),
+                last_name: l.into(),
+                email: format!("klientas{i}@example.lt"),
+                phone: if i % 3 == 0 { format!("+3706{:07}", i % 10_000_000) } else { String::new() },
+                city: c.into(),
+                ..Default::default()
+            };
+            let profile = Profile::parse(&wire, "", &rules)
+                .map_err(|v| anyhow::anyhow!("row {i}: {:?}", v.iter().collect::<Vec<_>>()))?;
+            batch.push(NewClient::new(&tenant, uuid::Uuid::now_v7(), profile, time::OffsetDateTime::now_utc()));
+        }
+        copy_clients(&db, batch).await?;
+        at = end;
+    }
+    let per_s = rows as f64 / started.elapsed().as_secs_f64();
+    admin.batch_execute("DROP SCHEMA floor_client CASCADE").await?;
+    Ok(per_s)
+}
+
 pub async fn run() -> anyhow::Result<()> {
     let rows = env_number("BENCH_ROWS", 1_000_000)?;
     eprintln!("import-1m: writing a {rows}-row file");
@@ -86,6 +132,8 @@ pub async fn run() -> anyhow::Result<()> {
     imports.importexport.poll_every_ms = 20;
     loyalty_import_export::register(&imports, &mut services).await?;
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
+    let table_rows_per_s = table_floor(&settings, rows).await?;
+    eprintln!("the client table alone (COPY with its indexes): {table_rows_per_s:.0} rows/s");
     let token = signer.mint(&Grant::new(TENANT, &[ALL_RIGHTS]))?;
     let channel = Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
     let mut api = ImportExportServiceClient::new(InterceptedService::new(channel, BearerToken::new(&token)?));
@@ -132,6 +180,8 @@ pub async fn run() -> anyhow::Result<()> {
             "rows": rows,
             "rows_per_s": round(rows_per_s),
             "copy_rows_per_s": round(copy_rows_per_s),
+            "client_table_copy_rows_per_s": round(table_rows_per_s),
+            "ratio_to_client_table": round(rows_per_s / table_rows_per_s),
             "ratio": round(rows_per_s / copy_rows_per_s),
             "goal_ratio": 0.5,
             "seconds": round(seconds),

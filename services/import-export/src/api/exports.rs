@@ -77,10 +77,7 @@ async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequ
         Ok(pb::FileFormat::Csv) => "csv",
         Ok(pb::FileFormat::Xlsx) => "xlsx",
         Ok(pb::FileFormat::EmailList) => "emails",
-        Ok(pb::FileFormat::Pdf) => {
-            v.add("format", "PDF exports are not built yet: export XLSX or CSV");
-            "csv"
-        }
+        Ok(pb::FileFormat::Pdf) => "pdf",
         _ => {
             v.add("format", "is required: csv, xlsx or email list");
             "csv"

@@ -38,6 +38,7 @@ pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> Te
         let mut imports = loyalty_import_export::Settings::with_platform(&settings);
         imports.importexport.poll_every_ms = 20;
         imports.importexport.purge_every_s = 1;
+        imports.importexport.pdf_max_rows = 60;
         loyalty_import_export::register_with_clock(&imports, &mut services, clock).await?;
         Ok(services)
     })

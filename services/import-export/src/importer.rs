@@ -50,16 +50,56 @@ impl Importer {
     /// Reads the file and imports every row after the ones committed; the rows of the file.
     pub async fn run(&self, job: &Job) -> Result<i64, Stop> {
         let upload = job.upload_id.clone().ok_or_else(|| Stop::Refused("the job has no upload".into()))?;
+        if job.request.format == "xlsx" {
+            let path = std::path::Path::new(&self.settings.temp_dir).join(format!("import-{}.xlsx", job.id));
+            let result = self.run_workbook(job, &upload, &path).await;
+            let _ = std::fs::remove_file(&path);
+            return result;
+        }
         let spec = self.format(job, &upload).await?;
         let (chunks_in, chunks) = mpsc::channel(4);
-        let mut feeder = Some(tokio::spawn(feed(self.pool.clone(), job.tenant.clone(), upload, chunks_in)));
-        let mut items = reader::read(chunks, spec);
+        let feeder = Some(tokio::spawn(feed(self.pool.clone(), job.tenant.clone(), upload, chunks_in)));
+        self.rows(job, reader::read(chunks, spec), feeder, spec.encoding.name()).await
+    }
+
+    /// An XLSX upload: copied to a file (a workbook is read from its end), its archive checked,
+    /// then its sheet streamed as rows.
+    async fn run_workbook(&self, job: &Job, upload: &str, path: &std::path::Path) -> Result<i64, Stop> {
+        std::fs::create_dir_all(&self.settings.temp_dir)?;
+        let mut file = std::fs::File::create(path)?;
+        let mut from = 0;
+        loop {
+            let chunks = uploads::chunks(&self.pool.get().await?, &job.tenant, upload, from, 8).await?;
+            let Some((last, _)) = chunks.last() else { break };
+            from = last + 1;
+            for (_, data) in &chunks {
+                std::io::Write::write_all(&mut file, data)?;
+            }
+        }
+        drop(file);
+        if let Some(why) = crate::xlsx::refuse(std::fs::File::open(path)?) {
+            return Err(Stop::Refused(why));
+        }
+        jobs::set_format(&self.pool.get().await?, job, "xlsx", "").await?;
+        let items =
+            crate::xlsx::read(std::fs::File::open(path)?, job.request.sheet.clone(), self.settings.max_row_chars);
+        self.rows(job, items, None, "UTF-8").await
+    }
+
+    /// Imports the rows `items` brings after the ones committed; the rows of the file. A CSV's
+    /// `feeder` is checked before the last batch, so a read cut short never commits a partial row.
+    async fn rows(
+        &self,
+        job: &Job,
+        mut items: mpsc::Receiver<Item>,
+        mut feeder: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+        encoding: &str,
+    ) -> Result<i64, Stop> {
         let layout = match items.recv().await {
             Some(Item::Header(header)) if header.iter().any(|h| h.contains('\u{fffd}')) => {
                 return Err(Stop::Refused(format!(
-                    "the header row holds bytes that are not {} text: name the file's encoding (windows-1257 for \
-                     Lithuanian, windows-1251 for Cyrillic, windows-1252 for Western European)",
-                    spec.encoding.name()
+                    "the header row holds bytes that are not {encoding} text: name the file's encoding (windows-1257 for \
+                     Lithuanian, windows-1251 for Cyrillic, windows-1252 for Western European)"
                 )));
             }
             Some(Item::Header(header)) => {

@@ -15,6 +15,7 @@ pub mod reader;
 pub mod runner;
 pub mod sheets;
 pub mod store;
+pub mod xlsx;
 
 pub use config::Settings;
 

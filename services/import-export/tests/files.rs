@@ -83,8 +83,8 @@ async fn a_bad_header_is_refused_before_anything_is_stored() {
         let file = file.clone();
         async move { upload(&mut api, h, file.as_bytes()).await.expect_err("refused") }
     };
-    let xlsx = pb::ImportHeader { format: pb::FileFormat::Xlsx as i32, ..header("x1") };
-    assert_eq!(fields(&refused(xlsx).await), ["header.format"]);
+    let pdf = pb::ImportHeader { format: pb::FileFormat::Pdf as i32, ..header("x1") };
+    assert_eq!(fields(&refused(pdf).await), ["header.format"]);
     let mut mapped = header("x2");
     mapped.column_mapping.insert("Vardas".into(), "shoe_size".into());
     assert_eq!(fields(&refused(mapped).await), ["header.column_mapping[Vardas]"]);

@@ -114,11 +114,14 @@ fn read_header(h: &pb::ImportHeader) -> ApiResult<ImportRequest> {
             v.add("header.kind", "only client files can be imported so far (cards, balances and purchases cannot yet)")
         }
     }
-    match pb::FileFormat::try_from(h.format) {
-        Ok(pb::FileFormat::Csv | pb::FileFormat::Unspecified) => {}
-        Ok(pb::FileFormat::Xlsx) => v.add("header.format", "XLSX files cannot be imported yet: save the sheet as CSV"),
-        _ => v.add("header.format", "an import reads CSV"),
-    }
+    let format = match pb::FileFormat::try_from(h.format) {
+        Ok(pb::FileFormat::Csv | pb::FileFormat::Unspecified) => "csv",
+        Ok(pb::FileFormat::Xlsx) => "xlsx",
+        _ => {
+            v.add("header.format", "an import reads CSV or XLSX");
+            "csv"
+        }
+    };
     let texts = [
         ("header.file_name", &h.file_name, 500),
         ("header.upload_id", &h.upload_id, 128),
@@ -177,6 +180,8 @@ fn read_header(h: &pb::ImportHeader) -> ApiResult<ImportRequest> {
         match_key: match_key.into(),
         existing: existing.into(),
         file_size: 0,
+        format: format.into(),
+        sheet: h.sheet.clone(),
     })
 }
 

@@ -26,6 +26,12 @@ pub struct ImportRequest {
     /// Bytes uploaded.
     #[serde(default)]
     pub file_size: i64,
+    /// "csv" or "xlsx" (empty: csv).
+    #[serde(default)]
+    pub format: String,
+    /// XLSX: the sheet (empty: the first).
+    #[serde(default)]
+    pub sheet: String,
 }
 
 /// What an export asked for.

@@ -104,7 +104,8 @@ pub fn messages(header: pb::ImportHeader, file: &[u8], chunk: usize, from: usize
 
 /// Uploads `file` whole and answers the job it started.
 pub async fn upload(api: &mut ImportExport, header: pb::ImportHeader, file: &[u8]) -> Result<pb::Job, tonic::Status> {
-    let stream = futures::stream::iter(messages(header, file, 100, 0));
+    let chunk = if file.len() > 100_000 { 1 << 20 } else { 100 };
+    let stream = futures::stream::iter(messages(header, file, chunk, 0));
     api.start_import(stream).await.map(|r| r.into_inner())
 }
 

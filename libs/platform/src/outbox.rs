@@ -253,9 +253,9 @@ impl Outbox {
             let mut settled = false;
             loop {
                 wake.borrow_and_update();
-                let batch = this.read_after(tenant.as_deref(), cursor, &req.kinds).await.map_err(|e| crate::error::from_infrastructure(&e))?;
-                if let Some(last) = batch.last() {
-                    cursor = last.sequence;
+                let (batch, reached) = this.read_after(tenant.as_deref(), cursor, &req.kinds).await.map_err(|e| crate::error::from_infrastructure(&e))?;
+                cursor = cursor.max(reached);
+                if !batch.is_empty() {
                     for event in batch {
                         yield event;
                     }
@@ -288,26 +288,48 @@ impl Outbox {
         })
     }
 
-    async fn read_after(&self, tenant: Option<&str>, after: i64, kinds: &[String]) -> anyhow::Result<Vec<Event>> {
+    /// The events after `after` a reader asked for, and how far it may move on: past every event
+    /// numbered when it read, when fewer than a batch matched. A reader of a few kinds (a feed
+    /// that wants only erasures) would otherwise scan the same unwanted events again on every
+    /// nudge, slower with every event published.
+    async fn read_after(
+        &self,
+        tenant: Option<&str>,
+        after: i64,
+        kinds: &[String],
+    ) -> anyhow::Result<(Vec<Event>, i64)> {
         let conn = self.inner.pool.get().await.context("taking a database connection")?;
         let rows = conn
             .query(
-                "SELECT sequence, payload FROM outbox
-                 WHERE sequence > $1 AND ($2::text IS NULL OR tenant_id = $2)
-                   AND (cardinality($3::text[]) = 0 OR kind = ANY($3))
-                 ORDER BY sequence LIMIT $4",
+                "SELECT sequence, payload FROM (
+                     SELECT sequence, payload FROM outbox
+                      WHERE sequence > $1 AND ($2::text IS NULL OR tenant_id = $2)
+                        AND (cardinality($3::text[]) = 0 OR kind = ANY($3))
+                      ORDER BY sequence LIMIT $4) AS wanted
+                 UNION ALL
+                 SELECT max(sequence), NULL FROM outbox WHERE sequence > $1",
                 &[&after, &tenant, &kinds, &BATCH],
             )
             .await
             .context("reading the outbox")?;
-        rows.iter()
-            .map(|row| {
-                let mut event = Event::decode(row.get::<_, &[u8]>(1)).context("decoding an outbox event")?;
-                event.sequence = row.get(0);
-                event.source = self.inner.source.clone();
-                Ok(event)
-            })
-            .collect()
+        let mut events = Vec::with_capacity(rows.len());
+        let mut numbered = after;
+        for row in &rows {
+            let Some(payload) = row.get::<_, Option<&[u8]>>(1) else {
+                numbered = row.get::<_, Option<i64>>(0).unwrap_or(after);
+                continue;
+            };
+            let mut event = Event::decode(payload).context("decoding an outbox event")?;
+            event.sequence = row.get(0);
+            event.source = self.inner.source.clone();
+            events.push(event);
+        }
+        let reached = match events.last() {
+            Some(last) if events.len() as i64 >= BATCH => last.sequence,
+            Some(last) => numbered.max(last.sequence),
+            None => numbered.max(after),
+        };
+        Ok((events, reached))
     }
 
     /// Numbers every committed, unnumbered event. Cheap when there is nothing to do.

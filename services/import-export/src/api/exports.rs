@@ -12,7 +12,6 @@ use loyalty_api::importexport::v1 as pb;
 use loyalty_platform::error::{ApiError, ApiResult, Violations};
 use loyalty_platform::idempotency;
 use loyalty_platform::request::Caller;
-use prost::Message;
 use tonic::{Request, Status};
 use uuid::Uuid;
 
@@ -28,35 +27,11 @@ pub async fn start(api: &ImportExportApi, request: Request<pb::StartExportReques
         return Ok(answer);
     }
     let today = caller.now.date();
+    let file_name = format!("klientai-{today}.{}", extension(&asked.format));
     let new = Job {
-        tenant: caller.tenant.clone(),
-        id: Uuid::now_v7(),
-        kind: "export_clients".into(),
-        state: "queued".into(),
-        request: ImportRequest {
-            file_name: format!("klientai-{today}.{}", extension(&asked.format)),
-            ..Default::default()
-        },
-        created_by: caller.actor.encode_to_vec(),
-        store_scope: caller.principal.store_scope().map(<[String]>::to_vec),
-        upload_id: None,
-        encoding: String::new(),
-        delimiter: String::new(),
-        rows_done: 0,
-        rows_total: 0,
-        rows_imported: 0,
-        rows_failed: 0,
-        duplicate_warnings: 0,
-        error: String::new(),
-        created_at: caller.now,
-        updated_at: caller.now,
-        finished_at: None,
+        request: ImportRequest { file_name, ..Default::default() },
         export: Some(asked),
-        header: None,
-        file_size: 0,
-        sha256: String::new(),
-        expires_at: None,
-        purged_at: None,
+        ..super::queued(&caller, "export_clients")
     };
     jobs::create_export(&tx, &new).await?;
     let answer = job(&new);

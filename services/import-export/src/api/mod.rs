@@ -48,6 +48,38 @@ fn sees(caller: &Caller, job: &Job) -> bool {
     caller.principal.has_right(right) && in_scope
 }
 
+/// A new queued job of `kind`, started now by `caller`: it keeps the caller's actor and store
+/// scope, and runs with them.
+fn queued(caller: &Caller, kind: &str) -> Job {
+    Job {
+        tenant: caller.tenant.clone(),
+        id: uuid::Uuid::now_v7(),
+        kind: kind.into(),
+        state: "queued".into(),
+        request: Default::default(),
+        created_by: caller.actor.encode_to_vec(),
+        store_scope: caller.principal.store_scope().map(<[String]>::to_vec),
+        upload_id: None,
+        encoding: String::new(),
+        delimiter: String::new(),
+        rows_done: 0,
+        rows_total: 0,
+        rows_imported: 0,
+        rows_failed: 0,
+        duplicate_warnings: 0,
+        error: String::new(),
+        created_at: caller.now,
+        updated_at: caller.now,
+        finished_at: None,
+        export: None,
+        header: None,
+        file_size: 0,
+        sha256: String::new(),
+        expires_at: None,
+        purged_at: None,
+    }
+}
+
 fn state(s: &str) -> pb::JobState {
     match s {
         "queued" => pb::JobState::Queued,

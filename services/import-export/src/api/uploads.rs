@@ -9,7 +9,6 @@ use loyalty_api::importexport::v1 as pb;
 use loyalty_api::importexport::v1::start_import_request::Part;
 use loyalty_platform::error::{ApiError, ApiResult, Violations};
 use loyalty_platform::request::Caller;
-use prost::Message;
 use tonic::{Request, Streaming};
 use uuid::Uuid;
 
@@ -60,31 +59,9 @@ pub async fn start_import(
         return Err(ApiError::field("chunk", "the file is empty"));
     }
     let new = Job {
-        tenant: caller.tenant.clone(),
-        id: Uuid::now_v7(),
-        kind: "import_clients".into(),
-        state: "queued".into(),
         request: ImportRequest { file_size: progress.received, ..asked },
-        created_by: caller.actor.encode_to_vec(),
-        store_scope: caller.principal.store_scope().map(<[String]>::to_vec),
         upload_id: Some(upload_id.clone()),
-        encoding: String::new(),
-        delimiter: String::new(),
-        rows_done: 0,
-        rows_total: 0,
-        rows_imported: 0,
-        rows_failed: 0,
-        duplicate_warnings: 0,
-        error: String::new(),
-        created_at: caller.now,
-        updated_at: caller.now,
-        finished_at: None,
-        export: None,
-        header: None,
-        file_size: 0,
-        sha256: String::new(),
-        expires_at: None,
-        purged_at: None,
+        ..super::queued(&caller, "import_clients")
     };
     let tx = db.transaction().await?;
     if let Some(id) = uploads::progress(&tx, &caller.tenant, &upload_id).await?.and_then(|p| p.job_id) {

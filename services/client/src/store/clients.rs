@@ -346,13 +346,18 @@ pub async fn holders(
 ) -> anyhow::Result<Vec<(Uuid, Option<String>, Option<String>)>> {
     let rows = db
         .query(
-            // One index lookup per key (a join with the lists): an `= ANY` over a thousand keys
-            // makes the planner scan the whole table, slower with every client imported.
+            // One b-tree probe per key. An `= ANY` over a thousand keys scans the whole table, and
+            // a plain join with the list probes the trigram search indexes (they answer `=` too),
+            // 14 ms a key at 300,000 clients; the ordered LIMIT 1 keeps each probe on the b-tree.
             "SELECT c.id, c.email_key, c.phone FROM unnest($2::text[]) AS k(email_key)
-               JOIN clients c ON c.tenant_id = $1 AND c.email_key = k.email_key AND c.merged_into IS NULL
+               CROSS JOIN LATERAL (SELECT id, email_key, phone FROM clients c
+                 WHERE c.tenant_id = $1 AND c.email_key = k.email_key AND c.merged_into IS NULL
+                 ORDER BY c.tenant_id, c.email_key LIMIT 1) c
              UNION
              SELECT c.id, c.email_key, c.phone FROM unnest($3::text[]) AS k(phone)
-               JOIN clients c ON c.tenant_id = $1 AND c.phone = k.phone AND c.merged_into IS NULL",
+               CROSS JOIN LATERAL (SELECT id, email_key, phone FROM clients c
+                 WHERE c.tenant_id = $1 AND c.phone = k.phone AND c.merged_into IS NULL
+                 ORDER BY c.tenant_id, c.phone LIMIT 1) c",
             &[&tenant, &email_keys, &phones],
         )
         .await

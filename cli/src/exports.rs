@@ -25,7 +25,8 @@ pub struct ExportArgs {
 pub enum ExportCommand {
     /// Export clients: everyone, a filter (text form, see `loyalty segments facts`) or a segment.
     Clients {
-        /// The file to write; its extension picks the format: .csv, .xlsx or .txt (an e-mail list).
+        /// The file to write; its extension picks the format: .csv, .xlsx, .pdf (for print, at
+        /// most 20,000 clients) or .txt (an e-mail list).
         out: PathBuf,
         /// A filter, e.g. 'purchases.sum(last 30 days) >= 100.00'.
         #[arg(long, default_value = "")]
@@ -34,7 +35,7 @@ pub enum ExportCommand {
         #[arg(long)]
         segment: Option<String>,
         /// Columns, facts of the catalogue, comma separated (default: names, email, phone, birth
-        /// date, city, registration, card, points, purchases).
+        /// date, city, registration, points, purchases).
         #[arg(long, value_delimiter = ',')]
         columns: Vec<String>,
         /// Data groups besides: personal, financial, behavioural.
@@ -74,9 +75,10 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
         } => {
             let format = match path.extension().and_then(|e| e.to_str()) {
                 Some("xlsx") => pb::FileFormat::Xlsx,
+                Some("pdf") => pb::FileFormat::Pdf,
                 Some("txt") => pb::FileFormat::EmailList,
                 Some("csv") => pb::FileFormat::Csv,
-                other => anyhow::bail!("{}: name the file .csv, .xlsx or .txt (got {other:?})", path.display()),
+                other => anyhow::bail!("{}: name the file .csv, .xlsx, .pdf or .txt (got {other:?})", path.display()),
             };
             let audience = match (segment, filter.trim()) {
                 (Some(id), _) => Audience { source: Some(Source::SegmentId(id)) },

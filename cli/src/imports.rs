@@ -29,8 +29,8 @@ pub struct ImportArgs {
 
 #[derive(clap::Subcommand)]
 pub enum ImportCommand {
-    /// Import a CSV of clients (seed 000's layout: Vardas, Pavardė, El. paštas, Telefonas, Gimimo
-    /// data, Adresas, Miestas, Pastabos; or map your columns with --map).
+    /// Import a CSV or XLSX of clients (seed 000's layout: Vardas, Pavardė, El. paštas, Telefonas,
+    /// Gimimo data, Adresas, Miestas, Pastabos; or map your columns with --map).
     Clients {
         file: PathBuf,
         /// Check every row and report; write nothing.
@@ -53,6 +53,9 @@ pub enum ImportCommand {
         /// An existing client is "skip" (a warning, default) or "fail" (an error row).
         #[arg(long, default_value = "skip")]
         existing: String,
+        /// XLSX: the sheet to read (default the first).
+        #[arg(long, default_value = "")]
+        sheet: String,
         /// Names the upload (default: from the file's checksum, so the same command resumes).
         #[arg(long)]
         upload_id: Option<String>,
@@ -88,12 +91,15 @@ pub async fn run(args: ImportArgs, out: &Output) -> anyhow::Result<()> {
             encoding,
             match_key,
             existing,
+            sheet,
             upload_id,
             no_wait,
         } => {
+            let xlsx = file.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
             let mut header = pb::ImportHeader {
                 kind: pb::ImportKind::Clients as i32,
-                format: pb::FileFormat::Csv as i32,
+                format: if xlsx { pb::FileFormat::Xlsx } else { pb::FileFormat::Csv } as i32,
+                sheet,
                 file_name: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
                 dry_run,
                 delimiter,

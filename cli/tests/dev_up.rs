@@ -317,6 +317,22 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let csv = std::fs::read_to_string(&exported).expect("the export was written");
     assert_eq!(csv.lines().count(), 2021, "a header and every client");
     let _ = std::fs::remove_file(&exported);
+    // The Vilnius clients as a printable list: the extension picks the format.
+    let printed = std::env::temp_dir().join(format!("dev-up-export-{}.pdf", std::process::id()));
+    let args = [
+        "export",
+        "clients",
+        printed.to_str().expect("path"),
+        "--filter",
+        "client.city = \"Vilnius\"",
+        "--language",
+        "lt",
+    ];
+    let (code, text, err) = cli(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("checksum verified"), "{text}");
+    assert!(std::fs::read(&printed).expect("the PDF was written").starts_with(b"%PDF"));
+    let _ = std::fs::remove_file(&printed);
     let (code, text, _) = cli(&["campaigns", "triggers"]);
     assert_eq!(code, Some(0));
     assert!(

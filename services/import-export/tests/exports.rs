@@ -163,6 +163,11 @@ async fn bad_requests_are_refused_by_field_and_start_nothing() {
     );
     let jobs = api.list_jobs(pb::ListJobsRequest::default()).await.expect("jobs").into_inner();
     assert!(jobs.jobs.is_empty(), "nothing started");
+
+    // No columns named: the default set, every one a client fact.
+    let defaults = api.start_export(request(pb::FileFormat::Csv, &[])).await.expect("the default columns").into_inner();
+    let defaults = finished(&mut api, &defaults.id).await;
+    assert_eq!(defaults.state(), pb::JobState::Succeeded, "{defaults:?}");
     // The same key twice is one export.
     let keyed = pb::StartExportRequest {
         context: loyalty_testkit::support::with_key("export-1"),

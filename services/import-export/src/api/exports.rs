@@ -82,7 +82,11 @@ async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequ
         if format == "emails" { vec!["client.email".to_string()] } else { export::columns(&body.columns, &groups) };
     let catalogue = api.exports.catalogue(caller.tenant.as_str(), "en").await.map_err(ApiError::Internal)?;
     for (i, name) in columns.iter().enumerate() {
-        let field = if i < body.columns.len() { format!("columns[{i}]") } else { "data_groups".into() };
+        let field = match (i < body.columns.len(), body.data_groups.is_empty()) {
+            (true, _) => format!("columns[{i}]"),
+            (false, false) => "data_groups".into(),
+            (false, true) => "columns".into(),
+        };
         match catalogue.iter().find(|f| &f.name == name) {
             None => v.add(field, format!("{name:?} is not a fact of the catalogue (SegmentService.ListFacts)")),
             Some(f) if f.entity() != Entity::Client => {

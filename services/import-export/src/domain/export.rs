@@ -12,7 +12,6 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "client.birth_date",
     "client.city",
     "client.registered_at",
-    "cards.number",
     "ledger.available",
     "purchases.count",
     "purchases.sum",

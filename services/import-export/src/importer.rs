@@ -67,15 +67,12 @@ impl Importer {
     async fn run_workbook(&self, job: &Job, upload: &str, path: &std::path::Path) -> Result<i64, Stop> {
         std::fs::create_dir_all(&self.settings.temp_dir)?;
         let mut file = std::fs::File::create(path)?;
-        let mut from = 0;
-        loop {
-            let chunks = uploads::chunks(&self.pool.get().await?, &job.tenant, upload, from, 8).await?;
-            let Some((last, _)) = chunks.last() else { break };
-            from = last + 1;
-            for (_, data) in &chunks {
-                std::io::Write::write_all(&mut file, data)?;
-            }
+        let (chunks_in, mut chunks) = mpsc::channel(4);
+        let feeder = tokio::spawn(feed(self.pool.clone(), job.tenant.clone(), upload.to_string(), chunks_in));
+        while let Some(data) = chunks.recv().await {
+            std::io::Write::write_all(&mut file, &data)?;
         }
+        feeder.await.map_err(anyhow::Error::from)??;
         drop(file);
         if let Some(why) = crate::xlsx::refuse(std::fs::File::open(path)?) {
             return Err(Stop::Refused(why));

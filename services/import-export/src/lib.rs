@@ -81,7 +81,8 @@ pub async fn register_with_clock(
     let kit = ServiceKit::start(NAME, platform, services, (migrations(), IDENTITY_RIGHTS)).await?;
     let clients = kit.peer_feed(&platform.peers.client, feed::CLIENT_EVENTS, loyalty_platform::feed::watch_clients)?;
     kit.follow(services, "client", clients, feed::ClientEvents { clock: clock.clone() });
-    let runner = runner::Runner::new(&kit, own.clone(), clock.clone())?;
+    let exports = exporter::Exporter::new(&kit, own.clone(), clock.clone())?;
+    let runner = runner::Runner::new(&kit, own.clone(), clock.clone(), exports.clone())?;
     let jobs = runner.clone();
     kit.every("import and export jobs", Duration::from_millis(own.poll_every_ms), move || {
         let runner = jobs.clone();
@@ -91,7 +92,6 @@ pub async fn register_with_clock(
         let runner = runner.clone();
         async move { runner.purge().await }
     });
-    let exports = exporter::Exporter::new(&kit, own.clone(), clock.clone())?;
     let api = api::ImportExportApi::new(&kit, own.clone(), clock, exports);
     services.add(ImportExportServiceServer::new(api), RIGHTS);
     Ok(())

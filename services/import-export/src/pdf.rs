@@ -40,23 +40,28 @@ struct Measure<'a> {
 }
 
 impl Measure<'_> {
-    fn width(&self, text: &str) -> f32 {
+    fn advances(&self, text: &str) -> Vec<(char, f32)> {
         let charmap = self.font.charmap();
         let metrics = self.font.glyph_metrics(Size::new(TEXT), LocationRef::default());
-        text.chars().map(|c| charmap.map(c).and_then(|g| metrics.advance_width(g)).unwrap_or(TEXT * 0.6)).sum()
+        text.chars().map(|c| (c, charmap.map(c).and_then(|g| metrics.advance_width(g)).unwrap_or(TEXT * 0.6))).collect()
     }
 
-    /// `text`, cut with "…" to fit `room` points.
+    fn width(&self, text: &str) -> f32 {
+        self.advances(text).iter().map(|(_, w)| w).sum()
+    }
+
+    /// `text`, cut with "…" to fit `room` points (each character measured once).
     fn fit(&self, text: &str, room: f32) -> String {
         if self.width(text) <= room {
             return text.to_string();
         }
-        let mut out = String::new();
-        for c in text.chars() {
-            let next = format!("{out}{c}…");
-            if self.width(&next) > room {
+        let room = room - self.width("…");
+        let (mut out, mut used) = (String::new(), 0.0);
+        for (c, w) in self.advances(text) {
+            if used + w > room {
                 break;
             }
+            used += w;
             out.push(c);
         }
         format!("{out}…")

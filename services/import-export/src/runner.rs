@@ -36,14 +36,8 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(kit: &ServiceKit, settings: JobSettings, clock: SharedClock) -> anyhow::Result<Self> {
-        Ok(Self {
-            pool: kit.pool.clone(),
-            imports: Importer::new(kit, settings.clone())?,
-            exports: Exporter::new(kit, settings.clone(), clock.clone())?,
-            settings,
-            clock,
-        })
+    pub fn new(kit: &ServiceKit, settings: JobSettings, clock: SharedClock, exports: Exporter) -> anyhow::Result<Self> {
+        Ok(Self { pool: kit.pool.clone(), imports: Importer::new(kit, settings.clone())?, exports, settings, clock })
     }
 
     /// Runs one job, if one is waiting; how many it ran.
@@ -62,16 +56,17 @@ impl Runner {
             Ok(None) => {}
             Err(Stop::Refused(why)) => jobs::finish(&db, &job, Err(&why), keep_until).await?,
             Err(Stop::Cancelled) => tracing::info!(job = %job.id, "job cancelled"),
-            Err(Stop::Lost) => tracing::warn!(job = %job.id, "job taken over by another worker"),
+            Err(Stop::Lost) => {
+                tracing::warn!(job = %job.id, "job taken over by another worker");
+                return Ok(1);
+            }
             Err(Stop::Passing(e)) => {
                 jobs::release(&db, &job).await?;
                 return Err(e.context(format!("job {}", job.id)));
             }
         }
-        if let (Some(upload), Some(now)) = (&job.upload_id, jobs::get(&db, &job.tenant, job.id).await?)
-            && now.is_final()
-        {
-            // The rows an import needs later are in its reports; the file goes at once.
+        if let Some(upload) = &job.upload_id {
+            // The job ended: the rows an import needs later are in its reports; the file goes.
             files::drop_upload(&db, &job.tenant, upload).await?;
         }
         Ok(1)

@@ -112,22 +112,7 @@ async fn new_record(
     let Some(profile) = profile.filter(|_| v.is_empty()) else {
         return Err(ApiError::InvalidArgument(v));
     };
-    Ok(ClientRecord {
-        id: Uuid::now_v7(),
-        profile,
-        status,
-        block: None,
-        registered_at,
-        updated_at: ctx.now,
-        version: 1,
-        merged_client_ids: vec![],
-        erased: false,
-        tag_ids: vec![],
-        consents: vec![],
-        personal_data_consent: None,
-        third_party_consent: None,
-        purchase_store_ids: vec![],
-    })
+    Ok(ClientRecord::registered(profile, status, registered_at, ctx.now))
 }
 
 pub async fn create(api: &ClientApi, request: tonic::Request<pb::CreateClientRequest>) -> Result<pb::Client> {

@@ -125,20 +125,10 @@ fn parse(ctx: &Ctx, rules: &Rules, input: &pb::Client) -> Result<Row> {
     };
     let [personal_data_consent, third_party_consent] = agreements;
     Ok(Row::New(Box::new(ClientRecord {
-        id: Uuid::now_v7(),
-        profile,
-        status: Status::Member,
-        block: None,
-        registered_at,
-        updated_at: ctx.now,
-        version: 1,
-        merged_client_ids: vec![],
-        erased: false,
-        tag_ids: vec![],
         consents,
         personal_data_consent,
         third_party_consent,
-        purchase_store_ids: vec![],
+        ..ClientRecord::registered(profile, Status::Member, registered_at, ctx.now)
     })))
 }
 

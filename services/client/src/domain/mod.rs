@@ -92,6 +92,27 @@ pub struct ClientRecord {
 }
 
 impl ClientRecord {
+    /// A client registered at `registered_at` (now, or a migration's original time), written
+    /// `now`: version 1, no tags, consents or merges yet.
+    pub fn registered(profile: Profile, status: Status, registered_at: OffsetDateTime, now: OffsetDateTime) -> Self {
+        ClientRecord {
+            id: Uuid::now_v7(),
+            profile,
+            status,
+            block: None,
+            registered_at,
+            updated_at: now,
+            version: 1,
+            merged_client_ids: vec![],
+            erased: false,
+            tag_ids: vec![],
+            consents: vec![],
+            personal_data_consent: None,
+            third_party_consent: None,
+            purchase_store_ids: vec![],
+        }
+    }
+
     /// The etag of this version (AIP-154).
     pub fn etag(&self) -> String {
         format!("v{}", self.version)

@@ -1,7 +1,7 @@
 //! StartExport and DownloadExport (IE-3, IE-4): an audience's clients out as CSV, XLSX or an
 //! e-mail list, produced as a job under the principal that asked, downloadable for 24 hours in
 //! chunks that resume at an offset.
-use super::{ImportExportApi, Stream, job, sees};
+use super::{ImportExportApi, Stream, job};
 use crate::domain::export;
 use crate::exporter::{encode_audience, extension};
 use crate::store::jobs::{ExportRequest, ImportRequest, Job};
@@ -13,7 +13,6 @@ use loyalty_platform::error::{ApiError, ApiResult, Violations};
 use loyalty_platform::idempotency;
 use loyalty_platform::request::Caller;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
 const LANGUAGES: &[&str] = &["", "en", "lt", "ru", "pl", "ro"];
 
@@ -115,11 +114,10 @@ pub async fn download(
 ) -> ApiResult<Stream<FileChunk>> {
     let caller = Caller::new(&request, None, api.clock.as_ref())?;
     let body = request.into_inner();
-    let id = Uuid::parse_str(&body.job_id).map_err(|_| ApiError::field("job_id", "is not a job id (UUID)"))?;
-    let found = match jobs::get(&api.pool.get().await?, &caller.tenant, id).await? {
-        Some(j) if sees(&caller, &j) && j.kind.starts_with("export_") => j,
-        _ => return Err(ApiError::NotFound("export")),
-    };
+    let found = super::jobs::visible(api, &caller, super::jobs::job_id(&body.job_id)?).await?;
+    if !found.kind.starts_with("export_") {
+        return Err(ApiError::FailedPrecondition("only an export has a file to download".into()));
+    }
     if found.state != "succeeded" {
         return Err(ApiError::FailedPrecondition(format!(
             "the export is {}: its file is ready when it succeeds",

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tonic::Request;
 use uuid::Uuid;
 
-fn job_id(text: &str) -> ApiResult<Uuid> {
+pub(super) fn job_id(text: &str) -> ApiResult<Uuid> {
     if text.is_empty() {
         return Err(ApiError::field("job_id", "is required"));
     }
@@ -19,7 +19,7 @@ fn job_id(text: &str) -> ApiResult<Uuid> {
 }
 
 /// The job `id` if the caller may see it, else NOT_FOUND (never a hint that it exists).
-async fn visible(api: &ImportExportApi, caller: &Caller, id: Uuid) -> ApiResult<Job> {
+pub(super) async fn visible(api: &ImportExportApi, caller: &Caller, id: Uuid) -> ApiResult<Job> {
     match jobs::get(&api.pool.get().await?, &caller.tenant, id).await? {
         Some(j) if sees(caller, &j) => Ok(j),
         _ => Err(ApiError::NotFound("job")),
@@ -96,10 +96,11 @@ pub async fn cancel(api: &ImportExportApi, request: Request<pb::CancelJobRequest
     if found.is_final() {
         return Err(ApiError::FailedPrecondition(format!("the job already ended ({})", found.state)));
     }
-    let db = api.pool.get().await?;
-    jobs::cancel(&db, &caller.tenant, found.id).await?;
-    let now = jobs::get(&db, &caller.tenant, found.id).await?.ok_or(ApiError::NotFound("job"))?;
-    Ok(job(&now))
+    let keep_until = caller.now + time::Duration::hours(api.settings.retention_hours);
+    match jobs::cancel(&api.pool.get().await?, &caller.tenant, found.id, keep_until).await? {
+        Some(cancelled) => Ok(job(&cancelled)),
+        None => Err(ApiError::FailedPrecondition("the job ended while it was being cancelled".into())),
+    }
 }
 
 pub async fn row_reports(

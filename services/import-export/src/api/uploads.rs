@@ -1,6 +1,6 @@
 //! StartImport and GetUpload: a file arrives in chunks, survives a lost connection, and starts
 //! its job when its stream ends.
-use super::{ImportExportApi, job, sees};
+use super::{ImportExportApi, job};
 use crate::domain::{layout, text};
 use crate::store::jobs::{ImportRequest, Job};
 use crate::store::{jobs, uploads};
@@ -26,7 +26,8 @@ pub async fn start_import(
     let mut db = api.pool.get().await?;
     let mut progress = uploads::open(&db, &caller.tenant, &upload_id, &asked.file_name, caller.now).await?;
     if let Some(id) = progress.job_id {
-        return existing(&db, &caller, id).await;
+        // A retried StartImport: the job the earlier stream of the same upload started.
+        return Ok(job(&super::jobs::visible(api, &caller, id).await?));
     }
     let mut stream = request.into_inner();
     while let Some(message) = stream.message().await.map_err(ApiError::Status)? {
@@ -65,19 +66,11 @@ pub async fn start_import(
     };
     let tx = db.transaction().await?;
     if let Some(id) = uploads::progress(&tx, &caller.tenant, &upload_id).await?.and_then(|p| p.job_id) {
-        return existing(&tx, &caller, id).await;
+        return Ok(job(&super::jobs::visible(api, &caller, id).await?));
     }
     jobs::create_import(&tx, &new).await?;
     tx.commit().await?;
     Ok(job(&new))
-}
-
-/// The job an earlier stream of the same upload started (a retried StartImport).
-async fn existing(db: &impl crate::store::GenericClient, caller: &Caller, id: Uuid) -> ApiResult<pb::Job> {
-    match jobs::get(db, &caller.tenant, id).await? {
-        Some(j) if sees(caller, &j) => Ok(job(&j)),
-        _ => Err(ApiError::NotFound("job")),
-    }
 }
 
 /// What the header asks for, every problem at once. The input layer does not read streams, so

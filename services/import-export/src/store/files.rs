@@ -52,23 +52,23 @@ pub async fn chunks(
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// Deletes the files, uploads and row cells of jobs that ended before `expired_before`, and
-/// their uploads as soon as an import has ended; how many jobs it purged.
+/// Deletes the files and row cells of jobs kept past their `expires_at`; how many jobs.
 pub async fn purge(db: &impl GenericClient, now: OffsetDateTime) -> anyhow::Result<u64> {
-    let done = db
-        .query(
-            "UPDATE jobs SET purged_at = $1 WHERE purged_at IS NULL AND expires_at < $1 RETURNING tenant_id, id",
+    let row = db
+        .query_one(
+            "WITH expired AS (
+                 UPDATE jobs SET purged_at = $1 WHERE purged_at IS NULL AND expires_at < $1 RETURNING tenant_id, id
+             ), files AS (
+                 DELETE FROM export_chunks c USING expired e WHERE c.tenant_id = e.tenant_id AND c.job_id = e.id
+             ), cells AS (
+                 UPDATE row_reports r SET cells = '[]' FROM expired e WHERE r.tenant_id = e.tenant_id AND r.job_id = e.id
+             )
+             SELECT count(*) FROM expired",
             &[&now],
         )
         .await
-        .context("finding expired jobs")?;
-    for row in &done {
-        let (tenant, job): (String, Uuid) = (row.get(0), row.get(1));
-        db.execute("DELETE FROM export_chunks WHERE tenant_id = $1 AND job_id = $2", &[&tenant, &job]).await?;
-        db.execute("UPDATE row_reports SET cells = '[]' WHERE tenant_id = $1 AND job_id = $2", &[&tenant, &job])
-            .await?;
-    }
-    Ok(done.len() as u64)
+        .context("purging expired jobs")?;
+    Ok(row.get::<_, i64>(0) as u64)
 }
 
 /// Forgets an ended import's upload: the rows it needs later are in its reports.

@@ -309,16 +309,21 @@ pub async fn release(db: &impl GenericClient, job: &Job) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Cancels a job that has not ended; the rows it committed stay.
-pub async fn cancel(db: &impl GenericClient, tenant: &TenantId, id: Uuid) -> anyhow::Result<()> {
-    db.execute(
-        "UPDATE jobs SET state = 'cancelled', lease_until = NULL, finished_at = now(), updated_at = now()
-          WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')",
-        &[&tenant, &id],
-    )
-    .await
-    .context("cancelling the job")?;
-    Ok(())
+/// Cancels a job that has not ended (None when it ended meanwhile); the rows it committed stay,
+/// and what it holds of people's data is kept until `keep_until`.
+pub async fn cancel(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    id: Uuid,
+    keep_until: OffsetDateTime,
+) -> anyhow::Result<Option<Job>> {
+    let sql = format!(
+        "UPDATE jobs SET state = 'cancelled', lease_until = NULL, finished_at = now(), updated_at = now(), expires_at = $3
+          WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'running')
+         RETURNING {COLUMNS}"
+    );
+    let row = db.query_opt(&sql, &[&tenant, &id, &keep_until]).await.context("cancelling the job")?;
+    Ok(row.as_ref().map(from_row))
 }
 
 /// Jobs of the tenant, newest first, of the given kinds' prefixes ("import_", "export_"), seen

@@ -49,6 +49,7 @@ pub const RIGHTS: &[(&str, &str)] = &[
     ("BatchGetBalances", "ledger.read"),
     ("ListEntries", "ledger.read"),
     ("ExportEntries", "ledger.read"),
+    ("ListOperations", "ledger.read"),
     ("VerifyAccount", "ledger.read"),
     // Only the client service's own identity holds it: no person's token changes a ledger block.
     ("SetAccountBlocked", loyalty_platform::auth::SET_LEDGER_BLOCK),

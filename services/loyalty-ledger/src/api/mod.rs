@@ -174,6 +174,12 @@ impl LedgerService for LedgerApi {
         let chunks: Vec<FileChunk> = chunks;
         Ok(Response::new(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))))
     }
+    async fn list_operations(
+        &self,
+        r: Request<pb::ListOperationsRequest>,
+    ) -> Result<Response<pb::ListOperationsResponse>, Status> {
+        reply(reads::operations(self, r).await)
+    }
     async fn verify_account(
         &self,
         r: Request<pb::VerifyAccountRequest>,

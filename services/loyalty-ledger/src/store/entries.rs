@@ -99,6 +99,48 @@ pub async fn all(db: &impl GenericClient, tenant: &TenantId, q: &EntryQuery) -> 
     Ok(rows.iter().map(|r| stored(r, &client)).collect())
 }
 
+/// Which entries of many clients a read shows (IE-5).
+pub struct OperationsQuery {
+    /// Empty means every client of the tenant.
+    pub clients: Vec<Uuid>,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub kinds: Vec<String>,
+    /// Only clients registered in, or who bought in, one of these stores.
+    pub stores: Option<Vec<String>>,
+    /// The page starts after this (client, seq).
+    pub after: (Uuid, i64),
+    pub limit: i64,
+}
+
+/// A page of many clients' entries, by client then sequence (the primary key's order).
+pub async fn operations(
+    db: &impl GenericClient,
+    tenant: &TenantId,
+    q: &OperationsQuery,
+) -> anyhow::Result<Vec<Stored>> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {COLUMNS}, client_id FROM entries e
+                 WHERE e.tenant_id = $1 AND (cardinality($2::uuid[]) = 0 OR e.client_id = ANY($2))
+                   AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4)
+                   AND (cardinality($5::text[]) = 0 OR kind = ANY($5))
+                   AND (e.client_id, e.seq) > ($6::uuid, $7::bigint)
+                   AND ($8::text[] IS NULL
+                        OR EXISTS (SELECT 1 FROM clients c WHERE c.tenant_id = e.tenant_id
+                                   AND c.client_id = e.client_id AND c.registration_store_id = ANY($8))
+                        OR EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = e.tenant_id
+                                   AND p.client_id = e.client_id AND p.store_id = ANY($8)))
+                 ORDER BY e.client_id, e.seq LIMIT $9"
+            ),
+            &[&tenant, &q.clients, &q.start, &q.end, &q.kinds, &q.after.0, &q.after.1, &q.stores, &q.limit],
+        )
+        .await
+        .context("listing many clients' entries")?;
+    Ok(rows.iter().map(|r| stored(r, &r.get::<_, Uuid>(12).to_string())).collect())
+}
+
 /// The id of the client's newest entry.
 pub async fn last_id(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Uuid> {
     let row = db

@@ -10,6 +10,7 @@ use crate::store::jobs::{ExportRequest, Job};
 use crate::store::{files, jobs};
 use base64::Engine;
 use loyalty_api::filter::v1::{Audience, Fact};
+use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_api::segment::v1 as spb;
 use loyalty_api::segment::v1::segment_service_client::SegmentServiceClient;
 use loyalty_platform::clock::SharedClock;
@@ -20,6 +21,9 @@ use sha2::Digest;
 use std::io::Read;
 use tonic::transport::Channel;
 
+mod operations;
+pub use operations::KIND as OPERATIONS;
+
 /// Clients asked for per page.
 const PAGE: i32 = 1000;
 /// Bytes per stored chunk.
@@ -29,6 +33,7 @@ const CHUNK: usize = 1 << 20;
 pub struct Exporter {
     pool: deadpool_postgres::Pool,
     segments: SegmentServiceClient<Channel>,
+    ledger: LedgerServiceClient<Channel>,
     identity: ServiceIdentity,
     settings: JobSettings,
     clock: SharedClock,
@@ -37,7 +42,8 @@ pub struct Exporter {
 impl Exporter {
     pub fn new(kit: &ServiceKit, settings: JobSettings, clock: SharedClock) -> anyhow::Result<Self> {
         let segments = SegmentServiceClient::new(kit.peer(&kit.settings.peers.segment)?);
-        Ok(Self { pool: kit.pool.clone(), segments, identity: kit.identity()?, settings, clock })
+        let ledger = LedgerServiceClient::new(kit.peer(&kit.settings.peers.ledger)?);
+        Ok(Self { pool: kit.pool.clone(), segments, ledger, identity: kit.identity()?, settings, clock })
     }
 
     /// The facts of the catalogue by name, labelled in `language`.
@@ -49,6 +55,9 @@ impl Exporter {
 
     pub async fn run(&self, job: &Job) -> Result<(), Stop> {
         let ask = job.export.clone().ok_or_else(|| Stop::Refused("the job holds no export request".into()))?;
+        if job.kind == operations::KIND {
+            return self.run_operations(job, &ask).await;
+        }
         let audience = decode_audience(&ask)?;
         let catalogue = self.catalogue(job.tenant.as_str(), &ask.language).await?;
         let mut columns: Vec<Fact> = Vec::new();
@@ -63,61 +72,82 @@ impl Exporter {
         if ask.only_consented {
             asked.push("consent.email".into());
         }
-        let temp = std::path::PathBuf::from(&self.settings.temp_dir);
-        std::fs::create_dir_all(&temp)?;
-        let path = temp.join(format!("export-{}.{}", job.id, extension(&ask.format)));
         let email_column = columns.iter().position(|f| f.name == "client.email");
-        let mut sheet = sheets::open(&ask.format, &path, &temp, (ask.csv_bom, email_column))?;
         let labels: Vec<String> =
             columns.iter().map(|f| if f.label.is_empty() { f.name.clone() } else { f.label.clone() }).collect();
-        sheet.header(&labels)?;
-        sheet.title(&format!("{} · {}", title_word(&ask.language), self.clock.now().date()));
+        let layout = sheets::Layout { bom: ask.csv_bom, email_column, sheet_name: "Klientai" };
+        let mut file = self.open(job, &ask, layout, (&labels, title_word(&ask.language)))?;
         let (mut token, mut rows) = (String::new(), 0i64);
         loop {
-            let request = spb::ListMatchingClientsRequest {
-                audience: Some(audience.clone()),
-                page: Some(loyalty_api::common::v1::PageRequest { page_size: PAGE, page_token: token }),
-                facts: asked.clone(),
-                order_by: String::new(),
-                within_stores: job.store_scope.clone().unwrap_or_default(),
-            };
-            let mut segments = self.segments.clone();
-            let answer = match segments
-                .list_matching_clients(self.identity.request(job.tenant.as_str(), request)?)
-                .await
-            {
-                Ok(a) => a.into_inner(),
-                Err(s) if s.code() == tonic::Code::InvalidArgument || s.code() == tonic::Code::NotFound => {
-                    return Err(Stop::Refused(format!("the segment service refused the audience: {}", s.message())));
-                }
-                Err(s) => return Err(Stop::Passing(anyhow::anyhow!("the segment service: {s}"))),
-            };
+            let answer = self.clients_page(job, &audience, &asked, token).await?;
             for client in &answer.clients {
                 if ask.only_consented && client.facts.get("consent.email").map(String::as_str) != Some("subscribed") {
                     continue;
                 }
                 let cells: Vec<Cell> =
                     columns.iter().map(|f| export::cell(f.r#type(), client.facts.get(&f.name))).collect();
-                sheet.row(&cells)?;
+                file.sheet.row(&cells)?;
                 rows += 1;
             }
             let total = answer.page.as_ref().map(|p| p.total_size).unwrap_or(rows);
             if ask.format == "pdf" && total > self.settings.pdf_max_rows {
-                let _ = std::fs::remove_file(&path);
-                return Err(Stop::Refused(format!(
-                    "a PDF is for print: at most {} clients, and this audience has {total}; export XLSX or CSV",
-                    self.settings.pdf_max_rows
-                )));
+                return Err(file.refuse(too_long_for_print(self.settings.pdf_max_rows, total, "clients")));
             }
-            if !jobs::export_progress(&self.pool.get().await?, job, rows, total, self.settings.lease_s).await? {
-                let _ = std::fs::remove_file(&path);
-                return Err(Stop::Cancelled);
-            }
+            File::progress(&file.path, self, job, (rows, total)).await?;
             token = answer.page.map(|p| p.next_page_token).unwrap_or_default();
             if token.is_empty() {
                 break;
             }
         }
+        self.keep(job, file, rows).await
+    }
+
+    /// One page of the audience's clients with `facts`, as the segment service answers it under
+    /// this service's identity, narrowed to the stores of whoever started the job.
+    async fn clients_page(
+        &self,
+        job: &Job,
+        audience: &Audience,
+        facts: &[String],
+        page_token: String,
+    ) -> Result<spb::ListMatchingClientsResponse, Stop> {
+        let request = spb::ListMatchingClientsRequest {
+            audience: Some(audience.clone()),
+            page: Some(loyalty_api::common::v1::PageRequest { page_size: PAGE, page_token }),
+            facts: facts.to_vec(),
+            order_by: String::new(),
+            within_stores: job.store_scope.clone().unwrap_or_default(),
+        };
+        let mut segments = self.segments.clone();
+        match segments.list_matching_clients(self.identity.request(job.tenant.as_str(), request)?).await {
+            Ok(a) => Ok(a.into_inner()),
+            Err(s) if s.code() == tonic::Code::InvalidArgument || s.code() == tonic::Code::NotFound => {
+                Err(Stop::Refused(format!("the segment service refused the audience: {}", s.message())))
+            }
+            Err(s) => Err(Stop::Passing(anyhow::anyhow!("the segment service: {s}"))),
+        }
+    }
+
+    /// The job's file in the temporary directory, its header and title written.
+    fn open(
+        &self,
+        job: &Job,
+        ask: &ExportRequest,
+        layout: sheets::Layout<'_>,
+        (labels, title): (&[String], &str),
+    ) -> anyhow::Result<File> {
+        let temp = std::path::PathBuf::from(&self.settings.temp_dir);
+        std::fs::create_dir_all(&temp)?;
+        let path = temp.join(format!("export-{}.{}", job.id, extension(&ask.format)));
+        let mut sheet = sheets::open(&ask.format, &path, &temp, layout)?;
+        sheet.header(labels)?;
+        sheet.title(&format!("{title} · {}", self.clock.now().date()));
+        Ok(File { sheet, path })
+    }
+
+    /// Closes the file, keeps it in the job's chunks and marks the job done.
+    async fn keep(&self, job: &Job, file: File, rows: i64) -> Result<(), Stop> {
+        let File { sheet, path } = file;
         tokio::task::spawn_blocking(move || sheet.finish()).await.map_err(anyhow::Error::from)??;
         let stored = self.store(job, &path).await;
         let _ = std::fs::remove_file(&path);
@@ -153,6 +183,40 @@ impl Exporter {
         }
         Ok((at, hash.finalize().iter().map(|b| format!("{b:02x}")).collect()))
     }
+}
+
+/// An export's file while it is written.
+struct File {
+    sheet: Box<dyn sheets::Sheet>,
+    path: std::path::PathBuf,
+}
+
+impl File {
+    /// Records progress; a cancelled job's file is deleted.
+    async fn progress(
+        path: &std::path::Path,
+        exporter: &Exporter,
+        job: &Job,
+        (rows, total): (i64, i64),
+    ) -> Result<(), Stop> {
+        let db = exporter.pool.get().await.map_err(anyhow::Error::from)?;
+        if jobs::export_progress(&db, job, rows, total, exporter.settings.lease_s).await? {
+            Ok(())
+        } else {
+            let _ = std::fs::remove_file(path);
+            Err(Stop::Cancelled)
+        }
+    }
+
+    /// Deletes the file of an export refused halfway.
+    fn refuse(self, why: String) -> Stop {
+        let _ = std::fs::remove_file(&self.path);
+        Stop::Refused(why)
+    }
+}
+
+fn too_long_for_print(max: i64, total: i64, what: &str) -> String {
+    format!("a PDF is for print: at most {max} {what}, and this export has {total}; export XLSX or CSV")
 }
 
 /// "Clients" in the export's language, above a PDF's table.

@@ -31,6 +31,7 @@ fn shown(cell: &Cell) -> String {
         Cell::Text(t) => t.replace(['\n', '\r', '\t'], " "),
         Cell::Number(n) => n.to_string(),
         Cell::Date(d) => d.to_string(),
+        Cell::Time(t) => Cell::time_text(*t),
     }
 }
 

@@ -15,16 +15,23 @@ pub trait Sheet: Send {
     fn finish(self: Box<Self>) -> anyhow::Result<()>;
 }
 
-/// A sheet of `format` ("csv", "xlsx", "emails") written to `path`; temporary files go to `temp`.
-pub fn open(
-    format: &str,
-    path: &Path,
-    temp: &Path,
-    (bom, email_column): (bool, Option<usize>),
-) -> anyhow::Result<Box<dyn Sheet>> {
+/// How a file is laid out beyond its rows.
+pub struct Layout<'a> {
+    /// CSV: a byte-order mark first, for Excel.
+    pub bom: bool,
+    /// E-mail lists: the column holding the address.
+    pub email_column: Option<usize>,
+    /// XLSX: the worksheet's name.
+    pub sheet_name: &'a str,
+}
+
+/// A sheet of `format` ("csv", "xlsx", "emails", "pdf") written to `path`; temporary files go
+/// to `temp`.
+pub fn open(format: &str, path: &Path, temp: &Path, layout: Layout<'_>) -> anyhow::Result<Box<dyn Sheet>> {
+    let Layout { bom, email_column, sheet_name } = layout;
     Ok(match format {
         "pdf" => Box::new(Pdf { path: path.to_path_buf(), title: String::new(), labels: vec![], rows: vec![] }),
-        "xlsx" => Box::new(Xlsx::new(path, temp)?),
+        "xlsx" => Box::new(Xlsx::new(path, temp, sheet_name)?),
         "emails" => Box::new(Emails {
             out: create(path)?,
             column: email_column.context("an e-mail list needs the email column")?,
@@ -60,6 +67,7 @@ impl Sheet for Csv {
             Cell::Text(t) => safe_text(t).into_owned(),
             Cell::Number(n) => n.to_string(),
             Cell::Date(d) => d.to_string(),
+            Cell::Time(t) => Cell::time_text(*t),
         });
         self.out.write_record(texts)?;
         Ok(())
@@ -104,16 +112,17 @@ struct Xlsx {
     row: u32,
     columns: u16,
     date: rust_xlsxwriter::Format,
+    time: rust_xlsxwriter::Format,
     number: rust_xlsxwriter::Format,
     bold: rust_xlsxwriter::Format,
 }
 
 impl Xlsx {
-    fn new(path: &Path, temp: &Path) -> anyhow::Result<Self> {
+    fn new(path: &Path, temp: &Path, name: &str) -> anyhow::Result<Self> {
         let mut workbook = rust_xlsxwriter::Workbook::new();
         workbook.set_tempdir(temp)?;
         let sheet = workbook.add_worksheet_with_constant_memory()?;
-        sheet.set_name("Klientai")?;
+        sheet.set_name(name)?;
         // Before any row: in constant memory the pane is written ahead of the rows.
         sheet.set_freeze_panes(1, 0)?;
         Ok(Self {
@@ -122,6 +131,7 @@ impl Xlsx {
             row: 0,
             columns: 0,
             date: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
+            time: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
             number: rust_xlsxwriter::Format::new().set_num_format("#,##0.##"),
             bold: rust_xlsxwriter::Format::new().set_bold(),
         })
@@ -156,6 +166,17 @@ impl Sheet for Xlsx {
                 Cell::Date(d) => {
                     let day = rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, u8::from(d.month()), d.day())?;
                     sheet.write_datetime_with_format(self.row, c, &day, &self.date)?;
+                }
+                Cell::Time(t) => {
+                    let t = t.to_offset(time::UtcOffset::UTC);
+                    let (date, clock) = (t.date(), t.time());
+                    let at = rust_xlsxwriter::ExcelDateTime::from_ymd(
+                        date.year() as u16,
+                        u8::from(date.month()),
+                        date.day(),
+                    )?
+                    .and_hms(u16::from(clock.hour()), clock.minute(), clock.second())?;
+                    sheet.write_datetime_with_format(self.row, c, &at, &self.time)?;
                 }
             }
         }

@@ -3,18 +3,23 @@
 //! chunks that resume at an offset.
 use super::{ImportExportApi, Stream, job};
 use crate::domain::export;
-use crate::exporter::{encode_audience, extension};
+use crate::exporter::{OPERATIONS, encode_audience, extension};
 use crate::store::jobs::{ExportRequest, ImportRequest, Job};
 use crate::store::{files, jobs};
 use loyalty_api::common::v1::FileChunk;
-use loyalty_api::filter::v1::Entity;
+use loyalty_api::common::v1::TimeRange;
+use loyalty_api::filter::v1::{Audience, Entity};
 use loyalty_api::importexport::v1 as pb;
+use loyalty_platform::convert::from_timestamp;
 use loyalty_platform::error::{ApiError, ApiResult, Violations};
 use loyalty_platform::idempotency;
 use loyalty_platform::request::Caller;
 use tonic::{Request, Status};
 
 const LANGUAGES: &[&str] = &["", "en", "lt", "ru", "pl", "ro"];
+
+/// Exporting operations needs the ledger's read right besides `clients.export`.
+pub const OPERATIONS_RIGHT: &str = "ledger.read";
 
 pub async fn start(api: &ImportExportApi, request: Request<pb::StartExportRequest>) -> ApiResult<pb::Job> {
     let caller = Caller::new(&request, request.get_ref().context.as_ref(), api.clock.as_ref())?;
@@ -26,11 +31,13 @@ pub async fn start(api: &ImportExportApi, request: Request<pb::StartExportReques
         return Ok(answer);
     }
     let today = caller.now.date();
-    let file_name = format!("klientai-{today}.{}", extension(&asked.format));
+    let operations = body.kind == pb::ExportKind::LedgerOperations as i32;
+    let (kind, stem) = if operations { (OPERATIONS, "operacijos") } else { ("export_clients", "klientai") };
+    let file_name = format!("{stem}-{today}.{}", extension(&asked.format));
     let new = Job {
         request: ImportRequest { file_name, ..Default::default() },
         export: Some(asked),
-        ..super::queued(&caller, "export_clients")
+        ..super::queued(&caller, kind)
     };
     jobs::create_export(&tx, &new).await?;
     let answer = job(&new);
@@ -43,9 +50,16 @@ pub async fn start(api: &ImportExportApi, request: Request<pb::StartExportReques
 /// catalogue (client facts only: a column holds one value per client).
 async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequest) -> ApiResult<ExportRequest> {
     let mut v = Violations::new();
-    match pb::ExportKind::try_from(body.kind) {
-        Ok(pb::ExportKind::Clients | pb::ExportKind::Unspecified) => {}
-        _ => v.add("kind", "only clients can be exported so far (operations: LedgerService.ExportEntries)"),
+    let operations = match pb::ExportKind::try_from(body.kind) {
+        Ok(pb::ExportKind::Clients | pb::ExportKind::Unspecified) => false,
+        Ok(pb::ExportKind::LedgerOperations) => true,
+        Err(_) => {
+            v.add("kind", "must be clients or ledger operations");
+            false
+        }
+    };
+    if operations && !caller.principal.has_right(OPERATIONS_RIGHT) {
+        return Err(ApiError::PermissionDenied(format!("exporting loyalty operations needs {OPERATIONS_RIGHT:?}")));
     }
     let format = match pb::FileFormat::try_from(body.format) {
         Ok(pb::FileFormat::Csv) => "csv",
@@ -66,6 +80,26 @@ async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequ
     };
     if !LANGUAGES.contains(&body.language.as_str()) {
         v.add("language", "must be en, lt, ru, pl or ro");
+    }
+    let period = read_period(&body.period, &mut v);
+    if operations {
+        if format == "emails" {
+            v.add("format", "an e-mail list is of clients: export operations as csv, xlsx or pdf");
+        }
+        if !body.columns.is_empty() || !body.data_groups.is_empty() || body.only_consented {
+            v.add(
+                "columns",
+                "an operations export has its own columns; columns, data groups and only consented are for clients",
+            );
+        }
+        if !v.is_empty() {
+            return Err(ApiError::InvalidArgument(v));
+        }
+        return Ok(ExportRequest {
+            period_start: period.0,
+            period_end: period.1,
+            ..request(body, format, &audience, vec![])
+        });
     }
     let mut groups = Vec::new();
     for (i, name) in body.data_groups.iter().enumerate() {
@@ -97,15 +131,43 @@ async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequ
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
     }
-    Ok(ExportRequest {
+    Ok(request(body, format, &audience, columns))
+}
+
+fn request(body: &pb::StartExportRequest, format: &str, audience: &Audience, columns: Vec<String>) -> ExportRequest {
+    ExportRequest {
         format: format.into(),
-        audience: encode_audience(&audience),
+        audience: encode_audience(audience),
         columns,
         anonymise: body.anonymise,
         only_consented: body.only_consented,
         language: if body.language.is_empty() { "en".into() } else { body.language.clone() },
         csv_bom: body.csv_bom,
-    })
+        period_start: None,
+        period_end: None,
+    }
+}
+
+/// The period as Unix seconds, its start before its end.
+fn read_period(period: &Option<TimeRange>, v: &mut Violations) -> (Option<i64>, Option<i64>) {
+    let range = period.unwrap_or_default();
+    let mut read = |t: Option<prost_types::Timestamp>, field: &str| {
+        let t = t?;
+        match from_timestamp(&t) {
+            Some(at) if (1900..=9999).contains(&at.year()) => Some(at.unix_timestamp()),
+            _ => {
+                v.add(field, "is out of range (years 1900 to 9999)");
+                None
+            }
+        }
+    };
+    let (start, end) = (read(range.start, "period.start"), read(range.end, "period.end"));
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        v.add("period.end", "must be after period.start");
+    }
+    (start, end)
 }
 
 pub async fn download(

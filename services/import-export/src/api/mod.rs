@@ -45,7 +45,8 @@ fn sees(caller: &Caller, job: &Job) -> bool {
         (Some(mine), Some(its)) => its.iter().all(|s| mine.contains(s)),
         (Some(_), None) => false,
     };
-    caller.principal.has_right(right) && in_scope
+    let operations = job.kind != crate::exporter::OPERATIONS || caller.principal.has_right(exports::OPERATIONS_RIGHT);
+    caller.principal.has_right(right) && operations && in_scope
 }
 
 /// A new queued job of `kind`, started now by `caller`: it keeps the caller's actor and store

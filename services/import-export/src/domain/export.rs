@@ -77,6 +77,16 @@ pub enum Cell {
     Text(String),
     Number(f64),
     Date(time::Date),
+    /// A moment, shown in UTC.
+    Time(time::OffsetDateTime),
+}
+
+impl Cell {
+    /// A moment as people read it: "2026-12-02 08:15:00" (UTC).
+    pub fn time_text(at: time::OffsetDateTime) -> String {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        format!("{} {:02}:{:02}:{:02}", at.date(), at.hour(), at.minute(), at.second())
+    }
 }
 
 /// The cell a fact's text makes: numbers and dates typed, anything else text.

@@ -47,6 +47,11 @@ pub struct ExportRequest {
     pub only_consented: bool,
     pub language: String,
     pub csv_bom: bool,
+    /// Operations exports: the period, Unix seconds (start included, end excluded).
+    #[serde(default)]
+    pub period_start: Option<i64>,
+    #[serde(default)]
+    pub period_end: Option<i64>,
 }
 
 #[derive(Clone, Debug)]

@@ -24,13 +24,14 @@ pub async fn start_with_segments() -> TestApp {
     start_with_clock(std::sync::Arc::new(loyalty_platform::clock::SystemClock)).await
 }
 
-/// The suite with segments, and import-export on `clock` (its 24-hour files).
+/// The suite with segments and the ledger, and import-export on `clock` (its 24-hour files).
 pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> TestApp {
     let settings = loyalty_testkit::test_settings().await.expect("a test database");
     TestApp::start_with(settings, move |settings| async move {
         let mut services = Services::new();
         loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
         loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
+        loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
         let mut segment = loyalty_segment::Settings::with_platform(&settings);
         segment.segments.follow_every_ms = 20;
         segment.segments.automatic_every_s = 0;

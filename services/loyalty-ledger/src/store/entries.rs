@@ -20,7 +20,10 @@ pub struct EntryQuery {
 const FILTER: &str = "tenant_id = $1 AND client_id = $2 AND ($3::timestamptz IS NULL OR at >= $3)
      AND ($4::timestamptz IS NULL OR at < $4) AND (cardinality($5::text[]) = 0 OR kind = ANY($5))";
 
-const COLUMNS: &str = "id, kind, points, at, source, actor, comment, purchase_id, reservation_id, lot_no, hash, seq";
+/// The store is the purchase's (or the returned purchase's), else the till's that made the change.
+const COLUMNS: &str = "id, kind, points, at, source, actor, comment, purchase_id, reservation_id, lot_no, hash, seq,
+     coalesce((SELECT p.store_id FROM purchases p WHERE p.tenant_id = entries.tenant_id AND p.id = entries.purchase_id),
+              actor->>'store_id', '')";
 
 /// One stored entry.
 pub struct Stored {
@@ -54,6 +57,7 @@ fn stored(r: &tokio_postgres::Row, client: &str) -> Stored {
         reservation_id: r.get::<_, Option<Uuid>>(8).map(|u| u.to_string()).unwrap_or_default(),
         lot_id: r.get::<_, Option<i64>>(9).map(|l| l.to_string()).unwrap_or_default(),
         hash: r.get(10),
+        store_id: r.get(12),
     };
     Stored { entry, kind, at, seq: r.get(11) }
 }
@@ -122,23 +126,23 @@ pub async fn operations(
     let rows = db
         .query(
             &format!(
-                "SELECT {COLUMNS}, client_id FROM entries e
-                 WHERE e.tenant_id = $1 AND (cardinality($2::uuid[]) = 0 OR e.client_id = ANY($2))
+                "SELECT {COLUMNS}, client_id FROM entries
+                 WHERE entries.tenant_id = $1 AND (cardinality($2::uuid[]) = 0 OR entries.client_id = ANY($2))
                    AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4)
                    AND (cardinality($5::text[]) = 0 OR kind = ANY($5))
-                   AND (e.client_id, e.seq) > ($6::uuid, $7::bigint)
+                   AND (entries.client_id, entries.seq) > ($6::uuid, $7::bigint)
                    AND ($8::text[] IS NULL
-                        OR EXISTS (SELECT 1 FROM clients c WHERE c.tenant_id = e.tenant_id
-                                   AND c.client_id = e.client_id AND c.registration_store_id = ANY($8))
-                        OR EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = e.tenant_id
-                                   AND p.client_id = e.client_id AND p.store_id = ANY($8)))
-                 ORDER BY e.client_id, e.seq LIMIT $9"
+                        OR EXISTS (SELECT 1 FROM clients c WHERE c.tenant_id = entries.tenant_id
+                                   AND c.client_id = entries.client_id AND c.registration_store_id = ANY($8))
+                        OR EXISTS (SELECT 1 FROM purchases p WHERE p.tenant_id = entries.tenant_id
+                                   AND p.client_id = entries.client_id AND p.store_id = ANY($8)))
+                 ORDER BY entries.client_id, entries.seq LIMIT $9"
             ),
             &[&tenant, &q.clients, &q.start, &q.end, &q.kinds, &q.after.0, &q.after.1, &q.stores, &q.limit],
         )
         .await
         .context("listing many clients' entries")?;
-    Ok(rows.iter().map(|r| stored(r, &r.get::<_, Uuid>(12).to_string())).collect())
+    Ok(rows.iter().map(|r| stored(r, &r.get::<_, Uuid>(13).to_string())).collect())
 }
 
 /// The id of the client's newest entry.

@@ -1,11 +1,11 @@
-//! `loyalty export …`: an audience out as CSV, XLSX or an e-mail list, followed to its end with
+//! `loyalty export …`: an audience (or its loyalty operations) out as CSV, XLSX, PDF or an e-mail list, followed to its end with
 //! progress, then downloaded (a broken download resumes where the file on disk ends).
 use crate::connection::Connection;
 use crate::format::Tenant;
 use crate::output::Output;
 use anyhow::Context;
 use futures::StreamExt;
-use loyalty_api::filter::v1::{AllClients, Audience, audience::Source};
+use loyalty_api::filter::v1::{AllClients, Audience, ClientIds, audience::Source};
 use loyalty_api::importexport::v1 as pb;
 use loyalty_api::importexport::v1::import_export_service_client::ImportExportServiceClient;
 use loyalty_api::segment::v1::segment_service_client::SegmentServiceClient;
@@ -54,6 +54,30 @@ pub enum ExportCommand {
         #[arg(long)]
         no_bom: bool,
     },
+    /// Export loyalty operations (IE-5) of everyone, a filter, a segment or named clients, for a
+    /// period; needs `ledger.read` besides `clients.export`.
+    Operations {
+        /// The file to write: .csv, .xlsx or .pdf.
+        out: PathBuf,
+        #[arg(long, default_value = "")]
+        filter: String,
+        #[arg(long)]
+        segment: Option<String>,
+        /// Clients by id instead, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        clients: Vec<String>,
+        /// The first day (YYYY-MM-DD, in the tenant's time zone).
+        #[arg(long)]
+        from: Option<String>,
+        /// The last day, included.
+        #[arg(long)]
+        to: Option<String>,
+        /// Leave out e-mails and names.
+        #[arg(long)]
+        anonymise: bool,
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
     /// Download a finished export again (kept 24 hours); resumes a partial file.
     Download { job_id: String, out: PathBuf },
 }
@@ -73,23 +97,8 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
             language,
             no_bom,
         } => {
-            let format = match path.extension().and_then(|e| e.to_str()) {
-                Some("xlsx") => pb::FileFormat::Xlsx,
-                Some("pdf") => pb::FileFormat::Pdf,
-                Some("txt") => pb::FileFormat::EmailList,
-                Some("csv") => pb::FileFormat::Csv,
-                other => anyhow::bail!("{}: name the file .csv, .xlsx, .pdf or .txt (got {other:?})", path.display()),
-            };
-            let audience = match (segment, filter.trim()) {
-                (Some(id), _) => Audience { source: Some(Source::SegmentId(id)) },
-                (None, "") => Audience { source: Some(Source::AllClients(AllClients {})) },
-                (None, text) => {
-                    let mut segments = SegmentServiceClient::new(args.connection.authed().await?);
-                    let request = loyalty_api::segment::v1::ParseFilterRequest { filter_text: text.into() };
-                    let parsed = segments.parse_filter(request).await?.into_inner().filter;
-                    Audience { source: parsed.map(Source::Filter) }
-                }
-            };
+            let format = format_of(&path)?;
+            let audience = audience(&args.connection, segment, &filter, vec![]).await?;
             let request = pb::StartExportRequest {
                 kind: pb::ExportKind::Clients as i32,
                 format: format as i32,
@@ -102,34 +111,107 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
                 csv_bom: !no_bom,
                 ..Default::default()
             };
-            let job = api.start_export(request).await?.into_inner();
-            let mut updates = api.watch_job(pb::GetJobRequest { job_id: job.id.clone() }).await?.into_inner();
-            let mut last = job;
-            while let Some(next) = updates.next().await {
-                last = next?;
-                if !out.json() {
-                    eprint!("\r{}: {} of {} clients written   ", state(&last), last.rows_done, last.rows_total);
-                }
-            }
-            if !out.json() {
-                eprintln!();
-            }
-            anyhow::ensure!(
-                last.state() == pb::JobState::Succeeded,
-                "the export ended {}: {}",
-                state(&last),
-                last.error
-            );
+            let last = follow(&mut api, request, out, "clients").await?;
             download(&mut api, &last, &path).await?;
-            out.one(&last, || summary(&last, &path, &tenant));
+            out.one(&last, || summary(&last, &path, &tenant, "clients"));
+        }
+        ExportCommand::Operations { out: path, filter, segment, clients, from, to, anonymise, language } => {
+            let format = format_of(&path)?;
+            anyhow::ensure!(format != pb::FileFormat::EmailList, "operations go to .csv, .xlsx or .pdf");
+            let audience = audience(&args.connection, segment, &filter, clients).await?;
+            let day = |d: &Option<String>, flag: &str, after: i64| -> anyhow::Result<Option<prost_types::Timestamp>> {
+                let Some(d) = d else { return Ok(None) };
+                let date: jiff::civil::Date =
+                    d.parse().with_context(|| format!("--{flag}: not a date (YYYY-MM-DD)"))?;
+                let start = date.checked_add(jiff::Span::new().days(after))?.to_zoned(tenant.zone.clone())?;
+                Ok(Some(prost_types::Timestamp { seconds: start.timestamp().as_second(), nanos: 0 }))
+            };
+            let period = loyalty_api::common::v1::TimeRange { start: day(&from, "from", 0)?, end: day(&to, "to", 1)? };
+            let request = pb::StartExportRequest {
+                kind: pb::ExportKind::LedgerOperations as i32,
+                format: format as i32,
+                audience: Some(audience),
+                period: Some(period),
+                anonymise,
+                language,
+                csv_bom: true,
+                ..Default::default()
+            };
+            let last = follow(&mut api, request, out, "operations").await?;
+            download(&mut api, &last, &path).await?;
+            out.one(&last, || summary(&last, &path, &tenant, "operations"));
         }
         ExportCommand::Download { job_id, out: path } => {
             let job = api.get_job(pb::GetJobRequest { job_id }).await?.into_inner();
             download(&mut api, &job, &path).await?;
-            out.one(&job, || summary(&job, &path, &tenant));
+            let what = if job.kind == "export_operations" { "operations" } else { "clients" };
+            out.one(&job, || summary(&job, &path, &tenant, what));
         }
     }
     Ok(())
+}
+
+/// The format a file's extension names.
+fn format_of(path: &std::path::Path) -> anyhow::Result<pb::FileFormat> {
+    Ok(match path.extension().and_then(|e| e.to_str()) {
+        Some("xlsx") => pb::FileFormat::Xlsx,
+        Some("pdf") => pb::FileFormat::Pdf,
+        Some("txt") => pb::FileFormat::EmailList,
+        Some("csv") => pb::FileFormat::Csv,
+        other => anyhow::bail!("{}: name the file .csv, .xlsx, .pdf or .txt (got {other:?})", path.display()),
+    })
+}
+
+/// Whom an export is of: a segment, named clients, a filter in its text form, or everyone.
+async fn audience(
+    connection: &Connection,
+    segment: Option<String>,
+    filter: &str,
+    clients: Vec<String>,
+) -> anyhow::Result<Audience> {
+    Ok(match (segment, filter.trim()) {
+        (Some(id), _) => Audience { source: Some(Source::SegmentId(id)) },
+        (None, "") if !clients.is_empty() => {
+            Audience { source: Some(Source::ClientIds(ClientIds { client_ids: clients })) }
+        }
+        (None, "") => Audience { source: Some(Source::AllClients(AllClients {})) },
+        (None, text) => {
+            let mut segments = SegmentServiceClient::new(connection.authed().await?);
+            let request = loyalty_api::segment::v1::ParseFilterRequest { filter_text: text.into() };
+            let parsed = segments.parse_filter(request).await?.into_inner().filter;
+            Audience { source: parsed.map(Source::Filter) }
+        }
+    })
+}
+
+/// Starts the export and follows it to its end with a progress line (rows, rows/s, expected end).
+async fn follow(
+    api: &mut ImportExportServiceClient<crate::connection::Authed>,
+    request: pb::StartExportRequest,
+    out: &Output,
+    what: &str,
+) -> anyhow::Result<pb::Job> {
+    let job = api.start_export(request).await?.into_inner();
+    let mut updates = api.watch_job(pb::GetJobRequest { job_id: job.id.clone() }).await?.into_inner();
+    let (mut last, began) = (job, std::time::Instant::now());
+    while let Some(next) = updates.next().await {
+        last = next?;
+        if !out.json() {
+            let rate = last.rows_done as f64 / began.elapsed().as_secs_f64().max(0.001);
+            let left = if rate > 0.0 { (last.rows_total - last.rows_done).max(0) as f64 / rate } else { 0.0 };
+            eprint!(
+                "\r{}: {} of {} {what} written, {rate:.0}/s, about {left:.0} s to go   ",
+                state(&last),
+                last.rows_done,
+                last.rows_total
+            );
+        }
+    }
+    if !out.json() {
+        eprintln!();
+    }
+    anyhow::ensure!(last.state() == pb::JobState::Succeeded, "the export ended {}: {}", state(&last), last.error);
+    Ok(last)
 }
 
 /// Writes the export's file to `path`, resuming after the bytes already there, and checks its
@@ -166,9 +248,9 @@ fn state(j: &pb::Job) -> String {
     crate::format::word(j.state().as_str_name(), "JOB_STATE_")
 }
 
-fn summary(j: &pb::Job, path: &std::path::Path, tenant: &Tenant) -> String {
+fn summary(j: &pb::Job, path: &std::path::Path, tenant: &Tenant, what: &str) -> String {
     format!(
-        "export {}: {} clients, {} bytes written to {} (checksum verified; downloadable until {})",
+        "export {}: {} {what}, {} bytes written to {} (checksum verified; downloadable until {})",
         j.id,
         j.rows_total,
         j.file_size,

@@ -333,6 +333,15 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     assert!(text.contains("checksum verified"), "{text}");
     assert!(std::fs::read(&printed).expect("the PDF was written").starts_with(b"%PDF"));
     let _ = std::fs::remove_file(&printed);
+    // The Vilnius clients' loyalty operations of the demo's history, as a workbook.
+    let operations = std::env::temp_dir().join(format!("dev-up-operations-{}.xlsx", std::process::id()));
+    let args = ["export", "operations", operations.to_str().expect("path"), "--filter", "client.city = \"Vilnius\""];
+    let (code, text, err) = cli(&args);
+    assert_eq!(code, Some(0), "{err}");
+    let written: i64 = text.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(written > 100 && text.contains("operations") && text.contains("checksum verified"), "{text}");
+    assert!(std::fs::read(&operations).expect("the workbook was written").starts_with(b"PK"));
+    let _ = std::fs::remove_file(&operations);
     let (code, text, _) = cli(&["campaigns", "triggers"]);
     assert_eq!(code, Some(0));
     assert!(

@@ -21,19 +21,30 @@ pub struct ExportArgs {
     pub command: ExportCommand,
 }
 
+/// Whom an export is of: everyone unless one of these is given.
+#[derive(clap::Args)]
+pub struct AudienceArgs {
+    /// A filter, e.g. 'purchases.sum(last 30 days) >= 100.00'.
+    #[arg(long, default_value = "")]
+    filter: String,
+    /// A saved or built-in segment's id instead ("auto:vip").
+    #[arg(long)]
+    segment: Option<String>,
+    /// Clients by id instead, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    clients: Vec<String>,
+}
+
 #[derive(clap::Subcommand)]
 pub enum ExportCommand {
-    /// Export clients: everyone, a filter (text form, see `loyalty segments facts`) or a segment.
+    /// Export clients: everyone, a filter (text form, see `loyalty segments facts`), a segment or
+    /// named clients.
     Clients {
         /// The file to write; its extension picks the format: .csv, .xlsx, .pdf (for print, at
         /// most 20,000 clients) or .txt (an e-mail list).
         out: PathBuf,
-        /// A filter, e.g. 'purchases.sum(last 30 days) >= 100.00'.
-        #[arg(long, default_value = "")]
-        filter: String,
-        /// A saved or built-in segment's id instead ("auto:vip").
-        #[arg(long)]
-        segment: Option<String>,
+        #[command(flatten)]
+        audience: AudienceArgs,
         /// Columns, facts of the catalogue, comma separated (default: names, email, phone, birth
         /// date, city, registration, points, purchases).
         #[arg(long, value_delimiter = ',')]
@@ -59,13 +70,8 @@ pub enum ExportCommand {
     Operations {
         /// The file to write: .csv, .xlsx or .pdf.
         out: PathBuf,
-        #[arg(long, default_value = "")]
-        filter: String,
-        #[arg(long)]
-        segment: Option<String>,
-        /// Clients by id instead, comma separated.
-        #[arg(long, value_delimiter = ',')]
-        clients: Vec<String>,
+        #[command(flatten)]
+        audience: AudienceArgs,
         /// The first day (YYYY-MM-DD, in the tenant's time zone).
         #[arg(long)]
         from: Option<String>,
@@ -88,8 +94,7 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
     match args.command {
         ExportCommand::Clients {
             out: path,
-            filter,
-            segment,
+            audience,
             columns,
             groups,
             anonymise,
@@ -98,7 +103,7 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
             no_bom,
         } => {
             let format = format_of(&path)?;
-            let audience = audience(&args.connection, segment, &filter, vec![]).await?;
+            let audience = audience.read(&args.connection).await?;
             let request = pb::StartExportRequest {
                 kind: pb::ExportKind::Clients as i32,
                 format: format as i32,
@@ -115,10 +120,10 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
             download(&mut api, &last, &path).await?;
             out.one(&last, || summary(&last, &path, &tenant, "clients"));
         }
-        ExportCommand::Operations { out: path, filter, segment, clients, from, to, anonymise, language } => {
+        ExportCommand::Operations { out: path, audience, from, to, anonymise, language } => {
             let format = format_of(&path)?;
             anyhow::ensure!(format != pb::FileFormat::EmailList, "operations go to .csv, .xlsx or .pdf");
-            let audience = audience(&args.connection, segment, &filter, clients).await?;
+            let audience = audience.read(&args.connection).await?;
             let day = |d: &Option<String>, flag: &str, after: i64| -> anyhow::Result<Option<prost_types::Timestamp>> {
                 let Some(d) = d else { return Ok(None) };
                 let date: jiff::civil::Date =
@@ -162,26 +167,24 @@ fn format_of(path: &std::path::Path) -> anyhow::Result<pb::FileFormat> {
     })
 }
 
-/// Whom an export is of: a segment, named clients, a filter in its text form, or everyone.
-async fn audience(
-    connection: &Connection,
-    segment: Option<String>,
-    filter: &str,
-    clients: Vec<String>,
-) -> anyhow::Result<Audience> {
-    Ok(match (segment, filter.trim()) {
-        (Some(id), _) => Audience { source: Some(Source::SegmentId(id)) },
-        (None, "") if !clients.is_empty() => {
-            Audience { source: Some(Source::ClientIds(ClientIds { client_ids: clients })) }
-        }
-        (None, "") => Audience { source: Some(Source::AllClients(AllClients {})) },
-        (None, text) => {
-            let mut segments = SegmentServiceClient::new(connection.authed().await?);
-            let request = loyalty_api::segment::v1::ParseFilterRequest { filter_text: text.into() };
-            let parsed = segments.parse_filter(request).await?.into_inner().filter;
-            Audience { source: parsed.map(Source::Filter) }
-        }
-    })
+impl AudienceArgs {
+    /// The audience: a segment, named clients, a filter in its text form, or everyone.
+    async fn read(self, connection: &Connection) -> anyhow::Result<Audience> {
+        let AudienceArgs { filter, segment, clients } = self;
+        Ok(match (segment, filter.trim()) {
+            (Some(id), _) => Audience { source: Some(Source::SegmentId(id)) },
+            (None, "") if !clients.is_empty() => {
+                Audience { source: Some(Source::ClientIds(ClientIds { client_ids: clients })) }
+            }
+            (None, "") => Audience { source: Some(Source::AllClients(AllClients {})) },
+            (None, text) => {
+                let mut segments = SegmentServiceClient::new(connection.authed().await?);
+                let request = loyalty_api::segment::v1::ParseFilterRequest { filter_text: text.into() };
+                let parsed = segments.parse_filter(request).await?.into_inner().filter;
+                Audience { source: parsed.map(Source::Filter) }
+            }
+        })
+    }
 }
 
 /// Starts the export and follows it to its end with a progress line (rows, rows/s, expected end).

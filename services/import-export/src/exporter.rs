@@ -119,13 +119,8 @@ impl Exporter {
             within_stores: job.store_scope.clone().unwrap_or_default(),
         };
         let mut segments = self.segments.clone();
-        match segments.list_matching_clients(self.identity.request(job.tenant.as_str(), request)?).await {
-            Ok(a) => Ok(a.into_inner()),
-            Err(s) if s.code() == tonic::Code::InvalidArgument || s.code() == tonic::Code::NotFound => {
-                Err(Stop::Refused(format!("the segment service refused the audience: {}", s.message())))
-            }
-            Err(s) => Err(Stop::Passing(anyhow::anyhow!("the segment service: {s}"))),
-        }
+        let answer = segments.list_matching_clients(self.identity.request(job.tenant.as_str(), request)?).await;
+        Stop::from_peer(answer, "the segment service")
     }
 
     /// The job's file in the temporary directory, its header and title written.

@@ -20,6 +20,20 @@ pub enum Stop {
     Passing(anyhow::Error),
 }
 
+impl Stop {
+    /// A peer's answer: what it refuses as the caller's mistake (`INVALID_ARGUMENT`, `NOT_FOUND`)
+    /// fails the job, saying why; anything else passes and another pass resumes the job.
+    pub fn from_peer<T>(answer: Result<tonic::Response<T>, tonic::Status>, peer: &str) -> Result<T, Stop> {
+        match answer {
+            Ok(a) => Ok(a.into_inner()),
+            Err(s) if matches!(s.code(), tonic::Code::InvalidArgument | tonic::Code::NotFound) => {
+                Err(Stop::Refused(format!("{peer} refused the export: {}", s.message())))
+            }
+            Err(s) => Err(Stop::Passing(anyhow::anyhow!("{peer}: {s}"))),
+        }
+    }
+}
+
 impl<E: Into<anyhow::Error>> From<E> for Stop {
     fn from(e: E) -> Self {
         Stop::Passing(e.into())

@@ -143,13 +143,8 @@ impl Exporter {
             page: Some(PageRequest { page_size: OPERATIONS_PAGE, page_token }),
         };
         let mut ledger = self.ledger.clone();
-        match ledger.list_operations(self.identity.request(job.tenant.as_str(), request)?).await {
-            Ok(a) => Ok(a.into_inner()),
-            Err(s) if s.code() == tonic::Code::InvalidArgument => {
-                Err(Stop::Refused(format!("the ledger refused the request: {}", s.message())))
-            }
-            Err(s) => Err(Stop::Passing(anyhow::anyhow!("the ledger: {s}"))),
-        }
+        let answer = ledger.list_operations(self.identity.request(job.tenant.as_str(), request)?).await;
+        Stop::from_peer(answer, "the ledger")
     }
 }
 

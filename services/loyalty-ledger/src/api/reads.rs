@@ -74,12 +74,22 @@ fn period(
     Ok((read(range.start, "period.start")?, read(range.end, "period.end")?))
 }
 
-fn page_size(p: &Option<loyalty_api::common::v1::PageRequest>) -> ApiResult<i64> {
+/// A list's page size: `default` when none is asked, at most `max`.
+fn page_size(p: &Option<loyalty_api::common::v1::PageRequest>, (default, max): (i64, i32)) -> ApiResult<i64> {
     match p.as_ref().map(|p| p.page_size).unwrap_or(0) {
         n if n < 0 => Err(ApiError::field("page.page_size", "must not be negative")),
-        0 => Ok(50),
-        n => Ok(i64::from(n.min(1000))),
+        0 => Ok(default),
+        n => Ok(i64::from(n.min(max))),
     }
+}
+
+/// Entry kinds as stored ("earned"); an unknown one is the caller's mistake.
+fn kind_names(kinds: &[i32]) -> ApiResult<Vec<String>> {
+    let names: Vec<String> = kinds.iter().filter_map(|k| kind_name(*k)).map(String::from).collect();
+    if names.len() != kinds.len() {
+        return Err(ApiError::field("kinds", "holds an unknown entry kind"));
+    }
+    Ok(names)
 }
 
 fn page_token(p: &Option<loyalty_api::common::v1::PageRequest>) -> Option<&str> {
@@ -93,7 +103,7 @@ pub async fn list_purchases(
     let ctx = api.ctx(&request, None)?;
     let body = request.into_inner();
     let (start, end) = period(&body.period)?;
-    let size = page_size(&body.page)?;
+    let size = page_size(&body.page, (50, 1000))?;
     let before = match page_token(&body.page) {
         Some(t) => Some(
             PurchaseId::parse("page.page_token", t)
@@ -144,10 +154,7 @@ async fn entry_query(
     (client_id, range, kinds): (&str, &Option<loyalty_api::common::v1::TimeRange>, &[i32]),
 ) -> ApiResult<EntryQuery> {
     let (start, end) = period(range)?;
-    let names: Vec<String> = kinds.iter().filter_map(|k| kind_name(*k)).map(String::from).collect();
-    if names.len() != kinds.len() {
-        return Err(ApiError::field("kinds", "holds an unknown entry kind"));
-    }
+    let names = kind_names(kinds)?;
     let client = client(api, db, ctx, ClientId::parse("client_id", client_id)?).await?;
     Ok(EntryQuery { client, start, end, kinds: names })
 }
@@ -158,7 +165,7 @@ pub async fn entries(
 ) -> ApiResult<pb::ListEntriesResponse> {
     let ctx = api.ctx(&request, None)?;
     let body = request.into_inner();
-    let size = page_size(&body.page)?;
+    let size = page_size(&body.page, (50, 1000))?;
     let before: Option<i64> = match page_token(&body.page) {
         Some(t) => Some(t.parse().map_err(|_| ApiError::field("page.page_token", "is not a token this list gave"))?),
         None => None,
@@ -194,15 +201,8 @@ pub async fn operations(
         .map(|(i, id)| ClientId::parse(&format!("client_ids[{i}]"), id).map(ClientId::uuid))
         .collect::<ApiResult<Vec<_>>>()?;
     let (start, end) = period(&body.period)?;
-    let kinds: Vec<String> = body.kinds.iter().filter_map(|k| kind_name(*k)).map(String::from).collect();
-    if kinds.len() != body.kinds.len() {
-        return Err(ApiError::field("kinds", "holds an unknown entry kind"));
-    }
-    let limit = match body.page.as_ref().map(|p| p.page_size).unwrap_or(0) {
-        n if n < 0 => return Err(ApiError::field("page.page_size", "must not be negative")),
-        0 => 1000,
-        n => i64::from(n.min(5000)),
-    };
+    let kinds = kind_names(&body.kinds)?;
+    let limit = page_size(&body.page, (1000, 5000))?;
     let after = match page_token(&body.page) {
         Some(t) => {
             operations_cursor(t).ok_or_else(|| ApiError::field("page.page_token", "is not a token this list gave"))?

@@ -225,3 +225,44 @@ async fn files_are_deleted_a_day_later_and_an_erasure_withdraws_them() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn card_numbers_are_a_column_of_the_client_table_and_anonymising_drops_them() {
+    use loyalty_api::card::v1 as cards;
+    let app = start_with_segments().await;
+    people(&app).await;
+    let page = Some(loyalty_api::common::v1::PageRequest { page_size: 100, page_token: String::new() });
+    let listed = client_api(&app).list_clients(clients::ListClientsRequest { page, ..Default::default() }).await;
+    let listed = listed.expect("clients").into_inner().clients;
+    let holder = listed.into_iter().find(|c| c.email == "sarune@example.lt").expect("Šarūnė").id;
+    let mut card_api = loyalty_testkit::support::cards(&app, &app.admin_token(TENANT));
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let card = cards::Card { client_id: holder.clone(), ..Default::default() };
+        let issued = card_api.issue_card(cards::IssueCardRequest { card: Some(card), ..Default::default() }).await;
+        numbers.push(issued.expect("issued").into_inner().number);
+    }
+    numbers.sort();
+    let mut api = admin(&app);
+    let asked = ["client.email", "client.card_numbers"];
+    let expected = format!("sarune@example.lt,\"{}\"", numbers.join(", "));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let (_, csv) = export(&mut api, request(pb::FileFormat::Csv, &asked)).await;
+        let text = String::from_utf8(csv).expect("text");
+        if text.contains(&expected) || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(text.contains(&expected), "both cards of Šarūnė, in one cell: {text}");
+    assert!(text.contains("jonas@example.lt,\n") || text.contains("jonas@example.lt\n"), "Jonas has none: {text}");
+
+    let anonymous = pb::StartExportRequest {
+        anonymise: true,
+        ..request(pb::FileFormat::Csv, &["client.city", "client.card_numbers"])
+    };
+    let (_, csv) = export(&mut api, anonymous).await;
+    let text = String::from_utf8(csv).expect("text");
+    assert!(!numbers.iter().any(|n| text.contains(n.as_str())), "card numbers identify a client: {text}");
+}

@@ -11,6 +11,7 @@
 mod card_lookup;
 mod client_search;
 mod email_send;
+mod export_1m;
 mod harness;
 mod import_1m;
 mod ledger;
@@ -31,6 +32,7 @@ const SCENARIOS: &[&str] = &[
     "segment-analytics",
     "email-send",
     "import-1m",
+    "export-1m",
 ];
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
                 "segment-analytics" => segment_analytics::run().await?,
                 "email-send" => email_send::run().await?,
                 "import-1m" => import_1m::run().await?,
+                "export-1m" => export_1m::run().await?,
                 other => anyhow::bail!("unknown scenario {other}"),
             }
         }

@@ -137,6 +137,11 @@ pub struct Started {
 
 /// Writes the data, starts the services and waits until the segment service has loaded it.
 pub async fn start(database: &str) -> anyhow::Result<Started> {
+    start_suite(database, false).await
+}
+
+/// [`start`], with the import-export service beside the others when `exports` is set.
+pub async fn start_suite(database: &str, exports: bool) -> anyhow::Result<Started> {
     let n = env_number("BENCH_CLIENTS", 1_000_000)?;
     let today = loyalty_segment::domain::evaluate::day_number(time::OffsetDateTime::now_utc().date());
     let admin = tokio::task::spawn_blocking(server_url).await??;
@@ -167,6 +172,12 @@ pub async fn start(database: &str) -> anyhow::Result<Started> {
     loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
     let loading = Instant::now();
     loyalty_segment::register(&loyalty_segment::Settings::with_platform(&settings), &mut services).await?;
+    if exports {
+        let mut jobs = loyalty_import_export::Settings::with_platform(&settings);
+        jobs.importexport.poll_every_ms = 20;
+        jobs.importexport.pdf_max_rows = env_number("BENCH_PDF_ROWS", 20_000)? as i64;
+        loyalty_import_export::register(&jobs, &mut services).await?;
+    }
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;
     let token = signer.mint(&Grant::new(TENANT, &[ALL_RIGHTS]))?;
     let channel = Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;

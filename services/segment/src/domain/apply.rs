@@ -234,6 +234,7 @@ fn card(p: &mut Population, c: &ev::CardChanged, zone: &TimeZone) {
     let day = local_day(&c.issued_at, zone).unwrap_or(0);
     let table = p.table("cards");
     let r = table.row(&c.card_id, owner, day);
+    let before = table.owner[r];
     table.set_owner(r, owner);
     for (fact, value) in [
         ("cards.number", c.number.as_str()),
@@ -246,6 +247,10 @@ fn card(p: &mut Population, c: &ev::CardChanged, zone: &TimeZone) {
         table.column(fact, Column::text).put_text(r, value);
     }
     table.column("cards.wallet", Column::number).put_number(r, Some(i64::from(!c.wallet_link.is_empty())));
+    p.refresh_card_numbers(owner);
+    if before != owner {
+        p.refresh_card_numbers(before);
+    }
 }
 
 /// A step of a mailing as a row of `deliveries` on the day it was sent: "delivered" once the

@@ -132,9 +132,11 @@ fn most_frequent_store(p: &Population, row: usize) -> Option<String> {
 /// A set fact as a comma-separated list.
 fn set(p: &Population, name: &str, row: usize) -> Option<String> {
     let items: Vec<String> = match name {
-        "tags" => match p.clients.get("tags") {
+        "tags" | "client.card_numbers" => match p.clients.get(name) {
             Some(Column::Set { dict, members, .. }) => {
-                members.get(row)?.iter().map(|c| dict.text(*c).to_string()).collect()
+                let mut items: Vec<String> = members.get(row)?.iter().map(|c| dict.text(*c).to_string()).collect();
+                items.sort();
+                items
             }
             _ => return None,
         },

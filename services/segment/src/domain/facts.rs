@@ -139,7 +139,7 @@ mod tests {
             assert!(!super::super::text::KEYWORDS.contains(&f.name), "{} is a keyword", f.name);
             assert!(!f.values.contains(&""), "{}: an empty enum value", f.name);
         }
-        assert_eq!(catalogue().len(), 107);
+        assert_eq!(catalogue().len(), 108);
         assert_eq!(find("purchases.sum").map(|f| f.label("ru-RU")), Some("Сумма покупок"));
         assert_eq!(find("purchases.sum").map(|f| f.label("de")), Some("Purchase total"), "English otherwise");
         let birthday = find("client.birth_date").expect("birthday");

@@ -258,10 +258,34 @@ impl Population {
         for table in self.tables.values_mut() {
             table.reown(from, to);
         }
+        self.refresh_card_numbers(to);
+        self.refresh_card_numbers(from);
         self.live.set(from as usize, false);
         self.merged_into.insert(merged, survivor);
         for target in self.merged_into.values_mut().filter(|t| **t == merged) {
             *target = survivor;
+        }
+    }
+
+    /// The client's `client.card_numbers`: the numbers of their active and blocked cards, a
+    /// column a table of clients (an export) shows beside the profile.
+    pub fn refresh_card_numbers(&mut self, owner: u32) {
+        let mut numbers = Vec::new();
+        if let Some(cards) = self.tables.get("cards")
+            && let (Some(number), Some(status)) = (cards.columns.get("cards.number"), cards.columns.get("cards.status"))
+        {
+            for &r in cards.rows_of(owner) {
+                let r = r as usize;
+                let held = cards.live.get(r) && matches!(status.text_at(r), "active" | "blocked");
+                if held && !number.text_at(r).is_empty() {
+                    numbers.push(number.text_at(r).to_string());
+                }
+            }
+        }
+        numbers.sort();
+        let known = self.clients.get("client.card_numbers").is_some();
+        if known || !numbers.is_empty() {
+            self.column("client.card_numbers", Column::set).put_set(owner as usize, &numbers);
         }
     }
 
@@ -291,6 +315,40 @@ impl Population {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn card(p: &mut Population, owner: u32, number: &str, status: &str) {
+        let cards = p.table("cards");
+        let r = cards.row(number, owner, 100);
+        cards.set_owner(r, owner);
+        cards.column("cards.number", Column::text).put_text(r, number);
+        cards.column("cards.status", Column::text).put_text(r, status);
+        p.refresh_card_numbers(owner);
+    }
+
+    #[test]
+    fn a_client_shows_the_numbers_of_the_cards_they_hold_and_a_merge_brings_the_others() {
+        let mut p = Population::default();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (ra, rb) = (p.row(a), p.row(b));
+        card(&mut p, ra, "2000000000017", "active");
+        card(&mut p, ra, "2000000000024", "replaced");
+        card(&mut p, rb, "2000000000031", "blocked");
+        let shown = |p: &Population, row: u32| match &p.clients["client.card_numbers"] {
+            Column::Set { dict, members, .. } => {
+                let mut v: Vec<String> = members[row as usize].iter().map(|c| dict.text(*c).to_string()).collect();
+                v.sort();
+                v
+            }
+            _ => Vec::new(),
+        };
+        assert_eq!(shown(&p, ra), ["2000000000017"], "a replaced card is not held any more");
+        assert_eq!(shown(&p, rb), ["2000000000031"], "a blocked card is still the client's");
+        p.merge(a, b);
+        assert_eq!(shown(&p, ra), ["2000000000017", "2000000000031"]);
+        assert!(shown(&p, rb).is_empty());
+        card(&mut p, ra, "2000000000017", "deleted");
+        assert_eq!(shown(&p, ra), ["2000000000031"]);
+    }
 
     #[test]
     fn a_merge_moves_rows_and_fills_gaps_and_a_forgotten_client_counts_no_more() {

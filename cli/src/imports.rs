@@ -32,36 +32,22 @@ pub enum ImportCommand {
     /// Import a CSV or XLSX of clients (seed 000's layout: Vardas, Pavardė, El. paštas, Telefonas,
     /// Gimimo data, Adresas, Miestas, Pastabos; or map your columns with --map).
     Clients {
-        file: PathBuf,
-        /// Check every row and report; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Column mapping, "File column=field", repeatable (fields: first_name, last_name, email,
-        /// phone, birth_date, gender, address, city, region, notes, registration_store_id,
-        /// registered_at, email_consent, sms_consent, consent_changed_at, ...).
-        #[arg(long = "map")]
-        mapping: Vec<String>,
-        /// The delimiter; detected when left out.
-        #[arg(long, default_value = "")]
-        delimiter: String,
-        /// utf-8, windows-1257, windows-1251 or windows-1252; detected when left out.
-        #[arg(long, default_value = "")]
-        encoding: String,
+        #[command(flatten)]
+        file: FileArgs,
         /// What finds an existing client: email (default) or phone.
         #[arg(long, default_value = "email")]
         match_key: String,
         /// An existing client is "skip" (a warning, default) or "fail" (an error row).
         #[arg(long, default_value = "skip")]
         existing: String,
-        /// XLSX: the sheet to read (default the first).
-        #[arg(long, default_value = "")]
-        sheet: String,
-        /// Names the upload (default: from the file's checksum, so the same command resumes).
-        #[arg(long)]
-        upload_id: Option<String>,
-        /// Start the job and return at once instead of following it.
-        #[arg(long)]
-        no_wait: bool,
+    },
+    /// Import a CSV or XLSX of cards from another system: Kortelės numeris (the number), the
+    /// holder by Kliento ID, El. paštas or Telefonas, Išdavimo data (kept as the issue date) and
+    /// Parduotuvė; or map your columns with --map (card_number, client_id, email, phone,
+    /// issued_at, registration_store_id).
+    Cards {
+        #[command(flatten)]
+        file: FileArgs,
     },
     /// Import jobs, newest first.
     Jobs,
@@ -79,31 +65,75 @@ pub enum ImportCommand {
     Cancel { job_id: String },
 }
 
+/// What every import takes: the file and how to read it.
+#[derive(clap::Args)]
+pub struct FileArgs {
+    file: PathBuf,
+    /// Check every row and report; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Column mapping, "File column=field", repeatable (fields: first_name, last_name, email,
+    /// phone, birth_date, gender, address, city, region, notes, registration_store_id,
+    /// registered_at, email_consent, sms_consent, consent_changed_at, card_number, issued_at, ...).
+    #[arg(long = "map")]
+    mapping: Vec<String>,
+    /// The delimiter; detected when left out.
+    #[arg(long, default_value = "")]
+    delimiter: String,
+    /// utf-8, windows-1257, windows-1251 or windows-1252; detected when left out.
+    #[arg(long, default_value = "")]
+    encoding: String,
+    /// XLSX: the sheet to read (default the first).
+    #[arg(long, default_value = "")]
+    sheet: String,
+    /// Names the upload (default: from the file's checksum, so the same command resumes).
+    #[arg(long)]
+    upload_id: Option<String>,
+    /// Start the job and return at once instead of following it.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+impl FileArgs {
+    /// The upload's header for a file of `kind`.
+    fn header(&self, kind: pb::ImportKind) -> anyhow::Result<pb::ImportHeader> {
+        let file = &self.file;
+        let xlsx = file.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        let mut header = pb::ImportHeader {
+            kind: kind as i32,
+            format: if xlsx { pb::FileFormat::Xlsx } else { pb::FileFormat::Csv } as i32,
+            sheet: self.sheet.clone(),
+            file_name: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+            dry_run: self.dry_run,
+            delimiter: self.delimiter.clone(),
+            encoding: self.encoding.clone(),
+            ..Default::default()
+        };
+        for pair in &self.mapping {
+            let (column, field) =
+                pair.split_once('=').with_context(|| format!("--map {pair:?}: write it as \"Column=field\""))?;
+            header.column_mapping.insert(column.to_string(), field.to_string());
+        }
+        header.upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => checksum_id(file, self.dry_run)?,
+        };
+        Ok(header)
+    }
+
+    /// Uploads the file and, unless told not to, follows its job to the end.
+    async fn import(&self, api: &mut Api, header: pb::ImportHeader, out: &Output) -> anyhow::Result<pb::Job> {
+        let job = upload(api, header, &self.file, out).await?;
+        if self.no_wait { Ok(job) } else { follow(api, &job.id, out).await }
+    }
+}
+
 pub async fn run(args: ImportArgs, out: &Output) -> anyhow::Result<()> {
     let mut api = ImportExportServiceClient::new(args.connection.authed().await?);
     let tenant = Tenant::of(&args.connection).await;
     match args.command {
-        ImportCommand::Clients {
-            file,
-            dry_run,
-            mapping,
-            delimiter,
-            encoding,
-            match_key,
-            existing,
-            sheet,
-            upload_id,
-            no_wait,
-        } => {
-            let xlsx = file.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-            let mut header = pb::ImportHeader {
-                kind: pb::ImportKind::Clients as i32,
-                format: if xlsx { pb::FileFormat::Xlsx } else { pb::FileFormat::Csv } as i32,
-                sheet,
-                file_name: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
-                dry_run,
-                delimiter,
-                encoding,
+        ImportCommand::Clients { file, match_key, existing } => {
+            let header = pb::ImportHeader {
                 match_key: match match_key.as_str() {
                     "email" => loyalty_api::client::v1::MatchKey::Email,
                     "phone" => loyalty_api::client::v1::MatchKey::Phone,
@@ -114,19 +144,13 @@ pub async fn run(args: ImportArgs, out: &Output) -> anyhow::Result<()> {
                     "fail" => pb::ExistingClients::Fail,
                     other => anyhow::bail!("--existing {other:?}: skip or fail"),
                 } as i32,
-                ..Default::default()
+                ..file.header(pb::ImportKind::Clients)?
             };
-            for pair in mapping {
-                let (column, field) =
-                    pair.split_once('=').with_context(|| format!("--map {pair:?}: write it as \"Column=field\""))?;
-                header.column_mapping.insert(column.to_string(), field.to_string());
-            }
-            header.upload_id = match upload_id {
-                Some(id) => id,
-                None => checksum_id(&file, dry_run)?,
-            };
-            let job = upload(&mut api, header, &file, out).await?;
-            let job = if no_wait { job } else { follow(&mut api, &job.id, out).await? };
+            let job = file.import(&mut api, header, out).await?;
+            out.one(&job, || summary(&job, &tenant));
+        }
+        ImportCommand::Cards { file } => {
+            let job = file.import(&mut api, file.header(pb::ImportKind::Cards)?, out).await?;
             out.one(&job, || summary(&job, &tenant));
         }
         ImportCommand::Jobs => {

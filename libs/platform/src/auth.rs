@@ -340,20 +340,27 @@ where
 
 /// The caller's bearer token, carried to the other services a handler asks on the caller's behalf
 /// (the POS card lookup), so tenant, rights and store scope apply there too; and the trace context,
-/// so one purchase is one trace.
+/// so one purchase is one trace. A service identity's tenant header travels with its token.
 #[derive(Clone, Debug, Default)]
-pub struct ForwardToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+pub struct ForwardToken {
+    token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    tenant: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
 
 impl ForwardToken {
     pub fn of<T>(request: &tonic::Request<T>) -> Self {
-        Self(request.metadata().get("authorization").cloned())
+        let metadata = request.metadata();
+        Self { token: metadata.get("authorization").cloned(), tenant: metadata.get(TENANT_HEADER).cloned() }
     }
 
     /// A request to another service carrying the token and the current trace context.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        if let Some(token) = &self.0 {
+        if let Some(token) = &self.token {
             request.metadata_mut().insert("authorization", token.clone());
+        }
+        if let Some(tenant) = &self.tenant {
+            request.metadata_mut().insert(TENANT_HEADER, tenant.clone());
         }
         crate::trace::inject(request.metadata_mut());
         request

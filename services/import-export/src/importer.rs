@@ -10,16 +10,24 @@ use crate::runner::Stop;
 use crate::store::jobs::{Advanced, Counts, Job};
 use crate::store::reports::Report;
 use crate::store::{jobs, reports, uploads};
+use loyalty_api::card::v1::card_service_client::CardServiceClient;
 use loyalty_api::client::v1 as pb;
 use loyalty_api::client::v1::client_service_client::ClientServiceClient;
 use loyalty_api::client::v1::import_client_result::Outcome;
 use loyalty_api::common::v1::{Channel as Via, RequestContext};
+use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_platform::identity::ServiceIdentity;
 use loyalty_platform::service::ServiceKit;
 use prost::Message;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use uuid::Uuid;
+
+mod balances;
+mod cards;
+mod holders;
+pub use balances::KIND as BALANCES;
+pub use cards::KIND as CARDS;
 
 /// The bytes of the file its encoding and delimiter are told from.
 const SAMPLE: usize = 64 * 1024;
@@ -30,6 +38,8 @@ const BATCH_BYTES: usize = 3 * 1024 * 1024;
 pub struct Importer {
     pool: deadpool_postgres::Pool,
     clients: ClientServiceClient<Channel>,
+    cards: CardServiceClient<Channel>,
+    ledger: LedgerServiceClient<Channel>,
     identity: ServiceIdentity,
     settings: JobSettings,
 }
@@ -44,7 +54,9 @@ struct Pending {
 impl Importer {
     pub fn new(kit: &ServiceKit, settings: JobSettings) -> anyhow::Result<Self> {
         let clients = ClientServiceClient::new(kit.peer(&kit.settings.peers.client)?);
-        Ok(Self { pool: kit.pool.clone(), clients, identity: kit.identity()?, settings })
+        let cards = CardServiceClient::new(kit.peer(&kit.settings.peers.card)?);
+        let ledger = LedgerServiceClient::new(kit.peer(&kit.settings.peers.ledger)?);
+        Ok(Self { pool: kit.pool.clone(), clients, cards, ledger, identity: kit.identity()?, settings })
     }
 
     /// Reads the file and imports every row after the ones committed; the rows of the file.
@@ -100,7 +112,12 @@ impl Importer {
                 )));
             }
             Some(Item::Header(header)) => {
-                let layout = Layout::read(&header, &job.request.column_mapping).map_err(Stop::Refused)?;
+                let read = match job.kind.as_str() {
+                    CARDS => Layout::read_cards,
+                    BALANCES => Layout::read_balances,
+                    _ => Layout::read,
+                };
+                let layout = read(&header, &job.request.column_mapping).map_err(Stop::Refused)?;
                 jobs::set_header(&self.pool.get().await?, job, &layout.header).await?;
                 layout
             }
@@ -183,6 +200,42 @@ impl Importer {
     /// Imports one batch and commits its reports with the job's progress.
     async fn commit(&self, job: &Job, layout: &Layout, done: &mut i64, batch: Vec<Item>) -> Result<(), Stop> {
         let mut counts = Counts { rows: batch.len() as i64, ..Counts::default() };
+        let found = match job.kind.as_str() {
+            CARDS | BALANCES => {
+                let (found, created, duplicates) = if job.kind == CARDS {
+                    self.card_reports(job, layout, batch).await?
+                } else {
+                    self.balance_reports(job, layout, batch).await?
+                };
+                (counts.imported, counts.duplicates) = (created, duplicates);
+                found
+            }
+            _ => self.client_reports(job, layout, &mut counts, batch).await?,
+        };
+        counts.failed = found.iter().filter(|r| r.severity == "error").count() as i64;
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        reports::add(&tx, &job.tenant, job.id, &found).await?;
+        let advanced = jobs::advance(&tx, job, *done, counts, self.settings.lease_s).await?;
+        if advanced == Advanced::Lost {
+            return Err(Stop::Lost);
+        }
+        tx.commit().await?;
+        *done += counts.rows;
+        if advanced == Advanced::Cancelled {
+            return Err(Stop::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// The reports of a batch of client rows, the clients created counted in `counts`.
+    async fn client_reports(
+        &self,
+        job: &Job,
+        layout: &Layout,
+        counts: &mut Counts,
+        batch: Vec<Item>,
+    ) -> Result<Vec<Report>, Stop> {
         let mut found = Vec::new();
         let mut pending = Vec::new();
         let first_row = match batch.first() {
@@ -232,20 +285,7 @@ impl Importer {
                 }
             }
         }
-        counts.failed = found.iter().filter(|r| r.severity == "error").count() as i64;
-        let mut db = self.pool.get().await?;
-        let tx = db.transaction().await?;
-        reports::add(&tx, &job.tenant, job.id, &found).await?;
-        let advanced = jobs::advance(&tx, job, *done, counts, self.settings.lease_s).await?;
-        if advanced == Advanced::Lost {
-            return Err(Stop::Lost);
-        }
-        tx.commit().await?;
-        *done += counts.rows;
-        if advanced == Advanced::Cancelled {
-            return Err(Stop::Cancelled);
-        }
-        Ok(())
+        Ok(found)
     }
 
     /// The client a row describes, within the store scope of whoever started the job.

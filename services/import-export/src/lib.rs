@@ -61,8 +61,17 @@ pub const RIGHTS: &[(&str, &str)] = &[
 
 /// What the service's own identity may do: create the clients of an import, read an export's
 /// audience and facts and its operations, follow the client feed (erasures).
-pub const IDENTITY_RIGHTS: &[&str] =
-    &["clients.import", "clients.read", "segments.read", "ledger.read", READ_EVENTS, READ_ALL_TENANTS];
+pub const IDENTITY_RIGHTS: &[&str] = &[
+    "clients.import",
+    "clients.read",
+    "cards.read",
+    "cards.write",
+    "segments.read",
+    "ledger.read",
+    "ledger.manual",
+    READ_EVENTS,
+    READ_ALL_TENANTS,
+];
 
 /// Migrates the schema, follows the client feed, starts the job runner and the purge, and adds
 /// the service.

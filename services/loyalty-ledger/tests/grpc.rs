@@ -341,3 +341,44 @@ async fn a_cashier_also_sees_the_clients_who_bought_in_their_store() {
     let after = admin.export_client_data(export()).await.expect("export").into_inner().json;
     assert_eq!(stores(&after), serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn an_opening_balance_is_credited_once_beyond_the_adjustment_limit_with_its_expiry() {
+    let app = start().await;
+    let (client, _) = member(&app, "+37061200009").await;
+    let mut ledger = LedgerServiceClient::new(app.authed(&app.admin_token(TENANT)));
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(90);
+    let opening = |k: &str, points: i64| pb::AdjustPointsRequest {
+        context: key(k),
+        client_id: client.clone(),
+        points,
+        comment: "opening balance from senoji-sistema.csv".into(),
+        expires_at: Some(loyalty_platform::convert::to_timestamp(expires)),
+        opening_balance: true,
+        ..Default::default()
+    };
+    let plain = pb::AdjustPointsRequest { opening_balance: false, ..opening("over-the-limit", 5_000_000) };
+    let refused = ledger.adjust_points(plain).await.expect_err("a plain adjustment keeps its limit");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let credited = ledger.adjust_points(opening("open-1", 5_000_000)).await.expect("opening").into_inner();
+    assert_eq!(credited.balance.as_ref().map(|b| b.available), Some(5_000_000));
+
+    let again = ledger.adjust_points(opening("open-2", 100)).await.expect_err("one opening balance a client");
+    assert_eq!(again.code(), Code::AlreadyExists, "{again:?}");
+    assert!(again.message().contains(&credited.entry_id), "names the first: {again:?}");
+    let negative = ledger.adjust_points(opening("open-3", -5)).await.expect_err("an opening balance accrues");
+    assert_eq!(negative.code(), Code::InvalidArgument);
+    assert!(negative.message().contains("points"), "{negative:?}");
+    let replayed = ledger.adjust_points(opening("open-1", 5_000_000)).await.expect("a retry").into_inner();
+    assert!(replayed.replayed && replayed.entry_id == credited.entry_id, "a retried call is answered, not refused");
+
+    let page = Some(loyalty_api::common::v1::PageRequest { page_size: 10, page_token: String::new() });
+    let listed = ledger.list_entries(pb::ListEntriesRequest { client_id: client.clone(), page, ..Default::default() });
+    let entries = listed.await.expect("entries").into_inner().entries;
+    let sources: Vec<&str> = entries.iter().map(|e| e.source.as_str()).collect();
+    assert_eq!(sources, ["opening"], "{entries:?}");
+    let asked = pb::GetBalanceRequest { client_id: client.clone(), ..Default::default() };
+    let balance = ledger.get_balance(asked).await.expect("balance").into_inner();
+    let next = (balance.next_expiry_at.map(|t| t.seconds), balance.next_expiry_points);
+    assert_eq!(next, (Some(expires.unix_timestamp()), 5_000_000), "the points expire when they did in the old system");
+}

@@ -79,6 +79,7 @@ async fn issue_in(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, issue: Iss
     };
     let barcode =
         domain::barcode(&number, &input.barcode, format).map_err(|e| v.add(f("barcode"), e)).unwrap_or_default();
+    let at = issued_at(ctx, input, &f("created_at"), &mut v);
     v.into_result()?;
     let new = NewCard {
         id: CardId::generate(),
@@ -92,11 +93,30 @@ async fn issue_in(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx, issue: Iss
         client_id: issue.client_id,
         wallet_link: &input.wallet_link,
         tags: &input.tags,
-        at: ctx.now,
+        at,
     };
     store::insert(tx, &ctx.tenant, &new)
         .await?
         .ok_or_else(|| ApiError::AlreadyExists(format!("card number {number} or barcode {barcode} is already used")))
+}
+
+/// When the card was issued: now, or for a card a migration brings (channel IMPORT) the day the
+/// other system issued it, which must not lie in the future. Other callers' `created_at` is
+/// output only and ignored.
+fn issued_at(ctx: &Ctx, input: &pb::Card, field: &str, v: &mut Violations) -> time::OffsetDateTime {
+    let imported = ctx.actor.channel == loyalty_api::common::v1::Channel::Import as i32;
+    let Some(given) = input.created_at.as_ref().filter(|_| imported) else { return ctx.now };
+    match time::OffsetDateTime::from_unix_timestamp(given.seconds) {
+        Ok(at) if at <= ctx.now => at,
+        Ok(_) => {
+            v.add(field, "lies in the future; a migrated card was issued before today");
+            ctx.now
+        }
+        Err(_) => {
+            v.add(field, "is not a time");
+            ctx.now
+        }
+    }
 }
 
 fn parse_optional_uuid(field: &str, text: &str) -> ApiResult<Option<Uuid>> {

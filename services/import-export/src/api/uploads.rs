@@ -21,7 +21,17 @@ pub async fn start_import(
         return Err(ApiError::field("header", "the first message of an upload must be its header"));
     };
     let caller = Caller::new(&request, header.context.as_ref(), api.clock.as_ref())?;
-    let asked = read_header(&header)?;
+    let (asked, kind) = read_header(&header)?;
+    let needs = match kind {
+        crate::importer::CARDS => Some(("cards", "cards.write")),
+        crate::importer::BALANCES => Some(("balances", "ledger.manual")),
+        _ => None,
+    };
+    if let Some((what, right)) = needs
+        && !caller.principal.has_right(right)
+    {
+        return Err(ApiError::denied(format!("importing {what} needs the right {right} besides import.run")));
+    }
     let upload_id = if header.upload_id.is_empty() { Uuid::now_v7().to_string() } else { header.upload_id.clone() };
     let mut db = api.pool.get().await?;
     let mut progress = uploads::open(&db, &caller.tenant, &upload_id, &asked.file_name, caller.now).await?;
@@ -62,7 +72,7 @@ pub async fn start_import(
     let new = Job {
         request: ImportRequest { file_size: progress.received, ..asked },
         upload_id: Some(upload_id.clone()),
-        ..super::queued(&caller, "import_clients")
+        ..super::queued(&caller, kind)
     };
     let tx = db.transaction().await?;
     if let Some(id) = uploads::progress(&tx, &caller.tenant, &upload_id).await?.and_then(|p| p.job_id) {
@@ -74,16 +84,22 @@ pub async fn start_import(
 }
 
 /// What the header asks for, every problem at once. The input layer does not read streams, so
-/// its limits are applied here.
-fn read_header(h: &pb::ImportHeader) -> ApiResult<ImportRequest> {
+/// its limits are applied here. With the request, the kind of job it starts.
+fn read_header(h: &pb::ImportHeader) -> ApiResult<(ImportRequest, &'static str)> {
     let mut v = Violations::new();
-    match pb::ImportKind::try_from(h.kind) {
-        Ok(pb::ImportKind::Clients) => {}
-        Ok(pb::ImportKind::Unspecified) => v.add("header.kind", "is required: clients"),
-        _ => {
-            v.add("header.kind", "only client files can be imported so far (cards, balances and purchases cannot yet)")
+    let kind = match pb::ImportKind::try_from(h.kind) {
+        Ok(pb::ImportKind::Clients) => "import_clients",
+        Ok(pb::ImportKind::Cards) => crate::importer::CARDS,
+        Ok(pb::ImportKind::Balances) => crate::importer::BALANCES,
+        Ok(pb::ImportKind::Unspecified) => {
+            v.add("header.kind", "is required: clients, cards or balances");
+            ""
         }
-    }
+        _ => {
+            v.add("header.kind", "client, card and balance files can be imported so far (purchase history cannot yet)");
+            ""
+        }
+    };
     let format = match pb::FileFormat::try_from(h.format) {
         Ok(pb::FileFormat::Csv | pb::FileFormat::Unspecified) => "csv",
         Ok(pb::FileFormat::Xlsx) => "xlsx",
@@ -141,7 +157,7 @@ fn read_header(h: &pb::ImportHeader) -> ApiResult<ImportRequest> {
     }
     let file_name =
         if h.file_name.trim().is_empty() { "upload.csv".to_string() } else { h.file_name.trim().to_string() };
-    Ok(ImportRequest {
+    let request = ImportRequest {
         file_name,
         column_mapping: mapping,
         delimiter: h.delimiter.clone(),
@@ -152,7 +168,8 @@ fn read_header(h: &pb::ImportHeader) -> ApiResult<ImportRequest> {
         file_size: 0,
         format: format.into(),
         sheet: h.sheet.clone(),
-    })
+    };
+    Ok((request, kind))
 }
 
 fn check_text(field: &str, value: &str, longest: usize, v: &mut Violations) {

@@ -17,25 +17,13 @@ pub fn client(layout: &Layout, cells: &[String], max_cell_chars: usize) -> Resul
     for (i, field) in layout.columns.iter().enumerate() {
         let Some(field) = field else { continue };
         let column = &layout.header[i];
-        let raw = cells.get(i).map(String::as_str).unwrap_or("");
-        // The limits every request is held to (proto/README.md), so no row fails its whole batch.
-        let longest = max_cell_chars.min(loyalty_platform::input::max_chars(field.name()));
-        if raw.chars().count() > longest {
-            problems.push((column.clone(), format!("is longer than {longest} characters")));
-            continue;
-        }
-        if raw.contains('\0') {
-            problems.push((column.clone(), "holds a NUL character, which is not text".into()));
-            continue;
-        }
-        if raw.contains('\u{fffd}') {
-            problems.push((
-                column.clone(),
-                "holds bytes that are not text in the file's encoding: choose the encoding".into(),
-            ));
-            continue;
-        }
-        let value = raw.trim();
+        let value = match text_of(*field, column, cells.get(i), max_cell_chars) {
+            Ok(value) => value,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
         let mut fail = |reason: String| problems.push((column.clone(), reason));
         match field {
             Field::FirstName => c.first_name = value.into(),
@@ -93,6 +81,28 @@ pub fn client(layout: &Layout, cells: &[String], max_cell_chars: usize) -> Resul
         })
         .collect();
     if problems.is_empty() { Ok(c) } else { Err(problems) }
+}
+
+/// A cell's text, trimmed, or why it cannot be read: longer than the limit every request is held
+/// to (proto/README.md, so no row fails its whole batch), a NUL, bytes not in the file's encoding.
+pub fn text_of<'a>(
+    field: Field,
+    column: &str,
+    raw: Option<&'a String>,
+    max_cell_chars: usize,
+) -> Result<&'a str, Problem> {
+    let raw = raw.map(String::as_str).unwrap_or("");
+    let longest = max_cell_chars.min(loyalty_platform::input::max_chars(field.name()));
+    let problem = if raw.chars().count() > longest {
+        format!("is longer than {longest} characters")
+    } else if raw.contains('\0') {
+        "holds a NUL character, which is not text".into()
+    } else if raw.contains('\u{fffd}') {
+        "holds bytes that are not text in the file's encoding: choose the encoding".into()
+    } else {
+        return Ok(raw.trim());
+    };
+    Err((column.to_string(), problem))
 }
 
 /// YYYY-MM-DD, YYYY.MM.DD, YYYY/MM/DD or DD.MM.YYYY (the year says which end the day is at).

@@ -24,6 +24,13 @@ pub enum Field {
     EmailConsent,
     SmsConsent,
     ConsentChangedAt,
+    /// Card files: the card's number, its holder by id, the day it was issued.
+    CardNumber,
+    ClientId,
+    IssuedAt,
+    /// Balance files: the points the client had, and until when they are valid.
+    Points,
+    ExpiresAt,
 }
 
 /// Every field with its name in a mapping and the headers it is recognised by (lower case).
@@ -71,6 +78,45 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
     (Field::EmailConsent, "email_consent", &["email consent", "sutikimas el. paštu"]),
     (Field::SmsConsent, "sms_consent", &["sms consent", "sutikimas sms"]),
     (Field::ConsentChangedAt, "consent_changed_at", &["consent date", "sutikimo data"]),
+    (
+        Field::CardNumber,
+        "card_number",
+        &[
+            "card number",
+            "card",
+            "kortelės numeris",
+            "kortelės nr.",
+            "kortelė",
+            "номер карты",
+            "numer karty",
+            "număr card",
+        ],
+    ),
+    (Field::ClientId, "client_id", &["client id", "kliento id", "id клиента", "id klienta", "id client"]),
+    (
+        Field::IssuedAt,
+        "issued_at",
+        &["issued", "issue date", "išdavimo data", "išduota", "дата выдачи", "data wydania", "data emiterii"],
+    ),
+    (
+        Field::Points,
+        "points",
+        &["balance", "taškai", "taškų likutis", "likutis", "баллы", "бонусы", "punkty", "puncte"],
+    ),
+    (
+        Field::ExpiresAt,
+        "expires_at",
+        &[
+            "expires",
+            "valid until",
+            "galioja iki",
+            "taškų galiojimas",
+            "сгорают",
+            "срок действия",
+            "ważne do",
+            "expiră la",
+        ],
+    ),
 ];
 
 impl Field {
@@ -102,10 +148,65 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout of a file whose first row is `header`: by `mapping` (file column -> field
-    /// name) when given, else by recognising the headers. Refused when a required column is
+    /// The layout of a client file whose first row is `header`: by `mapping` (file column ->
+    /// field name) when given, else by recognising the headers. Refused when a required column is
     /// missing: first and last name (seed 000), and an email or a phone.
     pub fn read(header: &[String], mapping: &BTreeMap<String, String>) -> Result<Layout, String> {
+        let layout = Layout::map(header, mapping)?;
+        let mut missing = Vec::new();
+        for f in [Field::FirstName, Field::LastName] {
+            if !layout.has(f) {
+                missing.push(f.name());
+            }
+        }
+        if !layout.has(Field::Email) && !layout.has(Field::Phone) {
+            missing.push("email or phone");
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "the header row {:?} has no column for {} (the standard layout is Vardas, Pavardė, El. paštas, \
+                 Telefonas, Gimimo data, Adresas, Miestas, Pastabos; or give a column mapping)",
+                layout.header.join(", "),
+                missing.join(", ")
+            ));
+        }
+        Ok(layout)
+    }
+
+    /// The layout of a card file: a card number, and the holder by client id, email or phone.
+    pub fn read_cards(header: &[String], mapping: &BTreeMap<String, String>) -> Result<Layout, String> {
+        let layout = Layout::map(header, mapping)?;
+        let holder = [Field::ClientId, Field::Email, Field::Phone].into_iter().any(|f| layout.has(f));
+        if layout.has(Field::CardNumber) && holder {
+            return Ok(layout);
+        }
+        Err(format!(
+            "the header row {:?} needs a card number column and the holder's client id, e-mail or phone (for \
+             example Kortelės numeris, El. paštas, Išdavimo data, Parduotuvė; or give a column mapping)",
+            layout.header.join(", ")
+        ))
+    }
+
+    /// The layout of a balance file: the points, and the holder by client id, email or phone.
+    pub fn read_balances(header: &[String], mapping: &BTreeMap<String, String>) -> Result<Layout, String> {
+        let layout = Layout::map(header, mapping)?;
+        let holder = [Field::ClientId, Field::Email, Field::Phone].into_iter().any(|f| layout.has(f));
+        if layout.has(Field::Points) && holder {
+            return Ok(layout);
+        }
+        Err(format!(
+            "the header row {:?} needs a points column and the holder's client id, e-mail or phone (for example \
+             El. paštas, Taškai, Galioja iki; or give a column mapping)",
+            layout.header.join(", ")
+        ))
+    }
+
+    fn has(&self, field: Field) -> bool {
+        self.columns.contains(&Some(field))
+    }
+
+    /// The columns by `mapping`, or by their headers; no field held twice.
+    fn map(header: &[String], mapping: &BTreeMap<String, String>) -> Result<Layout, String> {
         let header: Vec<String> = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
         let columns: Vec<Option<Field>> = if mapping.is_empty() {
             header.iter().map(|h| Field::recognise(h)).collect()
@@ -126,24 +227,6 @@ impl Layout {
             {
                 return Err(format!("columns {:?} and {:?} both hold {}", header[first], header[i], f.name()));
             }
-        }
-        let has = |f: Field| columns.contains(&Some(f));
-        let mut missing = Vec::new();
-        for f in [Field::FirstName, Field::LastName] {
-            if !has(f) {
-                missing.push(f.name());
-            }
-        }
-        if !has(Field::Email) && !has(Field::Phone) {
-            missing.push("email or phone");
-        }
-        if !missing.is_empty() {
-            return Err(format!(
-                "the header row {:?} has no column for {} (the standard layout is Vardas, Pavardė, El. paštas, \
-                 Telefonas, Gimimo data, Adresas, Miestas, Pastabos; or give a column mapping)",
-                header.join(", "),
-                missing.join(", ")
-            ));
         }
         Ok(Layout { header, columns })
     }
@@ -210,6 +293,18 @@ mod tests {
             .into();
         let layout = Layout::read(&own, &mapping).expect("mapped");
         assert_eq!(layout.columns[3], None, "an unmapped column is ignored");
+        let cards = header(&["Kortelės numeris", "El. paštas", "Išdavimo data", "Parduotuvė"]);
+        let layout = Layout::read_cards(&cards, &BTreeMap::new()).expect("a card file");
+        assert_eq!(
+            layout.columns,
+            [Some(Field::CardNumber), Some(Field::Email), Some(Field::IssuedAt), Some(Field::Store)]
+        );
+        let no_holder = header(&["Kortelės numeris", "Išdavimo data"]);
+        assert!(
+            Layout::read_cards(&no_holder, &BTreeMap::new())
+                .expect_err("no holder")
+                .contains("client id, e-mail or phone")
+        );
         let twice = header(&["Vardas", "Vardas", "Pavardė", "Email"]);
         assert!(Layout::read(&twice, &BTreeMap::new()).expect_err("twice").contains("both hold first_name"));
     }

@@ -2,5 +2,6 @@
 //! which encoding and delimiter a file is written in.
 pub mod cells;
 pub mod export;
+pub mod holdings;
 pub mod layout;
 pub mod text;

@@ -47,13 +47,15 @@ pub async fn start_with_clock(clock: loyalty_platform::clock::SharedClock) -> Te
     .expect("the suite starts against a real Postgres")
 }
 
-/// The client and card services on `settings`, with import-export in-process when `with_imports`.
+/// The client and card services on `settings`, with the ledger and import-export in-process when
+/// `with_imports`.
 pub async fn peers(settings: PlatformSettings, with_imports: bool) -> TestApp {
     TestApp::start_with(settings, move |settings| async move {
         let mut services = Services::new();
         loyalty_client::register(&loyalty_client::Settings::with_platform(&settings), &mut services).await?;
         loyalty_card::register(&loyalty_card::Settings::with_platform(&settings), &mut services).await?;
         if with_imports {
+            loyalty_ledger::register(&loyalty_ledger::Settings::with_platform(&settings), &mut services).await?;
             let mut imports = loyalty_import_export::Settings::with_platform(&settings);
             imports.importexport.poll_every_ms = 20;
             imports.importexport.batch_rows = 3;

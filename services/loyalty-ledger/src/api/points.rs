@@ -147,7 +147,10 @@ fn check_adjustment(body: &pb::AdjustPointsRequest, ctx: &Ctx, limit: i64) -> Ap
     v.add_if(body.points == 0, "points", "must not be 0: positive accrues, negative writes off");
     match Points::new(body.points) {
         None => v.add("points", "must be between -10^12 and 10^12"),
-        Some(p) if p.get().abs() > limit => {
+        Some(_) if body.opening_balance && body.points < 0 => {
+            v.add("points", "an opening balance accrues: it must be positive")
+        }
+        Some(p) if p.get().abs() > limit && !body.opening_balance => {
             v.add("points", format!("moves more than the programme's limit of {limit} points for one adjustment"))
         }
         Some(_) => {}
@@ -179,7 +182,16 @@ pub async fn adjust(
         store::clients::time_zone(&tx, &ctx.tenant)
     )?;
     let custom_expiry = check_adjustment(&body, &ctx, programme.max_adjustment_points)?;
-    let source = if ctx.principal.kind == loyalty_api::common::v1::actor::Kind::User { "manual" } else { "api" };
+    let source = match ctx.principal.kind {
+        _ if body.opening_balance => OPENING,
+        loyalty_api::common::v1::actor::Kind::User => "manual",
+        _ => "api",
+    };
+    if body.opening_balance
+        && let Some(first) = store::entries::opening(&tx, &ctx.tenant, client).await?
+    {
+        return Err(ApiError::AlreadyExists(format!("the client already has an opening balance: entry {first}")));
+    }
     let how = origin(&ctx, source, body.comment.trim(), None);
     if body.points > 0 {
         let expires = custom_expiry.or_else(|| programme.expires_at(ctx.now, &loyalty_platform::tz::stored(&zone)));
@@ -213,6 +225,9 @@ pub async fn adjust(
     loyalty_platform::outbox::commit(tx).await?;
     Ok(answer)
 }
+
+/// The source of an opening balance's entries.
+const OPENING: &str = "opening";
 
 /// The points-credited SMS notice (LE-3, ME-5), for messaging to send.
 fn notice(ctx: &Ctx, client: ClientId, text: String, (points, balance): (i64, i64)) -> events::Event {

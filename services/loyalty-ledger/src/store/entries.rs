@@ -156,3 +156,22 @@ pub async fn last_id(db: &impl GenericClient, tenant: &TenantId, client: ClientI
         .context("reading the newest entry")?;
     Ok(row.get(0))
 }
+
+/// The client's opening-balance entry, if they have one. Takes a lock held to the end of the
+/// transaction first, so two opening balances of one client cannot both find none.
+pub async fn opening(db: &impl GenericClient, tenant: &TenantId, client: ClientId) -> anyhow::Result<Option<Uuid>> {
+    db.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':opening:' || ($2::uuid)::text, 0))",
+        &[&tenant, &client],
+    )
+    .await
+    .context("locking the client's opening balance")?;
+    let row = db
+        .query_opt(
+            "SELECT id FROM entries WHERE tenant_id = $1 AND client_id = $2 AND source = 'opening' ORDER BY seq LIMIT 1",
+            &[&tenant, &client],
+        )
+        .await
+        .context("reading the opening balance")?;
+    Ok(row.map(|r| r.get(0)))
+}

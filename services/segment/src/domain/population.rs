@@ -283,7 +283,7 @@ impl Population {
             }
         }
         numbers.sort();
-        let known = self.clients.get("client.card_numbers").is_some();
+        let known = self.clients.contains_key("client.card_numbers");
         if known || !numbers.is_empty() {
             self.column("client.card_numbers", Column::set).put_set(owner as usize, &numbers);
         }

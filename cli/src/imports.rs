@@ -49,6 +49,22 @@ pub enum ImportCommand {
         #[command(flatten)]
         file: FileArgs,
     },
+    /// Import a CSV or XLSX of points balances from another system as opening balances: the
+    /// holder by Kliento ID, El. paštas or Telefonas, Taškai (whole points) and Galioja iki (the
+    /// day they expire there); or map your columns with --map (client_id, email, phone, points,
+    /// expires_at). A client has one opening balance: the same file twice credits nothing twice.
+    Balances {
+        #[command(flatten)]
+        file: FileArgs,
+    },
+    /// Import a CSV or XLSX of past purchases from another system as history: the holder by
+    /// Kliento ID, El. paštas or Telefonas, Čekio nr., Pirkimo data, Suma, Parduotuvė and
+    /// optionally Valiuta; or map your columns with --map (check_id, purchased_at, amount,
+    /// currency, registration_store_id). History earns no points; a store's check is recorded once.
+    Purchases {
+        #[command(flatten)]
+        file: FileArgs,
+    },
     /// Import jobs, newest first.
     Jobs,
     /// One job's figures.
@@ -151,6 +167,14 @@ pub async fn run(args: ImportArgs, out: &Output) -> anyhow::Result<()> {
         }
         ImportCommand::Cards { file } => {
             let job = file.import(&mut api, file.header(pb::ImportKind::Cards)?, out).await?;
+            out.one(&job, || summary(&job, &tenant));
+        }
+        ImportCommand::Balances { file } => {
+            let job = file.import(&mut api, file.header(pb::ImportKind::Balances)?, out).await?;
+            out.one(&job, || summary(&job, &tenant));
+        }
+        ImportCommand::Purchases { file } => {
+            let job = file.import(&mut api, file.header(pb::ImportKind::Purchases)?, out).await?;
             out.one(&job, || summary(&job, &tenant));
         }
         ImportCommand::Jobs => {

@@ -301,12 +301,23 @@ async fn dev_up_starts_its_own_postgres_reaches_ready_and_serves_health() {
     let (code, text, _) = cli(&["import", "jobs"]);
     assert_eq!(code, Some(0));
     assert!(
-        text.contains("e-parduotuves-klientai.csv") && text.contains("succeeded") && text.contains("1 jobs"),
+        text.contains("e-parduotuves-klientai.csv") && text.contains("succeeded") && text.contains("3 jobs"),
         "{text}"
     );
     let (_, json, _) = cli(&["--json", "import", "jobs"]);
-    let job: serde_json::Value = serde_json::from_str(json.lines().next().expect("a job")).expect("json");
+    let jobs: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let named = |name: &str| jobs.iter().find(|j| j["fileName"] == name).cloned().expect("the demo's job");
+    let job = named("e-parduotuves-klientai.csv");
     assert_eq!((job["rowsImported"].as_str(), job["rowsFailed"].as_str()), (Some("20"), Some("2")), "{job}");
+    // Then half of them's old cards and points, as the migration's card and balance files.
+    for file in ["e-parduotuves-korteles.csv", "e-parduotuves-taskai.csv"] {
+        let migrated = named(file);
+        assert_eq!(
+            (migrated["rowsImported"].as_str(), migrated["kind"].as_str().map(|k| k.starts_with("import_"))),
+            (Some("10"), Some(true)),
+            "{migrated}"
+        );
+    }
     let (code, text, _) = cli(&["import", "reports", job["id"].as_str().expect("id")]);
     assert_eq!(code, Some(0));
     assert!(text.contains("Pavardė") && text.contains("Gimimo data") && text.contains("4 rows reported"), "{text}");

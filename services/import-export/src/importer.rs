@@ -26,8 +26,10 @@ use uuid::Uuid;
 mod balances;
 mod cards;
 mod holders;
+mod purchases;
 pub use balances::KIND as BALANCES;
 pub use cards::KIND as CARDS;
+pub use purchases::KIND as PURCHASES;
 
 /// The bytes of the file its encoding and delimiter are told from.
 const SAMPLE: usize = 64 * 1024;
@@ -115,6 +117,7 @@ impl Importer {
                 let read = match job.kind.as_str() {
                     CARDS => Layout::read_cards,
                     BALANCES => Layout::read_balances,
+                    PURCHASES => Layout::read_purchases,
                     _ => Layout::read,
                 };
                 let layout = read(&header, &job.request.column_mapping).map_err(Stop::Refused)?;
@@ -201,11 +204,11 @@ impl Importer {
     async fn commit(&self, job: &Job, layout: &Layout, done: &mut i64, batch: Vec<Item>) -> Result<(), Stop> {
         let mut counts = Counts { rows: batch.len() as i64, ..Counts::default() };
         let found = match job.kind.as_str() {
-            CARDS | BALANCES => {
-                let (found, created, duplicates) = if job.kind == CARDS {
-                    self.card_reports(job, layout, batch).await?
-                } else {
-                    self.balance_reports(job, layout, batch).await?
+            CARDS | BALANCES | PURCHASES => {
+                let (found, created, duplicates) = match job.kind.as_str() {
+                    CARDS => self.card_reports(job, layout, batch).await?,
+                    BALANCES => self.balance_reports(job, layout, batch).await?,
+                    _ => self.purchase_reports(job, layout, batch).await?,
                 };
                 (counts.imported, counts.duplicates) = (created, duplicates);
                 found

@@ -69,6 +69,7 @@ pub const IDENTITY_RIGHTS: &[&str] = &[
     "segments.read",
     "ledger.read",
     "ledger.manual",
+    "purchases.manual",
     READ_EVENTS,
     READ_ALL_TENANTS,
 ];

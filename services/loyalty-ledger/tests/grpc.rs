@@ -382,3 +382,39 @@ async fn an_opening_balance_is_credited_once_beyond_the_adjustment_limit_with_it
     let next = (balance.next_expiry_at.map(|t| t.seconds), balance.next_expiry_points);
     assert_eq!(next, (Some(expires.unix_timestamp()), 5_000_000), "the points expire when they did in the old system");
 }
+
+#[tokio::test]
+async fn purchase_history_is_recorded_with_its_time_earning_nothing_and_once_per_check() {
+    let app = start().await;
+    let (client, card) = member(&app, "+37061200010").await;
+    let mut ledger = LedgerServiceClient::new(app.authed(&app.admin_token(TENANT)));
+    let bought = time::OffsetDateTime::now_utc() - time::Duration::days(400);
+    let old = |k: &str, check: &str| pb::RecordPurchaseRequest {
+        purchased_at: Some(loyalty_platform::convert::to_timestamp(bought)),
+        history: true,
+        ..purchase(k, &card, check, 12_000, 0)
+    };
+    let recorded = ledger.add_manual_purchase(old("h-1", "OLD-1")).await.expect("history").into_inner();
+    let p = recorded.purchase.expect("the purchase");
+    assert_eq!(
+        (p.points_earned, p.points_spent, p.client_id.as_str()),
+        (0, 0, client.as_str()),
+        "no points for history"
+    );
+    assert_eq!(p.purchased_at.map(|t| t.seconds), Some(bought.unix_timestamp()));
+    assert_eq!(recorded.balance.map(|b| (b.available, b.pending)), Some((0, 0)));
+
+    let twice = ledger.add_manual_purchase(old("h-2", "OLD-1")).await.expect_err("the same check again");
+    assert_eq!(twice.code(), Code::AlreadyExists, "{twice:?}");
+    let live = ledger.record_purchase(old("h-3", "OLD-2")).await.expect_err("history is not a till's purchase");
+    assert_eq!(loyalty_testkit::support::fields(&live), ["history"]);
+    let unnamed = ledger.add_manual_purchase(old("h-4", "")).await.expect_err("a check id keeps it once");
+    assert_eq!(loyalty_testkit::support::fields(&unnamed), ["check_id"]);
+    let spending = pb::RecordPurchaseRequest { points_to_spend: 5, ..old("h-5", "OLD-3") };
+    let spending = ledger.add_manual_purchase(spending).await.expect_err("history spends nothing");
+    assert_eq!(loyalty_testkit::support::fields(&spending), ["points_to_spend"]);
+
+    // A real purchase afterwards earns as the programme says.
+    let now = ledger.record_purchase(purchase("h-6", &card, "NEW-1", 1_000, 0)).await.expect("a purchase").into_inner();
+    assert!(now.purchase.is_some_and(|p| p.points_earned > 0));
+}

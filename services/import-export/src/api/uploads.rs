@@ -25,6 +25,7 @@ pub async fn start_import(
     let needs = match kind {
         crate::importer::CARDS => Some(("cards", "cards.write")),
         crate::importer::BALANCES => Some(("balances", "ledger.manual")),
+        crate::importer::PURCHASES => Some(("purchase history", "purchases.manual")),
         _ => None,
     };
     if let Some((what, right)) = needs
@@ -91,12 +92,13 @@ fn read_header(h: &pb::ImportHeader) -> ApiResult<(ImportRequest, &'static str)>
         Ok(pb::ImportKind::Clients) => "import_clients",
         Ok(pb::ImportKind::Cards) => crate::importer::CARDS,
         Ok(pb::ImportKind::Balances) => crate::importer::BALANCES,
+        Ok(pb::ImportKind::Purchases) => crate::importer::PURCHASES,
         Ok(pb::ImportKind::Unspecified) => {
-            v.add("header.kind", "is required: clients, cards or balances");
+            v.add("header.kind", "is required: clients, cards, balances or purchases");
             ""
         }
-        _ => {
-            v.add("header.kind", "client, card and balance files can be imported so far (purchase history cannot yet)");
+        Err(_) => {
+            v.add("header.kind", "is not a kind of import: clients, cards, balances or purchases");
             ""
         }
     };

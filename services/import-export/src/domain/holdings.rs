@@ -140,6 +140,78 @@ pub fn balance(
     }
 }
 
+/// A purchase from the system the chain leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurchaseRow {
+    pub holder: Holder,
+    pub check_id: String,
+    pub purchased_at: OffsetDateTime,
+    /// The total in hundredths (cents).
+    pub amount_minor: i64,
+    /// Empty: the tenant's currency.
+    pub currency: String,
+    pub store_id: String,
+}
+
+/// An amount written as people write money ("12.50", "12,50", "1 234,5"): hundredths, or why not.
+pub fn hundredths(text: &str) -> Result<i64, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace() && *c != '\u{a0}').collect();
+    let (whole, cents) = match compact.rsplit_once([',', '.']) {
+        Some((w, c)) if c.len() <= 2 && !c.is_empty() => (w.to_string(), format!("{c:0<2}")),
+        Some(_) => return Err(format!("{text:?} has more than two decimals")),
+        None => (compact.clone(), "00".to_string()),
+    };
+    let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    if !digits(&whole) || !digits(&cents) {
+        return Err(format!("{text:?} is not an amount (write 12.50 or 12,50)"));
+    }
+    let amount =
+        whole.parse::<i64>().ok().and_then(|w| w.checked_mul(100)).and_then(|w| w.checked_add(cents.parse().ok()?));
+    amount.filter(|a| *a <= 1_000_000_000_000).ok_or_else(|| format!("{text:?} is too large for one check"))
+}
+
+/// The purchase a row describes, or its problems: a check id, a date before `now`, an amount.
+pub fn purchase(
+    layout: &Layout,
+    cells: &[String],
+    max_cell_chars: usize,
+    now: OffsetDateTime,
+) -> Result<PurchaseRow, Vec<Problem>> {
+    let (values, mut problems) = read(layout, cells, max_cell_chars);
+    let (mut check_id, mut purchased_at, mut amount, mut currency, mut store_id) =
+        (String::new(), None, None, String::new(), String::new());
+    for (field, value) in &values {
+        let column = layout.column_of(*field).unwrap_or("row");
+        match field {
+            Field::CheckId => check_id = value.to_string(),
+            Field::Store => store_id = value.to_string(),
+            Field::Currency => currency = value.to_uppercase(),
+            Field::PurchasedAt if !value.is_empty() => match when(column, value, &mut problems) {
+                Some(at) if at > now => problems.push((column.to_string(), "lies in the future".into())),
+                at => purchased_at = at,
+            },
+            Field::Amount if !value.is_empty() => match hundredths(value) {
+                Ok(minor) => amount = Some(minor),
+                Err(why) => problems.push((column.to_string(), why)),
+            },
+            _ => {}
+        }
+    }
+    for field in [Field::CheckId, Field::PurchasedAt, Field::Amount] {
+        let column = layout.column_of(field).unwrap_or("row").to_string();
+        if !values.iter().any(|(f, v)| *f == field && !v.is_empty()) && !problems.iter().any(|p| p.0 == column) {
+            problems.push((column, "is required".into()));
+        }
+    }
+    let holder = holder(layout, &values, &mut problems);
+    match (holder, purchased_at, amount) {
+        (Some(holder), Some(purchased_at), Some(amount_minor)) if problems.is_empty() => {
+            Ok(PurchaseRow { holder, check_id, purchased_at, amount_minor, currency, store_id })
+        }
+        _ => Err(problems),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +257,33 @@ mod tests {
         assert_eq!(columns, ["Taškai", "El. paštas"], "{zero:?}");
         let huge = balance(&layout, &row(&["a@b.lt", "99999999999999999999", ""]), 1000, now()).expect_err("huge");
         assert!(huge[0].1.contains("not a whole number"), "{huge:?}");
+    }
+
+    #[test]
+    fn amounts_are_read_as_people_write_money() {
+        assert_eq!(hundredths("12.50"), Ok(1250));
+        assert_eq!(hundredths("12,5"), Ok(1250));
+        assert_eq!(hundredths("1 234,05"), Ok(123_405));
+        assert_eq!(hundredths("7"), Ok(700));
+        assert!(hundredths("12.505").is_err_and(|e| e.contains("two decimals")));
+        assert!(hundredths("-3").is_err() && hundredths("abc").is_err() && hundredths("").is_err());
+        assert!(hundredths("99999999999999999999").is_err_and(|e| e.contains("too large")));
+    }
+
+    #[test]
+    fn a_purchase_row_needs_its_check_its_day_and_its_total() {
+        let header: Vec<String> =
+            ["El. paštas", "Čekio nr.", "Pirkimo data", "Suma", "Parduotuvė"].map(String::from).into();
+        let layout = Layout::read_purchases(&header, &BTreeMap::new()).expect("a purchase layout");
+        let got =
+            purchase(&layout, &row(&["ona@example.lt", "K-1", "2021-05-04 18:30", "23,40", "VLN-01"]), 1000, now());
+        let got = got.expect("a purchase");
+        assert_eq!((got.check_id.as_str(), got.amount_minor, got.store_id.as_str()), ("K-1", 2340, "VLN-01"));
+        assert_eq!(got.purchased_at.to_string(), "2021-05-04 18:30:00.0 +00:00:00");
+        let bad =
+            purchase(&layout, &row(&["ona@example.lt", "", "2999-01-01", "x", ""]), 1000, now()).expect_err("bad");
+        let columns: Vec<&str> = bad.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(columns, ["Pirkimo data", "Suma", "Čekio nr."], "{bad:?}");
     }
 
     #[test]

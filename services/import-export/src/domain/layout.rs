@@ -31,6 +31,11 @@ pub enum Field {
     /// Balance files: the points the client had, and until when they are valid.
     Points,
     ExpiresAt,
+    /// Purchase-history files: the store's check, when it was bought, its total and currency.
+    CheckId,
+    PurchasedAt,
+    Amount,
+    Currency,
 }
 
 /// Every field with its name in a mapping and the headers it is recognised by (lower case).
@@ -117,6 +122,30 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
             "expiră la",
         ],
     ),
+    (
+        Field::CheckId,
+        "check_id",
+        &[
+            "check",
+            "check id",
+            "receipt",
+            "čekis",
+            "čekio nr.",
+            "čekio numeris",
+            "номер чека",
+            "чек",
+            "paragon",
+            "numer paragonu",
+            "bon",
+        ],
+    ),
+    (
+        Field::PurchasedAt,
+        "purchased_at",
+        &["purchase date", "date", "pirkimo data", "data", "дата покупки", "дата", "data zakupu", "data cumpărării"],
+    ),
+    (Field::Amount, "amount", &["total", "sum", "suma", "pirkimo suma", "сумма", "kwota", "wartość", "total bon"]),
+    (Field::Currency, "currency", &["valiuta", "валюта", "waluta", "moneda", "monedă"]),
 ];
 
 impl Field {
@@ -197,6 +226,20 @@ impl Layout {
         Err(format!(
             "the header row {:?} needs a points column and the holder's client id, e-mail or phone (for example \
              El. paštas, Taškai, Galioja iki; or give a column mapping)",
+            layout.header.join(", ")
+        ))
+    }
+
+    /// The layout of a purchase-history file: the check, its date and total, and the holder.
+    pub fn read_purchases(header: &[String], mapping: &BTreeMap<String, String>) -> Result<Layout, String> {
+        let layout = Layout::map(header, mapping)?;
+        let holder = [Field::ClientId, Field::Email, Field::Phone].into_iter().any(|f| layout.has(f));
+        if [Field::CheckId, Field::PurchasedAt, Field::Amount].into_iter().all(|f| layout.has(f)) && holder {
+            return Ok(layout);
+        }
+        Err(format!(
+            "the header row {:?} needs the check, its date and its total, and the holder's client id, e-mail or phone \
+             (for example El. paštas, Čekio nr., Pirkimo data, Suma, Parduotuvė; or give a column mapping)",
             layout.header.join(", ")
         ))
     }

@@ -13,7 +13,7 @@ use loyalty_api::common::v1::Money;
 use loyalty_api::ledger::v1 as pb;
 use loyalty_api::ledger::v1::record_purchase_request::Buyer;
 use loyalty_platform::convert::{from_timestamp, to_timestamp};
-use loyalty_platform::error::{ApiError, ApiResult};
+use loyalty_platform::error::{ApiError, ApiResult, Violations};
 use loyalty_platform::idempotency;
 use loyalty_platform::outbox::publish_many;
 use loyalty_platform::{ClientId, PurchaseId};
@@ -109,6 +109,9 @@ pub async fn record(
     let body = request.into_inner();
     let method = if manual { "AddManualPurchase" } else { "RecordPurchase" };
     let input = convert::purchase_input(&body, ctx.now, manual)?;
+    if body.history {
+        check_history(&body, manual)?;
+    }
     let store_id = acting_store(&ctx, "store_id", &body.store_id)?;
     let mut conn = api.conn().await?;
     let (client_id, card_id) = buyer(api, &conn, &ctx, &body.buyer).await?;
@@ -127,7 +130,8 @@ pub async fn record(
     convert::check_against(&opened.programme, &input.amount)?;
     let p = new_purchase(&body, input, (client_id, card_id, store_id), manual);
     let previous_level = opened.head.level_id.clone();
-    let decision = decide(&tx, &ctx, &p, &mut opened, &zone).await?;
+    let decision =
+        if body.history { history(&ctx, &mut opened) } else { decide(&tx, &ctx, &p, &mut opened, &zone).await? };
     let (mut answer, events) = outcome(&ctx, &body, (&p, &decision), &opened, &previous_level);
     if conceals_holder(&ctx, matches!(body.buyer, Some(Buyer::CardNumber(_)))) {
         conceal(&mut answer);
@@ -163,6 +167,32 @@ async fn decide(
     let decision = purchase::decide(&mut opened.account, rules, &basket, basis, ctx.now)?;
     opened.head.level_id.clone_from(&decision.level_id);
     Ok(decision)
+}
+
+/// A history purchase is a manual one with a check id that spends nothing.
+fn check_history(body: &pb::RecordPurchaseRequest, manual: bool) -> ApiResult<()> {
+    let mut v = Violations::new();
+    v.add_if(!manual, "history", "only AddManualPurchase records a purchase from another system");
+    v.add_if(
+        body.check_id.trim().is_empty(),
+        "check_id",
+        "is required for history: it keeps a check from being recorded twice",
+    );
+    v.add_if(
+        body.points_to_spend != 0,
+        "points_to_spend",
+        "must be 0: a purchase from another system spends no points here",
+    );
+    v.add_if(!body.reservation_id.is_empty(), "reservation_id", "must be empty for history");
+    Ok(v.into_result()?)
+}
+
+/// The decision for a history purchase: the account moved to now (lots that activate or expire
+/// on the way), nothing earned or spent, the level as it is.
+fn history(ctx: &Ctx, opened: &mut Opened) -> Decision {
+    let changes = opened.account.advance(ctx.now);
+    let level_id = opened.head.level_id.clone();
+    Decision { changes, earned: 0, spent: 0, lot: None, debt_paid: Vec::new(), level_id }
 }
 
 /// Leaves the member's identity out of a till's answer.

@@ -169,18 +169,26 @@ pub async fn list_matching(
     on_model(a.tenant, move |t| {
         let selected = audience::select(t, &audience, stores.as_deref(), today)?;
         let p = &t.population;
-        let mut rows: Vec<usize> = selected.rows().collect();
-        if let Some(fact) = order_fact {
-            let key = |r: usize| describe::raw(p, fact, r, today);
-            let mut keyed: Vec<(Option<describe::Raw>, usize)> = rows.iter().map(|r| (key(*r), *r)).collect();
-            keyed.sort_by(|a, b| if descending { b.0.cmp(&a.0).then(a.1.cmp(&b.1)) } else { a.cmp(b) });
-            rows = keyed.into_iter().map(|(_, r)| r).collect();
-        }
-        let start = match after {
-            Some(token) => rows.iter().position(|r| *r == token).map(|i| i + 1).unwrap_or(rows.len()),
-            None => 0,
+        let (chosen, more, total) = match order_fact {
+            // In row order a page starts after its token's row: no list of the whole audience.
+            None => {
+                let mut from = selected.rows_from(after.map_or(0, |t| t.saturating_add(1)));
+                let chosen: Vec<usize> = from.by_ref().take(size).collect();
+                (chosen, from.next().is_some(), selected.count() as usize)
+            }
+            Some(fact) => {
+                let key = |r: usize| describe::raw(p, fact, r, today);
+                let mut keyed: Vec<(Option<describe::Raw>, usize)> = selected.rows().map(|r| (key(r), r)).collect();
+                keyed.sort_by(|a, b| if descending { b.0.cmp(&a.0).then(a.1.cmp(&b.1)) } else { a.cmp(b) });
+                let rows: Vec<usize> = keyed.into_iter().map(|(_, r)| r).collect();
+                let start = match after {
+                    Some(token) => rows.iter().position(|r| *r == token).map(|i| i + 1).unwrap_or(rows.len()),
+                    None => 0,
+                };
+                let chosen = rows[start.min(rows.len())..(start + size).min(rows.len())].to_vec();
+                (chosen, start + size < rows.len(), rows.len())
+            }
         };
-        let chosen = &rows[start.min(rows.len())..(start + size).min(rows.len())];
         let clients = chosen
             .iter()
             .map(|&row| pb::ClientFacts {
@@ -191,12 +199,11 @@ pub async fn list_matching(
                     .collect(),
             })
             .collect();
-        let more = start + size < rows.len();
         let next_page_token = match chosen.last() {
             Some(last) if more => format!("r{last}"),
             _ => String::new(),
         };
-        let page = loyalty_api::common::v1::PageInfo { next_page_token, total_size: rows.len() as i64 };
+        let page = loyalty_api::common::v1::PageInfo { next_page_token, total_size: total as i64 };
         Ok(pb::ListMatchingClientsResponse { clients, page: Some(page) })
     })
     .await

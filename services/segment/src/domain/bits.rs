@@ -138,7 +138,15 @@ impl Bits {
 
     /// The selected rows, in order.
     pub fn rows(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(w, &word)| {
+        self.rows_from(0)
+    }
+
+    /// The selected rows from row `start` on, in order, without reading the words before it.
+    pub fn rows_from(&self, start: usize) -> impl Iterator<Item = usize> + '_ {
+        let first = start / 64;
+        let skip_in_first = start % 64;
+        self.words.iter().enumerate().skip(first).flat_map(move |(w, &word)| {
+            let word = if w == first { word & (u64::MAX << skip_in_first) } else { word };
             let mut bits = word;
             std::iter::from_fn(move || {
                 if bits == 0 {
@@ -165,6 +173,16 @@ impl Bits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_from_a_row_skip_the_words_before_it() {
+        let threes = Bits::from_fn(200, |r| r % 3 == 0);
+        let all: Vec<usize> = threes.rows().collect();
+        for start in [0, 1, 63, 64, 65, 127, 128, 198, 199, 200, usize::MAX] {
+            let from: Vec<usize> = threes.rows_from(start).collect();
+            assert_eq!(from, all.iter().copied().filter(|r| *r >= start).collect::<Vec<_>>(), "from {start}");
+        }
+    }
 
     #[test]
     fn and_or_not_count_and_rows() {

@@ -49,9 +49,16 @@ pub enum ExportCommand {
         /// date, city, registration, points, purchases).
         #[arg(long, value_delimiter = ',')]
         columns: Vec<String>,
-        /// Data groups besides: personal, financial, behavioural.
+        /// Data groups besides: personal, financial, behavioural, historical (purchase and return
+        /// totals over --from/--to).
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
+        /// The first day of the historical group's period (YYYY-MM-DD, the tenant's time zone).
+        #[arg(long)]
+        from: Option<String>,
+        /// The last day of the period, included.
+        #[arg(long)]
+        to: Option<String>,
         /// Drop names, e-mails, phones, card numbers and addresses.
         #[arg(long)]
         anonymise: bool,
@@ -88,6 +95,22 @@ pub enum ExportCommand {
     Download { job_id: String, out: PathBuf },
 }
 
+/// The days `from` to `to` (both included, either left open) as the half-open period of the
+/// tenant's time zone they span.
+fn period(
+    tenant: &Tenant,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> anyhow::Result<loyalty_api::common::v1::TimeRange> {
+    let day = |d: &Option<String>, flag: &str, after: i64| -> anyhow::Result<Option<prost_types::Timestamp>> {
+        let Some(d) = d else { return Ok(None) };
+        let date: jiff::civil::Date = d.parse().with_context(|| format!("--{flag}: not a date (YYYY-MM-DD)"))?;
+        let start = date.checked_add(jiff::Span::new().days(after))?.to_zoned(tenant.zone.clone())?;
+        Ok(Some(prost_types::Timestamp { seconds: start.timestamp().as_second(), nanos: 0 }))
+    };
+    Ok(loyalty_api::common::v1::TimeRange { start: day(from, "from", 0)?, end: day(to, "to", 1)? })
+}
+
 pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
     let mut api = ImportExportServiceClient::new(args.connection.authed().await?);
     let tenant = Tenant::of(&args.connection).await;
@@ -97,6 +120,8 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
             audience,
             columns,
             groups,
+            from,
+            to,
             anonymise,
             only_consented,
             language,
@@ -104,7 +129,9 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
         } => {
             let format = format_of(&path)?;
             let audience = audience.read(&args.connection).await?;
+            let period = (from.is_some() || to.is_some()).then_some(period(&tenant, &from, &to)?);
             let request = pb::StartExportRequest {
+                period,
                 kind: pb::ExportKind::Clients as i32,
                 format: format as i32,
                 audience: Some(audience),
@@ -124,14 +151,7 @@ pub async fn run(args: ExportArgs, out: &Output) -> anyhow::Result<()> {
             let format = format_of(&path)?;
             anyhow::ensure!(format != pb::FileFormat::EmailList, "operations go to .csv, .xlsx or .pdf");
             let audience = audience.read(&args.connection).await?;
-            let day = |d: &Option<String>, flag: &str, after: i64| -> anyhow::Result<Option<prost_types::Timestamp>> {
-                let Some(d) = d else { return Ok(None) };
-                let date: jiff::civil::Date =
-                    d.parse().with_context(|| format!("--{flag}: not a date (YYYY-MM-DD)"))?;
-                let start = date.checked_add(jiff::Span::new().days(after))?.to_zoned(tenant.zone.clone())?;
-                Ok(Some(prost_types::Timestamp { seconds: start.timestamp().as_second(), nanos: 0 }))
-            };
-            let period = loyalty_api::common::v1::TimeRange { start: day(&from, "from", 0)?, end: day(&to, "to", 1)? };
+            let period = period(&tenant, &from, &to)?;
             let request = pb::StartExportRequest {
                 kind: pb::ExportKind::LedgerOperations as i32,
                 format: format as i32,

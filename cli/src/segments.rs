@@ -178,6 +178,7 @@ pub async fn run(args: SegmentsArgs, out: &Output) -> anyhow::Result<()> {
                 order_by,
                 page,
                 within_stores: vec![],
+                period: None,
             };
             let r = api.list_matching_clients(request).await?.into_inner();
             let shown: Vec<String> = match r.clients.first() {

@@ -9,6 +9,7 @@ use crate::sheets;
 use crate::store::jobs::{ExportRequest, Job};
 use crate::store::{files, jobs};
 use base64::Engine;
+use loyalty_api::common::v1::TimeRange;
 use loyalty_api::filter::v1::{Audience, Fact};
 use loyalty_api::ledger::v1::ledger_service_client::LedgerServiceClient;
 use loyalty_api::segment::v1 as spb;
@@ -73,13 +74,22 @@ impl Exporter {
             asked.push("consent.email".into());
         }
         let email_column = columns.iter().position(|f| f.name == "client.email");
-        let labels: Vec<String> =
-            columns.iter().map(|f| if f.label.is_empty() { f.name.clone() } else { f.label.clone() }).collect();
+        let at = |s: Option<i64>| s.map(|seconds| prost_types::Timestamp { seconds, nanos: 0 });
+        let in_period = ask.period_start.is_some() || ask.period_end.is_some();
+        let period = in_period.then(|| TimeRange { start: at(ask.period_start), end: at(ask.period_end) });
+        let labels: Vec<String> = columns
+            .iter()
+            .map(|f| {
+                let label = if f.label.is_empty() { f.name.clone() } else { f.label.clone() };
+                let summed = in_period && export::HISTORICAL.contains(&f.name.as_str());
+                if summed { format!("{label} {}", period_words(&ask.language)) } else { label }
+            })
+            .collect();
         let layout = sheets::Layout { bom: ask.csv_bom, email_column, sheet_name: "Klientai" };
         let mut file = self.open(job, &ask, layout, (&labels, title_word(&ask.language)))?;
         let (mut token, mut rows) = (String::new(), 0i64);
         loop {
-            let answer = self.clients_page(job, &audience, &asked, token).await?;
+            let answer = self.clients_page(job, (&audience, period), &asked, token).await?;
             for client in &answer.clients {
                 if ask.only_consented && client.facts.get("consent.email").map(String::as_str) != Some("subscribed") {
                     continue;
@@ -107,7 +117,7 @@ impl Exporter {
     async fn clients_page(
         &self,
         job: &Job,
-        audience: &Audience,
+        (audience, period): (&Audience, Option<TimeRange>),
         facts: &[String],
         page_token: String,
     ) -> Result<spb::ListMatchingClientsResponse, Stop> {
@@ -117,6 +127,7 @@ impl Exporter {
             facts: facts.to_vec(),
             order_by: String::new(),
             within_stores: job.store_scope.clone().unwrap_or_default(),
+            period,
         };
         let mut segments = self.segments.clone();
         let answer = segments.list_matching_clients(self.identity.request(job.tenant.as_str(), request)?).await;
@@ -215,6 +226,17 @@ fn too_long_for_print(max: i64, total: i64, what: &str) -> String {
 }
 
 /// "Clients" in the export's language, above a PDF's table.
+/// What a period total's header says after its label.
+fn period_words(language: &str) -> &'static str {
+    match language {
+        "lt" => "per laikotarpį",
+        "ru" => "за период",
+        "pl" => "w okresie",
+        "ro" => "în perioadă",
+        _ => "in the period",
+    }
+}
+
 fn title_word(language: &str) -> &'static str {
     match language {
         "lt" => "Klientai",

@@ -266,3 +266,47 @@ async fn card_numbers_are_a_column_of_the_client_table_and_anonymising_drops_the
     let text = String::from_utf8(csv).expect("text");
     assert!(!numbers.iter().any(|n| text.contains(n.as_str())), "card numbers identify a client: {text}");
 }
+
+#[tokio::test]
+async fn the_historical_group_sums_each_clients_purchases_over_the_period() {
+    let app = start_with_segments().await;
+    people(&app).await;
+    let mut api = admin(&app);
+    let history = "El. paštas;Čekio nr.;Pirkimo data;Suma;Parduotuvė\n\
+                   sarune@example.lt;K-1;2021-05-04;23,40;VLN-01\n\
+                   sarune@example.lt;K-2;2022-01-10;100;VLN-01\n\
+                   sarune@example.lt;K-3;2022-11-30;20,50;VLN-01\n";
+    let header = pb::ImportHeader { kind: pb::ImportKind::Purchases as i32, ..header("history") };
+    assert_eq!(import(&mut api, header, history.as_bytes()).await.rows_imported, 3);
+    let at = |y: i32, m: time::Month, d: u8| {
+        let day = time::Date::from_calendar_date(y, m, d).expect("a day");
+        Some(prost_types::Timestamp { seconds: day.midnight().assume_utc().unix_timestamp(), nanos: 0 })
+    };
+    let period = loyalty_api::common::v1::TimeRange {
+        start: at(2022, time::Month::January, 1),
+        end: at(2022, time::Month::December, 31),
+    };
+    let asked = pb::StartExportRequest {
+        columns: columns(&["client.email"]),
+        data_groups: vec!["historical".into()],
+        period: Some(period),
+        ..request(pb::FileFormat::Csv, &[])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let (_, csv) = export(&mut api, asked.clone()).await;
+        let text = String::from_utf8(csv).expect("text");
+        if text.contains("sarune@example.lt,2,120.5,") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let header_row = text.lines().next().unwrap_or("");
+    assert!(header_row.starts_with("E-mail,Number of purchases in the period,"), "{header_row}");
+    assert!(text.contains("sarune@example.lt,2,120.5,60.25,0,0,0"), "2022's two checks, not 2021's: {text}");
+    assert!(text.contains("jonas@example.lt,0,0,,0,0,0"), "no average of nothing: {text}");
+
+    let no_period = pb::StartExportRequest { period: None, ..asked };
+    let refused = api.start_export(no_period).await.expect_err("historical needs a period");
+    assert_eq!(fields(&refused), ["data_groups[0]"]);
+}

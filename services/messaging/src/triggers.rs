@@ -154,6 +154,7 @@ impl Triggers {
             facts: vec!["client.id".into()],
             order_by: String::new(),
             within_stores: vec![],
+            period: None,
         };
         let mut segments = SegmentServiceClient::new(self.segments.clone());
         let answer = segments.list_matching_clients(self.identity.request(tenant, request)?).await?.into_inner();

@@ -100,6 +100,7 @@ async fn pages_show_the_chosen_facts_and_personal_data_only_with_clients_read() 
         facts: vec!["client.city".into(), "purchases.sum".into()],
         order_by: "purchases.sum desc".into(),
         within_stores: vec![],
+        period: None,
     };
     let first = api.list_matching_clients(request(2, "")).await.expect("page").into_inner();
     let info = first.page.clone().expect("page info");
@@ -172,4 +173,73 @@ async fn an_erased_client_is_forgotten_by_the_read_model_and_its_table() {
     let tombstone: Vec<u8> =
         db.query_one("SELECT payload FROM facts WHERE client_id = $1", &[&egle]).await.expect("row").get(0);
     assert!(!String::from_utf8_lossy(&tombstone).contains("Eglė"), "no personal data in the tombstone");
+}
+
+#[tokio::test]
+async fn a_period_sums_purchases_of_its_days_and_pages_in_row_order_follow_their_token() {
+    use loyalty_api::ledger::v1 as ledger;
+    let t = town().await;
+    let now = time::OffsetDateTime::now_utc();
+    let earlier = ledger::RecordPurchaseRequest {
+        context: loyalty_testkit::support::with_key("f-old"),
+        buyer: Some(ledger::record_purchase_request::Buyer::ClientId(t.ona.clone())),
+        check_id: "f-old".into(),
+        store_id: "VLN-01".into(),
+        amount: loyalty_testkit::support::eur(4_000),
+        purchased_at: Some(loyalty_platform::convert::to_timestamp(now - time::Duration::days(45))),
+        ..Default::default()
+    };
+    let mut till = loyalty_testkit::support::ledger(&t.app, &t.app.admin_token(TENANT));
+    till.add_manual_purchase(earlier).await.expect("a purchase 45 days ago");
+    let mut api = admin(&t.app);
+    for _ in 0..200 {
+        let twice = filter(&mut api, "purchases.count >= 2").await;
+        if count(&mut api, twice).await.unwrap_or(0) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let at = |days: i64| Some(loyalty_platform::convert::to_timestamp(now - time::Duration::days(days)));
+    let ona = |period: Option<loyalty_api::common::v1::TimeRange>| pb::ListMatchingClientsRequest {
+        audience: Some(Audience { source: Some(Source::ClientIds(ClientIds { client_ids: vec![t.ona.clone()] })) }),
+        facts: vec!["purchases.count".into(), "purchases.sum".into(), "client.city".into()],
+        period,
+        ..Default::default()
+    };
+    let totals = |answer: pb::ListMatchingClientsResponse| {
+        let facts = answer.clients.first().map(|c| c.facts.clone()).unwrap_or_default();
+        let get = |k: &str| facts.get(k).cloned().unwrap_or_default();
+        (get("purchases.count"), get("purchases.sum"), get("client.city"))
+    };
+    let all_time = api.list_matching_clients(ona(None)).await.expect("all time").into_inner();
+    assert_eq!(totals(all_time), ("2".into(), "140.00".into(), "Vilnius".into()));
+    let last_month = loyalty_api::common::v1::TimeRange { start: at(29), end: at(0) };
+    let answer = api.list_matching_clients(ona(Some(last_month))).await.expect("a month").into_inner();
+    assert_eq!(totals(answer), ("1".into(), "100.00".into(), "Vilnius".into()), "only today's; the city as it is");
+    let before = loyalty_api::common::v1::TimeRange { start: at(60), end: at(30) };
+    let answer = api.list_matching_clients(ona(Some(before))).await.expect("before").into_inner();
+    assert_eq!(totals(answer).0, "1");
+    let open_start = loyalty_api::common::v1::TimeRange { start: None, end: at(1) };
+    let answer = api.list_matching_clients(ona(Some(open_start))).await.expect("until yesterday").into_inner();
+    assert_eq!(totals(answer).1, "40.00");
+    let backwards = loyalty_api::common::v1::TimeRange { start: at(1), end: at(10) };
+    let refused = api.list_matching_clients(ona(Some(backwards))).await.expect_err("an end before the start");
+    assert_eq!(fields(&refused), ["period.end"]);
+
+    // In row order, each page starts after its token's client.
+    let page = |token: &str| pb::ListMatchingClientsRequest {
+        audience: everyone(),
+        page: Some(loyalty_api::common::v1::PageRequest { page_size: 2, page_token: token.into() }),
+        ..Default::default()
+    };
+    let first = api.list_matching_clients(page("")).await.expect("first").into_inner();
+    let info = first.page.expect("page");
+    assert_eq!((first.clients.len(), info.total_size), (2, 3));
+    let second = api.list_matching_clients(page(&info.next_page_token)).await.expect("second").into_inner();
+    let mut seen: Vec<String> = first.clients.iter().chain(&second.clients).map(|c| c.client_id.clone()).collect();
+    assert_eq!(second.page.map(|p| p.next_page_token), Some(String::new()));
+    seen.sort();
+    let mut everyone_there = vec![t.ona.clone(), t.jonas.clone(), t.egle.clone()];
+    everyone_there.sort();
+    assert_eq!(seen, everyone_there, "every client once");
 }

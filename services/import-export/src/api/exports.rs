@@ -104,11 +104,12 @@ async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequ
     let mut groups = Vec::new();
     for (i, name) in body.data_groups.iter().enumerate() {
         match export::group(name) {
+            Some(_) if name == "historical" && period == (None, None) => v.add(
+                format!("data_groups[{i}]"),
+                "historical data is for a period: give period.start, period.end or both",
+            ),
             Some(g) => groups.push(g),
-            None if name == "historical" => {
-                v.add(format!("data_groups[{i}]"), "historical data for a period is not exported yet")
-            }
-            None => v.add(format!("data_groups[{i}]"), "must be personal, financial or behavioural"),
+            None => v.add(format!("data_groups[{i}]"), "must be personal, financial, behavioural or historical"),
         }
     }
     let columns =
@@ -131,7 +132,7 @@ async fn read(api: &ImportExportApi, caller: &Caller, body: &pb::StartExportRequ
     if !v.is_empty() {
         return Err(ApiError::InvalidArgument(v));
     }
-    Ok(request(body, format, &audience, columns))
+    Ok(ExportRequest { period_start: period.0, period_end: period.1, ..request(body, format, &audience, columns) })
 }
 
 fn request(body: &pb::StartExportRequest, format: &str, audience: &Audience, columns: Vec<String>) -> ExportRequest {

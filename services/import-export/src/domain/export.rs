@@ -18,7 +18,12 @@ pub const DEFAULT_COLUMNS: &[&str] = &[
     "purchases.last_at",
 ];
 
-/// The facts of a data group (seed 000: personal, financial, behavioural).
+/// The facts of the historical group: the purchase and return totals the segment service sums
+/// over an export's period (`ListMatchingClientsRequest.period`).
+pub const HISTORICAL: &[&str] =
+    &["purchases.count", "purchases.sum", "purchases.average_check", "purchases.items", "returns.count", "returns.sum"];
+
+/// The facts of a data group (seed 000: personal, financial, behavioural, historical).
 pub fn group(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
         "personal" => &[
@@ -38,6 +43,7 @@ pub fn group(name: &str) -> Option<&'static [&'static str]> {
             "ledger.used",
             "ledger.level",
         ],
+        "historical" => HISTORICAL,
         "behavioural" => &[
             "purchases.last_at",
             "purchases.days_since_last",
@@ -124,7 +130,8 @@ mod tests {
         assert_eq!(got[0], "client.email");
         assert_eq!(got.iter().filter(|c| *c == "client.email").count(), 1);
         assert_eq!(columns(&[], &[]).len(), DEFAULT_COLUMNS.len());
-        assert!(group("historical").is_none());
+        assert_eq!(group("historical"), Some(HISTORICAL));
+        assert!(group("secret").is_none());
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Exporter {
             self.open(job, ask, layout, (&labels(&ask.language, ask.anonymise), title_word(&ask.language)))?;
         let (mut token, mut rows, mut clients_done) = (String::new(), 0i64, 0i64);
         loop {
-            let answer = self.clients_page(job, &audience, &facts, token).await?;
+            let answer = self.clients_page(job, (&audience, None), &facts, token).await?;
             let people: std::collections::HashMap<&str, &loyalty_api::segment::v1::ClientFacts> =
                 answer.clients.iter().map(|c| (c.client_id.as_str(), c)).collect();
             let ids: Vec<String> = answer.clients.iter().map(|c| c.client_id.clone()).collect();

@@ -164,11 +164,15 @@ pub async fn list_matching(
         ),
     };
     let descending = order.ends_with(" desc");
+    let period = read_period(body.period.as_ref())?;
     let (stores, today) = (narrowed(&a.caller, &body.within_stores), a.today);
     let audience = body.audience.unwrap_or_default();
     on_model(a.tenant, move |t| {
         let selected = audience::select(t, &audience, stores.as_deref(), today)?;
         let p = &t.population;
+        // [start, end): the day of the last instant before the end is the last day.
+        let last = |e: time::OffsetDateTime| t.today(e - time::Duration::nanoseconds(1));
+        let days = period.map(|(start, end)| (start.map_or(i64::MIN, |s| t.today(s)), end.map_or(today, last)));
         let (chosen, more, total) = match order_fact {
             // In row order a page starts after its token's row: no list of the whole audience.
             None => {
@@ -195,7 +199,13 @@ pub async fn list_matching(
                 client_id: p.id(row as u32).to_string(),
                 facts: shown
                     .iter()
-                    .filter_map(|f| describe::value(p, f, row, today).map(|v| (f.name.to_string(), v)))
+                    .filter_map(|f| {
+                        let value = match days {
+                            Some(days) => describe::in_period(p, f, row, days, today),
+                            None => describe::value(p, f, row, today),
+                        };
+                        value.map(|v| (f.name.to_string(), v))
+                    })
                     .collect(),
             })
             .collect();
@@ -207,6 +217,26 @@ pub async fn list_matching(
         Ok(pb::ListMatchingClientsResponse { clients, page: Some(page) })
     })
     .await
+}
+
+/// A period's ends, each optional; `None` for no period. An end that is not a time, or a start
+/// after the end, is the caller's mistake.
+type Ends = (Option<time::OffsetDateTime>, Option<time::OffsetDateTime>);
+fn read_period(period: Option<&loyalty_api::common::v1::TimeRange>) -> ApiResult<Option<Ends>> {
+    let Some(range) = period else { return Ok(None) };
+    let read = |t: Option<&prost_types::Timestamp>, field: &str| match t {
+        None => Ok(None),
+        Some(t) => loyalty_platform::convert::from_timestamp(t)
+            .map(Some)
+            .ok_or_else(|| ApiError::field(field, "is not a time (seconds out of range)")),
+    };
+    let (start, end) = (read(range.start.as_ref(), "period.start")?, read(range.end.as_ref(), "period.end")?);
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::field("period.end", "must not be before period.start"));
+    }
+    Ok(Some((start, end)))
 }
 
 pub async fn stream_ids(api: &SegmentApi, r: Request<pb::StreamClientIdsRequest>) -> ApiResult<IdStream> {

@@ -89,6 +89,48 @@ pub fn raw(p: &Population, fact: &FactInfo, row: usize, today: i64) -> Option<Ra
     Some(Raw::Number(n))
 }
 
+/// The facts a period answers (`ListMatchingClientsRequest.period`): totals of the client's
+/// purchases and returns, summed from the rows of the period's days.
+pub const PERIOD_FACTS: [&str; 7] = [
+    "purchases.count",
+    "purchases.sum",
+    "purchases.items",
+    "purchases.average_check",
+    "purchases.max_check",
+    "returns.count",
+    "returns.sum",
+];
+
+/// The value of `fact` for client `row` over the days `from..=to`: a fact of [`PERIOD_FACTS`]
+/// summed from the rows of those days, any other as [`value`] answers it.
+pub fn in_period(p: &Population, fact: &FactInfo, row: usize, (from, to): (i64, i64), today: i64) -> Option<String> {
+    if !PERIOD_FACTS.contains(&fact.name) {
+        return value(p, fact, row, today);
+    }
+    let (table, field) = fact.name.split_once('.')?;
+    let (mut count, mut sum, mut items, mut max) = (0i64, 0i64, 0i64, None::<i64>);
+    if let Some(rows) = p.tables.get(table) {
+        let number = |name: &str, r: usize| rows.columns.get(name).and_then(|c| c.number_at(r)).unwrap_or(0);
+        for &r in rows.rows_of(row as u32) {
+            let r = r as usize;
+            if !rows.live.get(r) || rows.day[r] < from || rows.day[r] > to {
+                continue;
+            }
+            let amount = number("amount", r);
+            (count, sum, items) = (count + 1, sum.saturating_add(amount), items.saturating_add(number("items", r)));
+            max = Some(max.map_or(amount, |m| m.max(amount)));
+        }
+    }
+    let n = match field {
+        "count" => count,
+        "sum" => sum,
+        "items" => items,
+        "average_check" => sum / (count > 0).then_some(count)?,
+        _ => max?,
+    };
+    Some(written(fact.kind, n))
+}
+
 /// A number of a fact of `kind` as text.
 pub fn written(kind: FactType, n: i64) -> String {
     match kind {

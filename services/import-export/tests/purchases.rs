@@ -31,11 +31,7 @@ fn history_header(upload_id: &str) -> pb::ImportHeader {
 }
 
 async fn people(app: &loyalty_testkit::TestApp) -> Vec<clients::Client> {
-    let job = import(&mut admin(app), header("people"), PEOPLE.as_bytes()).await;
-    assert_eq!(job.rows_imported, 2, "{job:?}");
-    let page = Some(loyalty_api::common::v1::PageRequest { page_size: 10, page_token: String::new() });
-    let listed = client_api(app).list_clients(clients::ListClientsRequest { page, ..Default::default() }).await;
-    listed.expect("list").into_inner().clients
+    imported(app, PEOPLE).await
 }
 
 async fn purchases_of(app: &loyalty_testkit::TestApp, client_id: &str) -> Vec<lpb::Purchase> {

@@ -2,7 +2,7 @@
 //! client's opening balance, with the expiry they had in the other system. A client has at most
 //! one opening balance, so a file imported twice credits nothing twice.
 use super::Importer;
-use super::holders::{Outcome, Row, Step, field_of, not_found, tally};
+use super::holders::{Outcome, Row, Step, field_of, not_found, row_of, tally};
 use crate::domain::holdings::{BalanceRow, balance};
 use crate::domain::layout::{Field, Layout};
 use crate::reader::Item;
@@ -28,12 +28,9 @@ impl Importer {
 
     /// A balance row read and its holder found.
     async fn balance_row(&self, job: &Job, layout: &Layout, item: Item) -> Result<Step<Row<BalanceRow>>, Stop> {
-        let (number, cells) = match item {
-            Item::Refused { number, cells, reason } => {
-                return Ok(Step::Done(Some(Outcome::error(number, &cells, None, reason))));
-            }
-            Item::Row { number, cells } => (number, cells),
-            _ => return Ok(Step::Done(None)),
+        let (number, cells) = match row_of(item) {
+            Ok(row) => row,
+            Err(step) => return Ok(step),
         };
         let parsed = match balance(layout, &cells, self.settings.max_cell_chars, time::OffsetDateTime::now_utc()) {
             Ok(parsed) => parsed,

@@ -105,6 +105,27 @@ where
     Ok((found, created, duplicates))
 }
 
+/// A data row's number and cells; any other item is the step it ends in (a refused row's error).
+pub fn row_of<T>(item: Item) -> Result<(i64, Vec<String>), Step<T>> {
+    match item {
+        Item::Refused { number, cells, reason } => Err(Step::Done(Some(Outcome::error(number, &cells, None, reason)))),
+        Item::Row { number, cells } => Ok((number, cells)),
+        _ => Err(Step::Done(None)),
+    }
+}
+
+/// The store a row acts in, within the starter's stores: the one it names, else the scope's
+/// first; why not when it names a store outside the scope.
+pub fn within_scope(job: &Job, store: &mut String) -> Result<(), String> {
+    let Some(scope) = &job.store_scope else { return Ok(()) };
+    if store.is_empty() {
+        *store = scope.first().cloned().unwrap_or_default();
+    } else if !scope.contains(store) {
+        return Err(format!("must be one of the stores the import may act in: {}", scope.join(", ")));
+    }
+    Ok(())
+}
+
 /// The field a holder was named by.
 pub fn field_of(holder: &Holder) -> Field {
     match holder {

@@ -3,7 +3,7 @@
 //! and reports, no points earned or spent. A store's check recorded before is a duplicate, so a
 //! file imported twice records nothing twice.
 use super::Importer;
-use super::holders::{Outcome, Row, Step, field_of, not_found, tally};
+use super::holders::{Outcome, Row, Step, field_of, not_found, row_of, tally, within_scope};
 use crate::domain::holdings::{PurchaseRow, purchase};
 use crate::domain::layout::{Field, Layout};
 use crate::reader::Item;
@@ -42,12 +42,9 @@ impl Importer {
 
     /// A purchase row read, its store checked against the scope and its holder found.
     async fn purchase_row(&self, job: &Job, layout: &Layout, item: Item) -> Result<Step<Row<PurchaseRow>>, Stop> {
-        let (number, cells) = match item {
-            Item::Refused { number, cells, reason } => {
-                return Ok(Step::Done(Some(Outcome::error(number, &cells, None, reason))));
-            }
-            Item::Row { number, cells } => (number, cells),
-            _ => return Ok(Step::Done(None)),
+        let (number, cells) = match row_of(item) {
+            Ok(row) => row,
+            Err(step) => return Ok(step),
         };
         let fail = |field: Field, why: String| {
             Ok(Step::Done(Some(Outcome::error(number, &cells, layout.column_of(field), why))))
@@ -56,15 +53,8 @@ impl Importer {
             Ok(parsed) => parsed,
             Err(problems) => return Ok(Step::Done(Some(Outcome::Report(super::error(number, cells, problems))))),
         };
-        if let Some(scope) = &job.store_scope {
-            if parsed.store_id.is_empty() {
-                parsed.store_id = scope.first().cloned().unwrap_or_default();
-            } else if !scope.contains(&parsed.store_id) {
-                return fail(
-                    Field::Store,
-                    format!("must be one of the stores the import may act in: {}", scope.join(", ")),
-                );
-            }
+        if let Err(why) = within_scope(job, &mut parsed.store_id) {
+            return fail(Field::Store, why);
         }
         let Some(client_id) = self.holder(job, &parsed.holder).await? else {
             return fail(field_of(&parsed.holder), not_found(job));

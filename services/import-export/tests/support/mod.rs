@@ -179,6 +179,15 @@ pub async fn people(clients: &mut Clients) -> Vec<(String, String)> {
     found
 }
 
+/// Imports the client file `people` (all of it, or the test fails) and lists the clients.
+pub async fn imported(app: &TestApp, people: &str) -> Vec<clients::Client> {
+    let job = import(&mut admin(app), header("people"), people.as_bytes()).await;
+    assert_eq!((job.rows_imported, job.rows_failed), (job.rows_total, 0), "{job:?}");
+    let page = Some(loyalty_api::common::v1::PageRequest { page_size: 100, page_token: String::new() });
+    let listed = client_api(app).list_clients(clients::ListClientsRequest { page, ..Default::default() }).await;
+    listed.expect("list").into_inner().clients
+}
+
 /// Waits until the segment service counts `n` clients of the tenant.
 pub async fn segment_counts(app: &TestApp, n: i64) {
     use loyalty_api::filter::v1::{AllClients, Audience, audience::Source};

@@ -27,7 +27,7 @@ impl Stop {
         match answer {
             Ok(a) => Ok(a.into_inner()),
             Err(s) if matches!(s.code(), tonic::Code::InvalidArgument | tonic::Code::NotFound) => {
-                Err(Stop::Refused(format!("{peer} refused the export: {}", s.message())))
+                Err(Stop::Refused(format!("{peer} refused the job's request: {}", s.message())))
             }
             Err(s) => Err(Stop::Passing(anyhow::anyhow!("{peer}: {s}"))),
         }

@@ -70,6 +70,16 @@ async fn membership_events(api: &mut Segments, segment: &str) -> usize {
         .count()
 }
 
+/// Has the built-in segments' thresholds and RFM scores computed at once from the facts the model
+/// holds now: saving the settings (unchanged) computes them before it answers.
+async fn current_scores(api: &mut Segments) {
+    let current = api.get_automatic_segment_settings(pb::GetAutomaticSegmentSettingsRequest {}).await.expect("get");
+    let mask = prost_types::FieldMask { paths: vec!["active_days".into()] };
+    let request =
+        pb::UpdateAutomaticSegmentSettingsRequest { settings: Some(current.into_inner()), update_mask: Some(mask) };
+    api.update_automatic_segment_settings(request).await.expect("settings saved, scores computed");
+}
+
 /// Whether every buyer has their RFM scores (computed after the facts, not replayed).
 fn scored(facts: &[pb::ClientFacts]) -> bool {
     facts.iter().filter(|f| f.facts.contains_key("purchases.first_at")).all(|f| f.facts.contains_key("rfm.segment"))
@@ -116,16 +126,24 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     }
     settle(&t.app, TENANT, 2).await;
     let mut api = admin(&t.app);
-    // Wait for the purchase, the merge and the erase to arrive: Jonas holds 50.00 + 70.00, and
-    // the ledger's answer to the merge (his balance with Eglė's points) has come too.
+    // Wait for the purchase, the merge, the erase and Ona's consents to arrive: Jonas holds
+    // 50.00 + 70.00, the ledger's answer to the merge (his balance with Eglė's points) has come
+    // too, and Ona's email consent is her latest word (a snapshot taken before it came would
+    // differ from the rebuild for the wrong reason).
     let expected = [2, 2, 1, 1, 0, 2];
     let jonas_points = |facts: &[pb::ClientFacts]| {
         let jonas = facts.iter().find(|f| f.client_id == t.jonas);
         jonas.and_then(|f| f.facts.get("ledger.available").cloned())
     };
+    let ona_email = |facts: &[pb::ClientFacts]| {
+        let ona = facts.iter().find(|f| f.client_id == t.ona);
+        ona.and_then(|f| f.facts.get("consent.email").cloned())
+    };
     let mut before = answers(&mut api, &tag).await;
     for _ in 0..200 {
-        if before.1 == expected && jonas_points(&before.0).as_deref() == Some("120") && scored(&before.0) {
+        let settled = jonas_points(&before.0).as_deref() == Some("120")
+            && ona_email(&before.0).as_deref() == Some("unsubscribed");
+        if before.1 == expected && settled && scored(&before.0) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -133,6 +151,12 @@ async fn a_rebuild_from_the_feeds_gives_exactly_the_incremental_answers() {
     }
     assert_eq!(before.1, expected, "the incremental answers (the purchases have no lines)");
     assert_eq!(jonas_points(&before.0).as_deref(), Some("120"), "Jonas's points after the merge");
+    assert_eq!(ona_email(&before.0).as_deref(), Some("unsubscribed"), "Ona's latest email consent");
+    // The spender thresholds and RFM scores are computed from the facts as they stood at the last
+    // computation (every `automatic_every_s`), and a rebuild computes them afresh: have them
+    // computed now, from every fact, so both sides compare the same computation.
+    current_scores(&mut api).await;
+    before = answers(&mut api, &tag).await;
     let mut drawn = pictures(&mut api).await;
     for _ in 0..200 {
         let unsubscribed = drawn.0.iter().any(|k| k.kind == pb::KpiKind::EmailUnsubscribed as i32 && k.value == 1);

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 mod balances;
 mod cards;
+mod checks;
 mod holders;
 mod purchases;
 pub use balances::KIND as BALANCES;
@@ -128,22 +129,30 @@ impl Importer {
             _ => return Err(Stop::Refused("the file is empty: it has no header row".into())),
         };
         let (mut seen, mut done, mut batch, mut bytes) = (0i64, job.rows_done, Vec::new(), 0usize);
+        let mut checks = checks::Checks::default();
         loop {
             let item = items.recv().await;
             let end = match &item {
-                Some(Item::Row { cells, .. } | Item::Refused { cells, .. }) => {
+                Some(Item::Row { .. } | Item::Refused { .. }) => {
                     seen += 1;
                     if seen <= job.rows_done {
                         continue;
                     }
-                    bytes += cells.iter().map(String::len).sum::<usize>();
                     false
                 }
                 _ => true,
             };
             let item = match item {
                 Some(row @ (Item::Row { .. } | Item::Refused { .. })) => {
-                    batch.push(row);
+                    // A full batch is committed before the row, unless the row goes on the last
+                    // row's check: a check's lines are recorded together.
+                    let full = batch.len() >= self.settings.batch_rows.min(1000) || bytes >= BATCH_BYTES;
+                    if full && !checks.goes_on(&layout, &row) {
+                        self.commit(job, &layout, &mut done, std::mem::take(&mut batch)).await?;
+                        bytes = 0;
+                    }
+                    bytes += row.cells().iter().map(String::len).sum::<usize>();
+                    checks.push(&layout, &mut batch, row);
                     None
                 }
                 other => other,
@@ -154,12 +163,11 @@ impl Importer {
                     feeder.await.map_err(anyhow::Error::from)??;
                 }
             }
-            if !batch.is_empty() && (end || batch.len() >= self.settings.batch_rows.min(1000) || bytes >= BATCH_BYTES) {
-                self.commit(job, &layout, &mut done, std::mem::take(&mut batch)).await?;
-                bytes = 0;
-            }
             if !end {
                 continue;
+            }
+            if !batch.is_empty() {
+                self.commit(job, &layout, &mut done, std::mem::take(&mut batch)).await?;
             }
             return match item {
                 Some(Item::End { rows }) => Ok(rows),

@@ -19,6 +19,16 @@ pub enum Item {
     Failed(String),
 }
 
+impl Item {
+    /// A row's cells (none for the other items).
+    pub fn cells(&self) -> &[String] {
+        match self {
+            Item::Row { cells, .. } | Item::Refused { cells, .. } => cells,
+            _ => &[],
+        }
+    }
+}
+
 /// How to read the file.
 #[derive(Clone, Copy)]
 pub struct Spec {

@@ -105,3 +105,65 @@ async fn importing_purchase_history_needs_the_manual_purchase_right() {
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     assert!(denied.message().contains("purchases.manual"), "{denied:?}");
 }
+
+/// One line a row, a check's lines one after another; the check at rows 2–5 spans the suite's
+/// batches of three rows.
+const LINES: &str = "\
+El. paštas;Čekio nr.;Pirkimo data;Parduotuvė;Prekės kodas;Prekė;Kategorija;Kiekis;Suma
+sarune@example.lt;L-1;2021-05-04;VLN-01;KAVA-1;Kava;Gėrimai;2;7,00
+sarune@example.lt;L-1;2021-05-04;VLN-01;PIENAS;Pienas;Pieno produktai;1;1,20
+sarune@example.lt;L-1;2021-05-04;VLN-01;DUONA;Duona;Kepiniai;0,5;0,80
+sarune@example.lt;L-1;2021-05-04;VLN-01;SURIS;Sūris;Pieno produktai;1;4,00
+jonas@example.lt;L-2;2021-06-01;KNS-01;KAVA-1;Kava;Gėrimai;1;3,50
+jonas@example.lt;L-3;2021-06-02;KNS-01;KAVA-1;Kava;Gėrimai;1;3,50
+jonas@example.lt;L-3;2021-06-02;KNS-01;;Be kodo;;1;1,00
+";
+
+#[tokio::test]
+async fn a_history_file_with_lines_records_each_check_whole_with_its_products() {
+    let app = start().await;
+    let people = people(&app).await;
+    let id = |email: &str| people.iter().find(|c| c.email == email).map(|c| c.id.clone()).expect("imported");
+    let (sarune, jonas) = (id("sarune@example.lt"), id("jonas@example.lt"));
+    let mut api = admin(&app);
+    let job = import(&mut api, history_header("lines"), LINES.as_bytes()).await;
+    assert_eq!(job.state(), pb::JobState::Succeeded, "{job:?}");
+    assert_eq!((job.rows_total, job.rows_imported, job.rows_failed), (7, 5, 2), "{job:?}");
+
+    let hers = purchases_of(&app, &sarune).await;
+    assert_eq!(hers.len(), 1, "four rows, one check (across two batches): {hers:?}");
+    let check = &hers[0];
+    assert_eq!((check.check_id.as_str(), check.amount.as_ref().map(|a| a.minor_units)), ("L-1", Some(1300)));
+    let lines: Vec<(i32, &str, &str, &str, i64, i64)> = check
+        .lines
+        .iter()
+        .map(|l| {
+            let amount = l.amount.as_ref().map(|a| a.minor_units).unwrap_or(0);
+            (l.line_no, l.sku.as_str(), l.name.as_str(), l.category.as_str(), l.quantity_milli, amount)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (1, "KAVA-1", "Kava", "Gėrimai", 2000, 700),
+            (2, "PIENAS", "Pienas", "Pieno produktai", 1000, 120),
+            (3, "DUONA", "Duona", "Kepiniai", 500, 80),
+            (4, "SURIS", "Sūris", "Pieno produktai", 1000, 400),
+        ]
+    );
+    assert_eq!(check.points_earned, 0, "history earns nothing");
+    let his: Vec<String> = purchases_of(&app, &jonas).await.into_iter().map(|p| p.check_id).collect();
+    assert_eq!(his, ["L-2"], "L-3 has a wrong line, so none of it is recorded");
+
+    let reports = reports(&mut api, &job.id).await;
+    let why = |row: i64| -> String {
+        let found = reports.iter().find(|r| r.0 == row).unwrap_or_else(|| panic!("row {row}: {reports:?}"));
+        format!("{} {}", found.1, found.2.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; "))
+    };
+    assert!(why(8).starts_with("error Prekės kodas: is required"), "{}", why(8));
+    assert!(why(7).contains("its line in row 8 is wrong"), "{}", why(7));
+
+    let again = import(&mut api, history_header("lines-again"), LINES.as_bytes()).await;
+    assert_eq!((again.rows_imported, again.duplicate_warnings, again.rows_failed), (0, 5, 2), "{again:?}");
+    assert_eq!(purchases_of(&app, &sarune).await.len(), 1, "nothing recorded twice");
+}

@@ -106,6 +106,25 @@ async fn an_sms_campaign_posts_to_the_gateway_with_its_key_and_a_refusal_is_kept
         .into_inner();
     let to_ona = listed.deliveries.iter().find(|d| d.client_id == ona).expect("Ona's delivery");
     assert_eq!(to_ona.provider_message_id, "gw-1", "the gateway's own id");
+    // The gateway's status callback names its own id: that is how the receipt finds Ona's SMS.
+    let receipt = |channel: ContactChannel| pb::RecordDeliveryReceiptRequest {
+        provider_message_id: "gw-1".into(),
+        channel: channel as i32,
+        delivered: true,
+        ..Default::default()
+    };
+    let elsewhere = api.record_delivery_receipt(receipt(ContactChannel::Email)).await.expect_err("no email has it");
+    assert_eq!(elsewhere.code(), tonic::Code::NotFound);
+    let delivered = api.record_delivery_receipt(receipt(ContactChannel::Unspecified)).await.expect("by its id");
+    let delivered = delivered.into_inner();
+    assert_eq!((delivered.id.as_str(), delivered.transport()), (to_ona.id.as_str(), pb::TransportState::Delivered));
+    let unknown =
+        pb::RecordDeliveryReceiptRequest { provider_message_id: "gw-404".into(), ..receipt(ContactChannel::Sms) };
+    assert_eq!(api.record_delivery_receipt(unknown).await.expect_err("unknown").code(), tonic::Code::NotFound);
+    let long =
+        pb::RecordDeliveryReceiptRequest { provider_message_id: "9".repeat(501), ..receipt(ContactChannel::Sms) };
+    let refused = api.record_delivery_receipt(long).await.expect_err("too long");
+    assert!(refused.message().contains("provider_message_id"), "{}", refused.message());
     let to_jonas = listed.deliveries.iter().find(|d| d.client_id == jonas).expect("Jonas's delivery");
     assert_eq!(to_jonas.transport(), pb::TransportState::Failed);
     assert!(

@@ -236,6 +236,7 @@ async fn an_edge_proxy_records_tracking_and_providers_send_receipts_over_grpc() 
             message_id: message_id.into(),
             delivered,
             failure_reason: reason.into(),
+            ..Default::default()
         };
     let delivered = api.record_delivery_receipt(receipt(&ona.message_id, "", true, "")).await.expect("delivered");
     assert_eq!(delivered.into_inner().status(), pb::DeliveryStatus::Clicked, "engagement stays the furthest step");
@@ -257,6 +258,7 @@ async fn an_edge_proxy_records_tracking_and_providers_send_receipts_over_grpc() 
     for (bad, field) in [
         (receipt("", "", true, ""), "delivery_id"),
         (receipt("", "nope", true, ""), "delivery_id"),
+        (receipt(&ona.message_id, &ruta_id, true, ""), "one way only"),
         (receipt("<x@globex.loyalty>", "", true, ""), "message_id"),
         (receipt("", &ruta_id, false, ""), "failure_reason"),
         (receipt("", &ruta_id, false, "bad\0"), "failure_reason"),

@@ -151,6 +151,37 @@ pub struct PurchaseRow {
     /// Empty: the tenant's currency.
     pub currency: String,
     pub store_id: String,
+    /// In a file with lines: this row's line (its amount is `amount_minor`).
+    pub line: Option<Line>,
+}
+
+/// One line of a check, as a file with lines gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub sku: String,
+    pub name: String,
+    pub category: String,
+    /// In thousandths (1 piece = 1000).
+    pub quantity_milli: i64,
+}
+
+/// A quantity as people write it ("2", "0,5", "1.250"): thousandths, above 0, or why not.
+pub fn thousandths(text: &str) -> Result<i64, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let (whole, fraction) = compact.split_once([',', '.']).unwrap_or((&compact, ""));
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 3 {
+        return Err(format!("{text:?} is not a quantity (a number with at most three decimals)"));
+    }
+    let milli = whole
+        .parse::<i64>()
+        .ok()
+        .and_then(|w| w.checked_mul(1000))
+        .and_then(|w| w.checked_add(format!("{fraction:0<3}").parse::<i64>().unwrap_or(0)));
+    match milli {
+        Some(m) if (1..=1_000_000_000).contains(&m) => Ok(m),
+        _ => Err(format!("{text:?} must be more than 0 and at most a million")),
+    }
 }
 
 /// An amount written as people write money ("12.50", "12,50", "1 234,5"): hundredths, or why not.
@@ -180,8 +211,26 @@ pub fn purchase(
     let (values, mut problems) = read(layout, cells, max_cell_chars);
     let (mut check_id, mut purchased_at, mut amount, mut currency, mut store_id) =
         (String::new(), None, None, String::new(), String::new());
+    let mut line = layout.lines().then(|| Line {
+        sku: String::new(),
+        name: String::new(),
+        category: String::new(),
+        quantity_milli: 1000,
+    });
     for (field, value) in &values {
         let column = layout.column_of(*field).unwrap_or("row");
+        if let Some(line) = line.as_mut() {
+            match field {
+                Field::Sku => line.sku = value.to_string(),
+                Field::ProductName => line.name = value.to_string(),
+                Field::Category => line.category = value.to_string(),
+                Field::Quantity if !value.is_empty() => match thousandths(value) {
+                    Ok(milli) => line.quantity_milli = milli,
+                    Err(why) => problems.push((column.to_string(), why)),
+                },
+                _ => {}
+            }
+        }
         match field {
             Field::CheckId => check_id = value.to_string(),
             Field::Store => store_id = value.to_string(),
@@ -197,7 +246,12 @@ pub fn purchase(
             _ => {}
         }
     }
-    for field in [Field::CheckId, Field::PurchasedAt, Field::Amount] {
+    let required: &[Field] = if layout.lines() {
+        &[Field::CheckId, Field::PurchasedAt, Field::Amount, Field::Sku]
+    } else {
+        &[Field::CheckId, Field::PurchasedAt, Field::Amount]
+    };
+    for &field in required {
         let column = layout.column_of(field).unwrap_or("row").to_string();
         if !values.iter().any(|(f, v)| *f == field && !v.is_empty()) && !problems.iter().any(|p| p.0 == column) {
             problems.push((column, "is required".into()));
@@ -206,7 +260,7 @@ pub fn purchase(
     let holder = holder(layout, &values, &mut problems);
     match (holder, purchased_at, amount) {
         (Some(holder), Some(purchased_at), Some(amount_minor)) if problems.is_empty() => {
-            Ok(PurchaseRow { holder, check_id, purchased_at, amount_minor, currency, store_id })
+            Ok(PurchaseRow { holder, check_id, purchased_at, amount_minor, currency, store_id, line })
         }
         _ => Err(problems),
     }
@@ -284,6 +338,35 @@ mod tests {
             purchase(&layout, &row(&["ona@example.lt", "", "2999-01-01", "x", ""]), 1000, now()).expect_err("bad");
         let columns: Vec<&str> = bad.iter().map(|p| p.0.as_str()).collect();
         assert_eq!(columns, ["Pirkimo data", "Suma", "Čekio nr."], "{bad:?}");
+    }
+
+    #[test]
+    fn quantities_are_thousandths_above_zero() {
+        assert_eq!(thousandths("2"), Ok(2000));
+        assert_eq!(thousandths("0,5"), Ok(500));
+        assert_eq!(thousandths("1.250"), Ok(1250));
+        for bad in ["0", "-1", "1.2345", "two", "", "99999999999999999999"] {
+            assert!(thousandths(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_row_of_a_file_with_lines_is_one_line_of_its_check() {
+        let header: Vec<String> =
+            ["El. paštas", "Čekio nr.", "Pirkimo data", "Prekės kodas", "Prekė", "Kategorija", "Kiekis", "Suma"]
+                .map(String::from)
+                .into();
+        let layout = Layout::read_purchases(&header, &BTreeMap::new()).expect("a layout with lines");
+        assert!(layout.lines());
+        let cells = row(&["ona@example.lt", "K-1", "2021-05-04", "KAVA-1", "Kava", "Gėrimai", "2", "7,00"]);
+        let got = purchase(&layout, &cells, 1000, now()).expect("a line");
+        let line = got.line.expect("its line");
+        assert_eq!((line.sku.as_str(), line.name.as_str(), line.category.as_str()), ("KAVA-1", "Kava", "Gėrimai"));
+        assert_eq!((line.quantity_milli, got.amount_minor), (2000, 700));
+        let no_code = row(&["ona@example.lt", "K-1", "2021-05-04", "", "Kava", "", "x", "7,00"]);
+        let problems = purchase(&layout, &no_code, 1000, now()).expect_err("no product code");
+        let columns: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(columns, ["Kiekis", "Prekės kodas"]);
     }
 
     #[test]

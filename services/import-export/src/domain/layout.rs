@@ -36,6 +36,11 @@ pub enum Field {
     PurchasedAt,
     Amount,
     Currency,
+    /// Purchase-history files with lines: one line of a check per row (see [`Layout::lines`]).
+    Sku,
+    ProductName,
+    Category,
+    Quantity,
 }
 
 /// Every field with its name in a mapping and the headers it is recognised by (lower case).
@@ -146,6 +151,18 @@ const FIELDS: &[(Field, &str, &[&str])] = &[
     ),
     (Field::Amount, "amount", &["total", "sum", "suma", "pirkimo suma", "сумма", "kwota", "wartość", "total bon"]),
     (Field::Currency, "currency", &["valiuta", "валюта", "waluta", "moneda", "monedă"]),
+    (
+        Field::Sku,
+        "sku",
+        &["product code", "item code", "prekės kodas", "prekes kodas", "артикул", "kod produktu", "cod produs"],
+    ),
+    (
+        Field::ProductName,
+        "product_name",
+        &["product", "item", "prekė", "preke", "prekės pavadinimas", "товар", "produkt", "produs"],
+    ),
+    (Field::Category, "category", &["kategorija", "категория", "kategoria", "categorie"]),
+    (Field::Quantity, "quantity", &["qty", "kiekis", "количество", "ilość", "ilosc", "cantitate"]),
 ];
 
 impl Field {
@@ -244,6 +261,12 @@ impl Layout {
         ))
     }
 
+    /// Whether a purchase-history file lists lines: with a product code column each row is one
+    /// line of a check (its amount the line's), the rows of one check one after another.
+    pub fn lines(&self) -> bool {
+        self.has(Field::Sku)
+    }
+
     fn has(&self, field: Field) -> bool {
         self.columns.contains(&Some(field))
     }
@@ -275,6 +298,19 @@ impl Layout {
     }
 
     /// The column holding `field`, by its name in the file.
+    /// The check a row of a file with lines belongs to: its store and check cells; `None` in any
+    /// other file.
+    pub fn check_of<'a>(&self, cells: &'a [String]) -> Option<(&'a str, &'a str)> {
+        if !self.lines() {
+            return None;
+        }
+        let cell = |field| {
+            let i = self.columns.iter().position(|f| *f == Some(field));
+            i.and_then(|i| cells.get(i)).map_or("", |c| c.trim())
+        };
+        Some((cell(Field::Store), cell(Field::CheckId)))
+    }
+
     pub fn column_of(&self, field: Field) -> Option<&str> {
         self.columns.iter().position(|f| *f == Some(field)).map(|i| self.header[i].as_str())
     }

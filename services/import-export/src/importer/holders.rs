@@ -1,4 +1,4 @@
-//! What the card and balance files share: each row's holder found through the client service
+//! What the card, balance and purchase-history files share: each row's holder found through the client service
 //! (within the stores of whoever started the job), rows worked on a few at a time, and what
 //! became of each counted.
 use super::Importer;
@@ -19,6 +19,8 @@ const IN_FLIGHT: usize = 16;
 pub enum Outcome {
     Created,
     Report(Report),
+    /// What became of each row of a unit of several rows (a check's lines).
+    Rows(Vec<Outcome>),
 }
 
 impl Outcome {
@@ -58,9 +60,9 @@ pub struct Row<T> {
 /// time; then the writes, rows of one lane one after another in the file's order (so the first of
 /// two rows giving one card, or one client's balance, wins as it would one row at a time) and the
 /// lanes side by side. The reports, and how many rows were created and skipped as duplicates.
-pub async fn tally<T, P, PF, W, WF>(batch: Vec<Item>, prepare: P, write: W) -> Result<(Vec<Report>, i64, i64), Stop>
+pub async fn tally<I, T, P, PF, W, WF>(batch: Vec<I>, prepare: P, write: W) -> Result<(Vec<Report>, i64, i64), Stop>
 where
-    P: Fn(Item) -> PF,
+    P: Fn(I) -> PF,
     PF: Future<Output = Result<Step<T>, Stop>>,
     W: Fn(T) -> WF,
     WF: Future<Output = Result<Option<Outcome>, Stop>>,
@@ -93,13 +95,16 @@ where
         outcomes[i] = outcome?;
     }
     let (mut found, mut created, mut duplicates) = (Vec::new(), 0, 0);
-    for outcome in outcomes.into_iter().flatten() {
+    let mut each: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    each.reverse();
+    while let Some(outcome) = each.pop() {
         match outcome {
             Outcome::Created => created += 1,
             Outcome::Report(report) => {
                 duplicates += i64::from(report.severity == "duplicate_warning");
                 found.push(report);
             }
+            Outcome::Rows(rows) => each.extend(rows.into_iter().rev()),
         }
     }
     Ok((found, created, duplicates))

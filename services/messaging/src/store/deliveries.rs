@@ -567,6 +567,24 @@ async fn publish(
 
 /// A provider's receipt: a sent message was delivered, or failed with `reason`. Only a sent
 /// message moves (a receipt repeated, or late after another, changes nothing); whether it moved.
+/// The deliveries (at most two: enough to tell an ambiguous id) whose provider answered with
+/// `provider_id`, on `channel` when it is given.
+pub async fn by_provider_id(
+    db: &impl GenericClient,
+    tenant: &str,
+    provider_id: &str,
+    channel: Option<&str>,
+) -> anyhow::Result<Vec<Uuid>> {
+    let rows = db
+        .query(
+            "SELECT delivery_id FROM deliveries WHERE provider_message_id = $2 AND tenant_id = $1 \
+               AND ($3::text IS NULL OR channel = $3) LIMIT 2",
+            &[&tenant, &provider_id, &channel],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 pub async fn receipt(
     db: &impl GenericClient,
     tenant: &str,

@@ -87,9 +87,20 @@ impl Exporter {
             .collect();
         let layout = sheets::Layout { bom: ask.csv_bom, email_column, sheet_name: "Klientai" };
         let mut file = self.open(job, &ask, layout, (&labels, title_word(&ask.language)))?;
-        let (mut token, mut rows) = (String::new(), 0i64);
-        loop {
-            let answer = self.clients_page(job, (&audience, period), &asked, token).await?;
+        // The next page is asked for while this one is written: the segment service works on it
+        // meanwhile.
+        let fetch = |token: String| {
+            let (me, job, audience, asked, period) =
+                (self.clone(), job.clone(), audience.clone(), asked.clone(), period.clone());
+            tokio::spawn(async move { me.clients_page(&job, (&audience, period), &asked, token).await })
+        };
+        let (mut next, mut rows) = (Some(fetch(String::new())), 0i64);
+        while let Some(pending) = next.take() {
+            let answer = pending.await.map_err(anyhow::Error::from)??;
+            let token = answer.page.as_ref().map(|p| p.next_page_token.clone()).unwrap_or_default();
+            if !token.is_empty() {
+                next = Some(fetch(token));
+            }
             for client in &answer.clients {
                 if ask.only_consented && client.facts.get("consent.email").map(String::as_str) != Some("subscribed") {
                     continue;
@@ -104,10 +115,6 @@ impl Exporter {
                 return Err(file.refuse(too_long_for_print(self.settings.pdf_max_rows, total, "clients")));
             }
             File::progress(&file.path, self, job, (rows, total)).await?;
-            token = answer.page.map(|p| p.next_page_token).unwrap_or_default();
-            if token.is_empty() {
-                break;
-            }
         }
         self.keep(job, file, rows).await
     }

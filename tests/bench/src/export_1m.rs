@@ -3,8 +3,9 @@
 //! clients, the file is written and stored with its checksum), beside `COPY (SELECT …) TO STDOUT`
 //! of the same columns of the same clients from a plain table in the same run (the issue's
 //! yardstick: no service, no paging, no storing). Then XLSX of ~100,000 clients (one city) and of
-//! everyone, with the process's peak resident memory during each (the goal: flat in the row
-//! count), and a PDF of one tag's women (~11,000; a PDF takes at most 20,000), in rows per second.
+//! everyone (twice), with the process's peak resident memory during each (the goal: flat in the
+//! row count) and the XLSX writer's own peak in a process of its own at 100,000 and 1,000,000
+//! rows ([`crate::xlsx_writer`]), and a PDF of one tag's women (~11,000; a PDF takes at most 20,000), in rows per second.
 use crate::harness::round;
 use crate::segment_count::{Segments, Started, rss_mb, start_suite};
 use anyhow::Context;
@@ -132,7 +133,11 @@ pub async fn run() -> anyhow::Result<()> {
     anyhow::ensure!(csv.rows as u64 == written.clients, "the CSV holds {} of {} clients", csv.rows, written.clients);
     let copy_to_rows_per_s = copied as f64 / copy_s.min(copy_again_s);
     let xlsx_city = export(&mut exports, pb::FileFormat::Xlsx, one_city).await?;
-    let xlsx_all = export(&mut exports, pb::FileFormat::Xlsx, everyone).await?;
+    let xlsx_all = export(&mut exports, pb::FileFormat::Xlsx, everyone.clone()).await?;
+    // Once more: what the process keeps growing by when it has exported a million rows before
+    // (the allocator's and the services' high-water marks are reached by then).
+    let xlsx_again = export(&mut exports, pb::FileFormat::Xlsx, everyone).await?;
+    let writer = [crate::xlsx_writer::peak_in_child(100_000)?, crate::xlsx_writer::peak_in_child(1_000_000)?];
     let pdf = export(&mut exports, pb::FileFormat::Pdf, one_tag).await?;
     let per_s = |r: &Run| round(r.rows as f64 / r.seconds);
     println!(
@@ -150,6 +155,8 @@ pub async fn run() -> anyhow::Result<()> {
             "xlsx_rows": [xlsx_city.rows, xlsx_all.rows],
             "xlsx_rows_per_s": [per_s(&xlsx_city), per_s(&xlsx_all)],
             "xlsx_peak_rss_mb": [round(xlsx_city.peak_rss_growth_mb), round(xlsx_all.peak_rss_growth_mb)],
+            "xlsx_again_peak_rss_mb": round(xlsx_again.peak_rss_growth_mb),
+            "xlsx_writer_peak_rss_mb": [round(writer[0]), round(writer[1])],
             "xlsx_mb": [round(xlsx_city.bytes as f64 / 1e6), round(xlsx_all.bytes as f64 / 1e6)],
             "csv_peak_rss_mb": round(csv.peak_rss_growth_mb),
             "pdf_rows": pdf.rows,

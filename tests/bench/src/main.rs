@@ -20,6 +20,7 @@ mod segment_count;
 mod segment_data;
 mod segment_engine;
 mod segment_lag;
+mod xlsx_writer;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,18 @@ const SCENARIOS: &[&str] = &[
 
 fn main() -> ExitCode {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if let [arg, rows] = wanted.as_slice()
+        && arg == xlsx_writer::ARG
+    {
+        // `export-1m`'s child: the XLSX writer alone.
+        return match rows.parse().map_err(anyhow::Error::from).and_then(xlsx_writer::run) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if wanted.is_empty() || wanted.iter().any(|w| !SCENARIOS.contains(&w.as_str())) {
         eprintln!("usage: loyalty-bench <scenario>...   scenarios: {}", SCENARIOS.join(", "));
         return ExitCode::from(2);

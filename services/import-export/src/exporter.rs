@@ -91,7 +91,7 @@ impl Exporter {
         // meanwhile.
         let fetch = |token: String| {
             let (me, job, audience, asked, period) =
-                (self.clone(), job.clone(), audience.clone(), asked.clone(), period.clone());
+                (self.clone(), job.clone(), audience.clone(), asked.clone(), period);
             tokio::spawn(async move { me.clients_page(&job, (&audience, period), &asked, token).await })
         };
         let (mut next, mut rows) = (Some(fetch(String::new())), 0i64);

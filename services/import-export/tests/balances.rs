@@ -67,10 +67,7 @@ async fn a_balance_file_becomes_opening_balances_once_with_their_expiry_and_repo
     assert_eq!(balance(&app, &jonas).await.available, 300);
 
     let reports = reports(&mut api, &job.id).await;
-    let why = |row: i64| -> String {
-        let found = reports.iter().find(|r| r.0 == row).unwrap_or_else(|| panic!("row {row}: {reports:?}"));
-        format!("{} {}", found.1, found.2.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; "))
-    };
+    let why = |row: i64| said(&reports, row);
     assert!(why(3).starts_with("duplicate_warning Taškai: the client already has an opening balance"), "{}", why(3));
     assert!(why(4).starts_with("error El. paštas: names no client"), "{}", why(4));
     assert!(why(5).starts_with("error Taškai: must be a positive number"), "{}", why(5));

@@ -77,10 +77,7 @@ async fn a_history_file_records_each_check_once_with_its_time_and_earns_nothing(
     assert_eq!(purchases_of(&app, &jonas).await.len(), 1, "K-1 of Kaunas is another store's check");
 
     let reports = reports(&mut api, &job.id).await;
-    let why = |row: i64| -> String {
-        let found = reports.iter().find(|r| r.0 == row).unwrap_or_else(|| panic!("row {row}: {reports:?}"));
-        format!("{} {}", found.1, found.2.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; "))
-    };
+    let why = |row: i64| said(&reports, row);
     assert!(
         why(5).starts_with("duplicate_warning Čekio nr.: the check K-1 of store \"KNS-01\" was recorded already"),
         "{}",
@@ -156,10 +153,7 @@ async fn a_history_file_with_lines_records_each_check_whole_with_its_products() 
     assert_eq!(his, ["L-2"], "L-3 has a wrong line, so none of it is recorded");
 
     let reports = reports(&mut api, &job.id).await;
-    let why = |row: i64| -> String {
-        let found = reports.iter().find(|r| r.0 == row).unwrap_or_else(|| panic!("row {row}: {reports:?}"));
-        format!("{} {}", found.1, found.2.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; "))
-    };
+    let why = |row: i64| said(&reports, row);
     assert!(why(8).starts_with("error Prekės kodas: is required"), "{}", why(8));
     assert!(why(7).contains("its line in row 8 is wrong"), "{}", why(7));
 

@@ -297,9 +297,8 @@ impl Layout {
         Ok(Layout { header, columns })
     }
 
-    /// The column holding `field`, by its name in the file.
     /// The check a row of a file with lines belongs to: its store and check cells; `None` in any
-    /// other file.
+    /// other file, and for a row without a check id (it is a check of its own).
     pub fn check_of<'a>(&self, cells: &'a [String]) -> Option<(&'a str, &'a str)> {
         if !self.lines() {
             return None;
@@ -308,9 +307,10 @@ impl Layout {
             let i = self.columns.iter().position(|f| *f == Some(field));
             i.and_then(|i| cells.get(i)).map_or("", |c| c.trim())
         };
-        Some((cell(Field::Store), cell(Field::CheckId)))
+        Some((cell(Field::Store), cell(Field::CheckId))).filter(|(_, check)| !check.is_empty())
     }
 
+    /// The column holding `field`, by its name in the file.
     pub fn column_of(&self, field: Field) -> Option<&str> {
         self.columns.iter().position(|f| *f == Some(field)).map(|i| self.header[i].as_str())
     }

@@ -22,7 +22,7 @@ impl Checks {
     /// Whether `row` is a further line of the last row's check.
     pub fn goes_on(&self, layout: &Layout, row: &Item) -> bool {
         match (layout.check_of(row.cells()), &self.last) {
-            (Some((store, check)), Some((s, c))) => !check.is_empty() && store == s && check == c,
+            (Some((store, check)), Some((s, c))) => store == s && check == c,
             _ => false,
         }
     }
@@ -30,6 +30,7 @@ impl Checks {
     /// Adds `row` to `batch`, refusing its check's every row once it has too many lines.
     pub fn push(&mut self, layout: &Layout, batch: &mut Vec<Item>, row: Item) {
         let Some(key) = layout.check_of(row.cells()).map(|(s, c)| (s.to_string(), c.to_string())) else {
+            (self.last, self.lines) = (None, 0);
             batch.push(row);
             return;
         };

@@ -1,6 +1,6 @@
-//! What the card, balance and purchase-history files share: each row's holder found through the client service
-//! (within the stores of whoever started the job), rows worked on a few at a time, and what
-//! became of each counted.
+//! What the card, balance and purchase-history files share: each row's holder found through the
+//! client service (within the stores of whoever started the job), rows worked on a few at a time,
+//! and what became of each counted.
 use super::Importer;
 use crate::domain::holdings::Holder;
 use crate::domain::layout::Field;

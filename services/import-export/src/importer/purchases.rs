@@ -74,8 +74,7 @@ impl Importer {
     ) -> Result<Step<Row<Check>>, Stop> {
         let rows: Vec<(i64, Vec<String>, PurchaseRow)> =
             read.into_iter().filter_map(|(n, c, r)| r.ok().map(|p| (n, c, p))).collect();
-        let Some((number, cells, head)) = rows.first().cloned() else { return Ok(Step::Done(None)) };
-        let mut head = head;
+        let Some((number, cells, mut head)) = rows.first().cloned() else { return Ok(Step::Done(None)) };
         let whole = |field: Field, why: String| {
             let outcomes = rows.iter().map(|(n, c, _)| Outcome::error(*n, c, layout.column_of(field), why.clone()));
             Ok(Step::Done(Some(Outcome::Rows(outcomes.collect()))))
@@ -209,7 +208,7 @@ fn refused_whole(layout: &Layout, read: Vec<(i64, Vec<String>, Result<PurchaseRo
 fn checks_of(layout: &Layout, batch: Vec<Item>) -> Vec<Vec<Item>> {
     let mut checks: Vec<Vec<Item>> = Vec::new();
     for item in batch {
-        let key = layout.check_of(item.cells()).filter(|(_, check)| !check.is_empty());
+        let key = layout.check_of(item.cells());
         let same = match (key, checks.last().and_then(|c| c.last())) {
             (Some(key), Some(last)) => layout.check_of(last.cells()) == Some(key),
             _ => false,

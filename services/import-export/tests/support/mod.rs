@@ -131,8 +131,11 @@ pub async fn import(api: &mut ImportExport, header: pb::ImportHeader, file: &[u8
     finished(api, &job.id).await
 }
 
-/// Every row report of a job: (row, severity, [(column, reason)], client id).
-pub async fn reports(api: &mut ImportExport, job_id: &str) -> Vec<(i64, String, Vec<(String, String)>, String)> {
+/// A row's report: (row, severity, [(column, reason)], client id).
+pub type RowReport = (i64, String, Vec<(String, String)>, String);
+
+/// Every row report of a job.
+pub async fn reports(api: &mut ImportExport, job_id: &str) -> Vec<RowReport> {
     let request = pb::ListRowReportsRequest {
         job_id: job_id.into(),
         page: Some(loyalty_api::common::v1::PageRequest { page_size: 1000, page_token: String::new() }),
@@ -186,6 +189,12 @@ pub async fn imported(app: &TestApp, people: &str) -> Vec<clients::Client> {
     let page = Some(loyalty_api::common::v1::PageRequest { page_size: 100, page_token: String::new() });
     let listed = client_api(app).list_clients(clients::ListClientsRequest { page, ..Default::default() }).await;
     listed.expect("list").into_inner().clients
+}
+
+/// What the report of `row` says: its severity, then each "column: why".
+pub fn said(reports: &[RowReport], row: i64) -> String {
+    let found = reports.iter().find(|r| r.0 == row).unwrap_or_else(|| panic!("row {row}: {reports:?}"));
+    format!("{} {}", found.1, found.2.iter().map(|(c, w)| format!("{c}: {w}")).collect::<Vec<_>>().join("; "))
 }
 
 /// Waits until the segment service counts `n` clients of the tenant.

@@ -565,8 +565,6 @@ async fn publish(
     loyalty_platform::outbox::publish_many(db, &changes(tenant, rows, step)).await
 }
 
-/// A provider's receipt: a sent message was delivered, or failed with `reason`. Only a sent
-/// message moves (a receipt repeated, or late after another, changes nothing); whether it moved.
 /// The deliveries (at most two: enough to tell an ambiguous id) whose provider answered with
 /// `provider_id`, on `channel` when it is given.
 pub async fn by_provider_id(
@@ -585,6 +583,8 @@ pub async fn by_provider_id(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// A provider's receipt: a sent message was delivered, or failed with `reason`. Only a sent
+/// message moves (a receipt repeated, or late after another, changes nothing); whether it moved.
 pub async fn receipt(
     db: &impl GenericClient,
     tenant: &str,

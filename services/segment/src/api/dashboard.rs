@@ -161,22 +161,45 @@ fn chart(board: &Board<'_>, kind: ChartKind, p: Period, now: time::OffsetDateTim
     }
 }
 
-/// The whole dashboard of `t` for the clients of `seen`.
+/// The charts drawn beside the rest on a second thread: the SMS consents and the identified
+/// clients, each a sweep over every client's history.
+const BESIDE: [ChartKind; 3] =
+    [ChartKind::SmsSubscriptionsOverTime, ChartKind::SmsSubscriptionsByGender, ChartKind::IdentifiedOverTime];
+
+/// The whole dashboard of `t` for the clients of `seen`, its sweeps shared out over two threads
+/// (the machine's cores): the e-mail consents, the purchases and the distributions on this one,
+/// the SMS consents and the identified clients beside it.
 pub(super) fn dashboard(t: &Tenant, seen: &Bits, p: Period, today: i64, now: time::OffsetDateTime) -> pb::Dashboard {
     let th = thresholds(t, today);
     let board = Board::new(&t.population, seen, &t.automatic.settings, th);
-    let vip_on = |day: i64| vips(t, seen, &th, day);
+    let days = [p.to - 30, p.to];
     let mut ends: Vec<i64> = buckets(p.from, p.to, p.granularity).iter().map(|b| b.1).collect();
     ends.push(p.to - 30);
-    board.prepare(&ends);
-    let both = board.kpis_on(&[p.to - 30, p.to], &vip_on);
-    let (before, on_day) = (both[0], both[1]);
+    let draw = |kinds: &mut dyn Iterator<Item = ChartKind>| kinds.map(|k| chart(&board, k, p, now)).collect::<Vec<_>>();
+    let (mut charts, vip, rfm) = std::thread::scope(|s| {
+        let beside = s.spawn(|| {
+            board.prepare("sms", &ends);
+            draw(&mut BESIDE.into_iter())
+        });
+        board.prepare("email", &ends);
+        board.prepare_purchases(&days);
+        let mut charts = draw(&mut CHARTS.into_iter().filter(|k| !BESIDE.contains(k)));
+        let vip = days.map(|day| vips(t, seen, &th, day));
+        let rfm = grid(t, p.to.min(today), seen, now);
+        match beside.join() {
+            Ok(drawn) => charts.extend(drawn),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        (charts, vip, rfm)
+    });
+    charts.sort_by_key(|c| CHARTS.iter().position(|k| *k as i32 == c.chart));
+    let both = board.kpis_on(&days, &|day| if day == days[0] { vip[0] } else { vip[1] });
     pb::Dashboard {
-        kpis: kpis(&on_day, &before),
+        kpis: kpis(&both[1], &both[0]),
         period: Some(pb::DateRange { from: Some(date(p.from)), to: Some(date(p.to)) }),
-        charts: CHARTS.iter().map(|k| chart(&board, *k, p, now)).collect(),
+        charts,
         thresholds: thresholds_message(t),
-        rfm: Some(grid(t, p.to.min(today), seen, now)),
+        rfm: Some(rfm),
         currency: t.currency.clone(),
         computed_at: Some(to_timestamp(now)),
         facts_as_of: None,

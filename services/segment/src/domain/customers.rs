@@ -89,6 +89,28 @@ pub fn analyse(p: &Population, seen: &Bits, from: i64, to: i64, g: Granularity, 
     for day in from..=to {
         a.by_weekday[date_of(day).weekday().number_days_from_monday() as usize].2 += 1;
     }
+    // The lines, the most rows, are tallied on a second thread beside the orders.
+    std::thread::scope(|s| {
+        let tallied = s.spawn(|| products(p, seen, from, to, &kind_of, top));
+        orders(p, seen, (from, to), &spans, &kind_of, &mut a);
+        (a.second_purchase_rate_bp, a.median_days_to_second) = second_purchase(p, seen, from, to);
+        a.top = match tallied.join() {
+            Ok(top) => top,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+    });
+    a
+}
+
+/// Adds the orders of the purchases window to `a`'s buckets, weekdays and totals by type.
+fn orders(
+    p: &Population,
+    seen: &Bits,
+    (from, to): (i64, i64),
+    spans: &[(i64, i64)],
+    kind_of: &dyn Fn(usize, i64) -> usize,
+    a: &mut Analytics,
+) {
     if let Some(rows) = p.tables.get("purchases") {
         let (amount, items) = (numbers(&rows.columns, "amount"), numbers(&rows.columns, "items"));
         for r in in_row_order(rows.window(from, to)) {
@@ -105,9 +127,6 @@ pub fn analyse(p: &Population, seen: &Bits, from: i64, to: i64, g: Granularity, 
             a.totals[kind].add(revenue, pieces);
         }
     }
-    a.top = products(p, seen, from, to, &kind_of, top);
-    (a.second_purchase_rate_bp, a.median_days_to_second) = second_purchase(p, seen, from, to);
-    a
 }
 
 fn products(

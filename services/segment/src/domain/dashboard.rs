@@ -8,9 +8,8 @@ use super::column::{Column, NONE};
 use super::evaluate::{date_of, day_number};
 use super::history::{self, Joined};
 use super::population::Population;
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Granularity {
@@ -109,10 +108,39 @@ pub struct Board<'a> {
     pub settings: &'a Settings,
     pub thresholds: Thresholds,
     joined: Joined,
-    last: RefCell<HashMap<i64, Rc<Vec<i64>>>>,
-    changes: RefCell<HashMap<&'static str, Rc<Changes>>>,
-    sweeps: RefCell<HashMap<&'static str, Rc<Sweep>>>,
-    spent: RefCell<HashMap<i64, Rc<Spenders>>>,
+    last: Shelf<i64, Vec<i64>>,
+    changes: Shelf<&'static str, Changes>,
+    sweeps: Shelf<&'static str, Sweep>,
+    spent: Shelf<i64, Spenders>,
+}
+
+/// What one answer read once and shares between its figures, which may be drawn on two threads.
+/// A value is computed outside the lock; two threads asking at once may both compute it.
+struct Shelf<K, V>(Mutex<HashMap<K, Arc<V>>>);
+
+impl<K: std::hash::Hash + Eq, V> Default for Shelf<K, V> {
+    fn default() -> Self {
+        Shelf(Mutex::default())
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> Shelf<K, V> {
+    fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn put(&self, key: K, value: V) -> Arc<V> {
+        let value = Arc::new(value);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(key, value.clone());
+        value
+    }
+
+    fn get_or(&self, key: K, read: impl FnOnce() -> V) -> Arc<V> {
+        match self.get(&key) {
+            Some(known) => known,
+            None => self.put(key, read()),
+        }
+    }
 }
 
 /// Spenders by value and by frequency.
@@ -125,28 +153,17 @@ type Sweep = (Vec<i64>, Vec<Vec<i64>>, Vec<u8>);
 impl<'a> Board<'a> {
     pub fn new(p: &'a Population, seen: &'a Bits, settings: &'a Settings, thresholds: Thresholds) -> Self {
         let joined = Joined::new(p, seen);
-        let (last, changes, sweeps, spent) =
-            (RefCell::default(), RefCell::default(), RefCell::default(), RefCell::default());
+        let (last, changes, sweeps, spent) = (Shelf::default(), Shelf::default(), Shelf::default(), Shelf::default());
         Board { p, seen, settings, thresholds, joined, last, changes, sweeps, spent }
     }
 
     /// Every client's last purchase on or before `day`, read once per answer.
-    fn last_purchases(&self, day: i64) -> Rc<Vec<i64>> {
-        let known = self.last.borrow().get(&day).cloned();
-        known.unwrap_or_else(|| {
-            let read = Rc::new(history::last_purchases(self.p, day));
-            self.last.borrow_mut().insert(day, read.clone());
-            read
-        })
+    fn last_purchases(&self, day: i64) -> Arc<Vec<i64>> {
+        self.last.get_or(day, || history::last_purchases(self.p, day))
     }
 
-    fn consent_changes(&self, channel: &'static str) -> Rc<Changes> {
-        let known = self.changes.borrow().get(channel).cloned();
-        known.unwrap_or_else(|| {
-            let read = Rc::new(history::consent_changes(self.p, channel));
-            self.changes.borrow_mut().insert(channel, read.clone());
-            read
-        })
+    fn consent_changes(&self, channel: &'static str) -> Arc<Changes> {
+        self.changes.get_or(channel, || history::consent_changes(self.p, channel))
     }
 
     /// The KPIs on `day`; `vip_on(day)` counts the seen VIPs with `day` as today.
@@ -193,7 +210,7 @@ impl<'a> Board<'a> {
             _ => ("sms", "consent.sms"),
         };
         // Every end this answer needs was swept at once (see `prepare`): read the ones asked.
-        if let Some(swept) = self.sweeps.borrow().get(channel)
+        if let Some(swept) = self.sweeps.get(&channel)
             && ends.last() == swept.0.last()
             && ends.iter().all(|e| swept.0.binary_search(e).is_ok())
         {
@@ -211,15 +228,20 @@ impl<'a> Board<'a> {
         history::states_over_time(&self.joined, self.seen, changes, initial, ends, 3)
     }
 
-    /// Sweeps each channel's consents once for every day in `ends` (the KPI days, the buckets'
-    /// ends, the last day), so the tiles and the charts of one answer share the sweep.
-    pub fn prepare(&self, ends: &[i64]) {
+    /// Sweeps `channel`'s consents once for every day in `ends` (the KPI days, the buckets' ends,
+    /// the last day), so the tiles and the charts of one answer share the sweep.
+    pub fn prepare(&self, channel: &'static str, ends: &[i64]) {
         let mut ends = ends.to_vec();
         ends.sort_unstable();
         ends.dedup();
-        for channel in ["email", "sms"] {
-            let (counts, state) = self.consents(channel, &ends);
-            self.sweeps.borrow_mut().insert(channel, Rc::new((ends.clone(), counts, state)));
+        let (counts, state) = self.consents(channel, &ends);
+        self.sweeps.put(channel, (ends, counts, state));
+    }
+
+    /// Reads every client's last purchase by each of `days` once, for the figures that follow.
+    pub fn prepare_purchases(&self, days: &[i64]) {
+        for &day in days {
+            self.last_purchases(day);
         }
     }
 
@@ -295,13 +317,7 @@ impl<'a> Board<'a> {
     /// Spenders by lifetime spend up to `day` (big, medium, small) and by purchases (frequent,
     /// repeat, one-time), with today's thresholds.
     pub fn spenders(&self, day: i64) -> (Vec<Series>, Vec<Series>) {
-        let known = self.spent.borrow().get(&day).cloned();
-        if let Some(drawn) = known {
-            return (*drawn).clone();
-        }
-        let drawn = self.spenders_now(day);
-        self.spent.borrow_mut().insert(day, Rc::new(drawn.clone()));
-        drawn
+        (*self.spent.get_or(day, || self.spenders_now(day))).clone()
     }
 
     fn spenders_now(&self, day: i64) -> (Vec<Series>, Vec<Series>) {

@@ -366,3 +366,82 @@ async fn sent_to_everyone(api: &mut support::Messaging, name: &str, content: pb:
     until_state(api, &created.id, pb::CampaignState::Completed).await;
     created
 }
+
+/// Each delivery of `campaign`: where it is and how often it was tried.
+async fn attempts(api: &mut support::Messaging, campaign: &str) -> Vec<(pb::TransportState, i32)> {
+    let listed = pb::ListDeliveriesRequest { campaign_id: campaign.into(), ..Default::default() };
+    let listed = api.list_deliveries(listed).await.expect("list").into_inner().deliveries;
+    listed.iter().map(|d| (d.transport(), d.attempts)).collect()
+}
+
+#[tokio::test]
+async fn a_gateway_that_keeps_failing_pauses_the_campaign_and_the_resumed_run_retries_with_a_growing_back_off() {
+    use loyalty_platform::clock::ManualClock;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let clock = ManualClock::starting_at(time::OffsetDateTime::now_utc());
+    let app = start_with_clock(Arc::new(clock.clone())).await;
+    let down = Arc::new(AtomicBool::new(true));
+    let is_down = down.clone();
+    let gate = Recorder::start(move |_| {
+        if is_down.load(Ordering::SeqCst) {
+            (503, r#"{"error":"busy"}"#.into())
+        } else {
+            (200, r#"{"message_id":"gw-ok"}"#.into())
+        }
+    })
+    .await;
+    let mut api = admin(&app);
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(gateway(&gate.url)) })
+        .await
+        .expect("provider");
+    // Twelve subscribed clients: more errors in a row than the suite's limit (10).
+    for i in 0..12 {
+        let id = client(&app, TENANT, &format!("Klientas{i}"), &format!("k{i}@example.lt"), Unknown, "").await;
+        subscribe(&app, &id, ContactChannel::Sms, "").await;
+    }
+    settle(&app, TENANT, 12).await;
+    segment_sees(&app, TENANT, 12).await;
+    let mut c = campaign("Vakaro SMS", everyone());
+    c.body = Some(pb::campaign::Body::Content(sms("Labas, {first_name}!")));
+    let id =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner().id;
+    let start = || pb::StartCampaignRequest { campaign_id: id.clone(), ..Default::default() };
+    api.start_campaign(start()).await.expect("started");
+
+    let paused = until_state(&mut api, &id, pb::CampaignState::Paused).await;
+    assert!(
+        paused.pause_reason.contains("provider errors in a row") && paused.pause_reason.contains("503"),
+        "the reason names the errors: {}",
+        paused.pause_reason
+    );
+    assert_eq!(gate.requests().len(), 12, "each tried once");
+    assert_eq!(attempts(&mut api, &id).await, vec![(pb::TransportState::Queued, 1); 12], "queued again, not failed");
+
+    // Resumed with the gateway still down: nobody is tried again before the first wait (5 s).
+    api.start_campaign(start()).await.expect("resumed");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(gate.requests().len(), 12, "the back-off holds them");
+    clock.advance(time::Duration::seconds(6));
+    gate.wait_for(24, Duration::from_secs(20)).await;
+    // The errors in a row are counted afresh after a resume, and reach the limit again.
+    until_state(&mut api, &id, pb::CampaignState::Paused).await;
+    assert_eq!(attempts(&mut api, &id).await, vec![(pb::TransportState::Queued, 2); 12]);
+
+    // The gateway is back. The second wait is twice the first: 10 s.
+    down.store(false, Ordering::SeqCst);
+    api.start_campaign(start()).await.expect("resumed");
+    clock.advance(time::Duration::seconds(6));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(gate.requests().len(), 24, "6 s after the second attempt is too early");
+    clock.advance(time::Duration::seconds(5));
+    until_state(&mut api, &id, pb::CampaignState::Completed).await;
+    let posted = gate.requests();
+    assert_eq!(posted.len(), 36, "the third attempt of each, once");
+    let mut to: Vec<String> = posted[24..].iter().map(|r| r.json()["to"].to_string()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 12, "each client's SMS accepted once");
+    let s = stats(&mut api, &id).await;
+    assert_eq!((s.sent, s.failed), (12, 0));
+}

@@ -200,9 +200,8 @@ impl Sender {
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
         deliveries::mark_sent(&tx, &run.tenant, &sent, now).await?;
-        deliveries::mark_refused(&tx, &run.tenant, &permanent, 0, now, now).await?;
-        let retry_at = now + time::Duration::seconds(5);
-        deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now, retry_at).await?;
+        deliveries::mark_refused(&tx, &run.tenant, &permanent, 0, now).await?;
+        deliveries::mark_refused(&tx, &run.tenant, &transient, ready.max_attempts, now).await?;
         tx.commit().await?;
         match Arc::try_unwrap(note) {
             Ok(note) => note.end()?,

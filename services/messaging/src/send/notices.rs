@@ -100,7 +100,7 @@ impl Sender {
                 Ok(Some(ready)) if ready.enabled => ready,
                 _ => {
                     let reason = format!("the {} channel has no enabled provider", channel.name());
-                    deliveries::mark_refused(&db, &tenant, &[(m.delivery, reason)], 0, now, now).await?;
+                    deliveries::mark_refused(&db, &tenant, &[(m.delivery, reason)], 0, now).await?;
                     continue;
                 }
             };
@@ -117,8 +117,7 @@ impl Sender {
                         self.unreachable(&tenant, client, channel).await;
                     }
                     let attempts = if permanent { 0 } else { ready.max_attempts };
-                    let retry_at = now + time::Duration::seconds(5);
-                    deliveries::mark_refused(&db, &tenant, &[(m.delivery, reason)], attempts, now, retry_at).await?;
+                    deliveries::mark_refused(&db, &tenant, &[(m.delivery, reason)], attempts, now).await?;
                 }
             }
         }

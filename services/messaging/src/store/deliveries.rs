@@ -119,14 +119,20 @@ pub async fn mark_sent(
     publish(db, tenant, &rows, None).await
 }
 
-/// The provider refused these: back in the queue after `retry_at`, or failed once out of attempts.
+/// The wait before a refused message's first retry; each further retry waits twice as long as the
+/// one before, up to [`LONGEST_WAIT_SECONDS`].
+pub const FIRST_WAIT_SECONDS: f64 = 5.0;
+pub const LONGEST_WAIT_SECONDS: f64 = 900.0;
+
+/// The provider refused these: back in the queue with an exponential back-off (5 s after the
+/// first attempt, 10 s after the second, 20 s, ... at most 15 minutes), or failed once out of
+/// attempts (`max_attempts` 0: at once).
 pub async fn mark_refused(
     db: &impl GenericClient,
     tenant: &str,
     refused: &[(Uuid, String)],
     max_attempts: i32,
     now: OffsetDateTime,
-    retry_at: OffsetDateTime,
 ) -> anyhow::Result<()> {
     if refused.is_empty() {
         return Ok(());
@@ -137,11 +143,13 @@ pub async fn mark_refused(
         "UPDATE deliveries d SET failure_reason = t.reason, updated_at = $4::timestamptz, \
            transport = CASE WHEN d.attempts >= $5::int THEN 'failed' ELSE 'queued' END, \
            failed_at = CASE WHEN d.attempts >= $5::int THEN $4::timestamptz END, \
-           retry_at = CASE WHEN d.attempts >= $5::int THEN NULL ELSE $6::timestamptz END \
+           retry_at = CASE WHEN d.attempts >= $5::int THEN NULL ELSE $4::timestamptz + interval '1 second' \
+             * least($6::float8 * power(2, greatest(d.attempts - 1, 0)), $7::float8) END \
          FROM unnest($2::uuid[], $3::text[]) AS t(id, reason) \
          WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending' RETURNING {CHANGED}"
     );
-    let rows = db.query(&sql, &[&tenant, &ids, &reasons, &now, &max_attempts, &retry_at]).await?;
+    let waits = (FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS);
+    let rows = db.query(&sql, &[&tenant, &ids, &reasons, &now, &max_attempts, &waits.0, &waits.1]).await?;
     // Those out of attempts failed (the others wait in the queue, nothing to tell yet).
     let failed: Vec<tokio_postgres::Row> = rows.into_iter().filter(|r| r.get::<_, &str>(7) == "failed").collect();
     publish(db, tenant, &failed, None).await

@@ -11,6 +11,8 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Request {
@@ -50,6 +52,7 @@ impl Recorder {
                         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
                         .collect(),
                     body: String::from_utf8_lossy(&body).into_owned(),
+                    at: Instant::now(),
                 };
                 let (status, text) = answer(&request);
                 keep.lock().unwrap_or_else(|p| p.into_inner()).push(request);

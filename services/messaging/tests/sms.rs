@@ -445,3 +445,36 @@ async fn a_gateway_that_keeps_failing_pauses_the_campaign_and_the_resumed_run_re
     let s = stats(&mut api, &id).await;
     assert_eq!((s.sent, s.failed), (12, 0));
 }
+
+#[tokio::test]
+async fn the_provider_s_rate_is_honoured_no_more_messages_in_any_second_than_it_allows() {
+    let app = start().await;
+    let gate = Recorder::start(|_| (200, r#"{"message_id":"gw-ok"}"#.into())).await;
+    let mut api = admin(&app);
+    let mut provider = gateway(&gate.url);
+    provider.rate_per_second = 4;
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
+    for i in 0..10 {
+        let id = client(&app, TENANT, &format!("Klientas{i}"), &format!("k{i}@example.lt"), Unknown, "").await;
+        subscribe(&app, &id, ContactChannel::Sms, "").await;
+    }
+    settle(&app, TENANT, 10).await;
+    segment_sees(&app, TENANT, 10).await;
+    let mut c = campaign("Lėtas SMS", everyone());
+    c.body = Some(pb::campaign::Body::Content(sms("Labas, {first_name}!")));
+    let id =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner().id;
+    api.start_campaign(pb::StartCampaignRequest { campaign_id: id.clone(), ..Default::default() })
+        .await
+        .expect("started");
+    until_state(&mut api, &id, pb::CampaignState::Completed).await;
+    let posted = gate.requests();
+    assert_eq!(posted.len(), 10);
+    // Four a second: any five requests span a second at least (a little less for the timer's
+    // jitter); without the limit the ten arrive within milliseconds.
+    for five in posted.windows(5) {
+        let span = five[4].at.duration_since(five[0].at);
+        assert!(span >= Duration::from_millis(900), "five requests within {span:?}");
+    }
+    assert_eq!(stats(&mut api, &id).await.sent, 10);
+}

@@ -367,6 +367,25 @@ async fn sent_to_everyone(api: &mut support::Messaging, name: &str, content: pb:
     created
 }
 
+/// `provider` set, `n` clients subscribed to SMS, and a draft SMS campaign to everyone: its id.
+async fn to_subscribers(
+    app: &loyalty_testkit::TestApp,
+    api: &mut support::Messaging,
+    provider: pb::ChannelProvider,
+    n: i64,
+) -> String {
+    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
+    for i in 0..n {
+        let id = client(app, TENANT, &format!("Klientas{i}"), &format!("k{i}@example.lt"), Unknown, "").await;
+        subscribe(app, &id, ContactChannel::Sms, "").await;
+    }
+    settle(app, TENANT, n).await;
+    segment_sees(app, TENANT, n).await;
+    let mut c = campaign("Vakaro SMS", everyone());
+    c.body = Some(pb::campaign::Body::Content(sms("Labas, {first_name}!")));
+    api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner().id
+}
+
 /// Each delivery of `campaign`: where it is and how often it was tried.
 async fn attempts(api: &mut support::Messaging, campaign: &str) -> Vec<(pb::TransportState, i32)> {
     let listed = pb::ListDeliveriesRequest { campaign_id: campaign.into(), ..Default::default() };
@@ -392,20 +411,8 @@ async fn a_gateway_that_keeps_failing_pauses_the_campaign_and_the_resumed_run_re
     })
     .await;
     let mut api = admin(&app);
-    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(gateway(&gate.url)) })
-        .await
-        .expect("provider");
     // Twelve subscribed clients: more errors in a row than the suite's limit (10).
-    for i in 0..12 {
-        let id = client(&app, TENANT, &format!("Klientas{i}"), &format!("k{i}@example.lt"), Unknown, "").await;
-        subscribe(&app, &id, ContactChannel::Sms, "").await;
-    }
-    settle(&app, TENANT, 12).await;
-    segment_sees(&app, TENANT, 12).await;
-    let mut c = campaign("Vakaro SMS", everyone());
-    c.body = Some(pb::campaign::Body::Content(sms("Labas, {first_name}!")));
-    let id =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner().id;
+    let id = to_subscribers(&app, &mut api, gateway(&gate.url), 12).await;
     let start = || pb::StartCampaignRequest { campaign_id: id.clone(), ..Default::default() };
     api.start_campaign(start()).await.expect("started");
 
@@ -451,19 +458,8 @@ async fn the_provider_s_rate_is_honoured_no_more_messages_in_any_second_than_it_
     let app = start().await;
     let gate = Recorder::start(|_| (200, r#"{"message_id":"gw-ok"}"#.into())).await;
     let mut api = admin(&app);
-    let mut provider = gateway(&gate.url);
-    provider.rate_per_second = 4;
-    api.set_channel_provider(pb::SetChannelProviderRequest { provider: Some(provider) }).await.expect("provider");
-    for i in 0..10 {
-        let id = client(&app, TENANT, &format!("Klientas{i}"), &format!("k{i}@example.lt"), Unknown, "").await;
-        subscribe(&app, &id, ContactChannel::Sms, "").await;
-    }
-    settle(&app, TENANT, 10).await;
-    segment_sees(&app, TENANT, 10).await;
-    let mut c = campaign("Lėtas SMS", everyone());
-    c.body = Some(pb::campaign::Body::Content(sms("Labas, {first_name}!")));
-    let id =
-        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(c) }).await.expect("created").into_inner().id;
+    let provider = pb::ChannelProvider { rate_per_second: 4, ..gateway(&gate.url) };
+    let id = to_subscribers(&app, &mut api, provider, 10).await;
     api.start_campaign(pb::StartCampaignRequest { campaign_id: id.clone(), ..Default::default() })
         .await
         .expect("started");

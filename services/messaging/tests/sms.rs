@@ -8,8 +8,11 @@ use loyalty_api::common::v1::ConsentStatus::{Subscribed, Unknown};
 use loyalty_api::common::v1::{ConsentStatus, ContactChannel};
 use loyalty_api::ledger::v1 as ledger;
 use loyalty_api::messaging::v1 as pb;
+use loyalty_platform::clock::ManualClock;
 use loyalty_testkit::recorder::Recorder;
 use loyalty_testkit::support::{self, TENANT, with_key};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use suite::*;
 
@@ -367,6 +370,21 @@ async fn sent_to_everyone(api: &mut support::Messaging, name: &str, content: pb:
     created
 }
 
+/// A gateway that answers 503 while the flag it comes with is set, and accepts once it is not.
+async fn flaky_gateway() -> (Recorder, Arc<AtomicBool>) {
+    let down = Arc::new(AtomicBool::new(true));
+    let is_down = down.clone();
+    let gate = Recorder::start(move |_| {
+        if is_down.load(Ordering::SeqCst) {
+            (503, r#"{"error":"busy"}"#.into())
+        } else {
+            (200, r#"{"message_id":"gw-ok"}"#.into())
+        }
+    })
+    .await;
+    (gate, down)
+}
+
 /// `provider` set, `n` clients subscribed to SMS, and a draft SMS campaign to everyone: its id.
 async fn to_subscribers(
     app: &loyalty_testkit::TestApp,
@@ -395,21 +413,9 @@ async fn attempts(api: &mut support::Messaging, campaign: &str) -> Vec<(pb::Tran
 
 #[tokio::test]
 async fn a_gateway_that_keeps_failing_pauses_the_campaign_and_the_resumed_run_retries_with_a_growing_back_off() {
-    use loyalty_platform::clock::ManualClock;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let clock = ManualClock::starting_at(time::OffsetDateTime::now_utc());
     let app = start_with_clock(Arc::new(clock.clone())).await;
-    let down = Arc::new(AtomicBool::new(true));
-    let is_down = down.clone();
-    let gate = Recorder::start(move |_| {
-        if is_down.load(Ordering::SeqCst) {
-            (503, r#"{"error":"busy"}"#.into())
-        } else {
-            (200, r#"{"message_id":"gw-ok"}"#.into())
-        }
-    })
-    .await;
+    let (gate, down) = flaky_gateway().await;
     let mut api = admin(&app);
     // Twelve subscribed clients: more errors in a row than the suite's limit (10).
     let id = to_subscribers(&app, &mut api, gateway(&gate.url), 12).await;
@@ -473,4 +479,42 @@ async fn the_provider_s_rate_is_honoured_no_more_messages_in_any_second_than_it_
         assert!(span >= Duration::from_millis(900), "five requests within {span:?}");
     }
     assert_eq!(stats(&mut api, &id).await.sent, 10);
+}
+
+#[tokio::test]
+async fn a_run_whose_stored_content_no_longer_checks_pauses_with_the_reason_and_others_still_send() {
+    use prost::Message;
+    let clock = ManualClock::starting_at(time::OffsetDateTime::now_utc());
+    let app = start_with_clock(Arc::new(clock.clone())).await;
+    let (gate, down) = flaky_gateway().await;
+    let mut api = admin(&app);
+    let id = to_subscribers(&app, &mut api, gateway(&gate.url), 10).await;
+    let start = |id: &str| pb::StartCampaignRequest { campaign_id: id.into(), ..Default::default() };
+    api.start_campaign(start(&id)).await.expect("started");
+    let paused = until_state(&mut api, &id, pb::CampaignState::Paused).await;
+    // Its stored content breaks a rule (a misspelt placeholder), as content kept from before a
+    // rule was added would.
+    let broken = sms("Labas, {frist_name}!").encode_to_vec();
+    let db = support::sql(&app, "messaging").await;
+    db.execute("UPDATE runs SET content = $1 WHERE run_id = $2::text::uuid", &[&broken, &paused.last_run_id])
+        .await
+        .expect("content rewritten");
+    down.store(false, Ordering::SeqCst);
+    api.start_campaign(start(&id)).await.expect("resumed");
+    clock.advance(time::Duration::seconds(6));
+    let again = until_state(&mut api, &id, pb::CampaignState::Paused).await;
+    assert!(
+        again.pause_reason.contains("content no longer checks") && again.pause_reason.contains("frist_name"),
+        "{}",
+        again.pause_reason
+    );
+    assert_eq!(gate.requests().len(), 10, "nothing sent with the broken content");
+    // The sender goes on with the other campaigns.
+    let mut other = campaign("Kitas SMS", everyone());
+    other.body = Some(pb::campaign::Body::Content(sms("Sveiki, {first_name}!")));
+    let other =
+        api.create_campaign(pb::CreateCampaignRequest { campaign: Some(other) }).await.expect("created").into_inner();
+    api.start_campaign(start(&other.id)).await.expect("started");
+    until_state(&mut api, &other.id, pb::CampaignState::Completed).await;
+    assert_eq!(stats(&mut api, &other.id).await.sent, 10);
 }

@@ -83,8 +83,15 @@ impl Sender {
                 return Ok(None);
             }
         };
-        let prepared = content::prepare(Some(&run.content), "content", true)
-            .map_err(|v| anyhow::anyhow!("run {} holds content that no longer checks: {v}", run.id))?;
+        // Content that no longer checks (stored before a rule it breaks) pauses its run with the
+        // reason; it must not stop the sender for every other run.
+        let prepared = match content::prepare(Some(&run.content), "content", true) {
+            Ok(prepared) => prepared,
+            Err(v) => {
+                self.pause(run, &format!("its content no longer checks: {v}")).await?;
+                return Ok(None);
+            }
+        };
         let channel = Channel::parse(&run.channel).context("a run's channel")?;
         // The intents: who is left out and why, and what goes to whom.
         let mut db = self.pool.get().await?;

@@ -121,8 +121,8 @@ pub async fn mark_sent(
 
 /// The wait before a refused message's first retry; each further retry waits twice as long as the
 /// one before, up to [`LONGEST_WAIT_SECONDS`].
-pub const FIRST_WAIT_SECONDS: f64 = 5.0;
-pub const LONGEST_WAIT_SECONDS: f64 = 900.0;
+const FIRST_WAIT_SECONDS: f64 = 5.0;
+const LONGEST_WAIT_SECONDS: f64 = 900.0;
 
 /// The provider refused these: back in the queue with an exponential back-off (5 s after the
 /// first attempt, 10 s after the second, 20 s, ... at most 15 minutes), or failed once out of
@@ -148,8 +148,8 @@ pub async fn mark_refused(
          FROM unnest($2::uuid[], $3::text[]) AS t(id, reason) \
          WHERE d.tenant_id = $1 AND d.delivery_id = t.id AND d.transport = 'sending' RETURNING {CHANGED}"
     );
-    let waits = (FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS);
-    let rows = db.query(&sql, &[&tenant, &ids, &reasons, &now, &max_attempts, &waits.0, &waits.1]).await?;
+    let waits = [&FIRST_WAIT_SECONDS, &LONGEST_WAIT_SECONDS];
+    let rows = db.query(&sql, &[&tenant, &ids, &reasons, &now, &max_attempts, waits[0], waits[1]]).await?;
     // Those out of attempts failed (the others wait in the queue, nothing to tell yet).
     let failed: Vec<tokio_postgres::Row> = rows.into_iter().filter(|r| r.get::<_, &str>(7) == "failed").collect();
     publish(db, tenant, &failed, None).await

@@ -175,25 +175,26 @@ pub(super) fn dashboard(t: &Tenant, seen: &Bits, p: Period, today: i64, now: tim
     let days = [p.to - 30, p.to];
     let mut ends: Vec<i64> = buckets(p.from, p.to, p.granularity).iter().map(|b| b.1).collect();
     ends.push(p.to - 30);
-    let draw = |kinds: &mut dyn Iterator<Item = ChartKind>| kinds.map(|k| chart(&board, k, p, now)).collect::<Vec<_>>();
-    let (mut charts, vip, rfm) = std::thread::scope(|s| {
+    let draw = |beside: bool| {
+        CHARTS.iter().filter(|k| BESIDE.contains(k) == beside).map(|k| chart(&board, *k, p, now)).collect::<Vec<_>>()
+    };
+    let (mut charts, rfm) = std::thread::scope(|s| {
         let beside = s.spawn(|| {
             board.prepare("sms", &ends);
-            draw(&mut BESIDE.into_iter())
+            draw(true)
         });
         board.prepare("email", &ends);
         board.prepare_purchases(&days);
-        let mut charts = draw(&mut CHARTS.into_iter().filter(|k| !BESIDE.contains(k)));
-        let vip = days.map(|day| vips(t, seen, &th, day));
+        let mut charts = draw(false);
         let rfm = grid(t, p.to.min(today), seen, now);
         match beside.join() {
             Ok(drawn) => charts.extend(drawn),
             Err(panic) => std::panic::resume_unwind(panic),
         }
-        (charts, vip, rfm)
+        (charts, rfm)
     });
     charts.sort_by_key(|c| CHARTS.iter().position(|k| *k as i32 == c.chart));
-    let both = board.kpis_on(&days, &|day| if day == days[0] { vip[0] } else { vip[1] });
+    let both = board.kpis_on(&days, &|day| vips(t, seen, &th, day));
     pb::Dashboard {
         kpis: kpis(&both[1], &both[0]),
         period: Some(pb::DateRange { from: Some(date(p.from)), to: Some(date(p.to)) }),

@@ -4,7 +4,7 @@
 //! follower uses), so the difference between the two runs is what the service adds around the
 //! engine.
 use crate::harness::{Timings, env_number, round};
-use crate::segment_count::{asked, questions};
+use crate::segment_count::{asked, minor_faults, questions};
 use crate::segment_data::{facts, person};
 use loyalty_segment::domain::bits::Bits;
 use loyalty_segment::domain::evaluate::{Context, evaluate};
@@ -46,18 +46,23 @@ pub fn run() -> anyhow::Result<()> {
         let filter = text::parse(&q.filter).map_err(|e| anyhow::anyhow!("{}: {e:?}", q.name))?;
         let mut latencies = Vec::new();
         let mut count = 0;
+        let mut faults = 0;
         for r in 0..repeats + 3 {
+            if r == 3 {
+                faults = minor_faults();
+            }
             let t = Instant::now();
             count = evaluate(&p, &filter, &cx).count();
             if r >= 3 {
                 latencies.push(t.elapsed());
             }
         }
+        let faults_per_ask = (minor_faults() - faults) as f64 / repeats.max(1) as f64;
         let t = Timings { latencies, elapsed: Duration::ZERO };
         println!(
             "{}",
             serde_json::json!({"scenario": format!("segment-engine/{}", q.name), "count": count, "n": repeats,
-                "p50_ms": round(t.percentile_ms(0.5)), "p99_ms": round(t.percentile_ms(0.99))})
+                "p50_ms": round(t.percentile_ms(0.5)), "p99_ms": round(t.percentile_ms(0.99)), "page_faults_per_ask": round(faults_per_ask)})
         );
     }
     Ok(())

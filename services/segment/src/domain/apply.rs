@@ -289,7 +289,7 @@ fn purchase(p: &mut Population, r: &ev::PurchaseRecorded, zone: &TimeZone) {
     }
     let row = purchases.row(&r.purchase_id, owner, day);
     let amount = r.amount.as_ref().map(|m| m.minor_units).unwrap_or(0);
-    purchases.column("amount", Column::number).put_number(row, Some(amount));
+    purchases.put_amount(row, amount);
     purchases.column("items", Column::number).put_number(row, Some(r.lines.len() as i64));
     for (column, value) in [
         ("store", &r.store_id),
@@ -322,13 +322,13 @@ fn returned(p: &mut Population, r: &ev::PurchaseReturned, zone: &TimeZone) {
         return;
     }
     let row = returns.row(&r.return_id, owner, day);
-    returns.column("amount", Column::number).put_number(row, Some(amount));
+    returns.put_amount(row, amount);
     returns.column("store", Column::text).put_text(row, &r.store_id);
     // What is left of the purchase; a purchase returned in full no longer counts as one.
     let purchases = p.table("purchases");
     if let Some(bought) = purchases.find(&r.purchase_id) {
         let left = purchases.columns.get("amount").and_then(|c| c.number_at(bought)).unwrap_or(0) - amount;
-        purchases.column("amount", Column::number).put_number(bought, Some(left.max(0)));
+        purchases.put_amount(bought, left.max(0));
         if left <= 0 {
             purchases.live.set(bought, false);
         }

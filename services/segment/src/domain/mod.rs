@@ -6,6 +6,7 @@ pub mod bits;
 pub mod column;
 pub mod customers;
 pub mod dashboard;
+pub mod day_order;
 pub mod describe;
 pub mod evaluate;
 pub mod facts;

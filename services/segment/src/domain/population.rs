@@ -4,6 +4,7 @@
 //! Filters are answered from here; the feeds keep it current.
 use super::bits::Bits;
 use super::column::Column;
+use super::day_order::{DayOrder, Placed};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -23,10 +24,8 @@ pub struct Rows {
     pub columns: HashMap<&'static str, Column>,
     /// A row by its key (a purchase id, a card id), to change it later.
     keys: HashMap<String, u32>,
-    /// The rows in day order, for windows ("the last 30 days" is one slice of it).
-    by_day: Vec<u32>,
-    /// Rows that came out of day order since the last [`Rows::settle`] (an import, a rebuild).
-    pending: Vec<u32>,
+    /// The rows in day order, for windows, with their owners and amounts beside them.
+    by_day: DayOrder,
     /// Each owner's rows.
     by_owner: Vec<Vec<u32>>,
     /// The rows holding each text of an indexed column (SKUs, product names, categories).
@@ -63,11 +62,7 @@ impl Rows {
         self.owner.push(owner);
         self.day.push(day);
         self.live.set(r, true);
-        // Rows mostly come in day order: then this is a push; the others wait for `settle`.
-        match self.by_day.last() {
-            Some(&last) if self.day[last as usize] > day => self.pending.push(r as u32),
-            _ => self.by_day.push(r as u32),
-        }
+        self.by_day.add(r as u32, day, &self.day);
         self.owned(owner).push(r as u32);
         r
     }
@@ -89,39 +84,32 @@ impl Rows {
         self.owned(before).retain(|x| *x as usize != r);
         self.owned(owner).push(r as u32);
         self.owner[r] = owner;
+        self.by_day.moved(r, owner);
     }
 
-    /// Puts the rows that came out of day order into the day order: one merge per batch of
-    /// events instead of one insert (a move of every later row) per row.
+    /// Puts the rows that came out of day order into the day order (see [`DayOrder::settle`]):
+    /// call it after applying a batch of events, before reading a window.
     pub fn settle(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let days = &self.day;
-        let mut late = std::mem::take(&mut self.pending);
-        late.sort_by_key(|&r| (days[r as usize], r));
-        let mut merged = Vec::with_capacity(self.by_day.len() + late.len());
-        let (mut a, mut b) = (self.by_day.iter().peekable(), late.iter().peekable());
-        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-            if days[x as usize] <= days[y as usize] {
-                merged.push(x);
-                a.next();
-            } else {
-                merged.push(y);
-                b.next();
-            }
-        }
-        merged.extend(a);
-        merged.extend(b);
-        self.by_day = merged;
+        let amounts = self.columns.get("amount").map(Column::numbers);
+        self.by_day.settle(&self.day, &self.owner, amounts);
     }
 
     /// The rows whose day lies in `from..=to`, in day order (after [`Rows::settle`]).
     pub fn window(&self, from: i64, to: i64) -> &[u32] {
-        debug_assert!(self.pending.is_empty(), "settle the rows before reading a window");
-        let lo = self.by_day.partition_point(|&x| self.day[x as usize] < from);
-        let hi = self.by_day.partition_point(|&x| self.day[x as usize] <= to);
-        &self.by_day[lo..hi.max(lo)]
+        self.by_day.rows(self.by_day.span(from, to, &self.day))
+    }
+
+    /// The rows whose day lies in `from..=to`, in day order, each with its owner and amount (0 when
+    /// it has none), read from one stretch of memory for a table with amounts.
+    pub fn each_in_window(&self, from: i64, to: i64, f: impl FnMut(Placed)) {
+        let amounts = self.columns.get("amount").map(Column::numbers).unwrap_or(&[]);
+        self.by_day.each(self.by_day.span(from, to, &self.day), &self.owner, amounts, f);
+    }
+
+    /// Sets row `r`'s amount: the column and the copy beside the day order.
+    pub fn put_amount(&mut self, r: usize, amount: i64) {
+        self.column("amount", Column::number).put_number(r, Some(amount));
+        self.by_day.amount_changed(r, amount);
     }
 
     /// The rows of `owner`.
@@ -156,6 +144,7 @@ impl Rows {
         let moving = std::mem::take(self.owned(from));
         for r in &moving {
             self.owner[*r as usize] = to;
+            self.by_day.moved(*r as usize, to);
         }
         self.owned(to).extend(moving);
     }

@@ -210,20 +210,17 @@ pub struct Spend {
 pub fn spend(p: &Population, members: &Bits, from: i64, to: i64) -> Spend {
     let mut s = Spend::default();
     let Some(rows) = p.tables.get("purchases") else { return s };
-    let amounts = rows.columns.get("amount").map(|c| c.numbers()).unwrap_or(&[]);
-    for &r in rows.window(from, to) {
-        let r = r as usize;
-        if !rows.live.get(r) || !p.live.get(rows.owner[r] as usize) {
-            continue;
+    rows.each_in_window(from, to, |w| {
+        if !rows.live.get(w.row) || !p.live.get(w.owner) {
+            return;
         }
-        let amount = amounts.get(r).copied().filter(|a| *a != super::column::NONE).unwrap_or(0);
-        s.all_revenue += amount;
+        s.all_revenue += w.amount;
         s.all_purchases += 1;
-        if members.get(rows.owner[r] as usize) {
-            s.revenue += amount;
+        if members.get(w.owner) {
+            s.revenue += w.amount;
             s.purchases += 1;
         }
-    }
+    });
     s
 }
 

@@ -30,17 +30,24 @@ fn rows_in(rows: &Rows, c: &Condition, cx: &Context<'_>, within: &Bits) -> Bits 
         }
     };
     b.grow(rows.len());
-    // Reading the rows of the clients of `within` costs a lookup per client; it pays when they
-    // hold far fewer rows than the window (a store's clients among all the lines).
-    let their_rows = (within.count() as usize).saturating_mul(rows.len()) / within.len().max(1);
-    if their_rows.saturating_mul(4) < b.count() as usize {
-        let mut theirs = Bits::none(rows.len());
-        for owner in within.rows() {
-            rows.rows_of(owner as u32).iter().for_each(|r| theirs.set(*r as usize, true));
-        }
+    if let Some(theirs) = theirs(rows, within, b.count() as usize) {
         b.and(&theirs);
     }
     b
+}
+
+/// The rows of the clients of `within`, when reading them pays: a lookup per client is worth it
+/// when they hold far fewer rows than the `window` (a store's clients among all the lines).
+fn theirs(rows: &Rows, within: &Bits, window: usize) -> Option<Bits> {
+    let their_rows = (within.count() as usize).saturating_mul(rows.len()) / within.len().max(1);
+    if their_rows.saturating_mul(4) >= window {
+        return None;
+    }
+    let mut theirs = Bits::none(rows.len());
+    for owner in within.rows() {
+        rows.rows_of(owner as u32).iter().for_each(|r| theirs.set(*r as usize, true));
+    }
+    Some(theirs)
 }
 
 /// `purchases.*` and `returns.*` facts of the client: all-time totals from the client's columns
@@ -67,7 +74,10 @@ pub fn aggregate(p: &Population, table: &str, fact: &FactInfo, c: &Condition, cx
     let asked = Asked { within, op, values: &c.values, scale: scale(fact), today: cx.today };
     match days_of(&c.window, cx.today) {
         None => all_time(p, table, field, &asked),
-        Some(_) => windowed(p, rows, &rows_in(rows, c, cx, within), field, &asked),
+        Some((from, to)) => {
+            let only = theirs(rows, within, rows.window(from, to).len());
+            windowed(p, rows, (from, to), only.as_ref(), field, &asked)
+        }
     }
 }
 

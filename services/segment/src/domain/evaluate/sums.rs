@@ -9,6 +9,7 @@ use crate::domain::population::{Population, Rows};
 use crate::domain::tally;
 use loyalty_api::filter::v1::{FactType, Operator, Value};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub fn scale(fact: &FactInfo) -> i64 {
     if matches!(fact.kind, FactType::Money | FactType::Decimal) { 100 } else { 1 }
@@ -121,77 +122,91 @@ impl Sum {
     }
 }
 
-/// The value of `field` over the `selected` rows (a window's, of the clients of `within`): only
-/// the clients with rows there are summed up and asked; the others are answered once, as a
-/// client without rows. Rows are read in row order, and only the columns the fact needs: the
-/// cost of a window is the rows in it.
-pub fn windowed(p: &Population, rows: &Rows, selected: &Bits, field: &str, a: &Asked<'_>) -> Bits {
+/// The value of `field` over the live rows of the window `days` (only those of `only` when given:
+/// the rows of the clients asked about, when they are few): only the clients of `within` with rows
+/// there are summed up and asked; the others are answered once, as a client without rows. The
+/// window is read in day order, with the owners and amounts that lie beside it: the cost of a
+/// window is the rows in it.
+pub fn windowed(
+    p: &Population,
+    rows: &Rows,
+    days: (i64, i64),
+    only: Option<&Bits>,
+    field: &str,
+    a: &Asked<'_>,
+) -> Bits {
     let Some(sum) = Sum::of(field) else { return Bits::none(p.len()) };
     let len = p.len();
-    let amount = rows.columns.get("amount").map(Column::numbers).unwrap_or(&[]);
+    let (from, to) = days;
     let items = rows.columns.get("items").map(Column::numbers).unwrap_or(&[]);
+    let selected = |r: usize| rows.live.get(r) && only.is_none_or(|o| o.get(r));
     let mut touched = Bits::none(len);
     // "Bought at least once in the window" needs to know who bought, not how often.
     let asks = |n: i64| a.holds_for(Some(n));
     let monotonic =
         matches!(a.op, Operator::Less | Operator::LessOrEqual | Operator::Greater | Operator::GreaterOrEqual);
     if sum == Sum::Count && monotonic && asks(1) == asks(i64::from(u32::MAX)) {
-        selected.rows().for_each(|r| touched.set(rows.owner[r] as usize, true));
+        rows.each_in_window(from, to, |w| {
+            if selected(w.row) {
+                touched.set(w.owner, true);
+            }
+        });
         touched.and(a.within);
         return a.of_touched(&touched, |_| Some(1), Some(0));
     }
     // "At least twice": counts that stop at 255 answer the same, in a byte per client.
     if sum == Sum::Count && monotonic && asks(255) == asks(i64::from(u32::MAX)) {
         let mut counts = vec![0u8; len];
-        for r in selected.rows() {
-            let o = rows.owner[r] as usize;
-            if let Some(n) = counts.get_mut(o) {
+        rows.each_in_window(from, to, |w| {
+            if selected(w.row)
+                && let Some(n) = counts.get_mut(w.owner)
+            {
                 *n = n.saturating_add(1);
             }
-        }
+        });
         touched = Bits::from_fn_within(a.within, |o| counts[o] > 0);
         return a.of_touched(&touched, |o| Some(i64::from(counts[o])), Some(0));
     }
     let counted = matches!(sum, Sum::Count | Sum::Average | Sum::DaysBetween);
-    let expected = selected.count();
+    // No more clients have rows here than are asked about.
+    let expected = (rows.window(from, to).len() as u64).min(a.within.count());
     let mut count = PerClient::new(if counted { len } else { 0 }, expected);
     let mut value = PerClient::new(if sum == Sum::Count { 0 } else { len }, expected);
     // The latest day seen per client, for the amount of their last purchase.
     let mut latest = PerClient::new(if sum == Sum::LastAmount { len } else { 0 }, expected);
-    for r in selected.rows() {
-        let o = rows.owner[r] as usize;
-        if !a.within.get(o) {
-            continue;
+    rows.each_in_window(from, to, |w| {
+        let (r, o, amt) = (w.row, w.owner, w.amount);
+        if !selected(r) || !a.within.get(o) {
+            return;
         }
         let first = !touched.get(o);
         touched.set(o, true);
         if counted {
             *count.at(o) += 1;
         }
-        let amt = || at(amount, r).unwrap_or(0);
         let day = || rows.day[r];
         match sum {
             Sum::Count => {}
             Sum::Amount | Sum::Average => {
                 let v = value.at(o);
-                *v = v.saturating_add(amt());
+                *v = v.saturating_add(amt);
             }
             Sum::Items => *value.at(o) += at(items, r).unwrap_or(0),
-            Sum::Max if first => *value.at(o) = amt(),
-            Sum::Max => *value.at(o) = value.get(o).max(amt()),
+            Sum::Max if first => *value.at(o) = amt,
+            Sum::Max => *value.at(o) = value.get(o).max(amt),
             Sum::First if first => *value.at(o) = day(),
             Sum::First => *value.at(o) = value.get(o).min(day()),
             Sum::Last | Sum::DaysSince | Sum::DaysBetween if first => *value.at(o) = day(),
             Sum::Last | Sum::DaysSince | Sum::DaysBetween => *value.at(o) = value.get(o).max(day()),
-            // A later row of the same day is the later purchase.
+            // A later row of the same day is the later purchase (rows of a day keep their order).
             Sum::LastAmount => {
                 if first || day() >= latest.get(o) {
                     *latest.at(o) = day();
-                    *value.at(o) = amt();
+                    *value.at(o) = amt;
                 }
             }
         }
-    }
+    });
     touched.and(a.within);
     let joined = p.clients.get("client.registered_at").map(Column::numbers).unwrap_or(&[]);
     let today = a.today;
@@ -214,14 +229,38 @@ pub fn windowed(p: &Population, rows: &Rows, selected: &Bits, field: &str, a: &A
 /// question allocates and clears megabytes it does not need.
 pub enum PerClient {
     Column(Vec<i64>),
-    Map(HashMap<u32, i64>),
+    Map(HashMap<u32, i64, BuildHasherDefault<RowHasher>>),
+}
+
+/// Client rows hashed by one multiplication: they are small distinct numbers of ours, not text a
+/// caller chose (nothing to flood), and SipHash took a quarter of a window's sum.
+#[derive(Default)]
+pub struct RowHasher(u64);
+
+impl Hasher for RowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u32(u32::from(*b) ^ (self.0 as u32));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        let m = u128::from(n) * 0x9E37_79B9_7F4A_7C15;
+        self.0 ^= (m as u64) ^ ((m >> 64) as u64);
+    }
 }
 
 impl PerClient {
     /// For `clients` clients (0 when the figure is not needed) and about `rows` rows.
     pub fn new(clients: usize, rows: u64) -> Self {
         match usize::try_from(rows) {
-            Ok(rows) if rows.saturating_mul(32) < clients => PerClient::Map(HashMap::with_capacity(rows)),
+            Ok(rows) if rows.saturating_mul(32) < clients => {
+                PerClient::Map(HashMap::with_capacity_and_hasher(rows, Default::default()))
+            }
             _ => PerClient::Column(vec![0; clients]),
         }
     }

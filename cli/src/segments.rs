@@ -179,6 +179,7 @@ pub async fn run(args: SegmentsArgs, out: &Output) -> anyhow::Result<()> {
                 page,
                 within_stores: vec![],
                 period: None,
+                as_rows: false,
             };
             let r = api.list_matching_clients(request).await?.into_inner();
             let shown: Vec<String> = match r.clients.first() {

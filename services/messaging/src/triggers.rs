@@ -155,6 +155,7 @@ impl Triggers {
             order_by: String::new(),
             within_stores: vec![],
             period: None,
+            as_rows: false,
         };
         let mut segments = SegmentServiceClient::new(self.segments.clone());
         let answer = segments.list_matching_clients(self.identity.request(tenant, request)?).await?.into_inner();

@@ -101,6 +101,7 @@ async fn pages_show_the_chosen_facts_and_personal_data_only_with_clients_read() 
         order_by: "purchases.sum desc".into(),
         within_stores: vec![],
         period: None,
+        as_rows: false,
     };
     let first = api.list_matching_clients(request(2, "")).await.expect("page").into_inner();
     let info = first.page.clone().expect("page info");
@@ -113,6 +114,24 @@ async fn pages_show_the_chosen_facts_and_personal_data_only_with_clients_read() 
     let second = api.list_matching_clients(request(2, &info.next_page_token)).await.expect("page").into_inner();
     assert_eq!(second.clients.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>(), vec![t.egle.clone()]);
     assert_eq!(second.page.map(|p| p.next_page_token), Some(String::new()), "the last page");
+
+    // As rows: the same values in the order asked, "" where a client has none, no names repeated.
+    let facts = vec!["purchases.sum".to_string(), "client.birth_date".into(), "client.city".into()];
+    let as_map = pb::ListMatchingClientsRequest { facts: facts.clone(), ..request(10, "") };
+    let as_map = api.list_matching_clients(as_map).await.expect("map").into_inner().clients;
+    let as_rows = pb::ListMatchingClientsRequest { facts: facts.clone(), as_rows: true, ..request(10, "") };
+    let as_rows = api.list_matching_clients(as_rows).await.expect("rows").into_inner().clients;
+    assert_eq!(as_rows.len(), 3);
+    for (m, r) in as_map.iter().zip(&as_rows) {
+        assert_eq!(m.client_id, r.client_id);
+        assert!(r.facts.is_empty(), "no names beside the values");
+        let expected: Vec<String> = facts.iter().map(|f| m.facts.get(f).cloned().unwrap_or_default()).collect();
+        assert_eq!(r.values, expected);
+    }
+    assert!(as_rows.iter().any(|r| r.values[1].is_empty()), "a client without a birth date has an empty cell");
+    let unnamed = pb::ListMatchingClientsRequest { facts: vec![], as_rows: true, ..request(10, "") };
+    let unnamed = api.list_matching_clients(unnamed).await.expect_err("as rows without facts");
+    assert_eq!(fields(&unnamed), ["facts"]);
 
     let forged = api.list_matching_clients(request(2, "not-a-token")).await.expect_err("forged");
     assert_eq!(fields(&forged), ["page.page_token"]);

@@ -96,18 +96,20 @@ impl Cell {
 }
 
 /// The cell a fact's text makes: numbers and dates typed, anything else text.
-pub fn cell(kind: FactType, text: Option<&String>) -> Cell {
-    let Some(text) = text.filter(|t| !t.is_empty()) else { return Cell::Empty };
+pub fn cell(kind: FactType, text: String) -> Cell {
+    if text.is_empty() {
+        return Cell::Empty;
+    }
     match kind {
         FactType::Integer | FactType::Decimal | FactType::Money => match text.parse::<f64>() {
             Ok(n) => Cell::Number(n),
-            Err(_) => Cell::Text(text.clone()),
+            Err(_) => Cell::Text(text),
         },
-        FactType::Date => match time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")) {
+        FactType::Date => match time::Date::parse(&text, time::macros::format_description!("[year]-[month]-[day]")) {
             Ok(d) => Cell::Date(d),
-            Err(_) => Cell::Text(text.clone()),
+            Err(_) => Cell::Text(text),
         },
-        _ => Cell::Text(text.clone()),
+        _ => Cell::Text(text),
     }
 }
 
@@ -136,9 +138,9 @@ mod tests {
 
     #[test]
     fn cells_are_typed_and_formulas_are_defused() {
-        assert_eq!(cell(FactType::Money, Some(&"123.45".to_string())), Cell::Number(123.45));
-        assert!(matches!(cell(FactType::Date, Some(&"2024-05-01".to_string())), Cell::Date(_)));
-        assert_eq!(cell(FactType::Text, Some(&String::new())), Cell::Empty);
+        assert_eq!(cell(FactType::Money, "123.45".to_string()), Cell::Number(123.45));
+        assert!(matches!(cell(FactType::Date, "2024-05-01".to_string()), Cell::Date(_)));
+        assert_eq!(cell(FactType::Text, String::new()), Cell::Empty);
         assert_eq!(safe_text("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
         assert_eq!(safe_text("+37061234567"), "+37061234567", "a phone number is a number");
         assert_eq!(safe_text("@SUM(A1)"), "'@SUM(A1)");

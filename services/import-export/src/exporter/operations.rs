@@ -63,16 +63,23 @@ pub fn period(ask: &ExportRequest) -> Option<TimeRange> {
         .then(|| TimeRange { start: at(ask.period_start), end: at(ask.period_end) })
 }
 
+/// The client facts beside each operation, in the order of a page's values.
+const PEOPLE: [&str; 3] = ["client.email", "client.first_name", "client.last_name"];
+const EMAIL_AT: usize = 0;
+const FIRST_NAME_AT: usize = 1;
+const LAST_NAME_AT: usize = 2;
+
 impl Exporter {
     pub(super) async fn run_operations(&self, job: &Job, ask: &ExportRequest) -> Result<(), Stop> {
         let audience = decode_audience(ask)?;
-        let facts: Vec<String> = ["client.email", "client.first_name", "client.last_name"].map(String::from).into();
+        let facts: Vec<String> = PEOPLE.map(String::from).into();
         let layout = sheets::Layout { bom: ask.csv_bom, email_column: None, sheet_name: "Operacijos" };
         let mut file =
             self.open(job, ask, layout, (&labels(&ask.language, ask.anonymise), title_word(&ask.language)))?;
         let (mut token, mut rows, mut clients_done) = (String::new(), 0i64, 0i64);
         loop {
-            let answer = self.clients_page(job, (&audience, None), &facts, token).await?;
+            // A page of clients is as many as the ledger takes in one listing of operations.
+            let answer = self.clients_page(job, (&audience, None), &facts, (token, 1000)).await?;
             let people: std::collections::HashMap<&str, &loyalty_api::segment::v1::ClientFacts> =
                 answer.clients.iter().map(|c| (c.client_id.as_str(), c)).collect();
             let ids: Vec<String> = answer.clients.iter().map(|c| c.client_id.clone()).collect();
@@ -80,9 +87,9 @@ impl Exporter {
             while !ids.is_empty() {
                 let answer = self.operations_page(job, ask, &ids, page).await?;
                 for entry in &answer.entries {
-                    let fact = |name: &str| people.get(entry.client_id.as_str()).and_then(|c| c.facts.get(name));
+                    let fact = |at: usize| people.get(entry.client_id.as_str()).and_then(|c| c.values.get(at));
                     let text = |t: &str| if t.is_empty() { Cell::Empty } else { Cell::Text(t.to_string()) };
-                    let name = [fact("client.first_name"), fact("client.last_name")]
+                    let name = [fact(FIRST_NAME_AT), fact(LAST_NAME_AT)]
                         .into_iter()
                         .flatten()
                         .filter(|t| !t.is_empty())
@@ -91,7 +98,7 @@ impl Exporter {
                         .join(" ");
                     let mut cells = vec![text(&entry.client_id)];
                     if !ask.anonymise {
-                        cells.push(fact("client.email").map_or(Cell::Empty, |e| text(e)));
+                        cells.push(fact(EMAIL_AT).map_or(Cell::Empty, |e| text(e)));
                         cells.push(text(&name));
                     }
                     let at = entry.at.as_ref().and_then(from_timestamp);

@@ -16,6 +16,8 @@ const DEFAULT_FACTS: [&str; 5] =
     ["client.full_name", "client.city", "purchases.count", "purchases.sum", "ledger.available"];
 /// The most clients on one page.
 const MAX_PAGE: usize = 1_000;
+/// Clients per page at most when they come as rows of values (an export pages through millions).
+const MAX_ROWS_PAGE: usize = 10_000;
 
 pub fn list_facts(r: Request<pb::ListFactsRequest>) -> ApiResult<pb::ListFactsResponse> {
     let language = r.get_ref().language.clone();
@@ -138,12 +140,15 @@ pub async fn list_matching(
     let a = asked(api, &r)?;
     let body = r.into_inner();
     audience::check(&body.audience, "audience")?;
+    if body.as_rows && body.facts.is_empty() {
+        return Err(ApiError::field("facts", "name the facts whose values as_rows answers, in their order"));
+    }
     let shown = page_facts(&body.facts, &a.caller)?;
     let page = body.page.unwrap_or_default();
     let size = match page.page_size {
         0 => 50,
         n if n < 0 => return Err(ApiError::field("page.page_size", "must not be negative")),
-        n => (n as usize).min(MAX_PAGE),
+        n => (n as usize).min(if body.as_rows { MAX_ROWS_PAGE } else { MAX_PAGE }),
     };
     let after: Option<usize> = match page.page_token.as_str() {
         "" => None,
@@ -166,7 +171,7 @@ pub async fn list_matching(
     let descending = order.ends_with(" desc");
     let period = read_period(body.period.as_ref())?;
     let (stores, today) = (narrowed(&a.caller, &body.within_stores), a.today);
-    let audience = body.audience.unwrap_or_default();
+    let (audience, as_rows) = (body.audience.unwrap_or_default(), body.as_rows);
     on_model(a.tenant, move |t| {
         let selected = audience::select(t, &audience, stores.as_deref(), today)?;
         let p = &t.population;
@@ -193,20 +198,20 @@ pub async fn list_matching(
                 (chosen, start + size < rows.len(), rows.len())
             }
         };
+        let value = |f: &facts::FactInfo, row: usize| match days {
+            Some(days) => describe::in_period(p, f, row, days, today),
+            None => describe::value(p, f, row, today),
+        };
         let clients = chosen
             .iter()
-            .map(|&row| pb::ClientFacts {
-                client_id: p.id(row as u32).to_string(),
-                facts: shown
-                    .iter()
-                    .filter_map(|f| {
-                        let value = match days {
-                            Some(days) => describe::in_period(p, f, row, days, today),
-                            None => describe::value(p, f, row, today),
-                        };
-                        value.map(|v| (f.name.to_string(), v))
-                    })
-                    .collect(),
+            .map(|&row| {
+                let client_id = p.id(row as u32).to_string();
+                if as_rows {
+                    let values = shown.iter().map(|f| value(f, row).unwrap_or_default()).collect();
+                    return pb::ClientFacts { client_id, values, ..Default::default() };
+                }
+                let facts = shown.iter().filter_map(|f| value(f, row).map(|v| (f.name.to_string(), v))).collect();
+                pb::ClientFacts { client_id, facts, ..Default::default() }
             })
             .collect();
         let next_page_token = match chosen.last() {
@@ -275,7 +280,7 @@ pub async fn client_facts(api: &SegmentApi, r: Request<pb::GetClientFactsRequest
             .filter(|f| personal_allowed || !f.personal)
             .filter_map(|f| describe::value(p, f, row, today).map(|v| (f.name.to_string(), v)))
             .collect();
-        Ok(pb::ClientFacts { client_id: p.id(row as u32).to_string(), facts })
+        Ok(pb::ClientFacts { client_id: p.id(row as u32).to_string(), facts, ..Default::default() })
     })
     .await
 }

@@ -108,11 +108,15 @@ pub async fn register_with_clock(
         let (model, now) = (refresher.clone(), now.clone());
         async move { Ok(tokio::task::spawn_blocking(move || model.refresh_automatic(now.now(), every)).await? as u64) }
     });
-    let publisher = membership::Publisher::new(model.clone(), kit.pool.clone(), clock.clone());
-    kit.every("segment membership", Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {
-        let publisher = publisher.clone();
-        async move { publisher.pass().await }
-    });
+    for (lane, task) in
+        [(membership::Lane::Saved, "segment membership"), (membership::Lane::BuiltIn, "built-in segment membership")]
+    {
+        let publisher = membership::Publisher::new(lane, model.clone(), kit.pool.clone(), clock.clone());
+        kit.every(task, Duration::from_millis(settings.segments.follow_every_ms.max(10)), move || {
+            let publisher = publisher.clone();
+            async move { publisher.pass().await }
+        });
+    }
     let api = api::SegmentApi::new(&kit, clock, model, rebuilder, settings.segments.clone());
     services.add(SegmentServiceServer::new(api), RIGHTS);
     Ok(())

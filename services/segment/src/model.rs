@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
 
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// One tenant's clients and what "today" means for them.
 pub struct Tenant {
     pub population: Population,
@@ -23,6 +25,9 @@ pub struct Tenant {
     pub currency: String,
     /// The built-in segments' settings, thresholds and RFM scores.
     pub automatic: automatic::State,
+    /// Which tenant this is of those this process made (a rebuild makes new ones): client rows
+    /// mean the same clients only within one.
+    pub instance: u64,
 }
 
 impl Default for Tenant {
@@ -40,6 +45,7 @@ impl Tenant {
             phone_region: phone_region.to_string(),
             currency: "EUR".to_string(),
             automatic: automatic::State::default(),
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
         };
         // The built-in segments exist from the first moment; their thresholds follow.
         automatic::install(&mut t.segments, &t.automatic, OffsetDateTime::UNIX_EPOCH);

@@ -136,6 +136,21 @@ impl Bits {
         self.trim();
     }
 
+    /// The rows selected here and not in `other`, in order, a word at a time.
+    pub fn rows_not_in<'a>(&'a self, other: &'a Bits) -> impl Iterator<Item = usize> + 'a {
+        self.words.iter().enumerate().flat_map(move |(w, &word)| {
+            let mut bits = word & !other.words.get(w).copied().unwrap_or(0);
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let k = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                Some(w * 64 + k)
+            })
+        })
+    }
+
     /// The selected rows, in order.
     pub fn rows(&self) -> impl Iterator<Item = usize> + '_ {
         self.rows_from(0)
@@ -173,6 +188,15 @@ impl Bits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_not_in_another_set_are_those_it_alone_holds() {
+        let (twos, threes) = (Bits::from_fn(200, |r| r % 2 == 0), Bits::from_fn(130, |r| r % 3 == 0));
+        let expected: Vec<usize> = (0..200).filter(|r| r % 2 == 0 && !(r % 3 == 0 && *r < 130)).collect();
+        assert_eq!(twos.rows_not_in(&threes).collect::<Vec<_>>(), expected);
+        let left: Vec<usize> = (0..130).filter(|r| r % 3 == 0 && r % 2 != 0).collect();
+        assert_eq!(threes.rows_not_in(&twos).collect::<Vec<_>>(), left);
+    }
 
     #[test]
     fn rows_from_a_row_skip_the_words_before_it() {

@@ -219,6 +219,11 @@ impl Population {
         self.index.get(&id).copied()
     }
 
+    /// The client's own row, even when it was merged into another.
+    pub fn own_row(&self, client: Uuid) -> Option<u32> {
+        self.index.get(&client).copied()
+    }
+
     pub fn id(&self, row: u32) -> Uuid {
         self.ids.get(row as usize).copied().unwrap_or_default()
     }

@@ -8,12 +8,15 @@ use loyalty_platform::TenantId;
 use time::Date;
 use uuid::Uuid;
 
-/// The lock of the replica that publishes; the others skip their turn.
+/// The lock of the replica that publishes saved segments; the others skip their turn.
 const PUBLISHER: i64 = 8_131_518;
+/// The same for the built-in segments, which publish in a lane of their own.
+const BUILT_IN_PUBLISHER: i64 = 8_131_519;
 
-/// Takes the publisher's lock for this transaction, or says another replica holds it.
-pub async fn try_lead(tx: &impl GenericClient) -> anyhow::Result<bool> {
-    Ok(tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PUBLISHER]).await?.get(0))
+/// Takes a publisher's lock for this transaction, or says another replica holds it.
+pub async fn try_lead(tx: &impl GenericClient, built_in: bool) -> anyhow::Result<bool> {
+    let key = if built_in { BUILT_IN_PUBLISHER } else { PUBLISHER };
+    Ok(tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&key]).await?.get(0))
 }
 
 /// A segment's publication position.
@@ -55,22 +58,32 @@ pub struct Change<'a> {
     pub events: &'a [Event],
     pub facts_seq: i64,
     pub version: i32,
+    /// Nothing was published for the segment before.
+    pub first: bool,
 }
 
-pub async fn publish(tx: &impl GenericClient, tenant: &str, c: &Change<'_>) -> anyhow::Result<i64> {
+pub async fn publish(tx: &deadpool_postgres::Transaction<'_>, tenant: &str, c: &Change<'_>) -> anyhow::Result<i64> {
     let tenant_id = TenantId::trusted(tenant);
-    tx.execute(
-        "DELETE FROM published_members WHERE tenant_id = $1 AND segment_id = $2 AND client_id = ANY($3)",
-        &[&tenant_id, &c.segment, &c.left],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO published_members (tenant_id, segment_id, client_id) SELECT $1, $2, unnest($3::uuid[])
-         ON CONFLICT DO NOTHING",
-        &[&tenant_id, &c.segment, &c.entered],
-    )
-    .await
-    .context("recording published members")?;
+    // A segment's first members go by binary `COPY`: a built-in segment's can be every client.
+    if c.first {
+        // Nothing was published for it: what a segment of the same id left behind goes first.
+        tx.execute("DELETE FROM published_members WHERE tenant_id = $1 AND segment_id = $2", &[&tenant_id, &c.segment])
+            .await?;
+        copy_members(tx, &tenant_id, c.segment, c.entered).await.context("recording the first published members")?;
+    } else {
+        tx.execute(
+            "DELETE FROM published_members WHERE tenant_id = $1 AND segment_id = $2 AND client_id = ANY($3)",
+            &[&tenant_id, &c.segment, &c.left],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO published_members (tenant_id, segment_id, client_id) SELECT $1, $2, unnest($3::uuid[])
+             ON CONFLICT DO NOTHING",
+            &[&tenant_id, &c.segment, &c.entered],
+        )
+        .await
+        .context("recording published members")?;
+    }
     let generation: i64 = tx
         .query_one(
             "INSERT INTO published_state (tenant_id, segment_id, facts_seq, version) VALUES ($1, $2, $3, $4)
@@ -83,6 +96,23 @@ pub async fn publish(tx: &impl GenericClient, tenant: &str, c: &Change<'_>) -> a
         .get(0);
     loyalty_platform::outbox::publish_many(tx, c.events).await?;
     Ok(generation)
+}
+
+async fn copy_members(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &TenantId,
+    segment: Uuid,
+    clients: &[Uuid],
+) -> anyhow::Result<()> {
+    use tokio_postgres::types::Type;
+    let sink = tx.copy_in("COPY published_members (tenant_id, segment_id, client_id) FROM STDIN BINARY").await?;
+    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::UUID, Type::UUID]);
+    futures::pin_mut!(writer);
+    for client in clients {
+        writer.as_mut().write(&[tenant, &segment, client]).await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 /// Keeps the size a segment has on `day` (the last one seen that day is its end-of-day size).

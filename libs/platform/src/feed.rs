@@ -53,6 +53,19 @@ impl EventSource for crate::outbox::Outbox {
 pub trait ApplyEvent: Send + Sync + 'static {
     fn apply(&self, tx: &Transaction<'_>, event: &Event) -> impl Future<Output = anyhow::Result<()>> + Send;
 
+    /// Applies the events of a batch in their order; a handler that can write many at once (one
+    /// statement for the lot) does it here. By default, one by one.
+    fn apply_many(&self, tx: &Transaction<'_>, events: &[&Event]) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async move {
+            for event in events {
+                self.apply(tx, event)
+                    .await
+                    .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))?;
+            }
+            Ok(())
+        }
+    }
+
     /// Runs once at the start of each transaction that applies events (one or a batch): settings
     /// and locks the handler needs for the whole transaction.
     fn begin(&self, _tx: &Transaction<'_>) -> impl Future<Output = anyhow::Result<()>> + Send {
@@ -193,17 +206,9 @@ impl<H: ApplyEvent> FeedConsumer<H> {
         let tx = conn.transaction().await?;
         let position = self.lock_cursor(&tx).await?;
         self.handler.begin(&tx).await?;
-        let mut last = position;
-        for event in batch.iter().filter(|e| e.sequence > position) {
-            self.handler
-                .apply(&tx, event)
-                .await
-                .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))?;
-            last = event.sequence;
-        }
-        if last == position {
-            return Ok(());
-        }
+        let todo: Vec<&Event> = batch.iter().filter(|e| e.sequence > position).collect();
+        let Some(last) = todo.last().map(|e| e.sequence) else { return Ok(()) };
+        self.handler.apply_many(&tx, &todo).await?;
         tx.execute(
             "UPDATE feed_cursors SET position = $2, updated_at = now() WHERE consumer = $1",
             &[&self.name, &last],

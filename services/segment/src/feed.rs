@@ -1,5 +1,6 @@
 //! What the segment service consumes: the client, card and ledger feeds, every event a filter uses
 //! kept in the `facts` table in the consumer's transaction (the replicas' models follow the table).
+use anyhow::Context;
 use deadpool_postgres::Transaction;
 use loyalty_api::events::v1::Event;
 use loyalty_platform::feed::ApplyEvent;
@@ -39,5 +40,23 @@ impl ApplyEvent for Facts {
             return crate::store::segments::set_user(tx, &tenant, "campaign", &c.campaign_id, &c.name, segments).await;
         }
         crate::store::facts::record(tx, event).await
+    }
+
+    /// A batch's plain facts go in one statement; the events that need statements of their own
+    /// are applied in their place, after the facts before them.
+    async fn apply_many(&self, tx: &Transaction<'_>, events: &[&Event]) -> anyhow::Result<()> {
+        use crate::store::facts;
+        let mut puts = Vec::new();
+        for event in events {
+            if let Some(put) = facts::plain(event) {
+                puts.push(put);
+                continue;
+            }
+            facts::put_many(tx, &mut puts).await?;
+            self.apply(tx, event)
+                .await
+                .with_context(|| format!("applying event {} ({})", event.sequence, event.event_id))?;
+        }
+        facts::put_many(tx, &mut puts).await
     }
 }

@@ -97,6 +97,67 @@ pub async fn record(tx: &impl GenericClient, event: &Event) -> anyhow::Result<()
     }
 }
 
+/// A fact kept by a plain upsert of its key, waiting to be written with others.
+pub struct Put {
+    tenant: String,
+    key: String,
+    client: Option<Uuid>,
+    payload: Vec<u8>,
+}
+
+/// The fact `event` is kept as, when a plain upsert of its key keeps it; `None` for events that
+/// need statements of their own (erasures, merges, settings, profiles) or that no filter uses.
+pub fn plain(event: &Event) -> Option<Put> {
+    let payload = event.payload.as_ref()?;
+    match payload {
+        Payload::ClientErased(_)
+        | Payload::ClientDeleted(_)
+        | Payload::ClientsMerged(_)
+        | Payload::TenantSettingsChanged(_)
+        | Payload::ClientUpserted(_) => None,
+        other => key_of(event, other).map(|(key, client)| Put {
+            tenant: event.tenant_id.clone(),
+            key,
+            client,
+            payload: event.encode_to_vec(),
+        }),
+    }
+}
+
+/// Writes `puts` in one statement, as [`record`] would one by one: a key written twice keeps the
+/// later event, and the facts take sequence numbers in the order they came.
+pub async fn put_many(tx: &impl GenericClient, puts: &mut Vec<Put>) -> anyhow::Result<()> {
+    if puts.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut latest: Vec<Put> =
+        puts.drain(..).rev().filter(|p| seen.insert((p.tenant.clone(), p.key.clone()))).collect();
+    latest.reverse();
+    let n = latest.len() as i64;
+    let mut seqs: Vec<i64> = tx
+        .query("SELECT nextval('facts_seq') FROM generate_series(1, $1::bigint)", &[&n])
+        .await
+        .context("numbering the facts")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    seqs.sort_unstable();
+    let tenants: Vec<&str> = latest.iter().map(|p| p.tenant.as_str()).collect();
+    let keys: Vec<&str> = latest.iter().map(|p| p.key.as_str()).collect();
+    let clients: Vec<Option<Uuid>> = latest.iter().map(|p| p.client).collect();
+    let payloads: Vec<&[u8]> = latest.iter().map(|p| p.payload.as_slice()).collect();
+    tx.execute(
+        "INSERT INTO facts (tenant_id, key, seq, client_id, payload)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::bytea[])
+         ON CONFLICT (tenant_id, key) DO UPDATE SET seq = excluded.seq, client_id = excluded.client_id, payload = excluded.payload",
+        &[&tenants, &keys, &seqs, &clients, &payloads],
+    )
+    .await
+    .context("keeping a batch of facts")?;
+    Ok(())
+}
+
 /// The UTC month of an event ("2026-03"), the key of a client's balance of that month.
 fn utc_month(event: &Event) -> String {
     let at = event.occurred_at.as_ref().and_then(loyalty_platform::convert::from_timestamp);

@@ -138,17 +138,8 @@ impl Bits {
 
     /// The rows selected here and not in `other`, in order, a word at a time.
     pub fn rows_not_in<'a>(&'a self, other: &'a Bits) -> impl Iterator<Item = usize> + 'a {
-        self.words.iter().enumerate().flat_map(move |(w, &word)| {
-            let mut bits = word & !other.words.get(w).copied().unwrap_or(0);
-            std::iter::from_fn(move || {
-                if bits == 0 {
-                    return None;
-                }
-                let k = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                Some(w * 64 + k)
-            })
-        })
+        let words = self.words.iter().enumerate();
+        words.flat_map(move |(w, &word)| word_rows(w, word & !other.words.get(w).copied().unwrap_or(0)))
     }
 
     /// The selected rows, in order.
@@ -161,16 +152,7 @@ impl Bits {
         let first = start / 64;
         let skip_in_first = start % 64;
         self.words.iter().enumerate().skip(first).flat_map(move |(w, &word)| {
-            let word = if w == first { word & (u64::MAX << skip_in_first) } else { word };
-            let mut bits = word;
-            std::iter::from_fn(move || {
-                if bits == 0 {
-                    return None;
-                }
-                let k = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                Some(w * 64 + k)
-            })
+            word_rows(w, if w == first { word & (u64::MAX << skip_in_first) } else { word })
         })
     }
 
@@ -183,6 +165,18 @@ impl Bits {
             *last &= u64::MAX >> extra;
         }
     }
+}
+
+/// The rows of word `w` whose bits are set in `bits`, in order.
+fn word_rows(w: usize, mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let k = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        Some(w * 64 + k)
+    })
 }
 
 #[cfg(test)]

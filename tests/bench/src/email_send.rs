@@ -228,7 +228,7 @@ pub async fn run() -> anyhow::Result<()> {
     let mut messaging = loyalty_messaging::Settings::with_platform(&settings);
     messaging.messaging.tracking_listen = "127.0.0.1:0".into();
     messaging.messaging.public_url = "https://links.bench.example".into();
-    messaging.messaging.batch = env_number("BENCH_BATCH", 1000)? as i64;
+    messaging.messaging.batch = env_number("BENCH_BATCH", messaging.messaging.batch as u64)? as i64;
     messaging.messaging.send_every_ms = 20;
     loyalty_messaging::register(&messaging, &mut services).await?;
     let server = loyalty_platform::server::serve(bound, &settings.server, &settings.auth, services).await?;

@@ -156,7 +156,7 @@ impl Publisher {
                     deferred = true;
                     continue;
                 }
-                let (fresh, recent) = {
+                let (fresh, recent, prior) = {
                     let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
                     let k = known.get(&(tenant.clone(), id));
                     let fresh = k.is_some_and(|k| k.computed == (facts_seq, segments_seq, today, version));
@@ -164,7 +164,9 @@ impl Publisher {
                     let recent = k.is_some_and(|k| {
                         k.computed.2 == today && k.computed.3 == version && k.at.elapsed() < BUILT_IN_EVERY
                     });
-                    (fresh, recent)
+                    let skipped = fresh || (built_in && recent);
+                    let prior = k.filter(|_| !skipped).map(|k| (k.members.clone(), k.strays.clone()));
+                    (fresh, recent, prior)
                 };
                 if fresh {
                     continue;
@@ -173,10 +175,6 @@ impl Publisher {
                     deferred = true;
                     continue;
                 }
-                let prior = {
-                    let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-                    known.get(&(tenant.clone(), id)).map(|k| (k.members.clone(), k.strays.clone()))
-                };
                 due.push((tenant.clone(), t.clone(), id, today, prior));
             }
         }

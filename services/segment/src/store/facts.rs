@@ -105,23 +105,12 @@ pub struct Put {
     payload: Vec<u8>,
 }
 
-/// The fact `event` is kept as, when a plain upsert of its key keeps it; `None` for events that
-/// need statements of their own (erasures, merges, settings, profiles) or that no filter uses.
+/// The fact `event` is kept as, when a plain upsert of its key keeps it ([`key_of`]); `None` for
+/// events that need statements of their own (erasures, merges, settings, profiles) or that no
+/// filter uses.
 pub fn plain(event: &Event) -> Option<Put> {
-    let payload = event.payload.as_ref()?;
-    match payload {
-        Payload::ClientErased(_)
-        | Payload::ClientDeleted(_)
-        | Payload::ClientsMerged(_)
-        | Payload::TenantSettingsChanged(_)
-        | Payload::ClientUpserted(_) => None,
-        other => key_of(event, other).map(|(key, client)| Put {
-            tenant: event.tenant_id.clone(),
-            key,
-            client,
-            payload: event.encode_to_vec(),
-        }),
-    }
+    let (key, client) = key_of(event, event.payload.as_ref()?)?;
+    Some(Put { tenant: event.tenant_id.clone(), key, client, payload: event.encode_to_vec() })
 }
 
 /// Writes `puts` in one statement, as [`record`] would one by one: a key written twice keeps the

@@ -98,21 +98,30 @@ pub async fn publish(tx: &deadpool_postgres::Transaction<'_>, tenant: &str, c: &
     Ok(generation)
 }
 
+/// One row of `published_members`, for binary `COPY`.
+struct Member<'a> {
+    tenant: &'a TenantId,
+    segment: Uuid,
+    client: &'a Uuid,
+}
+
+impl loyalty_platform::copy::CopyRow for Member<'_> {
+    fn values(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        vec![self.tenant, &self.segment, self.client]
+    }
+}
+
 async fn copy_members(
     tx: &deadpool_postgres::Transaction<'_>,
     tenant: &TenantId,
     segment: Uuid,
     clients: &[Uuid],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     use tokio_postgres::types::Type;
-    let sink = tx.copy_in("COPY published_members (tenant_id, segment_id, client_id) FROM STDIN BINARY").await?;
-    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::UUID, Type::UUID]);
-    futures::pin_mut!(writer);
-    for client in clients {
-        writer.as_mut().write(&[tenant, &segment, client]).await?;
-    }
-    writer.finish().await?;
-    Ok(())
+    // Collected first: a lazy map over borrowed rows makes the future not `Send` for every lifetime.
+    let rows: Vec<Member<'_>> = clients.iter().map(|client| Member { tenant, segment, client }).collect();
+    let statement = "COPY published_members (tenant_id, segment_id, client_id) FROM STDIN BINARY";
+    loyalty_platform::copy::copy_in(tx.client(), statement, &[Type::TEXT, Type::UUID, Type::UUID], rows).await
 }
 
 /// Keeps the size a segment has on `day` (the last one seen that day is its end-of-day size).
